@@ -1,0 +1,136 @@
+package config
+
+import (
+	"crypto/x509"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// HTTPProbe is the http: section of a probe of kind http.
+type HTTPProbe struct {
+	URL     string            `yaml:"url"`
+	Method  string            `yaml:"method"`
+	Headers map[string]string `yaml:"headers"`
+	Body    string            `yaml:"body"`
+	// Status lists the accepted status codes (default 200-299).
+	Status []int `yaml:"status"`
+	// BodyMatches and BodyNotMatches are regular expressions the body must
+	// (must not) match.
+	BodyMatches    []string `yaml:"body_matches"`
+	BodyNotMatches []string `yaml:"body_not_matches"`
+	// JSON asserts fields of a JSON body: path (dotted, a.b.0.c) → expected
+	// value as text.
+	JSON []JSONAssertion `yaml:"json"`
+	// HeaderMatches asserts response headers: name → regular expression.
+	HeaderMatches map[string]string `yaml:"header_matches"`
+	// MaxBodyBytes cuts the body read (default 1 MiB); a longer body fails.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// Redirects: follow (default, up to 10, http(s) only) or none.
+	Redirects string `yaml:"redirects"`
+	// CAFile verifies the server against these roots instead of the system's.
+	CAFile string `yaml:"ca_file"`
+	// InsecureSkipVerify turns off chain and hostname verification.
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+	// ServerName overrides the TLS server name (SNI and verification).
+	ServerName string `yaml:"server_name"`
+	// MinTLSVersion fails the probe below this version ("1.2", "1.3").
+	MinTLSVersion string `yaml:"min_tls_version"`
+	// CertExpiryWarning fails the tls_cert_expiry check when the earliest
+	// certificate in the chain expires sooner (default 14d).
+	CertExpiryWarning Duration `yaml:"cert_expiry_warning"`
+
+	// Parsed at load.
+	BodyMatchesRE    []*regexp.Regexp          `yaml:"-"`
+	BodyNotMatchesRE []*regexp.Regexp          `yaml:"-"`
+	HeaderMatchesRE  map[string]*regexp.Regexp `yaml:"-"`
+	Roots            *x509.CertPool            `yaml:"-"`
+}
+
+// JSONAssertion checks one field of a JSON body.
+type JSONAssertion struct {
+	Path  string `yaml:"path"`
+	Equal string `yaml:"equal"`
+}
+
+// DefaultHTTPProbe is GET, any 2xx, 1 MiB, redirects followed.
+var DefaultHTTPProbe = HTTPProbe{Method: http.MethodGet, MaxBodyBytes: 1 << 20, Redirects: "follow", CertExpiryWarning: Duration(14 * 24 * 3600 * 1e9)}
+
+// UnmarshalYAML sets defaults, then decodes.
+func (h *HTTPProbe) UnmarshalYAML(n *yaml.Node) error {
+	*h = DefaultHTTPProbe
+	type plain HTTPProbe
+	return n.Decode((*plain)(h))
+}
+
+func (h *HTTPProbe) validate(p *problems, key string, c *Config) {
+	u, err := url.Parse(h.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		p.add(key+".url", "must be an absolute http(s) URL, got %q", h.URL)
+	}
+	h.Method = strings.ToUpper(h.Method)
+	switch h.Method {
+	case "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS":
+	default:
+		p.add(key+".method", "unknown HTTP method %q", h.Method)
+	}
+	for i, s := range h.Status {
+		if s < 100 || s > 599 {
+			p.add(key+".status", "status[%d] %d is not an HTTP status code", i, s)
+		}
+	}
+	h.BodyMatchesRE = compileAll(p, key+".body_matches", h.BodyMatches)
+	h.BodyNotMatchesRE = compileAll(p, key+".body_not_matches", h.BodyNotMatches)
+	h.HeaderMatchesRE = map[string]*regexp.Regexp{}
+	for name, expr := range h.HeaderMatches {
+		re, err := regexp.Compile(expr)
+		if err != nil {
+			p.add(key+".header_matches."+name, "bad regular expression: %v", err)
+			continue
+		}
+		h.HeaderMatchesRE[name] = re
+	}
+	for i, j := range h.JSON {
+		if j.Path == "" {
+			p.add(key+".json", "json[%d].path must not be empty", i)
+		}
+	}
+	if h.MaxBodyBytes <= 0 {
+		p.add(key+".max_body_bytes", "must be positive")
+	}
+	switch h.Redirects {
+	case "follow", "none":
+	default:
+		p.add(key+".redirects", "must be follow or none, got %q", h.Redirects)
+	}
+	switch h.MinTLSVersion {
+	case "", "1.0", "1.1", "1.2", "1.3":
+	default:
+		p.add(key+".min_tls_version", "must be 1.0, 1.1, 1.2 or 1.3, got %q", h.MinTLSVersion)
+	}
+	if h.CAFile != "" {
+		certs := c.loadCerts(p, key+".ca_file", h.CAFile)
+		if len(certs) > 0 {
+			h.Roots = x509.NewCertPool()
+			for _, cert := range certs {
+				h.Roots.AddCert(cert)
+			}
+		}
+	}
+}
+
+func compileAll(p *problems, key string, exprs []string) []*regexp.Regexp {
+	var out []*regexp.Regexp
+	for i, e := range exprs {
+		re, err := regexp.Compile(e)
+		if err != nil {
+			p.add(key, "[%d] bad regular expression: %v", i, err)
+			continue
+		}
+		out = append(out, re)
+	}
+	return out
+}

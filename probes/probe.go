@@ -1,0 +1,211 @@
+// Package probes holds the prober contract, the one registry of probe kinds,
+// the kinds themselves and the scheduler that runs them.
+package probes
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/probed/probed/config"
+	"github.com/probed/probed/internal/clock"
+)
+
+// Prober is built once from its probe's configuration (certificates, roots and
+// policy OIDs parsed then) and run many times. Probe records what it checked
+// in r; the runner, not the prober, decides success and sets probe_success and
+// probe_duration_seconds. Probe must return when ctx is done.
+type Prober interface {
+	Probe(ctx context.Context, r *Report)
+}
+
+// Builder makes a Prober from one probe's configuration. It runs at config
+// load (and so on every reload) and must fail on anything it cannot use.
+type Builder func(p *config.Probe, env Env) (Prober, error)
+
+// Env is what a builder may hand to the prober it builds.
+type Env struct {
+	Logger   *slog.Logger
+	Clock    clock.Clock
+	State    State        // per-probe state kept across runs and restarts
+	Location string       // this instance's vantage point
+	Dialer   DialerConfig // transport knobs shared by every kind
+}
+
+// DialerConfig tunes outgoing connections. The zero value is safe.
+type DialerConfig struct {
+	// Transport, when set, replaces the transport the HTTP-based kinds build
+	// for themselves (tests point it at httptest servers' clients).
+	Transport http.RoundTripper
+}
+
+// State is the per-probe memory a kind keeps across runs and restarts (the
+// last CRL number, the previous CRL's serials). The store implements it; a
+// State error must never turn into a probe failure by itself: report it as a
+// warning check.
+type State interface {
+	GetState(ctx context.Context, probe, key string) ([]byte, error) // nil, nil when absent
+	PutState(ctx context.Context, probe, key string, value []byte) error
+}
+
+// Severity says whether a failed check fails the probe.
+type Severity int
+
+const (
+	// Critical checks fail the probe when they fail.
+	Critical Severity = iota
+	// Warning checks are exported and stored but never fail the probe.
+	Warning
+)
+
+// String returns "critical" or "warning".
+func (s Severity) String() string {
+	if s == Warning {
+		return "warning"
+	}
+	return "critical"
+}
+
+// MarshalText makes severities readable in JSON evidence.
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText reads what MarshalText wrote.
+func (s *Severity) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "critical", "":
+		*s = Critical
+	case "warning":
+		*s = Warning
+	default:
+		return fmt.Errorf("unknown severity %q", b)
+	}
+	return nil
+}
+
+// Check is the outcome of one named check in one run. Name is the value of
+// the `check` label of probe_check_success (lower snake case, prefixed with
+// the kind: ocsp_next_update, crl_signature, http_status). Message says what
+// an operator needs to act ("nextUpdate passed 2h13m ago (2026-11-25 09:00
+// UTC)"); Evidence keeps the values behind it for incident drafts.
+type Check struct {
+	Name     string            `json:"name"`
+	OK       bool              `json:"ok"`
+	Severity Severity          `json:"severity"`
+	Message  string            `json:"message,omitempty"`
+	Evidence map[string]string `json:"evidence,omitempty"`
+}
+
+// Label is one extra label on a Sample.
+type Label struct{ Name, Value string }
+
+// Sample is one gauge value a prober exports for its last run, such as
+// probe_ocsp_next_update_timestamp_seconds. The runner adds the probe, kind,
+// component and location labels. A given metric name must always come with
+// the same Help and the same extra label names.
+type Sample struct {
+	Name   string
+	Help   string
+	Value  float64
+	Labels []Label
+}
+
+// Report collects the checks and samples of one run.
+type Report struct {
+	clock   clock.Clock
+	logger  *slog.Logger
+	checks  []Check
+	samples []Sample
+}
+
+// NewReport returns an empty report for one run.
+func NewReport(c clock.Clock, logger *slog.Logger) *Report {
+	if c == nil {
+		c = clock.Real{}
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Report{clock: c, logger: logger}
+}
+
+// Now is the run's clock.
+func (r *Report) Now() time.Time { return r.clock.Now() }
+
+// Logger is the run's logger, already labelled with the probe.
+func (r *Report) Logger() *slog.Logger { return r.logger }
+
+// Pass records a check that held.
+func (r *Report) Pass(name, message string) {
+	r.checks = append(r.checks, Check{Name: name, OK: true, Message: message})
+}
+
+// Fail records a critical check that failed; the probe fails.
+func (r *Report) Fail(name, message string, evidence map[string]string) {
+	r.checks = append(r.checks, Check{Name: name, OK: false, Severity: Critical, Message: message, Evidence: evidence})
+}
+
+// Warn records a warning check that failed; the probe does not fail.
+func (r *Report) Warn(name, message string, evidence map[string]string) {
+	r.checks = append(r.checks, Check{Name: name, OK: false, Severity: Warning, Message: message, Evidence: evidence})
+}
+
+// Add records a check as given.
+func (r *Report) Add(c Check) { r.checks = append(r.checks, c) }
+
+// Gauge records a sample.
+func (r *Report) Gauge(name, help string, value float64, labels ...Label) {
+	r.samples = append(r.samples, Sample{Name: name, Help: help, Value: value, Labels: labels})
+}
+
+// Checks returns the checks recorded so far, in order.
+func (r *Report) Checks() []Check { return r.checks }
+
+// Samples returns the samples recorded so far, in order.
+func (r *Report) Samples() []Sample { return r.samples }
+
+// Success is true when no critical check failed.
+func (r *Report) Success() bool {
+	for _, c := range r.checks {
+		if !c.OK && c.Severity == Critical {
+			return false
+		}
+	}
+	return true
+}
+
+// Failed returns the failed checks (critical and warning).
+func (r *Report) Failed() []Check {
+	var out []Check
+	for _, c := range r.checks {
+		if !c.OK {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Result is one finished run, as the store keeps it and the incident engine
+// reads it.
+type Result struct {
+	Probe     string        `json:"probe"`
+	Kind      string        `json:"kind"`
+	Component string        `json:"component"`
+	Location  string        `json:"location"`
+	Start     time.Time     `json:"start"`
+	Duration  time.Duration `json:"duration"`
+	Success   bool          `json:"success"`
+	Checks    []Check       `json:"checks"` // every check, passed and failed
+}
+
+// FailedChecks returns the checks of r that did not hold.
+func (r Result) FailedChecks() []Check {
+	var out []Check
+	for _, c := range r.Checks {
+		if !c.OK {
+			out = append(out, c)
+		}
+	}
+	return out
+}
