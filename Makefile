@@ -1,0 +1,46 @@
+# probed — build, test and check.
+# `make test` installs the system packages the tests need when run as root
+# (openssl, promtool, alertmanager, chromium), then runs vet, the tests and
+# the rule checks.
+
+GO ?= go
+export GOTOOLCHAIN := local
+# Debian packages the tests use, by the command that proves each is there.
+SYSTEM_DEPS := openssl:openssl promtool:prometheus prometheus-alertmanager:prometheus-alertmanager chromium:chromium
+
+.PHONY: all build test deps vet unit rules bench demo
+
+all: build
+
+build:
+	$(GO) build ./...
+
+deps:
+	@missing=""; for pair in $(SYSTEM_DEPS); do cmd=$${pair%%:*}; pkg=$${pair##*:}; \
+	  command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  else echo "missing system packages:$$missing (run make test as root, or apt-get install them)"; exit 1; fi; \
+	fi
+
+vet:
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -count=1 -timeout 30m ./...
+
+rules:
+	@set -e; rules=$$(ls prometheus/*.rules.yml 2>/dev/null || true); \
+	if [ -n "$$rules" ]; then promtool check rules $$rules; fi; \
+	tests=$$(ls prometheus/tests/*.yml 2>/dev/null || true); \
+	if [ -n "$$tests" ]; then promtool test rules $$tests; fi
+
+test: deps vet unit rules
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+demo:
+	$(GO) run ./cmd/probed demo
