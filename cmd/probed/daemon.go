@@ -1,0 +1,270 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/probed/probed/config"
+	"github.com/probed/probed/internal/clock"
+	"github.com/probed/probed/probes"
+	"github.com/probed/probed/store"
+	"github.com/probed/probed/web"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// Daemon is a running probed: config, store, scheduler and HTTP servers.
+type Daemon struct {
+	path     string
+	logger   *slog.Logger
+	clock    clock.Clock
+	registry *prometheus.Registry
+	store    *store.Store
+	sched    *probes.Scheduler
+	web      *web.Server
+	env      probes.Env
+
+	mu  sync.RWMutex
+	cfg *config.Config
+
+	reloadOK   prometheus.Gauge
+	reloadTime prometheus.Gauge
+
+	// Addrs are the listeners' actual addresses once serving (public, admin).
+	publicLn, adminLn net.Listener
+}
+
+// DaemonOptions tweaks a daemon for tests and the demo; the zero value is production.
+type DaemonOptions struct {
+	Clock     clock.Clock
+	Transport http.RoundTripper
+}
+
+// NewDaemon loads the config, opens the store and builds every part; Serve runs it.
+func NewDaemon(ctx context.Context, path string, logger *slog.Logger, opts DaemonOptions) (*Daemon, error) {
+	cfg, err := config.Load(path, probes.Kinds())
+	if err != nil {
+		return nil, err
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.Real{}
+	}
+	d := &Daemon{path: path, logger: logger, clock: opts.Clock, registry: prometheus.NewRegistry(), cfg: cfg}
+	d.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	f := promauto.With(d.registry)
+	f.NewGauge(prometheus.GaugeOpts{Name: "probed_build_info", Help: "Build information; always 1.",
+		ConstLabels: prometheus.Labels{"version": version, "goversion": goVersion()}}).Set(1)
+	d.reloadOK = f.NewGauge(prometheus.GaugeOpts{Name: "probed_config_last_reload_successful", Help: "Whether the last configuration load or reload succeeded."})
+	d.reloadTime = f.NewGauge(prometheus.GaugeOpts{Name: "probed_config_last_reload_success_timestamp_seconds", Help: "When the configuration was last loaded successfully."})
+	d.reloadOK.Set(1)
+	d.reloadTime.Set(float64(opts.Clock.Now().Unix()))
+
+	d.store, err = store.Open(ctx, store.Options{Path: cfg.Storage.Path, Clock: opts.Clock, Logger: logger.With("component", "store"), Registerer: d.registry})
+	if err != nil {
+		return nil, err
+	}
+	collector := probes.NewCollector()
+	d.registry.MustRegister(collector)
+	d.sched = probes.NewScheduler(probes.SchedulerOptions{Clock: opts.Clock, Logger: logger, Registerer: d.registry,
+		Collector: collector, Sink: probes.Sinks{d.store}})
+	d.env = probes.Env{Logger: logger, Clock: opts.Clock, State: d.store, Dialer: probes.DialerConfig{Transport: opts.Transport}}
+	if err := d.sched.Apply(cfg, d.env); err != nil {
+		d.store.Close()
+		return nil, err
+	}
+	d.web = web.New(web.Options{Config: d.Config, Gatherer: d.registry, Reload: d.Reload, Logger: logger, Clock: opts.Clock})
+	return d, nil
+}
+
+// Config returns the configuration in force.
+func (d *Daemon) Config() *config.Config {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.cfg
+}
+
+// Reload reads the config file again and applies it whole, or not at all.
+func (d *Daemon) Reload(ctx context.Context) error {
+	err := d.reload(ctx)
+	if err != nil {
+		d.reloadOK.Set(0)
+		d.logger.Error("config reload refused; the previous configuration keeps running", "file", d.path, "err", err)
+		return err
+	}
+	d.reloadOK.Set(1)
+	d.reloadTime.Set(float64(d.clock.Now().Unix()))
+	d.logger.Info("config reloaded", "file", d.path)
+	return nil
+}
+
+func (d *Daemon) reload(ctx context.Context) error {
+	cfg, err := config.Load(d.path, probes.Kinds())
+	if err != nil {
+		return err
+	}
+	old := d.Config()
+	if cfg.Storage.Path != old.Storage.Path || cfg.Server != old.Server {
+		return errors.New("storage.path and server: take effect only on restart; change them back or restart probed")
+	}
+	if err := d.sched.Apply(cfg, d.env); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	d.cfg = cfg
+	d.mu.Unlock()
+	return nil
+}
+
+// Listen opens the listeners; Serve uses them. Separate so tests and the
+// demo can learn the ports before serving.
+func (d *Daemon) Listen() error {
+	cfg := d.Config()
+	var err error
+	if d.publicLn, err = net.Listen("tcp", cfg.Server.Listen); err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Server.Listen, err)
+	}
+	if cfg.Server.AdminListen != "" {
+		if d.adminLn, err = net.Listen("tcp", cfg.Server.AdminListen); err != nil {
+			d.publicLn.Close()
+			return fmt.Errorf("listen %s: %w", cfg.Server.AdminListen, err)
+		}
+	} else if host, _, _ := net.SplitHostPort(cfg.Server.Listen); !isLoopback(host) {
+		d.logger.Warn("operator routes are served on a public listener: set server.admin_listen to keep them inside", "listen", cfg.Server.Listen)
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Serve runs the scheduler and the HTTP servers until ctx ends, reloading
+// on SIGHUP; then it stops scheduling, lets runs finish, flushes the store.
+func (d *Daemon) Serve(ctx context.Context) error {
+	if d.publicLn == nil {
+		if err := d.Listen(); err != nil {
+			return err
+		}
+	}
+	d.sched.Start()
+	g, gctx := errgroup.WithContext(ctx)
+	var servers []*http.Server
+	if d.adminLn != nil {
+		pub := web.NewHTTPServer(d.publicLn.Addr().String(), d.web.PublicHandler(), d.logger)
+		adm := web.NewHTTPServer(d.adminLn.Addr().String(), d.web.AdminHandler(), d.logger)
+		servers = append(servers, pub, adm)
+		g.Go(func() error { return serveHTTP(pub, d.publicLn) })
+		g.Go(func() error { return serveHTTP(adm, d.adminLn) })
+	} else {
+		srv := web.NewHTTPServer(d.publicLn.Addr().String(), d.web.Handler(), d.logger)
+		servers = append(servers, srv)
+		g.Go(func() error { return serveHTTP(srv, d.publicLn) })
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	g.Go(func() error {
+		for {
+			select {
+			case <-gctx.Done():
+				return nil
+			case <-hup:
+				_ = d.Reload(gctx)
+			}
+		}
+	})
+	d.logger.Info("probed started", "listen", d.publicLn.Addr().String(), "admin", addrOf(d.adminLn), "probes", len(d.Config().Probes), "location", d.Config().Location)
+	g.Go(func() error {
+		<-gctx.Done()
+		return d.shutdown(servers)
+	})
+	return g.Wait()
+}
+
+func addrOf(ln net.Listener) string {
+	if ln == nil {
+		return ""
+	}
+	return ln.Addr().String()
+}
+
+func serveHTTP(srv *http.Server, ln net.Listener) error {
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
+	}
+	return nil
+}
+
+// shutdown: stop scheduling and wait for runs in flight (bounded by the
+// longest timeout), close the HTTP servers, flush and close the store.
+func (d *Daemon) shutdown(servers []*http.Server) error {
+	d.logger.Info("shutting down")
+	var longest time.Duration
+	for _, p := range d.Config().Probes {
+		longest = max(longest, p.Timeout.D())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), longest+5*time.Second)
+	defer cancel()
+	var errs []error
+	if err := d.sched.Stop(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	for _, s := range servers {
+		if err := s.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := d.store.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	d.logger.Info("stopped")
+	return errors.Join(errs...)
+}
+
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "probes.yaml", "config file")
+	level := fs.String("log.level", "info", "log level: debug, info, warn, error")
+	format := fs.String("log.format", "text", "log format: text or json")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	logger, err := newLogger(stderr, *level, *format)
+	if err != nil {
+		return err
+	}
+	d, err := NewDaemon(ctx, *path, logger, DaemonOptions{})
+	if err != nil {
+		var errs config.Errors
+		if errors.As(err, &errs) {
+			for _, e := range errs {
+				fmt.Fprintln(stderr, e.Error())
+			}
+			return exitError{1}
+		}
+		return err
+	}
+	return d.Serve(ctx)
+}

@@ -1,0 +1,141 @@
+// Command probed probes a certificate authority's services, keeps their
+// history, drafts incidents for an operator and serves the status page.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/probed/probed/config"
+	"github.com/probed/probed/probes"
+)
+
+// errUsage marks an error whose message is the usage already printed.
+var errUsage = errors.New("usage")
+
+// exitError carries an exit status other than 1.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	var ee exitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		os.Exit(ee.code)
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(0)
+	case errors.Is(err, errUsage):
+		os.Exit(2)
+	default:
+		fmt.Fprintln(os.Stderr, "probed:", err)
+		os.Exit(1)
+	}
+}
+
+// commands maps each subcommand to its function.
+var commands = map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) error{
+	"run":          cmdRun,
+	"check-config": cmdCheckConfig,
+}
+
+// run dispatches a command line; `probed` alone or with flags means `probed run`.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
+			usage(stdout)
+			return nil
+		}
+		return cmdRun(ctx, args, stdout, stderr)
+	}
+	if args[0] == "help" {
+		usage(stdout)
+		return nil
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "probed: unknown command %q\n\n", args[0])
+		usage(stderr)
+		return errUsage
+	}
+	return cmd(ctx, args[1:], stdout, stderr)
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage: probed <command> [flags]
+
+commands:
+  run            the daemon (default): probes, history, status page   -config probes.yaml
+  check-config   validate a config; print every error with file:line  -config probes.yaml
+  demo           the whole system on a built-in simulated CA          [-listen 127.0.0.1:8080]
+  token          operator API tokens                                   create -config F -name NAME
+  incident       list|show|approve|reject|update|resolve over the operator API
+  maintenance    schedule|list|cancel over the operator API
+  subscriber     list|add|remove over the operator API
+
+Every command takes -h. CLI clients read -server or PROBED_SERVER, and PROBED_TOKEN.
+`)
+}
+
+// newLogger builds the process logger from -log.level and -log.format.
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("bad -log.level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("bad -log.format %q: want text or json", format)
+}
+
+func cmdCheckConfig(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("check-config", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "probes.yaml", "config file to check")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(*path, probes.Kinds())
+	if err != nil {
+		var errs config.Errors
+		if errors.As(err, &errs) {
+			for _, e := range errs {
+				fmt.Fprintln(stderr, e.Error())
+			}
+			fmt.Fprintf(stderr, "%d error(s)\n", len(errs))
+		} else {
+			fmt.Fprintln(stderr, err)
+		}
+		return exitError{1}
+	}
+	// Building every prober catches what only a kind can judge.
+	var failed bool
+	for i := range cfg.Probes {
+		if _, err := probes.Build(&cfg.Probes[i], probes.Env{}); err != nil {
+			fmt.Fprintf(stderr, "%s:%d: probes[%d]: %v\n", cfg.File, cfg.Probes[i].Line, i, err)
+			failed = true
+		}
+	}
+	if failed {
+		return exitError{1}
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d components, %d probes)\n", *path, len(cfg.Leaves()), len(cfg.Probes))
+	return nil
+}
