@@ -1,0 +1,250 @@
+package pkisim
+
+import (
+	"crypto"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"fmt"
+	"io"
+	"math/big"
+	"net/http"
+	"strings"
+	"time"
+)
+
+var (
+	oidCRLNumber       = asn1.ObjectIdentifier{2, 5, 29, 20}
+	oidReasonCode      = asn1.ObjectIdentifier{2, 5, 29, 21}
+	oidIssuingDP       = asn1.ObjectIdentifier{2, 5, 29, 28}
+	oidECDSAWithSHA256 = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 2}
+)
+
+// IssuingDistributionPoint is the RFC 5280 §5.2.5 extension value, as far as
+// CRL checks need it.
+type IssuingDistributionPoint struct {
+	DistributionPoint     DistributionPointName `asn1:"optional,tag:0"`
+	OnlyContainsUserCerts bool                  `asn1:"optional,tag:1"`
+	OnlyContainsCACerts   bool                  `asn1:"optional,tag:2"`
+	OnlySomeReasons       asn1.BitString        `asn1:"optional,tag:3"`
+	IndirectCRL           bool                  `asn1:"optional,tag:4"`
+	OnlyContainsAttrCerts bool                  `asn1:"optional,tag:5"`
+}
+
+// DistributionPointName holds the fullName GeneralNames (URIs are tag 6).
+type DistributionPointName struct {
+	FullName     []asn1.RawValue  `asn1:"optional,tag:0"`
+	RelativeName pkix.RDNSequence `asn1:"optional,tag:1"`
+}
+
+// IDPExtension builds a critical issuingDistributionPoint naming uri, for
+// CRLs that hold end-entity certificates only.
+func IDPExtension(uri string) (pkix.Extension, error) {
+	v, err := asn1.Marshal(IssuingDistributionPoint{
+		DistributionPoint:     DistributionPointName{FullName: []asn1.RawValue{{Class: asn1.ClassContextSpecific, Tag: 6, Bytes: []byte(uri)}}},
+		OnlyContainsUserCerts: true,
+	})
+	if err != nil {
+		return pkix.Extension{}, fmt.Errorf("marshal issuingDistributionPoint: %w", err)
+	}
+	return pkix.Extension{Id: oidIssuingDP, Critical: true, Value: v}, nil
+}
+
+func (s *Sim) serveCRL(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.Method != http.MethodGet && r.Method != http.MethodHead:
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	case s.on(CRLNotFound):
+		http.NotFound(w, r)
+		return
+	case s.on(CRLSlow):
+		<-r.Context().Done()
+		return
+	case s.on(CRLDown):
+		hijackClose(w)
+		return
+	case s.on(CRLHuge):
+		writeHuge(w, "application/pkix-crl", s.huge)
+		return
+	case s.on(CRLGarbage):
+		w.Header().Set("Content-Type", "application/pkix-crl")
+		_, _ = io.WriteString(w, garbage)
+		return
+	}
+	der, err := s.CRL()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/pkix-crl")
+	w.Header().Set("Content-Length", fmt.Sprint(len(der)))
+	_, _ = w.Write(der)
+}
+
+// CRL returns the current CRL as served (faults applied). thisUpdate is the
+// clock's minute and the CRL number counts minutes, so the CRL changes, with
+// a higher number, once a minute of sim time.
+func (s *Sim) CRL() ([]byte, error) {
+	now := s.now()
+	thisUpdate := now.Truncate(time.Minute)
+	validity := 7 * 24 * time.Hour
+	if s.on(CRLExpired) {
+		thisUpdate, validity = now.Add(-3*24*time.Hour), 3*24*time.Hour-time.Hour
+	}
+	number := big.NewInt(thisUpdate.Unix() / 60)
+	if s.on(CRLNumberBack) {
+		number.Sub(number, big.NewInt(10))
+	}
+	faults := s.Faults()
+	var key strings.Builder
+	fmt.Fprintf(&key, "%d/%d", thisUpdate.Unix(), number)
+	for _, f := range KnownFaults() {
+		if faults[f] && strings.HasPrefix(string(f), "crl_") {
+			key.WriteString("/" + string(f))
+		}
+	}
+	s.mu.RLock()
+	if s.crlCache.key == key.String() {
+		der := s.crlCache.der
+		s.mu.RUnlock()
+		return der, nil
+	}
+	s.mu.RUnlock()
+
+	der, err := s.buildCRL(thisUpdate, thisUpdate.Add(validity), number, faults)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.crlCache.key, s.crlCache.der = key.String(), der
+	s.mu.Unlock()
+	return der, nil
+}
+
+func (s *Sim) buildCRL(thisUpdate, nextUpdate time.Time, number *big.Int, faults map[Fault]bool) ([]byte, error) {
+	var entries []x509.RevocationListEntry
+	if !faults[CRLDroppedSerial] {
+		entries = append(entries, x509.RevocationListEntry{SerialNumber: s.revoked.cert.SerialNumber, RevocationTime: s.revokedAt, ReasonCode: RevocationReason})
+	}
+	for _, e := range s.extra {
+		entries = append(entries, x509.RevocationListEntry{SerialNumber: e, RevocationTime: s.revokedAt, ReasonCode: 4})
+	}
+	if faults[CRLHold] {
+		entries = append(entries, x509.RevocationListEntry{SerialNumber: big.NewInt(0x401d), RevocationTime: thisUpdate.Add(-time.Hour), ReasonCode: 6})
+	}
+	if faults[CRLReasonUnspecified] {
+		v, err := asn1.Marshal(asn1.Enumerated(0))
+		if err != nil {
+			return nil, fmt.Errorf("marshal reason: %w", err)
+		}
+		entries = append(entries, x509.RevocationListEntry{SerialNumber: big.NewInt(0x4000), RevocationTime: thisUpdate.Add(-time.Hour),
+			ExtraExtensions: []pkix.Extension{{Id: oidReasonCode, Value: v}}})
+	}
+	idpURL := s.baseURL + CRLPath
+	if faults[CRLIDPMismatch] {
+		idpURL = s.baseURL + "/crl/other-shard.crl"
+	}
+	idp, err := IDPExtension(idpURL)
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.RevocationList{
+		Number:                    number,
+		ThisUpdate:                thisUpdate,
+		NextUpdate:                nextUpdate,
+		RevokedCertificateEntries: entries,
+		ExtraExtensions:           []pkix.Extension{idp},
+	}
+	issuer := s.issuer.cert
+	if faults[CRLIssuerMismatch] {
+		raw, err := utf8Name(issuer.Subject)
+		if err != nil {
+			return nil, err
+		}
+		cp := *issuer
+		cp.RawSubject = raw
+		issuer = &cp
+	}
+	der, err := x509.CreateRevocationList(rand.Reader, tmpl, issuer, s.issuer.key)
+	if err != nil {
+		return nil, fmt.Errorf("create CRL: %w", err)
+	}
+	if faults[CRLMissingNumber] {
+		der, err = s.resignCRL(der, func(tbs *pkix.TBSCertificateList) {
+			var keep []pkix.Extension
+			for _, e := range tbs.Extensions {
+				if !e.Id.Equal(oidCRLNumber) {
+					keep = append(keep, e)
+				}
+			}
+			tbs.Extensions = keep
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if faults[CRLBadSignature] {
+		// The signature BIT STRING ends the CRL; flip a byte inside it.
+		der[len(der)-4] ^= 0x55
+	}
+	return der, nil
+}
+
+// utf8Name encodes a name with UTF8String values where Go would use
+// PrintableString: the same name as text, different bytes.
+func utf8Name(n pkix.Name) ([]byte, error) {
+	var seq []any
+	for _, rdn := range n.ToRDNSequence() {
+		var set []any
+		for _, atv := range rdn {
+			set = append(set, struct {
+				Type  asn1.ObjectIdentifier
+				Value asn1.RawValue
+			}{atv.Type, asn1.RawValue{Tag: asn1.TagUTF8String, Bytes: []byte(fmt.Sprint(atv.Value))}})
+		}
+		b, err := asn1.MarshalWithParams(set, "set")
+		if err != nil {
+			return nil, fmt.Errorf("marshal name: %w", err)
+		}
+		seq = append(seq, asn1.RawValue{FullBytes: b})
+	}
+	b, err := asn1.Marshal(seq)
+	if err != nil {
+		return nil, fmt.Errorf("marshal name: %w", err)
+	}
+	return b, nil
+}
+
+// resignCRL decodes a CRL, lets edit change its TBS, and signs it again with
+// the issuer key (for faults x509.CreateRevocationList refuses to make).
+func (s *Sim) resignCRL(der []byte, edit func(*pkix.TBSCertificateList)) ([]byte, error) {
+	var cl pkix.CertificateList
+	if _, err := asn1.Unmarshal(der, &cl); err != nil {
+		return nil, fmt.Errorf("resign CRL: %w", err)
+	}
+	tbs := cl.TBSCertList
+	tbs.Raw = nil
+	edit(&tbs)
+	tbsDER, err := asn1.Marshal(tbs)
+	if err != nil {
+		return nil, fmt.Errorf("resign CRL: %w", err)
+	}
+	digest := sha256.Sum256(tbsDER)
+	sig, err := s.issuer.key.Sign(rand.Reader, digest[:], crypto.SHA256)
+	if err != nil {
+		return nil, fmt.Errorf("resign CRL: %w", err)
+	}
+	out, err := asn1.Marshal(struct {
+		TBS       asn1.RawValue
+		Algorithm pkix.AlgorithmIdentifier
+		Signature asn1.BitString
+	}{asn1.RawValue{FullBytes: tbsDER}, pkix.AlgorithmIdentifier{Algorithm: oidECDSAWithSHA256}, asn1.BitString{Bytes: sig, BitLength: 8 * len(sig)}})
+	if err != nil {
+		return nil, fmt.Errorf("resign CRL: %w", err)
+	}
+	return out, nil
+}
