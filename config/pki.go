@@ -16,17 +16,3 @@ type CRLProbe struct {
 }
 
 func (o *CRLProbe) validate(p *problems, key string, c *Config) {}
-
-// TSAProbe is the tsa: section of a probe of kind tsa.
-type TSAProbe struct {
-	URL string `yaml:"url"`
-}
-
-func (o *TSAProbe) validate(p *problems, key string, c *Config) {}
-
-// ACMEProbe is the acme: section of a probe of kind acme.
-type ACMEProbe struct {
-	Directory string `yaml:"directory"`
-}
-
-func (o *ACMEProbe) validate(p *problems, key string, c *Config) {}

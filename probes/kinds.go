@@ -11,6 +11,7 @@ import (
 // and the docs all read it. Adding a kind is adding a line here.
 var kinds = map[string]Builder{
 	"http": newHTTP,
+	"tsa":  newTSA,
 }
 
 // Kinds lists the known kinds, sorted.

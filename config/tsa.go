@@ -1,0 +1,212 @@
+package config
+
+import (
+	"crypto"
+	"crypto/x509"
+	"encoding/asn1"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// TSAProbe is the tsa: section of a probe of kind tsa: an RFC 3161 timestamp
+// authority asked for a token on every run.
+type TSAProbe struct {
+	URL string `yaml:"url"`
+	// Hash is the message imprint algorithm: sha256 (default), sha384, sha512.
+	Hash string `yaml:"hash"`
+	// Policy is the TSA policy OID requested (reqPolicy); the token's policy
+	// must equal it unless AllowedPolicies lists others.
+	Policy string `yaml:"policy"`
+	// AllowedPolicies are the policy OIDs a token may carry.
+	AllowedPolicies []string `yaml:"allowed_policies"`
+	// Roots is a PEM file of the roots the TSA signer must chain to (required).
+	Roots string `yaml:"roots"`
+	// Intermediates is a PEM file of intermediate certificates (and, for a TSA
+	// that does not embed it, the signer certificate itself).
+	Intermediates string `yaml:"intermediates"`
+	// MaxSkew is the tolerance added to the token's stated accuracy when
+	// genTime is compared with the time the request was sent and answered.
+	MaxSkew Duration `yaml:"max_skew"`
+	// MaxAccuracy fails tsa_accuracy when the token states a worse accuracy;
+	// a token with no accuracy field is a warning. 0 turns the check off.
+	MaxAccuracy Duration `yaml:"max_accuracy"`
+	// CertReq asks the TSA to embed its signer certificate (default true).
+	CertReq bool `yaml:"cert_req"`
+	// Headers are extra request headers (some TSAs need auth).
+	Headers []Header `yaml:"headers"`
+	// MaxBodyBytes cuts the response read (default 256 KiB).
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// RefuseSHA1 adds a second request with a SHA-1 imprint that the TSA must
+	// reject (tsa_sha1_refused).
+	RefuseSHA1 bool `yaml:"refuse_sha1"`
+	// SignerExpiryWarning warns (tsa_signer_validity) when the signer
+	// certificate expires sooner than this (default 30d).
+	SignerExpiryWarning Duration `yaml:"signer_expiry_warning"`
+
+	// Parsed at load.
+	HashFunc          crypto.Hash             `yaml:"-"`
+	PolicyOID         asn1.ObjectIdentifier   `yaml:"-"`
+	AllowedPolicyOIDs []asn1.ObjectIdentifier `yaml:"-"`
+	RootPool          *x509.CertPool          `yaml:"-"`
+	RootCerts         []*x509.Certificate     `yaml:"-"`
+	IntermediateCerts []*x509.Certificate     `yaml:"-"`
+	// RequestHeader holds Headers with secrets resolved; never log it.
+	RequestHeader http.Header `yaml:"-"`
+}
+
+// Header is one extra request header. Exactly one of Value, ValueFile (a
+// file holding the secret, read at load) and ValueEnv (an environment
+// variable, read at load) is set. Values are never logged.
+type Header struct {
+	Name      string `yaml:"name"`
+	Value     string `yaml:"value"`
+	ValueFile string `yaml:"value_file"`
+	ValueEnv  string `yaml:"value_env"`
+}
+
+// DefaultTSAProbe asks for a SHA-256 token with the signer certificate, and
+// allows 1s of clock skew beyond the token's accuracy (CSBR §6.8 asks TSAs
+// for 1s accuracy; a 1s tolerance on top absorbs genTime truncated to whole
+// seconds, which most TSAs do).
+var DefaultTSAProbe = TSAProbe{
+	Hash:                "sha256",
+	MaxSkew:             Duration(time.Second),
+	MaxAccuracy:         Duration(time.Second),
+	CertReq:             true,
+	MaxBodyBytes:        256 << 10,
+	SignerExpiryWarning: Duration(30 * 24 * time.Hour),
+}
+
+// UnmarshalYAML sets defaults, then decodes.
+func (t *TSAProbe) UnmarshalYAML(n *yaml.Node) error {
+	*t = DefaultTSAProbe
+	type plain TSAProbe
+	return n.Decode((*plain)(t))
+}
+
+// TSAHashes maps the hash names the tsa kind accepts to their functions.
+var TSAHashes = map[string]crypto.Hash{"sha256": crypto.SHA256, "sha384": crypto.SHA384, "sha512": crypto.SHA512}
+
+func (t *TSAProbe) validate(p *problems, key string, c *Config) {
+	u, err := url.Parse(t.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		p.add(key+".url", "must be an absolute http(s) URL, got %q", t.URL)
+	}
+	h, ok := TSAHashes[strings.ToLower(t.Hash)]
+	if !ok {
+		p.add(key+".hash", "must be sha256, sha384 or sha512, got %q", t.Hash)
+	}
+	t.HashFunc = h
+	if t.Policy != "" {
+		t.PolicyOID = parseOID(p, key+".policy", t.Policy)
+	}
+	t.AllowedPolicyOIDs = nil
+	for i, s := range t.AllowedPolicies {
+		if oid := parseOID(p, fmt.Sprintf("%s.allowed_policies[%d]", key, i), s); oid != nil {
+			t.AllowedPolicyOIDs = append(t.AllowedPolicyOIDs, oid)
+		}
+	}
+	if t.Roots == "" {
+		p.add(key+".roots", "required: a PEM file of the root certificates the TSA signer must chain to")
+	} else if certs := c.loadCerts(p, key+".roots", t.Roots); len(certs) > 0 {
+		t.RootCerts = certs
+		t.RootPool = x509.NewCertPool()
+		for _, cert := range certs {
+			t.RootPool.AddCert(cert)
+		}
+	}
+	t.IntermediateCerts = c.loadCerts(p, key+".intermediates", t.Intermediates)
+	if t.MaxBodyBytes <= 0 {
+		p.add(key+".max_body_bytes", "must be positive, got %d", t.MaxBodyBytes)
+	}
+	t.RequestHeader = c.resolveHeaders(p, key+".headers", t.Headers)
+}
+
+// parseOID reads a dotted OID such as 1.3.6.1.4.1.4146.2.3.
+func parseOID(p *problems, key, s string) asn1.ObjectIdentifier {
+	parts := strings.Split(strings.TrimSpace(s), ".")
+	if len(parts) < 2 {
+		p.add(key, "must be a dotted OID such as 1.2.3.4, got %q", s)
+		return nil
+	}
+	oid := make(asn1.ObjectIdentifier, len(parts))
+	for i, part := range parts {
+		n, err := strconv.Atoi(part)
+		if err != nil || n < 0 {
+			p.add(key, "must be a dotted OID such as 1.2.3.4, got %q", s)
+			return nil
+		}
+		oid[i] = n
+	}
+	if oid[0] > 2 || (oid[0] < 2 && oid[1] > 39) {
+		p.add(key, "is not a valid OID (first arc 0-2, second arc 0-39 under 0 and 1), got %q", s)
+		return nil
+	}
+	return oid
+}
+
+// resolveHeaders reads header values from their files and environment
+// variables. Problems name the header and the source, never the value.
+func (c *Config) resolveHeaders(p *problems, key string, headers []Header) http.Header {
+	out := http.Header{}
+	for i, h := range headers {
+		k := fmt.Sprintf("%s[%d]", key, i)
+		name := textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(h.Name))
+		if name == "" || strings.ContainsAny(name, " \t\r\n:") {
+			p.add(k+".name", "must be an HTTP header name, got %q", h.Name)
+			continue
+		}
+		set := 0
+		for _, v := range []string{h.Value, h.ValueFile, h.ValueEnv} {
+			if v != "" {
+				set++
+			}
+		}
+		if set != 1 {
+			p.add(k, "header %s: give exactly one of value, value_file and value_env", name)
+			continue
+		}
+		value := h.Value
+		switch {
+		case h.ValueFile != "":
+			v, err := c.ReadSecret(h.ValueFile)
+			if err != nil {
+				p.add(k+".value_file", "header %s: cannot read %s: %v", name, h.ValueFile, unwrapPathErr(err))
+				continue
+			}
+			value = v
+		case h.ValueEnv != "":
+			v, ok := os.LookupEnv(h.ValueEnv)
+			if !ok || v == "" {
+				p.add(k+".value_env", "header %s: environment variable %s is not set", name, h.ValueEnv)
+				continue
+			}
+			value = v
+		}
+		if strings.ContainsAny(value, "\r\n") {
+			p.add(k, "header %s: value contains a line break", name)
+			continue
+		}
+		out.Add(name, value)
+	}
+	return out
+}
+
+// unwrapPathErr drops the path from a file error: the config names the file
+// already.
+func unwrapPathErr(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
