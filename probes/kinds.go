@@ -10,6 +10,7 @@ import (
 // kinds is the one registry of probe kinds: config validation, the scheduler
 // and the docs all read it. Adding a kind is adding a line here.
 var kinds = map[string]Builder{
+	"acme": newACME,
 	"http": newHTTP,
 	"tsa":  newTSA,
 }
