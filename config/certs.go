@@ -3,6 +3,7 @@ package config
 import (
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"os"
 )
@@ -15,7 +16,7 @@ func (c *Config) loadCerts(p *problems, key, path string) []*x509.Certificate {
 	}
 	data, err := os.ReadFile(c.Path(path))
 	if err != nil {
-		p.add(key, "cannot read certificate file: %v", err)
+		p.add(key, "cannot read certificate file %s: %v", path, unwrapPathErr(err))
 		return nil
 	}
 	certs, err := ParseCertificates(data)
@@ -48,7 +49,7 @@ func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
 	if len(out) == 0 {
 		cert, err := x509.ParseCertificate(data)
 		if err != nil {
-			return nil, fmt.Errorf("no PEM certificate and not a DER certificate")
+			return nil, errors.New("no PEM certificate and not a DER certificate")
 		}
 		out = append(out, cert)
 	}

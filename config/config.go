@@ -6,12 +6,10 @@ package config
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -105,6 +103,19 @@ type Component struct {
 	LatencyObjective Duration `yaml:"latency_objective"`
 	// OnlyShowIfDegraded hides the component on the page while operational.
 	OnlyShowIfDegraded bool `yaml:"only_show_if_degraded"`
+
+	// Line is where the component starts in the file.
+	Line int `yaml:"-"`
+	// decodeErrs keeps what could not be decoded; see Probe.decodeErrs.
+	decodeErrs []string
+}
+
+// UnmarshalYAML decodes and remembers the component's line.
+func (c *Component) UnmarshalYAML(n *yaml.Node) error {
+	type plain Component
+	err := n.Decode((*plain)(c))
+	c.Line = n.Line
+	return keepTypeErrors(err, &c.decodeErrs)
 }
 
 // IsGroup reports whether the component has children.
@@ -127,6 +138,10 @@ type Probe struct {
 
 	// Line is where the probe starts in the file.
 	Line int `yaml:"-"`
+	// decodeErrs keeps what could not be decoded: yaml drops a list element
+	// whose unmarshaler fails, which would shift every later probe's index
+	// and so the line of every later error.
+	decodeErrs []string
 }
 
 // DefaultTimeout is a probe's timeout when none is given (and the interval
@@ -139,11 +154,19 @@ const DefaultInterval = time.Minute
 // UnmarshalYAML decodes and remembers the probe's line.
 func (p *Probe) UnmarshalYAML(n *yaml.Node) error {
 	type plain Probe
-	if err := n.Decode((*plain)(p)); err != nil {
-		return err
-	}
+	err := n.Decode((*plain)(p))
 	p.Line = n.Line
-	return nil
+	return keepTypeErrors(err, &p.decodeErrs)
+}
+
+// keepTypeErrors stores yaml type errors in dst and reports them as no
+// error, so the element stays in its list; other errors pass through.
+func keepTypeErrors(err error, dst *[]string) error {
+	if te, ok := errors.AsType[*yaml.TypeError](err); ok {
+		*dst = te.Errors
+		return nil
+	}
+	return err
 }
 
 // Incidents tunes how results become draft incidents.
@@ -175,6 +198,10 @@ type SMTP struct {
 	TLS          string `yaml:"tls"` // starttls | tls | none
 	Username     string `yaml:"username"`
 	PasswordFile string `yaml:"password_file"`
+
+	// Password is read at load from PasswordFile or, without it, from the
+	// environment (SMTPPasswordEnv). Never log it.
+	Password string `yaml:"-"`
 }
 
 // DefaultSMTP is a local relay with STARTTLS.
@@ -193,83 +220,6 @@ func Default() Config {
 	c.Page.Languages = slices.Clone(DefaultPage.Languages)
 	c.Notify.SMTP = DefaultSMTP
 	return c
-}
-
-// Load reads and validates a config file. kinds is the list of probe kinds
-// the binary knows (probes.Kinds()). The error, when not nil, is Errors.
-func Load(path string, kinds []string) (*Config, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, Errors{{File: path, Msg: fmt.Sprintf("read config: %v", err)}}
-	}
-	return Parse(data, path, kinds)
-}
-
-// Parse validates a config held in memory; file names it in errors and its
-// folder anchors relative paths.
-func Parse(data []byte, file string, kinds []string) (*Config, error) {
-	dir, _ := filepath.Abs(filepath.Dir(file))
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, Errors{{File: file, Line: yamlErrLine(err.Error()), Msg: strings.TrimPrefix(err.Error(), "yaml: ")}}
-	}
-	cfg := Default()
-	cfg.File, cfg.Dir = file, dir
-	var p problems
-	unknownKeys(&root, reflectTypeOfConfig, "", &p)
-	if len(root.Content) > 0 {
-		if err := root.Decode(&cfg); err != nil {
-			var te *yaml.TypeError
-			if !errors.As(err, &te) {
-				p.list = append(p.list, Error{Line: yamlErrLine(err.Error()), Msg: err.Error()})
-			} else {
-				for _, msg := range te.Errors {
-					line := yamlErrLine(msg)
-					key, _ := keyAt(&root, line, "")
-					p.list = append(p.list, Error{Line: line, Key: key, Msg: stripLine(msg)})
-				}
-			}
-			return nil, finish(p.list, &root, file)
-		}
-	}
-	cfg.validate(&p, kinds)
-	if len(p.list) > 0 {
-		return nil, finish(p.list, &root, file)
-	}
-	return &cfg, nil
-}
-
-// finish fills in files and lines and sorts the errors by line.
-func finish(list []Error, root *yaml.Node, file string) Errors {
-	out := make(Errors, len(list))
-	for i, e := range list {
-		e.File = file
-		if e.Line == 0 && e.Key != "" {
-			e.Line = lineOf(root, e.Key)
-		}
-		out[i] = e
-	}
-	slices.SortStableFunc(out, func(a, b Error) int { return a.Line - b.Line })
-	return out
-}
-
-var yamlLineRE = regexp.MustCompile(`line (\d+)`)
-
-func yamlErrLine(msg string) int {
-	m := yamlLineRE.FindStringSubmatch(msg)
-	if m == nil {
-		return 0
-	}
-	n, _ := strconv.Atoi(m[1])
-	return n
-}
-
-func stripLine(msg string) string {
-	msg = strings.TrimSpace(msg)
-	if i := strings.Index(msg, ": "); i >= 0 && strings.HasPrefix(msg, "line ") {
-		return msg[i+2:]
-	}
-	return msg
 }
 
 var (
@@ -334,205 +284,4 @@ func (c *Config) ReadSecret(path string) (string, error) {
 		return "", fmt.Errorf("read secret: %w", err)
 	}
 	return strings.TrimRight(string(b), "\r\n"), nil
-}
-
-func (c *Config) validate(p *problems, kinds []string) {
-	if c.Page.Name == "" {
-		p.add("page.name", "must not be empty")
-	}
-	if u, err := url.Parse(c.Page.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		p.add("page.url", "must be an absolute http(s) URL, got %q", c.Page.URL)
-	}
-	loc, err := time.LoadLocation(c.Page.TimeZone)
-	if err != nil {
-		p.add("page.time_zone", "unknown time zone %q", c.Page.TimeZone)
-	} else {
-		c.Page.Location = loc
-	}
-	if len(c.Page.Languages) == 0 {
-		p.add("page.languages", "must name at least one language (en, ja)")
-	}
-	for i, l := range c.Page.Languages {
-		if l != "en" && l != "ja" {
-			p.add(fmt.Sprintf("page.languages[%d]", i), "unknown language %q: probed ships en and ja", l)
-		}
-	}
-	if c.Server.Listen == "" {
-		p.add("server.listen", "must not be empty")
-	}
-	if c.Server.AdminListen != "" && c.Server.AdminListen == c.Server.Listen {
-		p.add("server.admin_listen", "must differ from server.listen (omit it to serve everything on listen)")
-	}
-	if c.Storage.Path == "" {
-		p.add("storage.path", "must not be empty")
-	} else {
-		c.Storage.Path = c.Path(c.Storage.Path)
-	}
-	if c.Storage.Retention < Duration(time.Hour) {
-		p.add("storage.retention", "must be at least 1h, got %s", c.Storage.Retention)
-	}
-	if c.Storage.RollupRetention < c.Storage.Retention {
-		p.add("storage.rollup_retention", "must be at least storage.retention (%s)", c.Storage.Retention)
-	}
-	if c.Location == "" {
-		p.add("location", "must not be empty")
-	}
-	if c.Incidents.FailuresToOpen < 1 {
-		p.add("incidents.failures_to_open", "must be at least 1")
-	}
-	if c.Incidents.SuccessesToClose < 1 {
-		p.add("incidents.successes_to_close", "must be at least 1")
-	}
-	switch c.Notify.SMTP.TLS {
-	case "starttls", "tls", "none":
-	default:
-		p.add("notify.smtp.tls", "must be starttls, tls or none, got %q", c.Notify.SMTP.TLS)
-	}
-	if c.Notify.SMTP.PasswordFile != "" {
-		if _, err := os.Stat(c.Path(c.Notify.SMTP.PasswordFile)); err != nil {
-			p.add("notify.smtp.password_file", "cannot read: %v", err)
-		}
-	}
-	c.validateComponents(p)
-	c.validateProbes(p, kinds)
-}
-
-func (c *Config) validateComponents(p *problems) {
-	seen := map[string]bool{}
-	var walk func(list []Component, path string, depth int)
-	walk = func(list []Component, path string, depth int) {
-		for i := range list {
-			comp := &list[i]
-			key := fmt.Sprintf("%s[%d]", path, i)
-			switch {
-			case !idRE.MatchString(comp.ID):
-				p.add(key+".id", "must be lower-case letters, digits, - and _, got %q", comp.ID)
-			case seen[comp.ID]:
-				p.add(key+".id", "duplicate component id %q", comp.ID)
-			}
-			seen[comp.ID] = true
-			if comp.Name == "" {
-				p.add(key+".name", "must not be empty")
-			}
-			if comp.IsGroup() && depth > 0 {
-				p.add(key+".components", "groups nest one level only (as on Statuspage): %q is inside a group", comp.ID)
-			}
-			walk(comp.Components, key+".components", depth+1)
-		}
-	}
-	walk(c.Components, "components", 0)
-}
-
-func (c *Config) validateProbes(p *problems, kinds []string) {
-	names := map[string]int{}
-	for i := range c.Probes {
-		pr := &c.Probes[i]
-		key := fmt.Sprintf("probes[%d]", i)
-		switch {
-		case !probeNameRE.MatchString(pr.Name):
-			p.add(key+".name", "must be letters, digits, '.', '_' and '-', got %q", pr.Name)
-		default:
-			if first, dup := names[pr.Name]; dup {
-				p.add(key+".name", "duplicate probe name %q (first at probes[%d])", pr.Name, first)
-			} else {
-				names[pr.Name] = i
-			}
-		}
-		switch comp := c.Component(pr.Component); {
-		case pr.Component == "":
-			p.add(key+".component", "must name a leaf component")
-		case comp == nil:
-			p.add(key+".component", "unknown component %q", pr.Component)
-		case comp.IsGroup():
-			p.add(key+".component", "component %q is a group: probes attach to leaf components", pr.Component)
-		}
-		if !slices.Contains(kinds, pr.Kind) {
-			p.add(key+".kind", "unknown kind %q (known: %s)", pr.Kind, strings.Join(kinds, ", "))
-		}
-		c.validateTiming(p, pr, key)
-		sections := map[string]bool{"http": pr.HTTP != nil, "ocsp": pr.OCSP != nil, "crl": pr.CRL != nil, "tsa": pr.TSA != nil, "acme": pr.ACME != nil}
-		for name, set := range sections {
-			if set && name != pr.Kind {
-				p.add(key+"."+name, "section %s given for a probe of kind %q", name, pr.Kind)
-			}
-		}
-		if slices.Contains(kinds, pr.Kind) {
-			if has, known := sections[pr.Kind]; known && !has {
-				p.add(key+".kind", "kind %s needs its %s: section", pr.Kind, pr.Kind)
-			}
-		}
-		for _, s := range []interface {
-			validate(p *problems, key string, c *Config)
-		}{pr.HTTP, pr.OCSP, pr.CRL, pr.TSA, pr.ACME} {
-			switch v := s.(type) {
-			case *HTTPProbe:
-				if v != nil {
-					v.validate(p, key+".http", c)
-				}
-			case *OCSPProbe:
-				if v != nil {
-					v.validate(p, key+".ocsp", c)
-				}
-			case *CRLProbe:
-				if v != nil {
-					v.validate(p, key+".crl", c)
-				}
-			case *TSAProbe:
-				if v != nil {
-					v.validate(p, key+".tsa", c)
-				}
-			case *ACMEProbe:
-				if v != nil {
-					v.validate(p, key+".acme", c)
-				}
-			}
-		}
-	}
-}
-
-func (c *Config) validateTiming(p *problems, pr *Probe, key string) {
-	if pr.Interval != 0 && pr.Schedule != "" {
-		p.add(key+".schedule", "give interval or schedule, not both")
-		return
-	}
-	period := pr.Interval.D()
-	if pr.Schedule != "" {
-		s, err := ParseSchedule(pr.Schedule)
-		if err != nil {
-			p.add(key+".schedule", "bad cron schedule %q: %v (six fields, seconds first, or @every 30s)", pr.Schedule, err)
-			return
-		}
-		base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-		first := s.Next(base)
-		period = s.Next(first).Sub(first)
-	} else if pr.Interval == 0 {
-		pr.Interval = Duration(DefaultInterval)
-		period = DefaultInterval
-	}
-	if period < time.Second {
-		p.add(key+".interval", "must be at least 1s, got %s", Duration(period))
-		return
-	}
-	if pr.Timeout == 0 {
-		pr.Timeout = Duration(min(DefaultTimeout, period*8/10))
-	}
-	if pr.Timeout.D() >= period {
-		k := ".timeout"
-		p.add(key+k, "timeout %s must be shorter than the interval %s", pr.Timeout, Duration(period))
-	}
-}
-
-// Period returns the time between runs: the interval, or the gap between the
-// schedule's first two firings.
-func (p *Probe) Period() time.Duration {
-	if p.Schedule == "" {
-		return p.Interval.D()
-	}
-	s, err := ParseSchedule(p.Schedule)
-	if err != nil {
-		return DefaultInterval
-	}
-	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	first := s.Next(base)
-	return s.Next(first).Sub(first)
 }

@@ -20,11 +20,13 @@ func (d Duration) String() string { return model.Duration(d).String() }
 // UnmarshalYAML parses a Prometheus-style duration.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: duration must be a string such as 30s, 5m or 7d", n.Line)
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: want a duration such as 30s, 5m or 7d", n.Line)}}
 	}
 	v, err := model.ParseDuration(n.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: bad duration %q: want a number and a unit (ms, s, m, h, d, w, y), such as 30s or 7d", n.Line, n.Value)
+		// A TypeError (not a plain error) lets yaml go on decoding, so
+		// every bad value in the file is reported in one pass.
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: bad duration %q: want a number and a unit (ms, s, m, h, d, w, y) such as 30s or 7d", n.Line, n.Value)}}
 	}
 	*d = Duration(v)
 	return nil

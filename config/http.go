@@ -2,20 +2,32 @@ package config
 
 import (
 	"crypto/x509"
+	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
+	"slices"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
 
 // HTTPProbe is the http: section of a probe of kind http.
 type HTTPProbe struct {
-	URL     string            `yaml:"url"`
-	Method  string            `yaml:"method"`
+	URL    string `yaml:"url"`
+	Method string `yaml:"method"`
+	// Headers are request headers written inline; secrets are refused here.
 	Headers map[string]string `yaml:"headers"`
-	Body    string            `yaml:"body"`
+	// HeaderFiles are request headers whose values are secrets, each read at
+	// load from a file (header name → path).
+	HeaderFiles map[string]string `yaml:"header_files"`
+	// HeaderEnv are request headers whose values are secrets, each read at
+	// load from an environment variable (header name → variable name).
+	HeaderEnv map[string]string `yaml:"header_env"`
+	Body      string            `yaml:"body"`
 	// Status lists the accepted status codes (default 200-299).
 	Status []int `yaml:"status"`
 	// BodyMatches and BodyNotMatches are regular expressions the body must
@@ -48,6 +60,8 @@ type HTTPProbe struct {
 	BodyNotMatchesRE []*regexp.Regexp          `yaml:"-"`
 	HeaderMatchesRE  map[string]*regexp.Regexp `yaml:"-"`
 	Roots            *x509.CertPool            `yaml:"-"`
+	// SecretHeader holds HeaderFiles and HeaderEnv resolved. Never log it.
+	SecretHeader http.Header `yaml:"-"`
 }
 
 // JSONAssertion checks one field of a JSON body.
@@ -57,7 +71,7 @@ type JSONAssertion struct {
 }
 
 // DefaultHTTPProbe is GET, any 2xx, 1 MiB, redirects followed.
-var DefaultHTTPProbe = HTTPProbe{Method: http.MethodGet, MaxBodyBytes: 1 << 20, Redirects: "follow", CertExpiryWarning: Duration(14 * 24 * 3600 * 1e9)}
+var DefaultHTTPProbe = HTTPProbe{Method: http.MethodGet, MaxBodyBytes: 1 << 20, Redirects: "follow", CertExpiryWarning: Duration(14 * 24 * time.Hour)}
 
 // UnmarshalYAML sets defaults, then decodes.
 func (h *HTTPProbe) UnmarshalYAML(n *yaml.Node) error {
@@ -77,16 +91,17 @@ func (h *HTTPProbe) validate(p *problems, key string, c *Config) {
 	default:
 		p.add(key+".method", "unknown HTTP method %q", h.Method)
 	}
+	h.validateHeaders(p, key, c)
 	for i, s := range h.Status {
 		if s < 100 || s > 599 {
-			p.add(key+".status", "status[%d] %d is not an HTTP status code", i, s)
+			p.add(fmt.Sprintf("%s.status[%d]", key, i), "%d is not an HTTP status code", s)
 		}
 	}
 	h.BodyMatchesRE = compileAll(p, key+".body_matches", h.BodyMatches)
 	h.BodyNotMatchesRE = compileAll(p, key+".body_not_matches", h.BodyNotMatches)
 	h.HeaderMatchesRE = map[string]*regexp.Regexp{}
-	for name, expr := range h.HeaderMatches {
-		re, err := regexp.Compile(expr)
+	for _, name := range slices.Sorted(maps.Keys(h.HeaderMatches)) {
+		re, err := regexp.Compile(h.HeaderMatches[name])
 		if err != nil {
 			p.add(key+".header_matches."+name, "bad regular expression: %v", err)
 			continue
@@ -95,7 +110,7 @@ func (h *HTTPProbe) validate(p *problems, key string, c *Config) {
 	}
 	for i, j := range h.JSON {
 		if j.Path == "" {
-			p.add(key+".json", "json[%d].path must not be empty", i)
+			p.add(fmt.Sprintf("%s.json[%d].path", key, i), "must not be empty")
 		}
 	}
 	if h.MaxBodyBytes <= 0 {
@@ -110,6 +125,9 @@ func (h *HTTPProbe) validate(p *problems, key string, c *Config) {
 	case "", "1.0", "1.1", "1.2", "1.3":
 	default:
 		p.add(key+".min_tls_version", "must be 1.0, 1.1, 1.2 or 1.3, got %q", h.MinTLSVersion)
+	}
+	if h.CAFile != "" && h.InsecureSkipVerify {
+		p.add(key+".insecure_skip_verify", "contradicts ca_file: verify against ca_file or skip verification, not both")
 	}
 	if h.CAFile != "" {
 		certs := c.loadCerts(p, key+".ca_file", h.CAFile)
@@ -127,10 +145,48 @@ func compileAll(p *problems, key string, exprs []string) []*regexp.Regexp {
 	for i, e := range exprs {
 		re, err := regexp.Compile(e)
 		if err != nil {
-			p.add(key, "[%d] bad regular expression: %v", i, err)
+			p.add(fmt.Sprintf("%s[%d]", key, i), "bad regular expression: %v", err)
 			continue
 		}
 		out = append(out, re)
 	}
 	return out
+}
+
+// secretHeaderRE matches header names that carry credentials.
+var secretHeaderRE = regexp.MustCompile(`(?i)^(authorization|proxy-authorization|cookie)$|token|secret|passw|api-?key|devkey|credential`)
+
+// validateHeaders refuses secrets written inline and resolves those given
+// by file or environment, so a missing secret fails the load, not a run.
+func (h *HTTPProbe) validateHeaders(p *problems, key string, c *Config) {
+	for _, name := range slices.Sorted(maps.Keys(h.Headers)) {
+		if secretHeaderRE.MatchString(name) {
+			p.add(key+".headers."+name, "header %s carries a secret: give it in header_files or header_env, never inline", name)
+		}
+	}
+	h.SecretHeader = http.Header{}
+	for _, name := range slices.Sorted(maps.Keys(h.HeaderFiles)) {
+		v, err := c.ReadSecret(h.HeaderFiles[name])
+		switch {
+		case err != nil:
+			p.add(key+".header_files."+name, "cannot read %s: %v", h.HeaderFiles[name], unwrapPathErr(err))
+		case v == "":
+			p.add(key+".header_files."+name, "%s is empty", h.HeaderFiles[name])
+		default:
+			h.SecretHeader.Set(name, v)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(h.HeaderEnv)) {
+		v := os.Getenv(h.HeaderEnv[name])
+		if v == "" {
+			p.add(key+".header_env."+name, "environment variable %s is not set", h.HeaderEnv[name])
+			continue
+		}
+		h.SecretHeader.Set(name, v)
+	}
+	for _, name := range slices.Sorted(maps.Keys(h.Headers)) {
+		if _, dup := h.SecretHeader[http.CanonicalHeaderKey(name)]; dup {
+			p.add(key+".headers."+name, "header %s is also given in header_files or header_env", name)
+		}
+	}
 }

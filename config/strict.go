@@ -2,6 +2,7 @@ package config
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -51,21 +52,27 @@ func unknownKeys(n *yaml.Node, t reflect.Type, path string, p *problems) {
 			return
 		}
 		fields := yamlFields(t)
-		seen := map[string]bool{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			k := n.Content[i]
-			key := join(path, k.Value)
-			if seen[k.Value] {
-				p.list = append(p.list, Error{Line: k.Line, Key: key, Msg: "key given twice"})
+			k, v := n.Content[i], n.Content[i+1]
+			if k.ShortTag() == "!!merge" {
+				// A merge key (<<: *defaults or <<: [*a, *b]) brings in the
+				// keys of the mappings it names: they must fit here too.
+				if v.Kind == yaml.SequenceNode {
+					for _, m := range v.Content {
+						unknownKeys(m, t, path, p)
+					}
+				} else {
+					unknownKeys(v, t, path, p)
+				}
 				continue
 			}
-			seen[k.Value] = true
+			key := join(path, k.Value)
 			ft, ok := fields[k.Value]
 			if !ok {
-				p.list = append(p.list, Error{Line: k.Line, Key: key, Msg: "unknown key" + suggest(k.Value, fields)})
+				p.list = append(p.list, Error{Line: k.Line, Key: key, Msg: unknownKeyMsg(k.Value, fields)})
 				continue
 			}
-			unknownKeys(n.Content[i+1], ft, key, p)
+			unknownKeys(v, ft, key, p)
 		}
 	}
 }
@@ -102,15 +109,30 @@ func yamlFields(t reflect.Type) map[string]reflect.Type {
 	return out
 }
 
-// suggest names the accepted key closest to a misspelt one.
-func suggest(key string, fields map[string]reflect.Type) string {
-	best, bestD := "", 3
+// unknownKeyMsg explains an unknown key: a secret written inline points to
+// its *_file key; a misspelling to the nearest accepted key.
+func unknownKeyMsg(key string, fields map[string]reflect.Type) string {
+	if _, ok := fields[key+"_file"]; ok {
+		return "unknown key: secrets are never written in probes.yaml; put it in a file named by " + key + "_file"
+	}
+	names := make([]string, 0, len(fields))
 	for k := range fields {
-		if d := editDistance(key, k); d < bestD {
+		names = append(names, k)
+	}
+	return "unknown key" + didYouMean(key, names)
+}
+
+// didYouMean names the candidate closest to a misspelt word (at most two
+// edits away; ties go to the first in sorted order), or returns "".
+func didYouMean(word string, candidates []string) string {
+	sorted := slices.Sorted(slices.Values(candidates))
+	best, bestD := "", 3
+	for _, k := range sorted {
+		if d := editDistance(word, k); d < bestD {
 			best, bestD = k, d
 		}
 	}
-	if best == "" {
+	if best == "" || best == word {
 		return ""
 	}
 	return " (did you mean " + best + "?)"
@@ -137,37 +159,56 @@ func editDistance(a, b string) int {
 }
 
 // keyAt finds the key path of the mapping key or value on a line, so decode
-// errors that know only a line can name their key.
-func keyAt(n *yaml.Node, line int, path string) (string, bool) {
-	if n == nil {
-		return "", false
+// errors, which know only a line, can name their key. Several keys can share
+// a line ({id: a, latency_objective: fast}); hint, the offending value when
+// the message quotes it, picks among them.
+func keyAt(root *yaml.Node, line int, hint string) string {
+	type cand struct {
+		key string
+		v   *yaml.Node
 	}
-	switch n.Kind {
-	case yaml.DocumentNode:
-		for _, c := range n.Content {
-			if k, ok := keyAt(c, line, path); ok {
-				return k, true
+	var cands []cand
+	var walk func(n *yaml.Node, path string)
+	walk = func(n *yaml.Node, path string) {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, path)
 			}
-		}
-	case yaml.SequenceNode:
-		for i, c := range n.Content {
-			if k, ok := keyAt(c, line, path+"["+itoa(i)+"]"); ok {
-				return k, true
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				walk(c, path+"["+itoa(i)+"]")
 			}
-		}
-	case yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			key := join(path, k.Value)
-			if found, ok := keyAt(v, line, key); ok {
-				return found, true
-			}
-			if k.Line == line || (v.Kind == yaml.ScalarNode && v.Line == line) {
-				return key, true
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				key := join(path, k.Value)
+				walk(v, key)
+				if k.Line == line || (v.Kind == yaml.ScalarNode && v.Line == line) {
+					cands = append(cands, cand{key, v})
+				}
 			}
 		}
 	}
-	return "", false
+	walk(root, "")
+	if len(cands) == 0 {
+		return ""
+	}
+	// cands holds the deepest keys first.
+	for _, c := range cands {
+		if hint != "" && c.v.Kind == yaml.ScalarNode && c.v.Value == hint {
+			return c.key
+		}
+	}
+	if hint == "" {
+		// No value quoted: a list or mapping where a scalar belongs.
+		for _, c := range cands {
+			if c.v.Kind != yaml.ScalarNode {
+				return c.key
+			}
+		}
+	}
+	return cands[0].key
 }
 
 func join(path, key string) string {

@@ -130,6 +130,9 @@ func (h *httpProber) Probe(ctx context.Context, r *Report) {
 	for k, v := range cfg.Headers {
 		req.Header.Set(k, v)
 	}
+	for k, vs := range cfg.SecretHeader {
+		req.Header[k] = vs
+	}
 	if strings.EqualFold(req.Header.Get("Host"), "") == false {
 		req.Host = req.Header.Get("Host")
 	}
