@@ -1,0 +1,1134 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Incident kinds: incidents and scheduled maintenances share one table.
+const (
+	KindIncident    = "incident"
+	KindMaintenance = "maintenance"
+)
+
+// Incident states: who has seen it. Only published ones are public.
+const (
+	StateDraft     = "draft"
+	StatePublished = "published"
+	StateResolved  = "resolved"
+	StateRejected  = "rejected"
+	StateWithdrawn = "withdrawn"
+)
+
+// Incident and maintenance statuses (SPEC §6).
+const (
+	StatusInvestigating = "investigating"
+	StatusIdentified    = "identified"
+	StatusMonitoring    = "monitoring"
+	StatusResolved      = "resolved"
+	StatusScheduled     = "scheduled"
+	StatusInProgress    = "in_progress"
+	StatusVerifying     = "verifying"
+	StatusCompleted     = "completed"
+	// StatusUpdate posts an update that keeps the status (shown as "Update").
+	StatusUpdate = "update"
+)
+
+// Impacts (the page indicator vocabulary, plus maintenance).
+const (
+	ImpactNone        = "none"
+	ImpactMinor       = "minor"
+	ImpactMajor       = "major"
+	ImpactCritical    = "critical"
+	ImpactMaintenance = "maintenance"
+)
+
+// Component statuses (SPEC §6).
+const (
+	Operational         = "operational"
+	DegradedPerformance = "degraded_performance"
+	PartialOutage       = "partial_outage"
+	MajorOutage         = "major_outage"
+	UnderMaintenance    = "under_maintenance"
+)
+
+// Origins: what made an incident.
+const (
+	OriginProbe        = "probe"
+	OriginAlertmanager = "alertmanager"
+	OriginManual       = "manual"
+)
+
+// ActorEngine is the audit log's "who" for what the engine does by itself.
+const ActorEngine = "probed"
+
+// ComponentStatuses lists the component statuses, best first.
+var ComponentStatuses = []string{Operational, DegradedPerformance, PartialOutage, MajorOutage, UnderMaintenance}
+
+// Errors callers branch on (the operator API maps them to 404, 409 and 400).
+var (
+	ErrNotFound = errors.New("not found")
+	ErrState    = errors.New("not allowed in this state")
+	ErrInvalid  = errors.New("invalid input")
+)
+
+// Incident is an incident or a scheduled maintenance with its components,
+// timeline (newest first) and evidence.
+type Incident struct {
+	ID             int64             `json:"id"`
+	Kind           string            `json:"kind"`
+	State          string            `json:"state"`
+	Status         string            `json:"status"`
+	Impact         string            `json:"impact"`
+	Title          string            `json:"title"`
+	TitleJA        string            `json:"title_ja,omitempty"`
+	Components     []ComponentImpact `json:"components"`
+	Updates        []Update          `json:"updates"`
+	Evidence       []Evidence        `json:"evidence"`
+	Origin         string            `json:"origin"`
+	Edited         bool              `json:"edited"`
+	Reason         string            `json:"reason,omitempty"`
+	Proposal       *Proposal         `json:"proposal,omitempty"`
+	CreatedAt      time.Time         `json:"created_at"`
+	UpdatedAt      time.Time         `json:"updated_at"`
+	PublishedAt    *time.Time        `json:"published_at"`
+	MonitoringAt   *time.Time        `json:"monitoring_at"`
+	ResolvedAt     *time.Time        `json:"resolved_at"`
+	ScheduledFor   *time.Time        `json:"scheduled_for,omitempty"`
+	ScheduledUntil *time.Time        `json:"scheduled_until,omitempty"`
+	Shortlink      string            `json:"shortlink,omitempty"`
+}
+
+// ComponentImpact is a component an incident covers and its status there:
+// proposed while a draft, public once published.
+type ComponentImpact struct {
+	ID     string `json:"id"`
+	Status string `json:"status"`
+	// Since is when the engine saw the component leave operational.
+	Since *time.Time `json:"since,omitempty"`
+}
+
+// Update is one timeline entry.
+type Update struct {
+	ID         int64               `json:"id"`
+	IncidentID int64               `json:"incident_id"`
+	Status     string              `json:"status"`
+	Body       string              `json:"body"`
+	BodyJA     string              `json:"body_ja,omitempty"`
+	CreatedAt  time.Time           `json:"created_at"`
+	DisplayAt  time.Time           `json:"display_at"`
+	Notify     bool                `json:"notify"`
+	Affected   []AffectedComponent `json:"affected_components"`
+}
+
+// AffectedComponent is a public status change an update made.
+type AffectedComponent struct {
+	ID        string `json:"id"`
+	OldStatus string `json:"old_status"`
+	NewStatus string `json:"new_status"`
+}
+
+// Evidence is what the machines saw: a failed check of a probe at a
+// location, or a firing Alertmanager alert, with its stored values.
+type Evidence struct {
+	ID        int64             `json:"id"`
+	Component string            `json:"component"`
+	Source    string            `json:"source"` // probe | alertmanager
+	Probe     string            `json:"probe"`  // probe name or alertname
+	Location  string            `json:"location"`
+	Check     string            `json:"check"`
+	Message   string            `json:"message"`
+	Since     time.Time         `json:"since"`
+	Last      time.Time         `json:"last"`
+	Count     int               `json:"count"`
+	Values    map[string]string `json:"values,omitempty"`
+}
+
+// Proposal is the engine asking the operator to resolve a published
+// incident whose components have recovered.
+type Proposal struct {
+	Action string    `json:"action"` // resolve
+	Body   string    `json:"body"`
+	BodyJA string    `json:"body_ja,omitempty"`
+	At     time.Time `json:"at"`
+}
+
+// Open reports whether an incident still needs attention: a draft, or
+// published and not resolved.
+func (i *Incident) Open() bool { return i.State == StateDraft || i.State == StatePublished }
+
+// Component returns the incident's entry for a component, or nil.
+func (i *Incident) Component(id string) *ComponentImpact {
+	for k := range i.Components {
+		if i.Components[k].ID == id {
+			return &i.Components[k]
+		}
+	}
+	return nil
+}
+
+// ComponentIDs returns the ids of the incident's components in order.
+func (i *Incident) ComponentIDs() []string {
+	out := make([]string, len(i.Components))
+	for k, c := range i.Components {
+		out[k] = c.ID
+	}
+	return out
+}
+
+// StatusRank orders component statuses by how bad they look on the page.
+func StatusRank(status string) int {
+	switch status {
+	case DegradedPerformance:
+		return 1
+	case UnderMaintenance:
+		return 2
+	case PartialOutage:
+		return 3
+	case MajorOutage:
+		return 4
+	}
+	return 0
+}
+
+// ImpactFor is the impact a set of component statuses proposes.
+func ImpactFor(comps []ComponentImpact) string {
+	worst := 0
+	for _, c := range comps {
+		worst = max(worst, StatusRank(c.Status))
+	}
+	switch worst {
+	case 4:
+		return ImpactCritical
+	case 3:
+		return ImpactMajor
+	case 1, 2:
+		return ImpactMinor
+	}
+	return ImpactNone
+}
+
+// ValidComponentStatus reports whether s is a component status.
+func ValidComponentStatus(s string) bool { return slices.Contains(ComponentStatuses, s) }
+
+// ValidImpact reports whether s is an incident impact.
+func ValidImpact(s string) bool {
+	return s == ImpactNone || s == ImpactMinor || s == ImpactMajor || s == ImpactCritical
+}
+
+// ValidState reports whether s is an incident state.
+func ValidState(s string) bool {
+	switch s {
+	case StateDraft, StatePublished, StateResolved, StateRejected, StateWithdrawn:
+		return true
+	}
+	return false
+}
+
+// IncidentFilter selects incidents. Zero fields match everything; State,
+// Kind and Status take comma-separated lists.
+type IncidentFilter struct {
+	State     string
+	Kind      string
+	Status    string
+	Component string
+	// Since keeps incidents updated at or after it.
+	Since time.Time
+	// Limit caps the answer (default 100), newest first.
+	Limit int
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+const incidentCols = `id, kind, state, status, impact, title, title_ja, origin, edited, reason, proposal, proposal_body, proposal_body_ja, proposal_ms,
+	created_ms, updated_ms, published_ms, monitoring_ms, resolved_ms, scheduled_for_ms, scheduled_until_ms, shortlink`
+
+// ListIncidents returns the incidents matching f, newest first, each whole.
+func (s *Store) ListIncidents(ctx context.Context, f IncidentFilter) ([]Incident, error) {
+	var where []string
+	var args []any
+	in := func(col, list string) {
+		parts := strings.Split(list, ",")
+		where = append(where, col+" IN ("+strings.TrimSuffix(strings.Repeat("?,", len(parts)), ",")+")")
+		for _, p := range parts {
+			args = append(args, strings.TrimSpace(p))
+		}
+	}
+	if f.State != "" {
+		in("state", f.State)
+	}
+	if f.Kind != "" {
+		in("kind", f.Kind)
+	}
+	if f.Status != "" {
+		in("status", f.Status)
+	}
+	if f.Component != "" {
+		where = append(where, "id IN (SELECT incident_id FROM incident_components WHERE component = ?)")
+		args = append(args, f.Component)
+	}
+	if !f.Since.IsZero() {
+		where = append(where, "updated_ms >= ?")
+		args = append(args, f.Since.UnixMilli())
+	}
+	if f.Limit <= 0 {
+		f.Limit = 100
+	}
+	q := `SELECT id FROM incidents`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY id DESC LIMIT ?"
+	args = append(args, f.Limit)
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list incidents: %w", err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("list incidents: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list incidents: %w", err)
+	}
+	out := make([]Incident, 0, len(ids))
+	for _, id := range ids {
+		inc, err := s.getIncident(ctx, s.r, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *inc)
+	}
+	return out, nil
+}
+
+// GetIncident returns one incident or maintenance whole, or ErrNotFound.
+func (s *Store) GetIncident(ctx context.Context, id int64) (*Incident, error) {
+	return s.getIncident(ctx, s.r, id)
+}
+
+func (s *Store) getIncident(ctx context.Context, q querier, id int64) (*Incident, error) {
+	var inc Incident
+	var edited int
+	var propKind, propBody, propBodyJA string
+	var propMS, pub, mon, res, sf, su sql.NullInt64
+	var created, updated int64
+	err := q.QueryRowContext(ctx, `SELECT `+incidentCols+` FROM incidents WHERE id = ?`, id).Scan(
+		&inc.ID, &inc.Kind, &inc.State, &inc.Status, &inc.Impact, &inc.Title, &inc.TitleJA, &inc.Origin, &edited, &inc.Reason,
+		&propKind, &propBody, &propBodyJA, &propMS, &created, &updated, &pub, &mon, &res, &sf, &su, &inc.Shortlink)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("incident %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read incident %d: %w", id, err)
+	}
+	inc.Edited = edited == 1
+	inc.CreatedAt, inc.UpdatedAt = fromMS(created), fromMS(updated)
+	inc.PublishedAt, inc.MonitoringAt, inc.ResolvedAt = nullTime(pub), nullTime(mon), nullTime(res)
+	inc.ScheduledFor, inc.ScheduledUntil = nullTime(sf), nullTime(su)
+	if propKind != "" {
+		inc.Proposal = &Proposal{Action: propKind, Body: propBody, BodyJA: propBodyJA}
+		if propMS.Valid {
+			inc.Proposal.At = fromMS(propMS.Int64)
+		}
+	}
+	if err := s.loadIncidentParts(ctx, q, &inc); err != nil {
+		return nil, err
+	}
+	return &inc, nil
+}
+
+func (s *Store) loadIncidentParts(ctx context.Context, q querier, inc *Incident) error {
+	rows, err := q.QueryContext(ctx, `SELECT component, status, since_ms FROM incident_components WHERE incident_id = ? ORDER BY position, component`, inc.ID)
+	if err != nil {
+		return fmt.Errorf("read incident %d components: %w", inc.ID, err)
+	}
+	inc.Components = []ComponentImpact{}
+	for rows.Next() {
+		var c ComponentImpact
+		var since sql.NullInt64
+		if err := rows.Scan(&c.ID, &c.Status, &since); err != nil {
+			rows.Close()
+			return fmt.Errorf("read incident %d components: %w", inc.ID, err)
+		}
+		c.Since = nullTime(since)
+		inc.Components = append(inc.Components, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read incident %d components: %w", inc.ID, err)
+	}
+
+	rows, err = q.QueryContext(ctx, `SELECT id, status, body, body_ja, created_ms, display_ms, notify, affected FROM incident_updates WHERE incident_id = ? ORDER BY display_ms DESC, id DESC`, inc.ID)
+	if err != nil {
+		return fmt.Errorf("read incident %d updates: %w", inc.ID, err)
+	}
+	inc.Updates = []Update{}
+	for rows.Next() {
+		u := Update{IncidentID: inc.ID}
+		var created, display int64
+		var notify int
+		var affected string
+		if err := rows.Scan(&u.ID, &u.Status, &u.Body, &u.BodyJA, &created, &display, &notify, &affected); err != nil {
+			rows.Close()
+			return fmt.Errorf("read incident %d updates: %w", inc.ID, err)
+		}
+		u.CreatedAt, u.DisplayAt, u.Notify = fromMS(created), fromMS(display), notify == 1
+		if err := json.Unmarshal([]byte(affected), &u.Affected); err != nil {
+			rows.Close()
+			return fmt.Errorf("read incident %d update %d: affected components: %w", inc.ID, u.ID, err)
+		}
+		if u.Affected == nil {
+			u.Affected = []AffectedComponent{}
+		}
+		inc.Updates = append(inc.Updates, u)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read incident %d updates: %w", inc.ID, err)
+	}
+
+	rows, err = q.QueryContext(ctx, `SELECT id, component, source, probe, location, check_name, message, since_ms, last_ms, count, vals
+		FROM incident_evidence WHERE incident_id = ? ORDER BY since_ms, id`, inc.ID)
+	if err != nil {
+		return fmt.Errorf("read incident %d evidence: %w", inc.ID, err)
+	}
+	defer rows.Close()
+	inc.Evidence = []Evidence{}
+	for rows.Next() {
+		var e Evidence
+		var since, last int64
+		var vals string
+		if err := rows.Scan(&e.ID, &e.Component, &e.Source, &e.Probe, &e.Location, &e.Check, &e.Message, &since, &last, &e.Count, &vals); err != nil {
+			return fmt.Errorf("read incident %d evidence: %w", inc.ID, err)
+		}
+		e.Since, e.Last = fromMS(since), fromMS(last)
+		if err := json.Unmarshal([]byte(vals), &e.Values); err != nil {
+			return fmt.Errorf("read incident %d evidence %d: %w", inc.ID, e.ID, err)
+		}
+		inc.Evidence = append(inc.Evidence, e)
+	}
+	return rows.Err()
+}
+
+// DraftInput is a new draft incident: from the engine (Origin probe or
+// alertmanager) or an operator (manual; Publish approves it at once).
+type DraftInput struct {
+	Title      string
+	TitleJA    string
+	Impact     string // empty: proposed from the component statuses
+	Status     string // first update's status; empty: investigating
+	Body       string
+	BodyJA     string
+	Components []ComponentImpact
+	Evidence   []Evidence
+	Origin     string
+	Publish    bool
+}
+
+// CreateDraft stores a new incident in state draft with its proposed first
+// update (and, with Publish, approves it in the same transaction).
+func (s *Store) CreateDraft(ctx context.Context, actor string, in DraftInput) (*Incident, error) {
+	if strings.TrimSpace(in.Title) == "" {
+		return nil, fmt.Errorf("create incident: title is empty: %w", ErrInvalid)
+	}
+	if strings.TrimSpace(in.Body) == "" {
+		return nil, fmt.Errorf("create incident: message is empty: %w", ErrInvalid)
+	}
+	if in.Origin == "" {
+		in.Origin = OriginManual
+	}
+	if in.Origin != OriginProbe && in.Origin != OriginAlertmanager && in.Origin != OriginManual {
+		return nil, fmt.Errorf("create incident: origin %q: %w", in.Origin, ErrInvalid)
+	}
+	if err := checkComponents(in.Components); err != nil {
+		return nil, fmt.Errorf("create incident: %w", err)
+	}
+	if in.Impact == "" {
+		in.Impact = ImpactFor(in.Components)
+	}
+	if !ValidImpact(in.Impact) {
+		return nil, fmt.Errorf("create incident: impact %q (want none, minor, major or critical): %w", in.Impact, ErrInvalid)
+	}
+	if in.Status == "" {
+		in.Status = StatusInvestigating
+	}
+	if !validIncidentStatus(in.Status) || in.Status == StatusResolved {
+		return nil, fmt.Errorf("create incident: status %q (want investigating, identified or monitoring): %w", in.Status, ErrInvalid)
+	}
+	var id int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		now := s.clock.Now().UnixMilli()
+		res, err := tx.ExecContext(ctx, `INSERT INTO incidents (kind, state, status, impact, title, title_ja, origin, created_ms, updated_ms)
+			VALUES ('incident', 'draft', ?, ?, ?, ?, ?, ?, ?)`, in.Status, in.Impact, in.Title, in.TitleJA, in.Origin, now, now)
+		if err != nil {
+			return fmt.Errorf("create incident: %w", err)
+		}
+		id, _ = res.LastInsertId()
+		if err := setComponents(ctx, tx, id, in.Components); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO incident_updates (incident_id, status, body, body_ja, created_ms, display_ms) VALUES (?, ?, ?, ?, ?, ?)`,
+			id, in.Status, in.Body, in.BodyJA, now, now); err != nil {
+			return fmt.Errorf("create incident: %w", err)
+		}
+		if err := addEvidence(ctx, tx, id, in.Evidence); err != nil {
+			return err
+		}
+		after, err := s.getIncident(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := s.audit(ctx, tx, actor, "create_draft", id, in.Origin, nil, after); err != nil {
+			return err
+		}
+		if in.Publish {
+			return s.approve(ctx, tx, actor, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.GetIncident(ctx, id)
+}
+
+func checkComponents(comps []ComponentImpact) error {
+	seen := map[string]bool{}
+	for _, c := range comps {
+		if c.ID == "" {
+			return fmt.Errorf("component with an empty id: %w", ErrInvalid)
+		}
+		if seen[c.ID] {
+			return fmt.Errorf("component %q given twice: %w", c.ID, ErrInvalid)
+		}
+		seen[c.ID] = true
+		if !ValidComponentStatus(c.Status) || c.Status == UnderMaintenance {
+			return fmt.Errorf("component %q: status %q (want operational, degraded_performance, partial_outage or major_outage): %w", c.ID, c.Status, ErrInvalid)
+		}
+	}
+	return nil
+}
+
+func validIncidentStatus(s string) bool {
+	switch s {
+	case StatusInvestigating, StatusIdentified, StatusMonitoring, StatusResolved:
+		return true
+	}
+	return false
+}
+
+// setComponents replaces an incident's components, keeping each one's
+// since when the caller leaves it nil.
+func setComponents(ctx context.Context, tx *sql.Tx, id int64, comps []ComponentImpact) error {
+	old := map[string]sql.NullInt64{}
+	rows, err := tx.QueryContext(ctx, `SELECT component, since_ms FROM incident_components WHERE incident_id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("set components of %d: %w", id, err)
+	}
+	for rows.Next() {
+		var c string
+		var since sql.NullInt64
+		if err := rows.Scan(&c, &since); err != nil {
+			rows.Close()
+			return fmt.Errorf("set components of %d: %w", id, err)
+		}
+		old[c] = since
+	}
+	rows.Close()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM incident_components WHERE incident_id = ?`, id); err != nil {
+		return fmt.Errorf("set components of %d: %w", id, err)
+	}
+	for i, c := range comps {
+		var since any
+		if c.Since != nil {
+			since = c.Since.UnixMilli()
+		} else if o, ok := old[c.ID]; ok && o.Valid {
+			since = o.Int64
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO incident_components (incident_id, component, status, since_ms, position) VALUES (?, ?, ?, ?, ?)`,
+			id, c.ID, c.Status, since, i); err != nil {
+			return fmt.Errorf("set components of %d: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// addEvidence inserts evidence, or refreshes the row of the same source,
+// probe, location and check (message, values, last seen, count).
+func addEvidence(ctx context.Context, tx *sql.Tx, id int64, ev []Evidence) error {
+	for _, e := range ev {
+		vals, err := json.Marshal(e.Values)
+		if err != nil {
+			return fmt.Errorf("add evidence: %w", err)
+		}
+		if e.Values == nil {
+			vals = []byte("{}")
+		}
+		if e.Last.IsZero() {
+			e.Last = e.Since
+		}
+		if e.Source == "" {
+			e.Source = OriginProbe
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO incident_evidence (incident_id, component, source, probe, location, check_name, message, since_ms, last_ms, count, vals)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)
+			ON CONFLICT (incident_id, source, probe, location, check_name) DO UPDATE SET
+			  message = excluded.message, vals = excluded.vals, component = excluded.component,
+			  since_ms = MIN(since_ms, excluded.since_ms), last_ms = MAX(last_ms, excluded.last_ms), count = count + 1`,
+			id, e.Component, e.Source, e.Probe, e.Location, e.Check, e.Message, e.Since.UnixMilli(), e.Last.UnixMilli(), string(vals))
+		if err != nil {
+			return fmt.Errorf("add evidence to %d: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// AddEvidence attaches evidence to an incident (or refreshes what is there).
+func (s *Store) AddEvidence(ctx context.Context, id int64, ev []Evidence) error {
+	if len(ev) == 0 {
+		return nil
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if err := addEvidence(ctx, tx, id, ev); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE incidents SET updated_ms = ? WHERE id = ?`, s.clock.Now().UnixMilli(), id)
+		return err
+	})
+}
+
+// DraftEdit is an operator's change to a draft; nil fields stay as they are.
+type DraftEdit struct {
+	Title      *string           `json:"title"`
+	TitleJA    *string           `json:"title_ja"`
+	Impact     *string           `json:"impact"`
+	Status     *string           `json:"status"`
+	Body       *string           `json:"message"`
+	BodyJA     *string           `json:"message_ja"`
+	Components []ComponentImpact `json:"components"`
+}
+
+// EditDraft applies an operator's edit to a draft. The engine stops
+// rewriting an edited draft's texts and statuses.
+func (s *Store) EditDraft(ctx context.Context, actor string, id int64, e DraftEdit) (*Incident, error) {
+	if e.Title != nil && strings.TrimSpace(*e.Title) == "" {
+		return nil, fmt.Errorf("edit incident %d: title is empty: %w", id, ErrInvalid)
+	}
+	if e.Body != nil && strings.TrimSpace(*e.Body) == "" {
+		return nil, fmt.Errorf("edit incident %d: message is empty: %w", id, ErrInvalid)
+	}
+	if e.Impact != nil && !ValidImpact(*e.Impact) {
+		return nil, fmt.Errorf("edit incident %d: impact %q (want none, minor, major or critical): %w", id, *e.Impact, ErrInvalid)
+	}
+	if e.Status != nil && (!validIncidentStatus(*e.Status) || *e.Status == StatusResolved) {
+		return nil, fmt.Errorf("edit incident %d: status %q (want investigating, identified or monitoring): %w", id, *e.Status, ErrInvalid)
+	}
+	if e.Components != nil {
+		if err := checkComponents(e.Components); err != nil {
+			return nil, fmt.Errorf("edit incident %d: %w", id, err)
+		}
+	}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		before, err := s.getIncident(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if before.State != StateDraft {
+			return fmt.Errorf("edit incident %d: it is %s, only drafts can be edited: %w", id, before.State, ErrState)
+		}
+		now := s.clock.Now().UnixMilli()
+		title, titleJA, impact, status := before.Title, before.TitleJA, before.Impact, before.Status
+		set(&title, e.Title)
+		set(&titleJA, e.TitleJA)
+		set(&impact, e.Impact)
+		set(&status, e.Status)
+		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET title = ?, title_ja = ?, impact = ?, status = ?, edited = 1, updated_ms = ? WHERE id = ?`,
+			title, titleJA, impact, status, now, id); err != nil {
+			return fmt.Errorf("edit incident %d: %w", id, err)
+		}
+		if e.Components != nil {
+			if err := setComponents(ctx, tx, id, e.Components); err != nil {
+				return err
+			}
+		}
+		if len(before.Updates) > 0 {
+			u := before.Updates[len(before.Updates)-1]
+			body, bodyJA := u.Body, u.BodyJA
+			set(&body, e.Body)
+			set(&bodyJA, e.BodyJA)
+			if _, err := tx.ExecContext(ctx, `UPDATE incident_updates SET body = ?, body_ja = ?, status = ? WHERE id = ?`, body, bodyJA, status, u.ID); err != nil {
+				return fmt.Errorf("edit incident %d: %w", id, err)
+			}
+		}
+		after, err := s.getIncident(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, actor, "edit_draft", id, "", before, after)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.GetIncident(ctx, id)
+}
+
+func set(dst *string, v *string) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+// DraftRevision is the engine's fresh view of an unedited draft it made.
+type DraftRevision struct {
+	Title, TitleJA, Body, BodyJA string
+	Components                   []ComponentImpact
+}
+
+// ReviseDraft lets the engine follow an outage in its own draft: new
+// components are always added; texts, impact and statuses only while no
+// operator has edited it. It does nothing to anything but a draft.
+func (s *Store) ReviseDraft(ctx context.Context, id int64, r DraftRevision) error {
+	if err := checkComponents(r.Components); err != nil {
+		return fmt.Errorf("revise draft %d: %w", id, err)
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		before, err := s.getIncident(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if before.State != StateDraft {
+			return fmt.Errorf("revise draft %d: it is %s: %w", id, before.State, ErrState)
+		}
+		comps := r.Components
+		if before.Edited {
+			// Keep the operator's list and statuses; only append what is new.
+			comps = slices.Clone(before.Components)
+			for _, c := range r.Components {
+				if before.Component(c.ID) == nil {
+					comps = append(comps, c)
+				}
+			}
+		}
+		if err := setComponents(ctx, tx, id, comps); err != nil {
+			return err
+		}
+		now := s.clock.Now().UnixMilli()
+		if !before.Edited {
+			if _, err := tx.ExecContext(ctx, `UPDATE incidents SET title = ?, title_ja = ?, impact = ?, updated_ms = ? WHERE id = ?`,
+				r.Title, r.TitleJA, ImpactFor(comps), now, id); err != nil {
+				return fmt.Errorf("revise draft %d: %w", id, err)
+			}
+			if len(before.Updates) > 0 {
+				u := before.Updates[len(before.Updates)-1]
+				if _, err := tx.ExecContext(ctx, `UPDATE incident_updates SET body = ?, body_ja = ? WHERE id = ?`, r.Body, r.BodyJA, u.ID); err != nil {
+					return fmt.Errorf("revise draft %d: %w", id, err)
+				}
+			}
+		} else if _, err := tx.ExecContext(ctx, `UPDATE incidents SET updated_ms = ? WHERE id = ?`, now, id); err != nil {
+			return fmt.Errorf("revise draft %d: %w", id, err)
+		}
+		after, err := s.getIncident(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, ActorEngine, "revise_draft", id, "", before, after)
+	})
+}
+
+// SetOutageSince records that a component of an open incident is in a new
+// outage (it recovered and failed again), so the outage stays covered.
+func (s *Store) SetOutageSince(ctx context.Context, id int64, component string, since time.Time) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE incident_components SET since_ms = ? WHERE incident_id = ? AND component = ?`, since.UnixMilli(), id, component)
+		if err != nil {
+			return fmt.Errorf("set outage of %d/%s: %w", id, component, err)
+		}
+		return nil
+	})
+}
+
+// IncidentForOutage returns the newest incident (any state) that covered a
+// component's outage starting at since, or nil: an outage the operator has
+// already rejected or resolved is not drafted again.
+func (s *Store) IncidentForOutage(ctx context.Context, component string, since time.Time) (*Incident, error) {
+	var id int64
+	err := s.r.QueryRowContext(ctx, `SELECT ic.incident_id FROM incident_components ic JOIN incidents i ON i.id = ic.incident_id
+		WHERE ic.component = ? AND ic.since_ms = ? AND i.kind = 'incident' ORDER BY ic.incident_id DESC LIMIT 1`, component, since.UnixMilli()).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("incident for outage of %s: %w", component, err)
+	}
+	return s.GetIncident(ctx, id)
+}
+
+// Approve publishes a draft: its statuses become public, its first update
+// is dated now, and subscribers are told (an event in the same transaction).
+func (s *Store) Approve(ctx context.Context, actor string, id int64) (*Incident, error) {
+	if err := s.tx(ctx, func(tx *sql.Tx) error { return s.approve(ctx, tx, actor, id) }); err != nil {
+		return nil, err
+	}
+	return s.GetIncident(ctx, id)
+}
+
+func (s *Store) approve(ctx context.Context, tx *sql.Tx, actor string, id int64) error {
+	before, err := s.getIncident(ctx, tx, id)
+	if err != nil {
+		return err
+	}
+	if before.State != StateDraft {
+		return fmt.Errorf("approve incident %d: it is %s, not a draft: %w", id, before.State, ErrState)
+	}
+	if before.Kind != KindIncident {
+		return fmt.Errorf("approve incident %d: it is a maintenance: %w", id, ErrState)
+	}
+	now := s.clock.Now()
+	ms := now.UnixMilli()
+	comps := before.ComponentIDs()
+	old, err := s.publicStatuses(ctx, tx, comps)
+	if err != nil {
+		return err
+	}
+	var mon any
+	if before.Status == StatusMonitoring {
+		mon = ms
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE incidents SET state = 'published', published_ms = ?, monitoring_ms = ?, updated_ms = ? WHERE id = ?`, ms, mon, ms, id); err != nil {
+		return fmt.Errorf("approve incident %d: %w", id, err)
+	}
+	if err := s.refreshStatuses(ctx, tx, comps, now); err != nil {
+		return err
+	}
+	affected, err := s.affected(ctx, tx, comps, old)
+	if err != nil {
+		return err
+	}
+	var updateID int64
+	if len(before.Updates) > 0 {
+		u := before.Updates[len(before.Updates)-1]
+		updateID = u.ID
+		aj, _ := json.Marshal(affected)
+		if _, err := tx.ExecContext(ctx, `UPDATE incident_updates SET created_ms = ?, display_ms = ?, notify = 1, affected = ? WHERE id = ?`, ms, ms, string(aj), u.ID); err != nil {
+			return fmt.Errorf("approve incident %d: %w", id, err)
+		}
+	}
+	if _, err := s.insertEvent(ctx, tx, Event{Kind: EventIncidentPublished, IncidentID: id, UpdateID: updateID, Components: comps, CreatedAt: now}); err != nil {
+		return err
+	}
+	after, err := s.getIncident(ctx, tx, id)
+	if err != nil {
+		return err
+	}
+	return s.audit(ctx, tx, actor, "approve", id, "", before, after)
+}
+
+// Reject closes a draft without publishing anything, with the operator's reason.
+func (s *Store) Reject(ctx context.Context, actor string, id int64, reason string) (*Incident, error) {
+	return s.closeDraft(ctx, actor, id, StateRejected, "reject", reason)
+}
+
+// Withdraw closes a draft whose failure cleared before anyone approved it;
+// it is kept for the record and never published.
+func (s *Store) Withdraw(ctx context.Context, actor string, id int64, reason string) (*Incident, error) {
+	return s.closeDraft(ctx, actor, id, StateWithdrawn, "withdraw", reason)
+}
+
+func (s *Store) closeDraft(ctx context.Context, actor string, id int64, state, action, reason string) (*Incident, error) {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		before, err := s.getIncident(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if before.State != StateDraft {
+			return fmt.Errorf("%s incident %d: it is %s, not a draft: %w", action, id, before.State, ErrState)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET state = ?, reason = ?, updated_ms = ? WHERE id = ?`, state, reason, s.clock.Now().UnixMilli(), id); err != nil {
+			return fmt.Errorf("%s incident %d: %w", action, id, err)
+		}
+		after, err := s.getIncident(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, actor, action, id, reason, before, after)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.GetIncident(ctx, id)
+}
+
+// UpdateInput is an update posted to a published incident. Status is
+// identified, monitoring, investigating, update (keep the status) or
+// resolved. Components, when given, change the public statuses.
+type UpdateInput struct {
+	Status     string            `json:"status"`
+	Body       string            `json:"message"`
+	BodyJA     string            `json:"message_ja"`
+	Notify     bool              `json:"notify"`
+	Components []ComponentImpact `json:"components"`
+}
+
+// PostUpdate adds a timeline entry to a published incident; a notifying
+// update writes its event in the same transaction.
+func (s *Store) PostUpdate(ctx context.Context, actor string, id int64, in UpdateInput) (*Incident, error) {
+	if in.Status == StatusResolved {
+		return s.Resolve(ctx, actor, id, in.Body, in.BodyJA)
+	}
+	if in.Status == "" {
+		in.Status = StatusUpdate
+	}
+	if in.Status != StatusUpdate && !validIncidentStatus(in.Status) {
+		return nil, fmt.Errorf("post update to %d: status %q (want investigating, identified, monitoring, update or resolved): %w", id, in.Status, ErrInvalid)
+	}
+	if strings.TrimSpace(in.Body) == "" {
+		return nil, fmt.Errorf("post update to %d: message is empty: %w", id, ErrInvalid)
+	}
+	if err := checkComponents(in.Components); err != nil {
+		return nil, fmt.Errorf("post update to %d: %w", id, err)
+	}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		before, err := s.getIncident(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if before.State != StatePublished {
+			return fmt.Errorf("post update to %d: it is %s; updates go to published incidents: %w", id, before.State, ErrState)
+		}
+		status := in.Status
+		if status == StatusUpdate {
+			status = before.Status
+		}
+		if before.Kind == KindMaintenance && status != before.Status {
+			return fmt.Errorf("post update to %d: a maintenance moves through its statuses by itself (use verifying, cancel or complete): %w", id, ErrState)
+		}
+		now := s.clock.Now()
+		ms := now.UnixMilli()
+		comps := before.ComponentIDs()
+		for _, c := range in.Components {
+			if !slices.Contains(comps, c.ID) {
+				comps = append(comps, c.ID)
+			}
+		}
+		old, err := s.publicStatuses(ctx, tx, comps)
+		if err != nil {
+			return err
+		}
+		if len(in.Components) > 0 {
+			merged := slices.Clone(before.Components)
+			for _, c := range in.Components {
+				if cur := findComp(merged, c.ID); cur != nil {
+					cur.Status = c.Status
+				} else {
+					merged = append(merged, ComponentImpact{ID: c.ID, Status: c.Status})
+				}
+			}
+			if err := setComponents(ctx, tx, id, merged); err != nil {
+				return err
+			}
+		}
+		mon := "monitoring_ms"
+		if status == StatusMonitoring {
+			mon = "COALESCE(monitoring_ms, ?)"
+		}
+		q := `UPDATE incidents SET status = ?, proposal = '', updated_ms = ?, monitoring_ms = ` + mon + ` WHERE id = ?`
+		args := []any{status, ms}
+		if status == StatusMonitoring {
+			args = append(args, ms)
+		}
+		args = append(args, id)
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("post update to %d: %w", id, err)
+		}
+		if err := s.refreshStatuses(ctx, tx, comps, now); err != nil {
+			return err
+		}
+		affected, err := s.affected(ctx, tx, comps, old)
+		if err != nil {
+			return err
+		}
+		uid, err := s.insertUpdate(ctx, tx, id, status, in.Body, in.BodyJA, ms, in.Notify, affected)
+		if err != nil {
+			return err
+		}
+		if in.Notify {
+			if _, err := s.insertEvent(ctx, tx, Event{Kind: EventIncidentUpdated, IncidentID: id, UpdateID: uid, Components: comps, CreatedAt: now}); err != nil {
+				return err
+			}
+		}
+		after, err := s.getIncident(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, actor, "post_update", id, in.Status, before, after)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.GetIncident(ctx, id)
+}
+
+func findComp(list []ComponentImpact, id string) *ComponentImpact {
+	for i := range list {
+		if list[i].ID == id {
+			return &list[i]
+		}
+	}
+	return nil
+}
+
+func (s *Store) insertUpdate(ctx context.Context, tx *sql.Tx, id int64, status, body, bodyJA string, ms int64, notify bool, affected []AffectedComponent) (int64, error) {
+	if affected == nil {
+		affected = []AffectedComponent{}
+	}
+	aj, err := json.Marshal(affected)
+	if err != nil {
+		return 0, fmt.Errorf("insert update: %w", err)
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO incident_updates (incident_id, status, body, body_ja, created_ms, display_ms, notify, affected) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		id, status, body, bodyJA, ms, ms, boolInt(notify), string(aj))
+	if err != nil {
+		return 0, fmt.Errorf("insert update of %d: %w", id, err)
+	}
+	return res.LastInsertId()
+}
+
+// Default texts of the updates probed writes itself.
+const (
+	ResolvedBody             = "This incident has been resolved."
+	ResolvedBodyJA           = "この障害は解消しました。"
+	MaintenanceScheduledBody = "The scheduled maintenance has been planned."
+	MaintenanceScheduledJA   = "定期メンテナンスを予定しています。"
+	MaintenanceStartedBody   = "The scheduled maintenance is in progress. We will provide updates as necessary."
+	MaintenanceStartedJA     = "定期メンテナンスを実施中です。必要に応じて続報をお知らせします。"
+	MaintenanceVerifyingBody = "Verification is currently underway for the maintenance items."
+	MaintenanceVerifyingJA   = "メンテナンス作業の確認を行っています。"
+	MaintenanceCompletedBody = "The scheduled maintenance has been completed."
+	MaintenanceCompletedJA   = "定期メンテナンスは完了しました。"
+	MaintenanceCancelledBody = "The scheduled maintenance has been cancelled."
+	MaintenanceCancelledJA   = "定期メンテナンスは中止になりました。"
+)
+
+// Resolve resolves a published incident: it leaves the public statuses,
+// gets a final update, and subscribers are told.
+func (s *Store) Resolve(ctx context.Context, actor string, id int64, body, bodyJA string) (*Incident, error) {
+	if strings.TrimSpace(body) == "" {
+		body = ResolvedBody
+		if bodyJA == "" {
+			bodyJA = ResolvedBodyJA
+		}
+	}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		before, err := s.getIncident(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if before.State != StatePublished || before.Kind != KindIncident {
+			return fmt.Errorf("resolve incident %d: it is a %s %s; only published incidents resolve: %w", id, before.State, before.Kind, ErrState)
+		}
+		now := s.clock.Now()
+		ms := now.UnixMilli()
+		comps := before.ComponentIDs()
+		old, err := s.publicStatuses(ctx, tx, comps)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET state = 'resolved', status = 'resolved', resolved_ms = ?, updated_ms = ?, proposal = '' WHERE id = ?`, ms, ms, id); err != nil {
+			return fmt.Errorf("resolve incident %d: %w", id, err)
+		}
+		if err := s.refreshStatuses(ctx, tx, comps, now); err != nil {
+			return err
+		}
+		affected, err := s.affected(ctx, tx, comps, old)
+		if err != nil {
+			return err
+		}
+		uid, err := s.insertUpdate(ctx, tx, id, StatusResolved, body, bodyJA, ms, true, affected)
+		if err != nil {
+			return err
+		}
+		if _, err := s.insertEvent(ctx, tx, Event{Kind: EventIncidentResolved, IncidentID: id, UpdateID: uid, Components: comps, CreatedAt: now}); err != nil {
+			return err
+		}
+		after, err := s.getIncident(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, actor, "resolve", id, "", before, after)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.GetIncident(ctx, id)
+}
+
+// ProposeResolve records the engine's proposal to resolve a published
+// incident whose components have recovered. Nothing public changes.
+func (s *Store) ProposeResolve(ctx context.Context, id int64, body, bodyJA string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		before, err := s.getIncident(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if before.State != StatePublished || before.Proposal != nil {
+			return nil
+		}
+		ms := s.clock.Now().UnixMilli()
+		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET proposal = 'resolve', proposal_body = ?, proposal_body_ja = ?, proposal_ms = ?, updated_ms = ? WHERE id = ?`,
+			body, bodyJA, ms, ms, id); err != nil {
+			return fmt.Errorf("propose resolving %d: %w", id, err)
+		}
+		after, err := s.getIncident(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, ActorEngine, "propose_resolve", id, "", before, after)
+	})
+}
+
+// ClearProposal drops a resolve proposal (the components failed again).
+func (s *Store) ClearProposal(ctx context.Context, id int64) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		before, err := s.getIncident(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if before.Proposal == nil {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET proposal = '', updated_ms = ? WHERE id = ?`, s.clock.Now().UnixMilli(), id); err != nil {
+			return fmt.Errorf("clear proposal of %d: %w", id, err)
+		}
+		after, err := s.getIncident(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, ActorEngine, "withdraw_proposal", id, "", before, after)
+	})
+}
+
+func fromMS(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+func nullTime(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromMS(v.Int64)
+	return &t
+}

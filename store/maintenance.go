@@ -1,0 +1,330 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// MaintenanceInput schedules a maintenance window.
+type MaintenanceInput struct {
+	Title      string    `json:"title"`
+	TitleJA    string    `json:"title_ja"`
+	Components []string  `json:"components"`
+	Start      time.Time `json:"scheduled_for"`
+	End        time.Time `json:"scheduled_until"`
+	Body       string    `json:"message"`
+	BodyJA     string    `json:"message_ja"`
+}
+
+// ScheduleMaintenance publishes a maintenance window (an operator made it:
+// no approval step) with status scheduled, and tells subscribers.
+func (s *Store) ScheduleMaintenance(ctx context.Context, actor string, in MaintenanceInput) (*Incident, error) {
+	if strings.TrimSpace(in.Title) == "" {
+		return nil, fmt.Errorf("schedule maintenance: title is empty: %w", ErrInvalid)
+	}
+	if len(in.Components) == 0 {
+		return nil, fmt.Errorf("schedule maintenance: no components: %w", ErrInvalid)
+	}
+	if in.Start.IsZero() || in.End.IsZero() {
+		return nil, fmt.Errorf("schedule maintenance: start and end are required: %w", ErrInvalid)
+	}
+	if !in.End.After(in.Start) {
+		return nil, fmt.Errorf("schedule maintenance: end %s is not after start %s: %w", in.End.Format(time.RFC3339), in.Start.Format(time.RFC3339), ErrInvalid)
+	}
+	comps := make([]ComponentImpact, 0, len(in.Components))
+	seen := map[string]bool{}
+	for _, c := range in.Components {
+		if c == "" || seen[c] {
+			return nil, fmt.Errorf("schedule maintenance: component %q empty or given twice: %w", c, ErrInvalid)
+		}
+		seen[c] = true
+		comps = append(comps, ComponentImpact{ID: c, Status: UnderMaintenance})
+	}
+	if strings.TrimSpace(in.Body) == "" {
+		in.Body = MaintenanceScheduledBody
+		if in.BodyJA == "" {
+			in.BodyJA = MaintenanceScheduledJA
+		}
+	}
+	var id int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		now := s.clock.Now()
+		ms := now.UnixMilli()
+		res, err := tx.ExecContext(ctx, `INSERT INTO incidents (kind, state, status, impact, title, title_ja, origin, created_ms, updated_ms, published_ms, scheduled_for_ms, scheduled_until_ms)
+			VALUES ('maintenance', 'published', 'scheduled', 'maintenance', ?, ?, 'manual', ?, ?, ?, ?, ?)`,
+			in.Title, in.TitleJA, ms, ms, ms, in.Start.UnixMilli(), in.End.UnixMilli())
+		if err != nil {
+			return fmt.Errorf("schedule maintenance: %w", err)
+		}
+		id, _ = res.LastInsertId()
+		if err := setComponents(ctx, tx, id, comps); err != nil {
+			return err
+		}
+		uid, err := s.insertUpdate(ctx, tx, id, StatusScheduled, in.Body, in.BodyJA, ms, true, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := s.insertEvent(ctx, tx, Event{Kind: EventMaintenanceScheduled, IncidentID: id, UpdateID: uid, Components: in.Components, CreatedAt: now}); err != nil {
+			return err
+		}
+		after, err := s.getIncident(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, actor, "schedule_maintenance", id, "", nil, after)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.GetIncident(ctx, id)
+}
+
+// AdvanceMaintenances moves maintenances whose time has come: scheduled →
+// in_progress at scheduled_for, in_progress/verifying → completed at
+// scheduled_until. It returns the ids it moved.
+func (s *Store) AdvanceMaintenances(ctx context.Context, now time.Time) ([]int64, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, status FROM incidents WHERE kind = 'maintenance' AND state = 'published'
+		AND ((status = 'scheduled' AND scheduled_for_ms <= ?) OR (status IN ('in_progress', 'verifying') AND scheduled_until_ms <= ?)) ORDER BY id`,
+		now.UnixMilli(), now.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("advance maintenances: %w", err)
+	}
+	type due struct {
+		id     int64
+		status string
+	}
+	var list []due
+	for rows.Next() {
+		var d due
+		if err := rows.Scan(&d.id, &d.status); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("advance maintenances: %w", err)
+		}
+		list = append(list, d)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("advance maintenances: %w", err)
+	}
+	var moved []int64
+	for _, d := range list {
+		err := s.tx(ctx, func(tx *sql.Tx) error {
+			inc, err := s.getIncident(ctx, tx, d.id)
+			if err != nil {
+				return err
+			}
+			if inc.State != StatePublished || inc.Status != d.status {
+				return nil // moved meanwhile by an operator
+			}
+			if inc.Status == StatusScheduled {
+				if err := s.moveMaintenance(ctx, tx, ActorEngine, inc, StatusInProgress, "", ""); err != nil {
+					return err
+				}
+				if inc.ScheduledUntil == nil || inc.ScheduledUntil.After(now) {
+					return nil
+				}
+				// The whole window passed while probed was down: record both steps.
+				if inc, err = s.getIncident(ctx, tx, d.id); err != nil {
+					return err
+				}
+			}
+			return s.moveMaintenance(ctx, tx, ActorEngine, inc, StatusCompleted, "", "")
+		})
+		if err != nil {
+			return moved, err
+		}
+		moved = append(moved, d.id)
+	}
+	return moved, nil
+}
+
+// VerifyMaintenance marks an in-progress maintenance verifying (the
+// operator is checking the work); components stay under maintenance.
+func (s *Store) VerifyMaintenance(ctx context.Context, actor string, id int64, body, bodyJA string) (*Incident, error) {
+	return s.operatorMove(ctx, actor, id, StatusVerifying, body, bodyJA, StatusInProgress)
+}
+
+// CompleteMaintenance ends an in-progress or verifying maintenance early.
+func (s *Store) CompleteMaintenance(ctx context.Context, actor string, id int64, body, bodyJA string) (*Incident, error) {
+	return s.operatorMove(ctx, actor, id, StatusCompleted, body, bodyJA, StatusInProgress, StatusVerifying)
+}
+
+// StartMaintenance starts a scheduled maintenance before its time.
+func (s *Store) StartMaintenance(ctx context.Context, actor string, id int64, body, bodyJA string) (*Incident, error) {
+	return s.operatorMove(ctx, actor, id, StatusInProgress, body, bodyJA, StatusScheduled)
+}
+
+func (s *Store) operatorMove(ctx context.Context, actor string, id int64, to, body, bodyJA string, from ...string) (*Incident, error) {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		inc, err := s.getIncident(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if inc.Kind != KindMaintenance || inc.State != StatePublished {
+			return fmt.Errorf("move maintenance %d to %s: it is a %s %s: %w", id, to, inc.State, inc.Kind, ErrState)
+		}
+		ok := false
+		for _, f := range from {
+			ok = ok || inc.Status == f
+		}
+		if !ok {
+			return fmt.Errorf("move maintenance %d to %s: it is %s (want %s): %w", id, to, inc.Status, strings.Join(from, " or "), ErrState)
+		}
+		return s.moveMaintenance(ctx, tx, actor, inc, to, body, bodyJA)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.GetIncident(ctx, id)
+}
+
+// moveMaintenance changes a maintenance's status with its update, public
+// statuses, event and audit entry.
+func (s *Store) moveMaintenance(ctx context.Context, tx *sql.Tx, actor string, before *Incident, to, body, bodyJA string) error {
+	now := s.clock.Now()
+	ms := now.UnixMilli()
+	var event string
+	switch to {
+	case StatusInProgress:
+		event = EventMaintenanceStarted
+		defaultText(&body, &bodyJA, MaintenanceStartedBody, MaintenanceStartedJA)
+	case StatusVerifying:
+		defaultText(&body, &bodyJA, MaintenanceVerifyingBody, MaintenanceVerifyingJA)
+	case StatusCompleted:
+		event = EventMaintenanceCompleted
+		defaultText(&body, &bodyJA, MaintenanceCompletedBody, MaintenanceCompletedJA)
+	}
+	comps := before.ComponentIDs()
+	old, err := s.publicStatuses(ctx, tx, comps)
+	if err != nil {
+		return err
+	}
+	q := `UPDATE incidents SET status = ?, updated_ms = ? WHERE id = ?`
+	if to == StatusCompleted {
+		q = `UPDATE incidents SET status = ?, updated_ms = ?, state = 'resolved', resolved_ms = ` + fmt.Sprint(ms) + ` WHERE id = ?`
+	}
+	if _, err := tx.ExecContext(ctx, q, to, ms, before.ID); err != nil {
+		return fmt.Errorf("move maintenance %d to %s: %w", before.ID, to, err)
+	}
+	if err := s.refreshStatuses(ctx, tx, comps, now); err != nil {
+		return err
+	}
+	affected, err := s.affected(ctx, tx, comps, old)
+	if err != nil {
+		return err
+	}
+	uid, err := s.insertUpdate(ctx, tx, before.ID, to, body, bodyJA, ms, event != "", affected)
+	if err != nil {
+		return err
+	}
+	if event != "" {
+		if _, err := s.insertEvent(ctx, tx, Event{Kind: event, IncidentID: before.ID, UpdateID: uid, Components: comps, CreatedAt: now}); err != nil {
+			return err
+		}
+	}
+	after, err := s.getIncident(ctx, tx, before.ID)
+	if err != nil {
+		return err
+	}
+	return s.audit(ctx, tx, actor, "maintenance_"+to, before.ID, "", before, after)
+}
+
+func defaultText(body, bodyJA *string, en, ja string) {
+	if strings.TrimSpace(*body) == "" {
+		*body = en
+		if *bodyJA == "" {
+			*bodyJA = ja
+		}
+	}
+}
+
+// CancelMaintenance calls off a scheduled maintenance (state withdrawn;
+// subscribers who were told it was planned are told it is off). One already
+// in progress is completed early instead.
+func (s *Store) CancelMaintenance(ctx context.Context, actor string, id int64, reason string) (*Incident, error) {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		before, err := s.getIncident(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if before.Kind != KindMaintenance || before.State != StatePublished {
+			return fmt.Errorf("cancel maintenance %d: it is a %s %s: %w", id, before.State, before.Kind, ErrState)
+		}
+		if before.Status != StatusScheduled {
+			body := reason
+			return s.moveMaintenance(ctx, tx, actor, before, StatusCompleted, body, "")
+		}
+		now := s.clock.Now()
+		ms := now.UnixMilli()
+		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET state = 'withdrawn', reason = ?, updated_ms = ? WHERE id = ?`, reason, ms, id); err != nil {
+			return fmt.Errorf("cancel maintenance %d: %w", id, err)
+		}
+		body, bodyJA := reason, ""
+		defaultText(&body, &bodyJA, MaintenanceCancelledBody, MaintenanceCancelledJA)
+		uid, err := s.insertUpdate(ctx, tx, id, before.Status, body, bodyJA, ms, true, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := s.insertEvent(ctx, tx, Event{Kind: EventIncidentUpdated, IncidentID: id, UpdateID: uid, Components: before.ComponentIDs(), CreatedAt: now}); err != nil {
+			return err
+		}
+		after, err := s.getIncident(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, actor, "cancel_maintenance", id, reason, before, after)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.GetIncident(ctx, id)
+}
+
+// MaintenanceWindows returns, per component, the maintenance that covers it
+// at now: in progress or verifying, or scheduled with now inside its window
+// (the ticker may not have started it yet). Failures of these components
+// draft nothing.
+func (s *Store) MaintenanceWindows(ctx context.Context, now time.Time) (map[string]int64, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT ic.component, i.id FROM incidents i JOIN incident_components ic ON ic.incident_id = i.id
+		WHERE i.kind = 'maintenance' AND i.state = 'published'
+		  AND (i.status IN ('in_progress', 'verifying') OR (i.status = 'scheduled' AND i.scheduled_for_ms <= ? AND i.scheduled_until_ms > ?))
+		ORDER BY i.id`, now.UnixMilli(), now.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("maintenance windows: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var c string
+		var id int64
+		if err := rows.Scan(&c, &id); err != nil {
+			return nil, fmt.Errorf("maintenance windows: %w", err)
+		}
+		if _, ok := out[c]; !ok {
+			out[c] = id
+		}
+	}
+	return out, rows.Err()
+}
+
+// NextMaintenanceChange is the earliest future scheduled_for or
+// scheduled_until of a live maintenance after now (zero when none), so the
+// ticker can tell when it must look next.
+func (s *Store) NextMaintenanceChange(ctx context.Context, now time.Time) (time.Time, error) {
+	var next sql.NullInt64
+	err := s.r.QueryRowContext(ctx, `SELECT MIN(t) FROM (
+		SELECT scheduled_for_ms AS t FROM incidents WHERE kind = 'maintenance' AND state = 'published' AND status = 'scheduled' AND scheduled_for_ms > ?
+		UNION ALL
+		SELECT scheduled_until_ms FROM incidents WHERE kind = 'maintenance' AND state = 'published' AND scheduled_until_ms > ?)`,
+		now.UnixMilli(), now.UnixMilli()).Scan(&next)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("next maintenance change: %w", err)
+	}
+	if !next.Valid {
+		return time.Time{}, nil
+	}
+	return fromMS(next.Int64), nil
+}
