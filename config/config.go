@@ -185,10 +185,21 @@ func (i *Incidents) UnmarshalYAML(n *yaml.Node) error {
 	return n.Decode((*plain)(i))
 }
 
-// Notify configures outgoing mail.
+// Notify configures outgoing mail and webhooks (config/notify.go has the
+// rest of its types, defaults and validation).
 type Notify struct {
 	From string `yaml:"from"`
 	SMTP SMTP   `yaml:"smtp"`
+	// Concurrency is how many SMTP connections (and webhook posts) run at once.
+	Concurrency int `yaml:"concurrency"`
+	// Rate caps messages per second over all connections; 0 means no cap.
+	Rate float64 `yaml:"rate"`
+	// PerConnection is the most messages sent over one SMTP connection.
+	PerConnection   int       `yaml:"per_connection"`
+	Retry           Retry     `yaml:"retry"`
+	QuarantineAfter int       `yaml:"quarantine_after"`
+	WebhookTimeout  Duration  `yaml:"webhook_timeout"`
+	Subscribe       Subscribe `yaml:"subscribe"`
 }
 
 // SMTP is the relay mail goes through.
@@ -198,6 +209,8 @@ type SMTP struct {
 	TLS          string `yaml:"tls"` // starttls | tls | none
 	Username     string `yaml:"username"`
 	PasswordFile string `yaml:"password_file"`
+	// Timeout bounds dialling and each SMTP command.
+	Timeout Duration `yaml:"timeout"`
 
 	// Password is read at load from PasswordFile or, without it, from the
 	// environment (SMTPPasswordEnv). Never log it.
@@ -205,7 +218,7 @@ type SMTP struct {
 }
 
 // DefaultSMTP is a local relay with STARTTLS.
-var DefaultSMTP = SMTP{Host: "127.0.0.1", Port: 25, TLS: "starttls"}
+var DefaultSMTP = SMTP{Host: "127.0.0.1", Port: 25, TLS: "starttls", Timeout: Duration(30 * time.Second)}
 
 // UnmarshalYAML sets defaults, then decodes.
 func (s *SMTP) UnmarshalYAML(n *yaml.Node) error {
@@ -218,7 +231,7 @@ func (s *SMTP) UnmarshalYAML(n *yaml.Node) error {
 func Default() Config {
 	c := Config{Page: DefaultPage, Server: DefaultServer, Storage: DefaultStorage, Location: "default", Incidents: DefaultIncidents}
 	c.Page.Languages = slices.Clone(DefaultPage.Languages)
-	c.Notify.SMTP = DefaultSMTP
+	c.Notify = DefaultNotify()
 	return c
 }
 

@@ -168,7 +168,7 @@ func TestValidFull(t *testing.T) {
 	check("website.only_show_if_degraded", cfg.Component("website").OnlyShowIfDegraded, false)
 	check("incidents", cfg.Incidents, config.Incidents{FailuresToOpen: 5, SuccessesToClose: 3})
 	check("notify.from", cfg.Notify.From, "Example CA Status <noreply@example.com>")
-	check("notify.smtp", cfg.Notify.SMTP, config.SMTP{Host: "smtp.example.com", Port: 587, TLS: "tls", Username: "status", PasswordFile: "smtp-password", Password: "smtp-secret"})
+	check("notify.smtp", cfg.Notify.SMTP, config.SMTP{Host: "smtp.example.com", Port: 587, TLS: "tls", Username: "status", PasswordFile: "smtp-password", Password: "smtp-secret", Timeout: config.Duration(30 * time.Second)})
 
 	api := cfg.Probe("api")
 	check("api.line", api.Line, 25)
@@ -234,7 +234,7 @@ func TestDefaults(t *testing.T) {
 	if cfg.Incidents != (config.Incidents{FailuresToOpen: 3, SuccessesToClose: 2}) {
 		t.Errorf("incidents = %+v", cfg.Incidents)
 	}
-	if cfg.Notify.From != "" || cfg.Notify.SMTP != (config.SMTP{Host: "127.0.0.1", Port: 25, TLS: "starttls"}) {
+	if cfg.Notify.From != "" || cfg.Notify.SMTP != (config.SMTP{Host: "127.0.0.1", Port: 25, TLS: "starttls", Timeout: config.Duration(30 * time.Second)}) {
 		t.Errorf("notify = %+v", cfg.Notify)
 	}
 	// 80% of a 5s interval is under the 10s default timeout.
@@ -247,7 +247,7 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Notify.SMTP != (config.SMTP{Host: "mail.example.com", Port: 25, TLS: "starttls"}) || cfg.Incidents != (config.Incidents{FailuresToOpen: 4, SuccessesToClose: 2}) {
+	if cfg.Notify.SMTP != (config.SMTP{Host: "mail.example.com", Port: 25, TLS: "starttls", Timeout: config.Duration(30 * time.Second)}) || cfg.Incidents != (config.Incidents{FailuresToOpen: 4, SuccessesToClose: 2}) {
 		t.Errorf("partial sections: smtp %+v, incidents %+v", cfg.Notify.SMTP, cfg.Incidents)
 	}
 	// An empty file is the default configuration.

@@ -124,6 +124,7 @@ func (c *Config) validateNotify(p *problems) {
 	if n.SMTP.Password != "" && n.SMTP.Username == "" {
 		p.add("notify.smtp.username", "a password is given (password_file or %s) but no username", SMTPPasswordEnv)
 	}
+	c.validateDelivery(p)
 }
 
 func (c *Config) validateComponents(p *problems) {

@@ -1,0 +1,328 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Delivery kinds.
+const (
+	DeliveryEvent   = "event"   // tell a subscriber about an event
+	DeliveryConfirm = "confirm" // ask an address to confirm its subscription
+)
+
+// Delivery results, as FinishDeliveries takes them.
+const (
+	DeliverySent    = "sent"    // accepted by the SMTP server or webhook
+	DeliveryRetry   = "retry"   // failed for now: try again at Due
+	DeliveryFailed  = "failed"  // failed for good (5xx, retries exhausted)
+	DeliveryDropped = "dropped" // not sent on purpose (unsubscribed, quarantined)
+)
+
+// Delivery is one claimed outbox row with what it takes to send it.
+type Delivery struct {
+	ID        int64
+	Kind      string
+	Attempts  int // including the one this claim starts
+	CreatedAt time.Time
+	// InDoubt is true when a run that died had claimed the row: it may have
+	// been sent already, so sending it again may duplicate it.
+	InDoubt    bool
+	Event      Event // zero for confirmations
+	Subscriber Subscriber
+}
+
+// FanOut writes one pending delivery of an event for each active subscriber
+// of any of the components, and marks the event fanned out, in one
+// transaction: a crash leaves either both or neither. It returns the number
+// of deliveries written; running it twice for one event adds none.
+func (s *Store) FanOut(ctx context.Context, eventID int64, components []string) (int, error) {
+	var n int64
+	now := s.clock.Now().UnixMilli()
+	list, _ := json.Marshal(cleanComponents(components))
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO deliveries (kind, event, subscriber, state, due_ms, created_ms)
+			SELECT DISTINCT 'event', ?, s.id, 'pending', ?, ?
+			FROM subscriber_components sc JOIN subscribers s ON s.id = sc.subscriber
+			WHERE s.state = 'active' AND sc.component IN (SELECT value FROM json_each(?))
+			ORDER BY s.id`, eventID, now, now, string(list))
+		if err != nil {
+			return fmt.Errorf("fan out event %d: %w", eventID, err)
+		}
+		n, _ = res.RowsAffected()
+		res, err = tx.ExecContext(ctx, `UPDATE events SET fanned_out_ms = ? WHERE id = ?`, now, eventID)
+		if err != nil {
+			return fmt.Errorf("fan out event %d: %w", eventID, err)
+		}
+		if m, _ := res.RowsAffected(); m != 1 {
+			return fmt.Errorf("fan out event %d: %w", eventID, ErrNotFound)
+		}
+		return nil
+	})
+	return int(n), err
+}
+
+// ClaimDeliveries takes up to limit pending deliveries due by now for the
+// worker run named lease, oldest first, and counts the attempt. Rows held by
+// this same run are skipped (they are in flight); rows held by another run
+// are taken over and flagged InDoubt.
+func (s *Store) ClaimDeliveries(ctx context.Context, lease string, limit int) ([]Delivery, error) {
+	var out []Delivery
+	now := s.clock.Now().UnixMilli()
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT d.id, d.kind, d.attempts, d.created_ms, COALESCE(d.lease, ''),
+				COALESCE(e.id, 0), COALESCE(e.kind, ''), COALESCE(e.incident_id, 0), COALESCE(e.update_id, 0), COALESCE(e.components, '[]'), COALESCE(e.created_ms, 0),
+				s.id, s.kind, s.address, s.state, s.salt, COALESCE(s.secret, ''), s.failures, s.pending_components IS NOT NULL, COALESCE(s.confirm_sent_ms, 0)
+			FROM deliveries d JOIN subscribers s ON s.id = d.subscriber LEFT JOIN events e ON e.id = d.event
+			WHERE d.state = 'pending' AND d.due_ms <= ? AND (d.lease IS NULL OR d.lease != ?)
+			ORDER BY d.due_ms, d.id LIMIT ?`, now, lease, limit)
+		if err != nil {
+			return fmt.Errorf("claim deliveries: %w", err)
+		}
+		comps := map[string][]string{}
+		var ids []int64
+		for rows.Next() {
+			var d Delivery
+			var old, ecomps string
+			var created, ecreated, sent int64
+			var pending bool
+			if err := rows.Scan(&d.ID, &d.Kind, &d.Attempts, &created, &old,
+				&d.Event.ID, &d.Event.Kind, &d.Event.IncidentID, &d.Event.UpdateID, &ecomps, &ecreated,
+				&d.Subscriber.ID, &d.Subscriber.Kind, &d.Subscriber.Address, &d.Subscriber.State, &d.Subscriber.Salt, &d.Subscriber.Secret,
+				&d.Subscriber.Failures, &pending, &sent); err != nil {
+				rows.Close()
+				return fmt.Errorf("claim deliveries: %w", err)
+			}
+			d.Attempts++
+			d.CreatedAt = time.UnixMilli(created)
+			d.InDoubt = old != ""
+			if d.Event.ID != 0 {
+				d.Event.CreatedAt = time.UnixMilli(ecreated)
+				c, ok := comps[ecomps]
+				if !ok {
+					if err := json.Unmarshal([]byte(ecomps), &c); err != nil {
+						rows.Close()
+						return fmt.Errorf("claim deliveries: components of event %d: %w", d.Event.ID, err)
+					}
+					comps[ecomps] = c
+				}
+				d.Event.Components = c
+			}
+			if pending {
+				d.Subscriber.PendingComponents = []string{}
+			}
+			if sent != 0 {
+				d.Subscriber.ConfirmSentAt = time.UnixMilli(sent)
+			}
+			out = append(out, d)
+			ids = append(ids, d.ID)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("claim deliveries: %w", err)
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		list, _ := json.Marshal(ids)
+		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET lease = ?, attempts = attempts + 1 WHERE id IN (SELECT value FROM json_each(?))`,
+			lease, string(list)); err != nil {
+			return fmt.Errorf("claim deliveries: %w", err)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// DeliveryOutcome is what happened to one claimed delivery.
+type DeliveryOutcome struct {
+	ID         int64
+	Subscriber int64
+	Result     string    // DeliverySent, DeliveryRetry, DeliveryFailed or DeliveryDropped
+	Due        time.Time // DeliveryRetry: when to try again
+	Err        string
+	// ClearFailures resets the subscriber's count of failures in a row
+	// (set on a success when the count was not zero).
+	ClearFailures bool
+}
+
+// FinishDeliveries records outcomes in one transaction. A failure for good
+// adds one to the subscriber's failures in a row; at quarantineAfter the
+// subscriber is quarantined and its pending deliveries dropped. It returns
+// the subscribers quarantined now.
+func (s *Store) FinishDeliveries(ctx context.Context, outs []DeliveryOutcome, quarantineAfter int) ([]int64, error) {
+	if len(outs) == 0 {
+		return nil, nil
+	}
+	var quarantined []int64
+	now := s.clock.Now().UnixMilli()
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		quarantined = quarantined[:0]
+		sent, err := tx.PrepareContext(ctx, `UPDATE deliveries SET state = 'sent', lease = NULL, done_ms = ?, last_error = NULL WHERE id = ?`)
+		if err != nil {
+			return fmt.Errorf("finish deliveries: %w", err)
+		}
+		defer sent.Close()
+		for _, o := range outs {
+			var err error
+			switch o.Result {
+			case DeliverySent:
+				_, err = sent.ExecContext(ctx, now, o.ID)
+				if err == nil && o.ClearFailures {
+					_, err = tx.ExecContext(ctx, `UPDATE subscribers SET failures = 0, last_error = NULL WHERE id = ?`, o.Subscriber)
+				}
+			case DeliveryRetry:
+				_, err = tx.ExecContext(ctx, `UPDATE deliveries SET lease = NULL, due_ms = ?, last_error = ? WHERE id = ? AND state = 'pending'`,
+					o.Due.UnixMilli(), o.Err, o.ID)
+			case DeliveryDropped:
+				_, err = tx.ExecContext(ctx, `UPDATE deliveries SET state = 'dropped', lease = NULL, done_ms = ?, last_error = ? WHERE id = ? AND state = 'pending'`,
+					now, o.Err, o.ID)
+			case DeliveryFailed:
+				var q bool
+				q, err = failDelivery(ctx, tx, o, now, quarantineAfter)
+				if q {
+					quarantined = append(quarantined, o.Subscriber)
+				}
+			default:
+				err = fmt.Errorf("unknown result %q", o.Result)
+			}
+			if err != nil {
+				return fmt.Errorf("finish delivery %d: %w", o.ID, err)
+			}
+		}
+		return nil
+	})
+	return quarantined, err
+}
+
+func failDelivery(ctx context.Context, tx *sql.Tx, o DeliveryOutcome, now int64, quarantineAfter int) (bool, error) {
+	res, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = 'failed', lease = NULL, done_ms = ?, last_error = ? WHERE id = ? AND state = 'pending'`,
+		now, o.Err, o.ID)
+	if err != nil {
+		return false, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return false, nil
+	}
+	var failures int
+	var state string
+	if err := tx.QueryRowContext(ctx, `UPDATE subscribers SET failures = failures + 1, last_error = ? WHERE id = ? RETURNING failures, state`,
+		o.Err, o.Subscriber).Scan(&failures, &state); err != nil {
+		return false, err
+	}
+	if failures < quarantineAfter || state != SubscriberActive {
+		return false, nil
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE subscribers SET state = ?, updated_ms = ? WHERE id = ?`, SubscriberQuarantined, now, o.Subscriber); err != nil {
+		return false, err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = 'dropped', lease = NULL, done_ms = ?, last_error = 'quarantined'
+		WHERE subscriber = ? AND state = 'pending'`, now, o.Subscriber); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// PendingDeliveries counts deliveries not yet sent, failed or dropped.
+func (s *Store) PendingDeliveries(ctx context.Context) (int, error) {
+	var n int
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM deliveries WHERE state = 'pending'`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count pending deliveries: %w", err)
+	}
+	return n, nil
+}
+
+// NextDue returns when the earliest pending delivery is due, or the zero
+// time when none is pending.
+func (s *Store) NextDue(ctx context.Context) (time.Time, error) {
+	var due sql.NullInt64
+	if err := s.r.QueryRowContext(ctx, `SELECT MIN(due_ms) FROM deliveries WHERE state = 'pending'`).Scan(&due); err != nil {
+		return time.Time{}, fmt.Errorf("next due delivery: %w", err)
+	}
+	if !due.Valid {
+		return time.Time{}, nil
+	}
+	return time.UnixMilli(due.Int64), nil
+}
+
+// DeliveryCounts counts deliveries by state, optionally of one event only
+// (eventID 0: all).
+func (s *Store) DeliveryCounts(ctx context.Context, eventID int64) (map[string]int, error) {
+	q := `SELECT state, COUNT(*) FROM deliveries`
+	var args []any
+	if eventID != 0 {
+		q += ` WHERE event = ?`
+		args = append(args, eventID)
+	}
+	rows, err := s.r.QueryContext(ctx, q+` GROUP BY state`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("count deliveries: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var st string
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, fmt.Errorf("count deliveries: %w", err)
+		}
+		out[st] = n
+	}
+	return out, rows.Err()
+}
+
+// InDoubtDeliveries counts pending deliveries claimed by a run other than
+// lease: after a crash, the ones whose outcome is unknown.
+func (s *Store) InDoubtDeliveries(ctx context.Context, lease string) (int, error) {
+	var n int
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM deliveries WHERE state = 'pending' AND lease IS NOT NULL AND lease != ?`, lease).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count in-doubt deliveries: %w", err)
+	}
+	return n, nil
+}
+
+// DeliveryLog is one delivery as the console and tests see it.
+type DeliveryLog struct {
+	ID         int64  `json:"id"`
+	Kind       string `json:"kind"`
+	EventID    int64  `json:"event_id,omitempty"`
+	Subscriber int64  `json:"subscriber"`
+	Address    string `json:"address"`
+	State      string `json:"state"`
+	Attempts   int    `json:"attempts"`
+	LastError  string `json:"last_error,omitempty"`
+}
+
+// Deliveries lists the deliveries to one subscriber (0: all), newest first,
+// at most limit.
+func (s *Store) Deliveries(ctx context.Context, subscriber int64, limit int) ([]DeliveryLog, error) {
+	var where []string
+	var args []any
+	if subscriber != 0 {
+		where = append(where, `d.subscriber = ?`)
+		args = append(args, subscriber)
+	}
+	q := `SELECT d.id, d.kind, COALESCE(d.event, 0), d.subscriber, s.address, d.state, d.attempts, COALESCE(d.last_error, '')
+		FROM deliveries d JOIN subscribers s ON s.id = d.subscriber`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	rows, err := s.r.QueryContext(ctx, q+` ORDER BY d.id DESC LIMIT ?`, append(args, limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("list deliveries: %w", err)
+	}
+	defer rows.Close()
+	var out []DeliveryLog
+	for rows.Next() {
+		var d DeliveryLog
+		if err := rows.Scan(&d.ID, &d.Kind, &d.EventID, &d.Subscriber, &d.Address, &d.State, &d.Attempts, &d.LastError); err != nil {
+			return nil, fmt.Errorf("list deliveries: %w", err)
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
