@@ -122,12 +122,17 @@ func unknownKeyMsg(key string, fields map[string]reflect.Type) string {
 	return "unknown key" + didYouMean(key, names)
 }
 
-// didYouMean names the candidate closest to a misspelt word (at most two
-// edits away; ties go to the first in sorted order), or returns "".
+// didYouMean names the candidate closest to a misspelt word, or returns "".
+// Close means one edit for words of up to four letters, two beyond, counting
+// a swap of neighbours as one edit (oscp → ocsp); ties go to the first in
+// sorted order.
 func didYouMean(word string, candidates []string) string {
-	sorted := slices.Sorted(slices.Values(candidates))
-	best, bestD := "", 3
-	for _, k := range sorted {
+	limit := 2
+	if len(word) <= 4 {
+		limit = 1
+	}
+	best, bestD := "", limit+1
+	for _, k := range slices.Sorted(slices.Values(candidates)) {
 		if d := editDistance(word, k); d < bestD {
 			best, bestD = k, d
 		}
@@ -138,24 +143,30 @@ func didYouMean(word string, candidates []string) string {
 	return " (did you mean " + best + "?)"
 }
 
+// editDistance is the optimal string alignment distance: insertions,
+// deletions, substitutions and swaps of adjacent letters.
 func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
 	}
 	for i := 1; i <= len(a); i++ {
-		cur[0] = i
 		for j := 1; j <= len(b); j++ {
 			cost := 1
 			if a[i-1] == b[j-1] {
 				cost = 0
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
 	}
-	return prev[len(b)]
+	return d[len(a)][len(b)]
 }
 
 // keyAt finds the key path of the mapping key or value on a line, so decode

@@ -257,11 +257,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	d, err := NewDaemon(ctx, *path, logger, DaemonOptions{})
 	if err != nil {
-		var errs config.Errors
-		if errors.As(err, &errs) {
-			for _, e := range errs {
-				fmt.Fprintln(stderr, e.Error())
-			}
+		if errs, ok := errors.AsType[config.Errors](err); ok {
+			printErrors(stderr, *path, errs)
 			return exitError{1}
 		}
 		return err

@@ -105,6 +105,9 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	return nil, fmt.Errorf("bad -log.format %q: want text or json", format)
 }
 
+// cmdCheckConfig loads a config as the daemon would, builds every prober,
+// and prints every problem (file:line: key: message, sorted by line) on
+// stderr with exit status 1, or a one-line summary on stdout.
 func cmdCheckConfig(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("check-config", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -114,28 +117,44 @@ func cmdCheckConfig(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	cfg, err := config.Load(*path, probes.Kinds())
 	if err != nil {
-		var errs config.Errors
-		if errors.As(err, &errs) {
-			for _, e := range errs {
-				fmt.Fprintln(stderr, e.Error())
-			}
-			fmt.Fprintf(stderr, "%d error(s)\n", len(errs))
-		} else {
-			fmt.Fprintln(stderr, err)
+		errs, ok := errors.AsType[config.Errors](err)
+		if !ok {
+			errs = config.Errors{{File: *path, Msg: err.Error()}}
 		}
+		printErrors(stderr, *path, errs)
 		return exitError{1}
 	}
 	// Building every prober catches what only a kind can judge.
-	var failed bool
+	var errs config.Errors
 	for i := range cfg.Probes {
 		if _, err := probes.Build(&cfg.Probes[i], probes.Env{}); err != nil {
-			fmt.Fprintf(stderr, "%s:%d: probes[%d]: %v\n", cfg.File, cfg.Probes[i].Line, i, err)
-			failed = true
+			errs = append(errs, config.Error{File: cfg.File, Line: cfg.Probes[i].Line, Key: fmt.Sprintf("probes[%d]", i), Msg: err.Error()})
 		}
 	}
-	if failed {
+	if len(errs) > 0 {
+		printErrors(stderr, *path, errs)
 		return exitError{1}
 	}
-	fmt.Fprintf(stdout, "%s: ok (%d components, %d probes)\n", *path, len(cfg.Leaves()), len(cfg.Probes))
+	leaves := len(cfg.Leaves())
+	all := 0
+	for _, c := range cfg.Components {
+		all += 1 + len(c.Components)
+	}
+	fmt.Fprintf(stdout, "%s: ok: %d components (%d %s, %d leaves), %d probes\n", *path, all, all-leaves, plural(all-leaves, "group", "groups"), leaves, len(cfg.Probes))
 	return nil
+}
+
+// printErrors writes one error a line, then how many.
+func printErrors(w io.Writer, path string, errs config.Errors) {
+	for _, e := range errs {
+		fmt.Fprintln(w, e.Error())
+	}
+	fmt.Fprintf(w, "%s: %d %s\n", path, len(errs), plural(len(errs), "error", "errors"))
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
