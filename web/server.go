@@ -25,6 +25,9 @@ type Options struct {
 	Ready    func() error
 	Logger   *slog.Logger
 	Clock    clock.Clock
+	// Public is the status page (public*.go); nil: one built from Config
+	// alone, with no history.
+	Public *Public
 }
 
 // Server holds the two route sets.
@@ -57,6 +60,7 @@ func (s *Server) routes() {
 	}
 	s.admin.Handle("GET /metrics", promhttp.HandlerFor(s.opts.Gatherer, promhttp.HandlerOpts{ErrorLog: slogErrorLog{s.opts.Logger}}))
 	s.admin.HandleFunc("POST /-/reload", s.reload)
+	s.publicRoutes()
 }
 
 // PublicHandler serves the public routes only.
