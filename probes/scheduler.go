@@ -82,6 +82,9 @@ type entry struct {
 	period      time.Duration
 	busy        atomic.Bool
 	removed     atomic.Bool
+	// since is when this configuration of the probe was scheduled: a
+	// reload that leaves the probe untouched keeps it.
+	since time.Time
 }
 
 // NewScheduler returns a scheduler with no probes; Apply gives it some.
@@ -117,7 +120,32 @@ func NewScheduler(opts SchedulerOptions) *Scheduler {
 	for _, r := range []string{"success", "failure", "skipped"} {
 		s.runs.WithLabelValues(r)
 	}
+	opts.Registerer.MustRegister(scheduledCollector{s})
 	return s
+}
+
+var scheduledDesc = prometheus.NewDesc("probed_probe_scheduled_timestamp_seconds",
+	"When the probe's current configuration was scheduled (start-up, or the reload that added or changed it); a reload that leaves the probe untouched keeps it.",
+	probeLabels, nil)
+
+// scheduledCollector exports when each scheduled probe's configuration took
+// effect, so an operator (and the reload test) can tell which probes a
+// reload restarted.
+type scheduledCollector struct{ s *Scheduler }
+
+var _ prometheus.Collector = scheduledCollector{}
+
+// Describe sends the one descriptor.
+func (c scheduledCollector) Describe(ch chan<- *prometheus.Desc) { ch <- scheduledDesc }
+
+// Collect sends one series per scheduled probe.
+func (c scheduledCollector) Collect(ch chan<- prometheus.Metric) {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	for _, e := range c.s.entries {
+		ch <- prometheus.MustNewConstMetric(scheduledDesc, prometheus.GaugeValue, float64(e.since.UnixNano())/1e9,
+			e.probe.Name, e.probe.Kind, e.probe.Component, e.location)
+	}
 }
 
 // Collector returns the collector that holds the probes' last runs.
@@ -151,7 +179,7 @@ func (s *Scheduler) Apply(cfg *config.Config, env Env) error {
 			errs = append(errs, err)
 			continue
 		}
-		e := &entry{s: s, probe: p, location: cfg.Location, fingerprint: fp, prober: pr, period: p.Period()}
+		e := &entry{s: s, probe: p, location: cfg.Location, fingerprint: fp, prober: pr, period: p.Period(), since: s.opts.Clock.Now()}
 		if p.Schedule != "" {
 			sched, err := config.ParseSchedule(p.Schedule)
 			if err != nil {

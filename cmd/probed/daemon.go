@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -43,6 +44,9 @@ type Daemon struct {
 
 	mu  sync.RWMutex
 	cfg *config.Config
+	// reloadMu makes a SIGHUP and a POST /-/reload arriving together apply
+	// one after the other.
+	reloadMu sync.Mutex
 
 	reloadOK   prometheus.Gauge
 	reloadTime prometheus.Gauge
@@ -100,36 +104,67 @@ func (d *Daemon) Config() *config.Config {
 	return d.cfg
 }
 
-// Reload reads the config file again and applies it whole, or not at all.
+// Reload reads the config file again and applies it whole, or not at all:
+// an invalid file leaves the running configuration (probes, schedules,
+// page) exactly as it was, sets probed_config_last_reload_successful to 0
+// and logs every error with its file and line. Reloads run one at a time.
 func (d *Daemon) Reload(ctx context.Context) error {
-	err := d.reload(ctx)
+	d.reloadMu.Lock()
+	defer d.reloadMu.Unlock()
+	added, removed, err := d.reload(ctx)
 	if err != nil {
 		d.reloadOK.Set(0)
+		if errs, ok := errors.AsType[config.Errors](err); ok {
+			// One record per problem, so each file:line is greppable.
+			for _, e := range errs {
+				d.logger.Error("config error", "error", e.Error())
+			}
+		}
 		d.logger.Error("config reload refused; the previous configuration keeps running", "file", d.path, "err", err)
 		return err
 	}
 	d.reloadOK.Set(1)
 	d.reloadTime.Set(float64(d.clock.Now().Unix()))
-	d.logger.Info("config reloaded", "file", d.path)
+	d.logger.Info("config reloaded", "file", d.path, "probes", len(d.Config().Probes), "added", added, "removed", removed)
 	return nil
 }
 
-func (d *Daemon) reload(ctx context.Context) error {
+func (d *Daemon) reload(ctx context.Context) (added, removed []string, err error) {
 	cfg, err := config.Load(d.path, probes.Kinds())
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	old := d.Config()
-	if cfg.Storage.Path != old.Storage.Path || cfg.Server != old.Server {
-		return errors.New("storage.path and server: take effect only on restart; change them back or restart probed")
+	var fixed []string
+	if cfg.Storage.Path != old.Storage.Path {
+		fixed = append(fixed, fmt.Sprintf("storage.path (%s → %s)", old.Storage.Path, cfg.Storage.Path))
+	}
+	if cfg.Server.Listen != old.Server.Listen {
+		fixed = append(fixed, fmt.Sprintf("server.listen (%s → %s)", old.Server.Listen, cfg.Server.Listen))
+	}
+	if cfg.Server.AdminListen != old.Server.AdminListen {
+		fixed = append(fixed, fmt.Sprintf("server.admin_listen (%q → %q)", old.Server.AdminListen, cfg.Server.AdminListen))
+	}
+	if len(fixed) > 0 {
+		return nil, nil, fmt.Errorf("%s: %s changed: these take effect only on restart; change them back to reload, or restart probed", d.path, strings.Join(fixed, ", "))
 	}
 	if err := d.sched.Apply(cfg, d.env); err != nil {
-		return err
+		return nil, nil, err
 	}
 	d.mu.Lock()
 	d.cfg = cfg
 	d.mu.Unlock()
-	return nil
+	for _, p := range cfg.Probes {
+		if old.Probe(p.Name) == nil {
+			added = append(added, p.Name)
+		}
+	}
+	for _, p := range old.Probes {
+		if cfg.Probe(p.Name) == nil {
+			removed = append(removed, p.Name)
+		}
+	}
+	return added, removed, nil
 }
 
 // Listen opens the listeners; Serve uses them. Separate so tests and the
