@@ -4,37 +4,54 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/probed/probed/probes"
 )
 
+var _ probes.Sink = (*Store)(nil)
+
 type seriesKey struct{ probe, location string }
+
+// seriesInfo is a series row as cached by the writer.
+type seriesInfo struct {
+	id              int64
+	component, kind string
+}
 
 type queued struct {
 	res   probes.Result
 	flush chan struct{} // non-nil: a Flush marker, closed once everything before it is written
 }
 
-// Record queues a result for the writer. It blocks while the queue is full
-// (back-pressure rather than loss) until ctx ends; it never fails the probe.
+// Record queues a result for the writer and returns at once. It blocks only
+// while the queue is full (back-pressure rather than loss) until ctx ends or
+// the store closes; its error is for the caller's log, never a probe failure.
 func (s *Store) Record(ctx context.Context, r probes.Result) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return fmt.Errorf("record result %s: %w", r.Probe, ErrClosed)
+	}
 	select {
 	case s.queue <- queued{res: r}:
 		return nil
+	case <-s.closing:
+		return fmt.Errorf("record result %s: %w", r.Probe, ErrClosed)
 	case <-ctx.Done():
-		return fmt.Errorf("record result: %w", ctx.Err())
+		return fmt.Errorf("record result %s: queue full: %w", r.Probe, ctx.Err())
 	}
 }
 
 // Flush waits until every result queued before it is written (or ctx ends).
 func (s *Store) Flush(ctx context.Context) error {
 	ch := make(chan struct{})
-	select {
-	case s.queue <- queued{flush: ch}:
-	case <-ctx.Done():
-		return fmt.Errorf("flush: %w", ctx.Err())
+	if err := s.enqueueFlush(ctx, ch); err != nil {
+		return err
 	}
 	select {
 	case <-ch:
@@ -44,8 +61,23 @@ func (s *Store) Flush(ctx context.Context) error {
 	}
 }
 
-// writer drains the queue in batches. A failed batch is retried with backoff
-// (a locked database is a wait, never a lost result or a probe failure).
+func (s *Store) enqueueFlush(ctx context.Context, ch chan struct{}) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return fmt.Errorf("flush: %w", ErrClosed)
+	}
+	select {
+	case s.queue <- queued{flush: ch}:
+		return nil
+	case <-s.closing:
+		return fmt.Errorf("flush: %w", ErrClosed)
+	case <-ctx.Done():
+		return fmt.Errorf("flush: %w", ctx.Err())
+	}
+}
+
+// writer drains the queue in batches until Close closes it.
 func (s *Store) writer() {
 	defer close(s.done)
 	var batch []probes.Result
@@ -56,25 +88,25 @@ func (s *Store) writer() {
 			return
 		}
 		batch, flushes = s.add(batch, flushes, item)
+		open := true
 	fill:
 		for len(batch) < s.batch {
 			select {
-			case item, ok = <-s.queue:
-				if !ok {
-					s.writeWithRetry(batch)
-					for _, f := range flushes {
-						close(f)
-					}
-					return
+			case item, open = <-s.queue:
+				if !open {
+					break fill
 				}
 				batch, flushes = s.add(batch, flushes, item)
 			default:
 				break fill
 			}
 		}
-		s.writeWithRetry(batch)
+		s.write(batch)
 		for _, f := range flushes {
 			close(f)
+		}
+		if !open {
+			return
 		}
 		batch, flushes = batch[:0], flushes[:0]
 	}
@@ -87,38 +119,77 @@ func (s *Store) add(batch []probes.Result, flushes []chan struct{}, item queued)
 	return append(batch, item.res), flushes
 }
 
-func (s *Store) writeWithRetry(batch []probes.Result) {
+// write writes a batch, retrying with backoff while the failure is
+// transient: a locked database is a wait, never a lost result. A result the
+// database refuses outright is dropped alone, loudly. Only Close's deadline
+// ends the retries.
+func (s *Store) write(batch []probes.Result) {
 	if len(batch) == 0 {
 		return
 	}
 	backoff := 50 * time.Millisecond
 	for attempt := 1; ; attempt++ {
+		select {
+		case <-s.abandon:
+			s.drop(batch, "the store closed before they could be written", nil)
+			return
+		default:
+		}
 		err := s.writeBatch(context.Background(), batch)
 		if err == nil {
-			s.written.Add(float64(len(batch)))
-			s.batchSizes.Observe(float64(len(batch)))
+			s.m.written.Add(float64(len(batch)))
+			s.m.batchSizes.Observe(float64(len(batch)))
 			return
 		}
-		s.writeErrs.Inc()
-		s.logger.Error("store write failed; retrying", "results", len(batch), "attempt", attempt, "err", err)
-		if attempt >= 20 {
-			s.logger.Error("store write gave up; results dropped", "results", len(batch))
+		s.m.writeErrs.Inc()
+		if !transient(err) {
+			if len(batch) == 1 {
+				s.drop(batch, "the database refused it", err)
+				return
+			}
+			// Find the one the database refuses; write the others.
+			for i := range batch {
+				s.write(batch[i : i+1])
+			}
 			return
 		}
-		time.Sleep(backoff) // back-off between retries of a locked or failing database, not a test wait
+		if attempt == 1 || attempt%10 == 0 {
+			s.logger.Warn("store write failed; retrying", "results", len(batch), "attempt", attempt, "err", err)
+		}
+		select {
+		case <-time.After(backoff): // back-off between retries of a locked or failing database
+		case <-s.abandon:
+		}
 		backoff = min(backoff*2, 5*time.Second)
 	}
 }
 
+func (s *Store) drop(batch []probes.Result, why string, err error) {
+	s.lost.Add(int64(len(batch)))
+	s.m.dropped.Add(float64(len(batch)))
+	for _, r := range batch {
+		s.logger.Error("result dropped: "+why, "probe", r.Probe, "start", r.Start, "err", err)
+	}
+}
+
+// writeBatch writes results in one transaction. A result for an hour
+// already rolled up marks that hour dirty, in the same transaction, so the
+// next housekeeping pass recomputes it.
 func (s *Store) writeBatch(ctx context.Context, batch []probes.Result) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	pending := map[seriesKey]seriesInfo{}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		rolled, _, err := getMeta(ctx, tx, metaRolled)
+		if err != nil {
+			return fmt.Errorf("write results: %w", err)
+		}
 		ins, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO results (series, at_ms, duration_us, success, failed) VALUES (?, ?, ?, ?, ?)`)
 		if err != nil {
 			return fmt.Errorf("write results: %w", err)
 		}
 		defer ins.Close()
+		var late []int64
 		for _, r := range batch {
-			id, err := s.seriesID(ctx, tx, r)
+			id, err := s.seriesID(ctx, tx, r, pending)
 			if err != nil {
 				return err
 			}
@@ -126,37 +197,60 @@ func (s *Store) writeBatch(ctx context.Context, batch []probes.Result) error {
 			if fc := r.FailedChecks(); len(fc) > 0 {
 				b, err := json.Marshal(fc)
 				if err != nil {
-					return fmt.Errorf("write results: %w", err)
+					return fmt.Errorf("write result %s: %w", r.Probe, err)
 				}
 				failed = string(b)
 			}
-			if _, err := ins.ExecContext(ctx, id, r.Start.UnixMilli(), r.Duration.Microseconds(), boolInt(r.Success), failed); err != nil {
+			at := r.Start.UnixMilli()
+			if _, err := ins.ExecContext(ctx, id, at, r.Duration.Microseconds(), boolInt(r.Success), failed); err != nil {
+				return fmt.Errorf("write result %s: %w", r.Probe, err)
+			}
+			if h := floorDiv(at, hourMs); h < rolled && !slices.Contains(late, h) {
+				late = append(late, h)
+			}
+		}
+		for _, h := range late {
+			if err := markDirtyHour(ctx, tx, h); err != nil {
 				return fmt.Errorf("write results: %w", err)
 			}
 		}
 		return nil
 	})
+	if err == nil {
+		// Cached only once committed: a rolled-back series row has no id.
+		s.seriesMu.Lock()
+		for k, v := range pending {
+			s.series[k] = v
+		}
+		s.seriesMu.Unlock()
+	}
+	return err
 }
 
-func (s *Store) seriesID(ctx context.Context, tx *sql.Tx, r probes.Result) (int64, error) {
+func markDirtyHour(ctx context.Context, tx *sql.Tx, h int64) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO dirty_hours (hour, gen) VALUES (?, 1) ON CONFLICT (hour) DO UPDATE SET gen = gen + 1`, h)
+	return err
+}
+
+func (s *Store) seriesID(ctx context.Context, tx *sql.Tx, r probes.Result, pending map[seriesKey]seriesInfo) (int64, error) {
 	k := seriesKey{r.Probe, r.Location}
-	s.seriesMu.Lock()
-	id, ok := s.series[k]
-	s.seriesMu.Unlock()
-	if ok {
-		return id, nil
+	if in, ok := pending[k]; ok && in.component == r.Component && in.kind == r.Kind {
+		return in.id, nil
 	}
+	s.seriesMu.Lock()
+	in, ok := s.series[k]
+	s.seriesMu.Unlock()
+	if ok && in.component == r.Component && in.kind == r.Kind {
+		return in.id, nil
+	}
+	var id int64
 	err := tx.QueryRowContext(ctx, `INSERT INTO series (probe, location, component, kind) VALUES (?, ?, ?, ?)
 		ON CONFLICT (probe, location) DO UPDATE SET component = excluded.component, kind = excluded.kind RETURNING id`,
 		r.Probe, r.Location, r.Component, r.Kind).Scan(&id)
 	if err != nil {
-		return 0, fmt.Errorf("series %s@%s: %w", r.Probe, r.Location, err)
+		return 0, fmt.Errorf("write series %s@%s: %w", r.Probe, r.Location, err)
 	}
-	// Cached only after commit would be stricter; a rolled-back insert is
-	// re-created under the same unique key, so the id stays valid.
-	s.seriesMu.Lock()
-	s.series[k] = id
-	s.seriesMu.Unlock()
+	pending[k] = seriesInfo{id: id, component: r.Component, kind: r.Kind}
 	return id, nil
 }
 
@@ -167,34 +261,152 @@ func boolInt(b bool) int {
 	return 0
 }
 
-// Results returns a probe's stored results in [from, to), oldest first, with
-// their failed checks.
-func (s *Store) Results(ctx context.Context, probe string, from, to time.Time) ([]probes.Result, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT s.probe, s.kind, s.component, s.location, r.at_ms, r.duration_us, r.success, r.failed
-		FROM results r JOIN series s ON s.id = r.series
-		WHERE s.probe = ? AND r.at_ms >= ? AND r.at_ms < ? ORDER BY r.at_ms`, probe, from.UnixMilli(), to.UnixMilli())
+// Series is one probe as seen from one location.
+type Series struct {
+	ID        int64
+	Probe     string
+	Location  string
+	Component string
+	Kind      string
+}
+
+// Series lists the stored series of probe, or of every probe when probe is "".
+func (s *Store) Series(ctx context.Context, probe string) ([]Series, error) {
+	q := `SELECT id, probe, location, component, kind FROM series`
+	var args []any
+	if probe != "" {
+		q += ` WHERE probe = ?`
+		args = append(args, probe)
+	}
+	rows, err := s.r.QueryContext(ctx, q+` ORDER BY id`, args...)
 	if err != nil {
-		return nil, fmt.Errorf("read results: %w", err)
+		return nil, fmt.Errorf("read series: %w", err)
 	}
 	defer rows.Close()
-	var out []probes.Result
+	var out []Series
 	for rows.Next() {
-		var r probes.Result
-		var at, dur int64
-		var success int
-		var failed sql.NullString
-		if err := rows.Scan(&r.Probe, &r.Kind, &r.Component, &r.Location, &at, &dur, &success, &failed); err != nil {
-			return nil, fmt.Errorf("read results: %w", err)
+		var x Series
+		if err := rows.Scan(&x.ID, &x.Probe, &x.Location, &x.Component, &x.Kind); err != nil {
+			return nil, fmt.Errorf("read series: %w", err)
 		}
-		r.Start = time.UnixMilli(at)
-		r.Duration = time.Duration(dur) * time.Microsecond
-		r.Success = success == 1
-		if failed.Valid {
-			if err := json.Unmarshal([]byte(failed.String), &r.Checks); err != nil {
-				return nil, fmt.Errorf("read results: failed checks: %w", err)
-			}
-		}
-		out = append(out, r)
+		out = append(out, x)
 	}
 	return out, rows.Err()
+}
+
+// Results returns a probe's stored results in [from, to), oldest first, with
+// their failed checks. Results older than storage.retention are gone; the
+// rollups (ProbeUptime) keep their counts.
+func (s *Store) Results(ctx context.Context, probe string, from, to time.Time) ([]probes.Result, error) {
+	series, err := s.Series(ctx, probe)
+	if err != nil {
+		return nil, fmt.Errorf("read results %s: %w", probe, err)
+	}
+	var out []probes.Result
+	for _, sr := range series {
+		es, err := readRaw(ctx, s.r, sr.ID, from.UnixMilli(), to.UnixMilli())
+		if err != nil {
+			return nil, fmt.Errorf("read results %s: %w", probe, err)
+		}
+		for _, e := range es {
+			r := probes.Result{Probe: sr.Probe, Kind: sr.Kind, Component: sr.Component, Location: sr.Location,
+				Start: time.UnixMilli(e.at), Duration: time.Duration(e.durUS) * time.Microsecond, Success: e.ok}
+			if e.failed != "" {
+				if err := json.Unmarshal([]byte(e.failed), &r.Checks); err != nil {
+					return nil, fmt.Errorf("read results %s: failed checks at %s: %w", probe, r.Start, err)
+				}
+			}
+			out = append(out, r)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b probes.Result) int {
+		if c := a.Start.Compare(b.Start); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Location, b.Location)
+	})
+	return out, nil
+}
+
+// readRaw returns one series' raw results in [from, to) ms, per-row and
+// packed, sorted by start.
+func readRaw(ctx context.Context, q querier, series, from, to int64) ([]entry, error) {
+	if from >= to {
+		return nil, nil
+	}
+	rows, err := q.QueryContext(ctx, `SELECT at_ms, duration_us, success, failed FROM results WHERE series = ? AND at_ms >= ? AND at_ms < ? ORDER BY at_ms`, series, from, to)
+	if err != nil {
+		return nil, err
+	}
+	var single []entry
+	for rows.Next() {
+		var e entry
+		var failed sql.NullString
+		if err := rows.Scan(&e.at, &e.durUS, &e.ok, &failed); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		e.failed = failed.String
+		single = append(single, e)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	packed, err := readPacked(ctx, q, series, floorDiv(from, hourMs), floorDiv(to-1, hourMs)+1)
+	if err != nil {
+		return nil, err
+	}
+	packed = slices.DeleteFunc(packed, func(e entry) bool { return e.at < from || e.at >= to })
+	return mergeEntries(packed, single), nil
+}
+
+// readPacked decodes one series' packed hours in [fromHour, toHour).
+func readPacked(ctx context.Context, q querier, series, fromHour, toHour int64) ([]entry, error) {
+	rows, err := q.QueryContext(ctx, `SELECT hour, data FROM results_packed WHERE series = ? AND hour >= ? AND hour < ? ORDER BY hour`, series, fromHour, toHour)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []entry
+	for rows.Next() {
+		var h int64
+		var data []byte
+		if err := rows.Scan(&h, &data); err != nil {
+			return nil, err
+		}
+		es, err := decodePacked(h*hourMs, data)
+		if err != nil {
+			return nil, fmt.Errorf("series %d hour %d: %w", series, h, err)
+		}
+		out = append(out, es...)
+	}
+	return out, rows.Err()
+}
+
+// Meta keys (table store_meta).
+const (
+	metaRolled       = "rolled_before_hour"
+	metaPrunedRaw    = "pruned_results_hour"
+	metaPrunedHourly = "pruned_rollup_hour"
+	metaPrunedDaily  = "pruned_rollup_day"
+)
+
+func getMeta(ctx context.Context, q querier, key string) (int64, bool, error) {
+	var v int64
+	err := q.QueryRowContext(ctx, `SELECT value FROM store_meta WHERE key = ?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("read %s: %w", key, err)
+	}
+	return v, true, nil
+}
+
+func setMeta(ctx context.Context, tx *sql.Tx, key string, v int64) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO store_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, v); err != nil {
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	return nil
 }

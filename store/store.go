@@ -14,13 +14,15 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	_ "github.com/mattn/go-sqlite3" // the SQLite driver
+	"github.com/mattn/go-sqlite3" // the SQLite driver
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
@@ -30,40 +32,90 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
+// Defaults of the retention options, the same as config.DefaultStorage.
+const (
+	DefaultRetention       = 14 * 24 * time.Hour
+	DefaultRollupRetention = 400 * 24 * time.Hour
+)
+
+// ErrClosed is returned by calls on a Store that is closing or closed.
+var ErrClosed = errors.New("store closed")
+
 // Options configures a Store. The zero value of every field but Path is safe.
 type Options struct {
 	Path       string
 	Clock      clock.Clock
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
-	// QueueSize bounds the results waiting for the writer (default 10,000);
-	// Record blocks when it is full rather than drop a result.
+	// QueueSize bounds the results waiting for the writer (default 65,536:
+	// over half an hour of 1,000 probes at 30 s while the database is
+	// locked); Record blocks when it is full rather than drop a result.
 	QueueSize int
 	// BatchSize is the most results written in one transaction (default 1,000).
 	BatchSize int
 	// BusyTimeout is how long a statement waits on a locked database (default 5s).
 	BusyTimeout time.Duration
+	// CloseTimeout is how long Close keeps retrying results the database
+	// refuses before it gives up on them, loudly (default 30s).
+	CloseTimeout time.Duration
+	// Retention is how long raw results are kept (default 14 days);
+	// RollupRetention how long the hourly and daily rollups are (default 400 days).
+	Retention       time.Duration
+	RollupRetention time.Duration
+
+	// migrations replaces the embedded migrations (tests of broken ones).
+	migrations fs.FS
 }
 
 // Store is the SQLite database behind probed.
 type Store struct {
+	path   string
 	w      *sql.DB // the one writer connection
 	r      *sql.DB // readers
 	clock  clock.Clock
 	logger *slog.Logger
 
-	queue   chan queued
-	done    chan struct{}
-	closeMu sync.Once
-	batch   int
+	queue        chan queued
+	mu           sync.RWMutex  // closed and the queue's closing, against Record and Flush
+	closed       bool          // the queue is closed
+	closing      chan struct{} // closed when Close starts: blocked Record calls give up
+	abandon      chan struct{} // closed when CloseTimeout has passed: the writer stops retrying
+	done         chan struct{} // closed when the writer has exited
+	closeOnce    sync.Once
+	closeErr     error
+	closeTimeout time.Duration
+	batch        int
+	lost         atomic.Int64 // results dropped, reported by Close
+
+	// Background loops (heartbeat, housekeeping) stop at Close before the
+	// database does, so their last write (a clean stop) still lands.
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
+	bg       sync.WaitGroup
+	bgMu     sync.Mutex
 
 	seriesMu sync.Mutex
-	series   map[seriesKey]int64
+	series   map[seriesKey]seriesInfo
 
-	queueLen   prometheus.GaugeFunc
-	written    prometheus.Counter
-	writeErrs  prometheus.Counter
-	batchSizes prometheus.Histogram
+	retention       atomic.Int64 // nanoseconds
+	rollupRetention atomic.Int64
+	hkMu            sync.Mutex // one housekeeping pass at a time
+	runID           atomic.Int64
+
+	m metrics
+}
+
+type metrics struct {
+	written     prometheus.Counter
+	dropped     prometheus.Counter
+	writeErrs   prometheus.Counter
+	batchSizes  prometheus.Histogram
+	hkRuns      *prometheus.CounterVec
+	hkDuration  prometheus.Histogram
+	hkLast      prometheus.Gauge
+	hoursRolled prometheus.Counter
+	daysRolled  prometheus.Counter
+	deleted     *prometheus.CounterVec
 }
 
 // Open opens (creating if needed) the database at opts.Path, applies the
@@ -79,7 +131,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.QueueSize <= 0 {
-		opts.QueueSize = 10000
+		opts.QueueSize = 65536
 	}
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = 1000
@@ -87,8 +139,24 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if opts.BusyTimeout <= 0 {
 		opts.BusyTimeout = 5 * time.Second
 	}
+	if opts.CloseTimeout <= 0 {
+		opts.CloseTimeout = 30 * time.Second
+	}
+	if opts.Retention <= 0 {
+		opts.Retention = DefaultRetention
+	}
+	if opts.RollupRetention <= 0 {
+		opts.RollupRetention = DefaultRollupRetention
+	}
 	if opts.Registerer == nil {
 		opts.Registerer = prometheus.NewRegistry()
+	}
+	if opts.migrations == nil {
+		sub, err := fs.Sub(migrations, "migrations")
+		if err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+		opts.migrations = sub
 	}
 	q := url.Values{}
 	q.Set("_journal_mode", "WAL")
@@ -96,7 +164,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	q.Set("_txlock", "immediate")
 	q.Set("_foreign_keys", "on")
 	q.Set("_synchronous", "NORMAL")
-	dsn := "file:" + opts.Path + "?" + q.Encode()
+	dsn := "file:" + escapePath(opts.Path) + "?" + q.Encode()
 	w, err := sql.Open("sqlite3", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", opts.Path, err)
@@ -104,56 +172,120 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
+	// Fail here, with the path, rather than at the first write.
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open store %s: %w", opts.Path, err)
+	}
 	r, err := sql.Open("sqlite3", dsn+"&mode=ro")
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open store %s: %w", opts.Path, err)
 	}
 	r.SetMaxOpenConns(4)
-	s := &Store{w: w, r: r, clock: opts.Clock, logger: opts.Logger, queue: make(chan queued, opts.QueueSize),
-		done: make(chan struct{}), batch: opts.BatchSize, series: map[seriesKey]int64{}}
-	if err := s.migrate(ctx); err != nil {
+	s := &Store{path: opts.Path, w: w, r: r, clock: opts.Clock, logger: opts.Logger,
+		queue: make(chan queued, opts.QueueSize), closing: make(chan struct{}), abandon: make(chan struct{}),
+		done: make(chan struct{}), closeTimeout: opts.CloseTimeout, batch: opts.BatchSize, series: map[seriesKey]seriesInfo{}}
+	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
+	s.SetRetention(opts.Retention, opts.RollupRetention)
+	if err := s.migrate(ctx, opts.migrations); err != nil {
 		w.Close()
 		r.Close()
 		return nil, err
 	}
-	f := promauto.With(opts.Registerer)
-	s.queueLen = f.NewGaugeFunc(prometheus.GaugeOpts{Name: "probed_store_queue_length", Help: "Results waiting for the store writer."},
-		func() float64 { return float64(len(s.queue)) })
-	s.written = f.NewCounter(prometheus.CounterOpts{Name: "probed_store_results_written_total", Help: "Results written to the store."})
-	s.writeErrs = f.NewCounter(prometheus.CounterOpts{Name: "probed_store_write_errors_total", Help: "Store write transactions that failed (their results are retried)."})
-	s.batchSizes = f.NewHistogram(prometheus.HistogramOpts{Name: "probed_store_batch_size", Help: "Results per write transaction.", Buckets: prometheus.ExponentialBuckets(1, 4, 7)})
+	s.register(opts.Registerer)
 	go s.writer()
 	return s, nil
 }
 
-// migrate applies the numbered migrations not applied yet, each in its own
-// transaction; any failure stops start-up with the file's name.
-func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_ms INTEGER NOT NULL)`); err != nil {
-		return fmt.Errorf("migrate: create schema_migrations: %w", err)
+// escapePath keeps the characters that end a path in a URI inside it.
+func escapePath(p string) string {
+	return strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(p)
+}
+
+func (s *Store) register(reg prometheus.Registerer) {
+	f := promauto.With(reg)
+	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "probed_store_queue_length", Help: "Results waiting for the store writer."},
+		func() float64 { return float64(len(s.queue)) })
+	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "probed_store_size_bytes", Help: "Size of the SQLite database file and its write-ahead log."},
+		func() float64 { return float64(s.SizeBytes()) })
+	s.m.written = f.NewCounter(prometheus.CounterOpts{Name: "probed_store_results_written_total", Help: "Results written to the store."})
+	s.m.dropped = f.NewCounter(prometheus.CounterOpts{Name: "probed_store_results_dropped_total",
+		Help: "Results never written: refused by the database, or still failing when the store closed."})
+	s.m.writeErrs = f.NewCounter(prometheus.CounterOpts{Name: "probed_store_write_errors_total", Help: "Store write transactions that failed (their results are retried)."})
+	s.m.batchSizes = f.NewHistogram(prometheus.HistogramOpts{Name: "probed_store_batch_size", Help: "Results per write transaction.", Buckets: prometheus.ExponentialBuckets(1, 4, 7)})
+	s.m.hkRuns = f.NewCounterVec(prometheus.CounterOpts{Name: "probed_store_housekeeping_runs_total",
+		Help: "Store housekeeping passes (rollup and retention) by result: success or failure."}, []string{"result"})
+	for _, r := range []string{"success", "failure"} {
+		s.m.hkRuns.WithLabelValues(r)
 	}
-	entries, err := fs.ReadDir(migrations, "migrations")
+	s.m.hkDuration = f.NewHistogram(prometheus.HistogramOpts{Name: "probed_store_housekeeping_duration_seconds",
+		Help: "Time one store housekeeping pass took.", Buckets: prometheus.ExponentialBuckets(0.001, 4, 9)})
+	s.m.hkLast = f.NewGauge(prometheus.GaugeOpts{Name: "probed_store_housekeeping_last_success_timestamp_seconds",
+		Help: "When a store housekeeping pass last succeeded."})
+	s.m.hoursRolled = f.NewCounter(prometheus.CounterOpts{Name: "probed_store_rollup_hours_total", Help: "Hours rolled up (packed and summarised), counting recomputations."})
+	s.m.daysRolled = f.NewCounter(prometheus.CounterOpts{Name: "probed_store_rollup_days_total", Help: "Days rolled up from their hours, counting recomputations."})
+	s.m.deleted = f.NewCounterVec(prometheus.CounterOpts{Name: "probed_store_retention_deleted_rows_total",
+		Help: "Rows deleted by retention, by table."}, []string{"table"})
+	for _, t := range []string{"results", "results_packed", "rollup_hour", "rollup_day"} {
+		s.m.deleted.WithLabelValues(t)
+	}
+}
+
+// SizeBytes is the size of the database file and its write-ahead log.
+func (s *Store) SizeBytes() int64 {
+	var n int64
+	for _, p := range []string{s.path, s.path + "-wal"} {
+		if fi, err := os.Stat(p); err == nil {
+			n += fi.Size()
+		}
+	}
+	return n
+}
+
+// SetRetention changes how long raw results and rollups are kept (a config
+// reload); the next housekeeping pass applies it. Zero keeps the default.
+func (s *Store) SetRetention(raw, rollup time.Duration) {
+	if raw <= 0 {
+		raw = DefaultRetention
+	}
+	if rollup <= 0 {
+		rollup = DefaultRollupRetention
+	}
+	s.retention.Store(int64(raw))
+	s.rollupRetention.Store(int64(max(rollup, raw)))
+}
+
+// migrate applies the numbered migrations of fsys not applied yet, each in
+// its own transaction; any failure stops start-up with the file's name.
+func (s *Store) migrate(ctx context.Context, fsys fs.FS) error {
+	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_ms INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("migrate %s: create schema_migrations: %w", s.path, err)
+	}
+	entries, err := fs.ReadDir(fsys, ".")
 	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
+		return fmt.Errorf("migrate %s: %w", s.path, err)
 	}
 	var names []string
 	for _, e := range entries {
-		names = append(names, e.Name())
+		if !e.IsDir() && strings.HasSuffix(e.Name(), ".sql") {
+			names = append(names, e.Name())
+		}
 	}
 	slices.Sort(names)
-	applied := map[int]bool{}
-	rows, err := s.w.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	applied := map[int]string{}
+	rows, err := s.w.QueryContext(ctx, `SELECT version, name FROM schema_migrations`)
 	if err != nil {
-		return fmt.Errorf("migrate: read versions: %w", err)
+		return fmt.Errorf("migrate %s: read versions: %w", s.path, err)
 	}
 	for rows.Next() {
 		var v int
-		if err := rows.Scan(&v); err != nil {
+		var name string
+		if err := rows.Scan(&v, &name); err != nil {
 			rows.Close()
-			return fmt.Errorf("migrate: read versions: %w", err)
+			return fmt.Errorf("migrate %s: read versions: %w", s.path, err)
 		}
-		applied[v] = true
+		applied[v] = name
 	}
 	rows.Close()
 	seen := map[int]string{}
@@ -161,43 +293,82 @@ func (s *Store) migrate(ctx context.Context) error {
 		num, _, ok := strings.Cut(name, "_")
 		v, err := strconv.Atoi(num)
 		if !ok || err != nil {
-			return fmt.Errorf("migrate: %s: name must start with a number and _", name)
+			return fmt.Errorf("migrate %s: %s: name must start with a number and _", s.path, name)
 		}
 		if prev, dup := seen[v]; dup {
-			return fmt.Errorf("migrate: %s and %s share number %d", prev, name, v)
+			return fmt.Errorf("migrate %s: %s and %s share number %d", s.path, prev, name, v)
 		}
 		seen[v] = name
-		if applied[v] {
+	}
+	// A database written by a newer probed has migrations this one does not
+	// know; running on it could corrupt what they changed.
+	for v, name := range applied {
+		if _, ok := seen[v]; !ok {
+			return fmt.Errorf("migrate %s: the database has migration %s, unknown to this probed (written by a newer version?)", s.path, name)
+		}
+	}
+	for _, name := range names {
+		v, _ := strconv.Atoi(strings.SplitN(name, "_", 2)[0])
+		if _, ok := applied[v]; ok {
 			continue
 		}
-		body, err := migrations.ReadFile("migrations/" + name)
+		body, err := fs.ReadFile(fsys, name)
 		if err != nil {
-			return fmt.Errorf("migrate: %s: %w", name, err)
+			return fmt.Errorf("migrate %s: %s: %w", s.path, name, err)
 		}
-		tx, err := s.w.BeginTx(ctx, nil)
+		err = s.tx(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_ms) VALUES (?, ?, ?)`, v, name, s.clock.Now().UnixMilli())
+			return err
+		})
 		if err != nil {
-			return fmt.Errorf("migrate: %s: %w", name, err)
+			return fmt.Errorf("migrate %s: %s: %w", s.path, name, err)
 		}
-		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("migrate: %s: %w", name, err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_ms) VALUES (?, ?, ?)`, v, name, s.clock.Now().UnixMilli()); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("migrate: %s: %w", name, err)
-		}
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("migrate: %s: %w", name, err)
-		}
+		s.logger.Info("store migration applied", "migration", name)
 	}
 	return nil
 }
 
-// Close stops accepting results, writes what is queued and closes the database.
+// Close stops the background loops, stops accepting results, writes what is
+// queued (retrying for up to CloseTimeout) and closes the database. Results
+// it had to give up on are counted and make Close return an error.
 func (s *Store) Close() error {
-	s.closeMu.Do(func() { close(s.queue) })
-	<-s.done
-	return errors.Join(s.r.Close(), s.w.Close())
+	s.closeOnce.Do(func() {
+		s.bgMu.Lock()
+		s.bgCancel()
+		s.bgMu.Unlock()
+		s.bg.Wait()
+		close(s.closing)
+		s.mu.Lock()
+		s.closed = true
+		close(s.queue)
+		s.mu.Unlock()
+		t := time.AfterFunc(s.closeTimeout, func() { close(s.abandon) })
+		<-s.done
+		t.Stop()
+		var errs []error
+		if n := s.lost.Load(); n > 0 {
+			errs = append(errs, fmt.Errorf("close store %s: %d results could not be written", s.path, n))
+		}
+		errs = append(errs, s.r.Close(), s.w.Close())
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
+}
+
+// loop registers a background loop; it ends when ctx does or at Close.
+func (s *Store) loop(ctx context.Context) (context.Context, func(), error) {
+	s.bgMu.Lock()
+	defer s.bgMu.Unlock()
+	if s.bgCtx.Err() != nil {
+		return nil, nil, ErrClosed
+	}
+	s.bg.Add(1)
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(s.bgCtx, cancel)
+	return ctx, func() { stop(); cancel(); s.bg.Done() }, nil
 }
 
 // Writer returns the single writer connection pool, for tests that need to
@@ -218,4 +389,19 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+// transient tells a failure worth retrying (the database is locked, full,
+// or its disk failed) from one the database will refuse again.
+func transient(err error) bool {
+	var se sqlite3.Error
+	if !errors.As(err, &se) {
+		return true
+	}
+	switch se.Code {
+	case sqlite3.ErrBusy, sqlite3.ErrLocked, sqlite3.ErrFull, sqlite3.ErrIoErr, sqlite3.ErrCantOpen,
+		sqlite3.ErrNomem, sqlite3.ErrProtocol, sqlite3.ErrReadonly, sqlite3.ErrInterrupt:
+		return true
+	}
+	return false
 }

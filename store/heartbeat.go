@@ -1,0 +1,155 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// Interval is a span of time [Start, End).
+type Interval struct {
+	Start, End time.Time
+}
+
+// Heartbeat records that probed is up and probing: it opens a running
+// interval now, moves its last-seen time forward every `every` (default
+// 15s) until ctx ends or the store closes, then closes it (a clean stop).
+// After a crash the interval ends at its last-seen time, so the time
+// probed was down reads as no data (Coverage), never as uptime.
+func (s *Store) Heartbeat(ctx context.Context, every time.Duration) error {
+	ctx, done, err := s.loop(ctx)
+	if err != nil {
+		return fmt.Errorf("heartbeat: %w", err)
+	}
+	defer done()
+	if every <= 0 {
+		every = 15 * time.Second
+	}
+	id, err := s.startRun(ctx)
+	if err != nil {
+		return err
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			return s.stopRun(cctx, id)
+		case <-t.C:
+			if err := s.touchRun(ctx, id); err != nil && ctx.Err() == nil {
+				s.logger.Warn("heartbeat not recorded; retried at the next beat", "err", err)
+			}
+		}
+	}
+}
+
+// startRun opens this process's running interval and reports how the
+// previous one ended.
+func (s *Store) startRun(ctx context.Context) (int64, error) {
+	now := s.clock.Now().UnixMilli()
+	var id int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var last, stopped sql.NullInt64
+		err := tx.QueryRowContext(ctx, `SELECT last_seen_ms, stopped_ms FROM daemon_runs ORDER BY id DESC LIMIT 1`).Scan(&last, &stopped)
+		if err == nil && !stopped.Valid {
+			s.logger.Warn("probed did not stop cleanly last time: no data from its last heartbeat until now",
+				"last_seen", time.UnixMilli(last.Int64).UTC(), "now", time.UnixMilli(now).UTC())
+		}
+		return tx.QueryRowContext(ctx, `INSERT INTO daemon_runs (started_ms, last_seen_ms) VALUES (?, ?) RETURNING id`, now, now).Scan(&id)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("start heartbeat: %w", err)
+	}
+	s.runID.Store(id)
+	return id, nil
+}
+
+func (s *Store) touchRun(ctx context.Context, id int64) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE daemon_runs SET last_seen_ms = max(last_seen_ms, ?) WHERE id = ?`, s.clock.Now().UnixMilli(), id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("heartbeat: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) stopRun(ctx context.Context, id int64) error {
+	now := s.clock.Now().UnixMilli()
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE daemon_runs SET last_seen_ms = max(last_seen_ms, ?), stopped_ms = ? WHERE id = ?`, now, now, id)
+		return err
+	})
+	s.runID.CompareAndSwap(id, 0)
+	if err != nil {
+		return fmt.Errorf("stop heartbeat: %w", err)
+	}
+	return nil
+}
+
+// Coverage returns when probed was up and probing within [from, to),
+// merged and in order; the gaps between are no data. The interval of the
+// running process reaches now, not just its last heartbeat.
+func (s *Store) Coverage(ctx context.Context, from, to time.Time) ([]Interval, error) {
+	f, t := from.UnixMilli(), to.UnixMilli()
+	now := s.clock.Now().UnixMilli()
+	live := s.runID.Load()
+	rows, err := s.r.QueryContext(ctx, `SELECT id, started_ms, COALESCE(stopped_ms, last_seen_ms) FROM daemon_runs
+		WHERE started_ms < ? ORDER BY started_ms`, t)
+	if err != nil {
+		return nil, fmt.Errorf("read coverage: %w", err)
+	}
+	defer rows.Close()
+	var out []Interval
+	for rows.Next() {
+		var id, start, end int64
+		if err := rows.Scan(&id, &start, &end); err != nil {
+			return nil, fmt.Errorf("read coverage: %w", err)
+		}
+		if id == live {
+			end = max(end, now)
+		}
+		start, end = max(start, f), min(end, t)
+		if end <= start {
+			continue
+		}
+		if n := len(out); n > 0 && start <= out[n-1].End.UnixMilli() {
+			if end > out[n-1].End.UnixMilli() {
+				out[n-1].End = time.UnixMilli(end)
+			}
+			continue
+		}
+		out = append(out, Interval{Start: time.UnixMilli(start), End: time.UnixMilli(end)})
+	}
+	return out, rows.Err()
+}
+
+// covered is how much of [from, to) the intervals cover.
+func covered(ivs []Interval, from, to time.Time) time.Duration {
+	var d time.Duration
+	for _, iv := range ivs {
+		s, e := maxTime(iv.Start, from), minTime(iv.End, to)
+		if e.After(s) {
+			d += e.Sub(s)
+		}
+	}
+	return d
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
