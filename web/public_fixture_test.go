@@ -101,7 +101,9 @@ func fixtureData() Data {
 // staticSource hands a fixed Data to the site.
 type staticSource struct{ d Data }
 
-func (s staticSource) PublicData(ctx context.Context, from, to time.Time) (Data, error) { return s.d, nil }
+func (s staticSource) PublicData(ctx context.Context, from, to time.Time) (Data, error) {
+	return s.d, nil
+}
 
 // newFixture returns the site built on the fixture and a test server for it.
 func newFixture(t testing.TB) (*Public, *httptest.Server) {
@@ -138,4 +140,11 @@ func get(t testing.TB, url string, hdr ...string) *http.Response {
 		t.Fatal(err)
 	}
 	return resp
+}
+
+// httptestRecorder serves one GET in-process and returns the status.
+func httptestRecorder(h http.Handler, path string) int {
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+	return rec.Code
 }

@@ -55,7 +55,10 @@ func (s *Snapshot) computeUptime(in Input, log []StatusChange, first time.Time) 
 			cover = []Interval{{first, now}}
 		}
 		cover = intersect(cover, []Interval{window})
-		var maint []Interval
+		// Maintenance: the windows of the maintenances that ran, and any
+		// time the log shows the component under maintenance.
+		byStatus := statusIntervals(byComp[c.ID], now)
+		maint := byStatus[StatusMaintenance]
 		for _, mi := range maintOf[c.ID] {
 			if mi.Upcoming() && !mi.ScheduledFor.Before(now) {
 				continue
@@ -64,7 +67,6 @@ func (s *Snapshot) computeUptime(in Input, log []StatusChange, first time.Time) 
 		}
 		maint = intersect(normalize(maint), []Interval{window})
 		base := subtract(cover, maint)
-		byStatus := statusIntervals(byComp[c.ID], now)
 		major := intersect(byStatus[StatusMajorOutage], base)
 		partial := intersect(byStatus[StatusPartialOutage], base)
 		degraded := intersect(byStatus[StatusDegraded], base)

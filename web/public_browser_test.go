@@ -1,0 +1,184 @@
+package web
+
+import (
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+)
+
+var screenshotDir = flag.String("screenshots", "", "also copy the browser test's screenshots to this folder")
+
+// chromiumPath is Debian's chromium, which make test installs.
+const chromiumPath = "/usr/bin/chromium"
+
+// newBrowser starts headless Chromium with a fresh profile.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Fatalf("chromium is required (make test installs Debian's chromium): %v", err)
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Headless,
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
+	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	return ctx
+}
+
+func saveShot(t *testing.T, dir, name string, png []byte) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if *screenshotDir != "" {
+		os.MkdirAll(*screenshotDir, 0o755)
+		os.WriteFile(filepath.Join(*screenshotDir, name), png, 0o644)
+	}
+}
+
+// TestBrowser loads the front page and an incident page in English and
+// Japanese in real Chromium and checks what a visitor sees.
+func TestBrowser(t *testing.T) {
+	_, ts := newFixture(t)
+	ctx := newBrowser(t)
+	shots := t.TempDir()
+
+	type frontPage struct {
+		Lang       string   `json:"lang"`
+		Banner     string   `json:"banner"`
+		Components []string `json:"components"`
+		AcmeStatus string   `json:"acmeStatus"`
+		Bars       int      `json:"bars"`
+		BarHeight  float64  `json:"barHeight"`
+		BarColor   string   `json:"barColor"`
+		Tip        string   `json:"tip"`
+		ChildShown bool     `json:"childShown"`
+		ChildAfter bool     `json:"childAfter"`
+	}
+	const readFront = `(() => {
+		const q = s => document.querySelector(s);
+		const acme = q('[data-component="acme"]');
+		const bar = q('[data-component="ocsp"] .bars i:last-child');
+		const r = {
+			lang: document.documentElement.lang,
+			banner: q('#banner').innerText.trim(),
+			components: [...document.querySelectorAll('#components [data-component]')].map(e => e.dataset.component),
+			acmeStatus: acme.querySelector('.st').innerText.trim(),
+			bars: document.querySelectorAll('#components .bars i').length,
+			barHeight: bar.getBoundingClientRect().height,
+			barColor: getComputedStyle(bar).backgroundColor,
+			childShown: acme.checkVisibility(),
+		};
+		bar.dispatchEvent(new MouseEvent('mouseover', {bubbles: true}));
+		const tip = q('#tip');
+		r.tip = tip ? tip.textContent : '';
+		q('details.group > summary').click();
+		r.childAfter = acme.checkVisibility() || q('details.group').open;
+		return r;
+	})()`
+
+	for _, tc := range []struct {
+		name, url, banner, status, tipWord string
+		lang                               string
+	}{
+		{"index-en.png", ts.URL + "/", "Partial System Outage", "Partial Outage", "uptime", "en"},
+		{"index-ja.png", ts.URL + "/?lang=ja", "一部のシステムで障害が発生しています", "一部障害", "稼働率", "ja"},
+	} {
+		if err := chromedp.Do(ctx, chromedp.Navigate(tc.url), chromedp.WaitVisible(chromedp.CSS("#components"))); err != nil {
+			t.Fatalf("%s: %v", tc.url, err)
+		}
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fp, err := chromedp.Run(ctx, chromedp.Evaluate[frontPage](readFront))
+		if err != nil {
+			t.Fatal(err)
+		}
+		saveShot(t, shots, tc.name, png)
+		if fp.Lang != tc.lang || fp.Banner != tc.banner || fp.AcmeStatus != tc.status {
+			t.Errorf("%s: lang %q banner %q acme %q", tc.url, fp.Lang, fp.Banner, fp.AcmeStatus)
+		}
+		if strings.Join(fp.Components, ",") != "certcentral,certcentral-api,acme,timestamp,ocsp,crl" {
+			t.Errorf("%s: component tree %v", tc.url, fp.Components)
+		}
+		if fp.Bars != 5*90 || fp.BarHeight < 20 || fp.BarColor != "rgb(47, 204, 102)" {
+			t.Errorf("%s: %d bars, height %.0f, colour %s", tc.url, fp.Bars, fp.BarHeight, fp.BarColor)
+		}
+		if !strings.Contains(fp.Tip, tc.tipWord) || !strings.Contains(fp.Tip, "2021") {
+			t.Errorf("%s: tooltip %q", tc.url, fp.Tip)
+		}
+		if !fp.ChildShown || fp.ChildAfter {
+			t.Errorf("%s: group child shown %v, after collapsing %v", tc.url, fp.ChildShown, fp.ChildAfter)
+		}
+	}
+
+	type incidentPage struct {
+		Lang     string   `json:"lang"`
+		Title    string   `json:"title"`
+		Labels   []string `json:"labels"`
+		Meta     string   `json:"meta"`
+		Affected string   `json:"affected"`
+	}
+	const readIncident = `(() => ({
+		lang: document.documentElement.lang,
+		title: document.querySelector('h1').innerText.trim(),
+		labels: [...document.querySelectorAll('.update .label')].map(e => e.innerText.trim()),
+		meta: document.querySelector('.update .meta').innerText.trim(),
+		affected: document.querySelector('.affected').innerText.trim(),
+	}))()`
+	for _, tc := range []struct {
+		name, acceptLanguage, lang, title, labels, meta, affected string
+	}{
+		{"incident-en.png", "en-US,en;q=0.9", "en", "ACME order processing delayed", "Identified,Update,Investigating",
+			"Posted 20 minutes ago. Sep 16, 2021 - 11:40 UTC", "This incident affected: ACME"},
+		{"incident-ja.png", "ja-JP,ja;q=0.9", "ja", "ACME の注文処理の遅延", "原因特定,更新,調査中",
+			"20分前に投稿。 2021年09月16日 11:40 UTC", "影響を受けたコンポーネント: ACME"},
+	} {
+		setLang := chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, network.SetExtraHTTPHeaders,
+				network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Accept-Language": tc.acceptLanguage}})
+			return err
+		})
+		if err := chromedp.Do(ctx, setLang, chromedp.Navigate(ts.URL+"/incidents/101"), chromedp.WaitVisible(chromedp.CSS(".timeline"))); err != nil {
+			t.Fatalf("incident %s: %v", tc.lang, err)
+		}
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ip, err := chromedp.Run(ctx, chromedp.Evaluate[incidentPage](readIncident))
+		if err != nil {
+			t.Fatal(err)
+		}
+		saveShot(t, shots, tc.name, png)
+		if ip.Lang != tc.lang || ip.Title != tc.title || strings.Join(ip.Labels, ",") != tc.labels || ip.Meta != tc.meta || ip.Affected != tc.affected {
+			t.Errorf("incident page %s: %+v", tc.lang, ip)
+		}
+	}
+	for _, name := range []string{"index-en.png", "index-ja.png", "incident-en.png", "incident-ja.png"} {
+		if st, err := os.Stat(filepath.Join(shots, name)); err != nil || st.Size() < 10000 {
+			t.Errorf("screenshot %s missing or empty: %v", name, err)
+		}
+	}
+}

@@ -1,0 +1,84 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/probed/probed/store"
+)
+
+// StoreSource reads the public page's data from the store: published and
+// resolved incidents and maintenances (the store's filter; Build filters
+// again), and the public component status log.
+type StoreSource struct {
+	Store *store.Store
+	// MaxRecords bounds the incidents read per rebuild (default 5000): the
+	// history pages and feeds show at most this many.
+	MaxRecords int
+}
+
+var _ Source = StoreSource{}
+
+// PublicData implements Source.
+func (s StoreSource) PublicData(ctx context.Context, from, to time.Time) (Data, error) {
+	limit := s.MaxRecords
+	if limit <= 0 {
+		limit = 5000
+	}
+	incs, err := s.Store.ListIncidents(ctx, store.IncidentFilter{State: store.StatePublished + "," + store.StateResolved, Limit: limit})
+	if err != nil {
+		return Data{}, fmt.Errorf("read public incidents: %w", err)
+	}
+	var d Data
+	for _, inc := range incs {
+		d.Records = append(d.Records, recordOf(inc))
+	}
+	log, err := s.Store.ComponentStatusLog(ctx, "", from, to)
+	if err != nil {
+		return Data{}, fmt.Errorf("read component status log: %w", err)
+	}
+	// Until the store reports coverage itself, a component is watched from
+	// its first status interval (opened when probed first knew it) on.
+	d.Coverage = map[string][]Interval{}
+	for _, iv := range log {
+		d.StatusLog = append(d.StatusLog, StatusChange{Component: iv.Component, Status: iv.Status, At: iv.From})
+		if _, ok := d.Coverage[iv.Component]; !ok {
+			d.Coverage[iv.Component] = []Interval{{iv.From, to}}
+		}
+	}
+	return d, nil
+}
+
+func recordOf(inc store.Incident) Record {
+	r := Record{ID: inc.ID, Kind: inc.Kind, State: inc.State, Status: inc.Status, Impact: inc.Impact,
+		Title: inc.Title, TitleJA: inc.TitleJA, CreatedAt: inc.CreatedAt}
+	r.PublishedAt = deref(inc.PublishedAt)
+	r.MonitoringAt = deref(inc.MonitoringAt)
+	r.ResolvedAt = deref(inc.ResolvedAt)
+	r.ScheduledFor = deref(inc.ScheduledFor)
+	r.ScheduledUntil = deref(inc.ScheduledUntil)
+	for _, c := range inc.Components {
+		r.Components = append(r.Components, RecordComponent{ID: c.ID, Status: c.Status})
+		// The outage began when the engine saw it, which can be before publication.
+		if c.Since != nil && (r.StartedAt.IsZero() || c.Since.Before(r.StartedAt)) && inc.Kind == store.KindIncident {
+			r.StartedAt = *c.Since
+		}
+	}
+	for _, u := range inc.Updates {
+		ru := RecordUpdate{ID: u.ID, Status: u.Status, Body: u.Body, BodyJA: u.BodyJA, CreatedAt: u.CreatedAt,
+			DisplayAt: u.DisplayAt, Notify: u.Notify}
+		for _, a := range u.Affected {
+			ru.Affected = append(ru.Affected, AffectedComponent{ID: a.ID, OldStatus: a.OldStatus, NewStatus: a.NewStatus})
+		}
+		r.Updates = append(r.Updates, ru)
+	}
+	return r
+}
+
+func deref(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
+}
