@@ -104,6 +104,28 @@ probes:
 	}
 }
 
+// TestRunRefusesInvalidConfig: the daemon does not start on a file
+// check-config rejects, and prints the same report.
+func TestRunRefusesInvalidConfig(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	writeFile(t, bad, "storage: {path: probed.db}\nprobes:\n  - {name: a, component: nowhere, kind: http, http: {url: \"http://127.0.0.1:1/\"}}\n")
+	for _, args := range [][]string{{"run", "-config", bad}, {"-config", bad}} {
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), args, &stdout, &stderr)
+		if code := exitCode(err); code != 1 {
+			t.Errorf("%v: exit status %d (%v), want 1", args, code, err)
+		}
+		want := bad + `:3: probes[0].component: unknown component "nowhere"` + "\n" + bad + ": 1 error\n"
+		if stderr.String() != want {
+			t.Errorf("%v: stderr = %q, want %q", args, stderr.String(), want)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "probed.db")); !os.IsNotExist(err) {
+			t.Errorf("%v: a refused start created the database (%v)", args, err)
+		}
+	}
+}
+
 // catalog is the component tree of the seed manual (DigiCert's status page,
 // "コンポーネントの種類" ①-⑥), display names exactly as it gives them:
 // group → leaves, or a stand-alone leaf with no children.
