@@ -223,8 +223,9 @@ func (s *Store) register(reg prometheus.Registerer) {
 		Help: "Time one store housekeeping pass took.", Buckets: prometheus.ExponentialBuckets(0.001, 4, 9)})
 	s.m.hkLast = f.NewGauge(prometheus.GaugeOpts{Name: "probed_store_housekeeping_last_success_timestamp_seconds",
 		Help: "When a store housekeeping pass last succeeded."})
-	s.m.hoursRolled = f.NewCounter(prometheus.CounterOpts{Name: "probed_store_rollup_hours_total", Help: "Hours rolled up (packed and summarised), counting recomputations."})
-	s.m.daysRolled = f.NewCounter(prometheus.CounterOpts{Name: "probed_store_rollup_days_total", Help: "Days rolled up from their hours, counting recomputations."})
+	rollups := f.NewCounterVec(prometheus.CounterOpts{Name: "probed_store_rollups_total",
+		Help: "Periods rolled up (hour: packed and summarised; day: summed from its hours), recomputations included."}, []string{"period"})
+	s.m.hoursRolled, s.m.daysRolled = rollups.WithLabelValues("hour"), rollups.WithLabelValues("day")
 	s.m.deleted = f.NewCounterVec(prometheus.CounterOpts{Name: "probed_store_retention_deleted_rows_total",
 		Help: "Rows deleted by retention, by table."}, []string{"table"})
 	for _, t := range []string{"results", "results_packed", "rollup_hour", "rollup_day"} {
