@@ -16,7 +16,9 @@ type Interval struct {
 // interval now, moves its last-seen time forward every `every` (default
 // 15s) until ctx ends or the store closes, then closes it (a clean stop).
 // After a crash the interval ends at its last-seen time, so the time
-// probed was down reads as no data (Coverage), never as uptime.
+// probed was down reads as no data (Coverage), never as uptime. A failed
+// write is logged and retried at the next beat: the heartbeat never stops
+// the daemon.
 func (s *Store) Heartbeat(ctx context.Context, every time.Duration) error {
 	ctx, done, err := s.loop(ctx)
 	if err != nil {
@@ -26,22 +28,35 @@ func (s *Store) Heartbeat(ctx context.Context, every time.Duration) error {
 	if every <= 0 {
 		every = 15 * time.Second
 	}
-	id, err := s.startRun(ctx)
-	if err != nil {
-		return err
+	var id int64
+	beat := func() {
+		var err error
+		if id == 0 {
+			id, err = s.startRun(ctx)
+		} else {
+			err = s.touchRun(ctx, id)
+		}
+		if err != nil && ctx.Err() == nil {
+			s.logger.Warn("heartbeat not recorded; retried at the next beat", "err", err)
+		}
 	}
+	beat()
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			if id == 0 {
+				return nil
+			}
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 			defer cancel()
-			return s.stopRun(cctx, id)
-		case <-t.C:
-			if err := s.touchRun(ctx, id); err != nil && ctx.Err() == nil {
-				s.logger.Warn("heartbeat not recorded; retried at the next beat", "err", err)
+			if err := s.stopRun(cctx, id); err != nil {
+				s.logger.Warn("clean stop not recorded: the running interval ends at its last heartbeat", "err", err)
 			}
+			return nil
+		case <-t.C:
+			beat()
 		}
 	}
 }

@@ -2,7 +2,10 @@ package store
 
 import (
 	"context"
+	"log/slog"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -134,5 +137,46 @@ func TestHeartbeatLoop(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// syncBuffer is a log sink tests can read while the store writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// A heartbeat that meets a locked database logs and retries; it opens its
+// interval once the lock is gone, and never ends the daemon.
+func TestHeartbeatRetriesUnderLock(t *testing.T) {
+	var logs syncBuffer
+	path := filepath.Join(t.TempDir(), "probed.db")
+	s, _, _ := testStore(t, Options{Path: path, BusyTimeout: 5 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	release := lockDB(t, path)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.Heartbeat(ctx, time.Millisecond) }()
+	waitFor(t, "a logged failed beat", func() bool { return strings.Contains(logs.String(), "heartbeat not recorded") })
+	release()
+	waitFor(t, "the interval to open", func() bool { return s.runID.Load() != 0 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, s, `SELECT count(*) FROM daemon_runs WHERE stopped_ms IS NOT NULL`); n != 1 {
+		t.Errorf("%d closed intervals, want 1", n)
 	}
 }

@@ -257,6 +257,11 @@ func (s *Store) SetRetention(raw, rollup time.Duration) {
 	s.rollupRetention.Store(int64(max(rollup, raw)))
 }
 
+// Retention returns how long raw results and rollups are kept.
+func (s *Store) Retention() (raw, rollup time.Duration) {
+	return time.Duration(s.retention.Load()), time.Duration(s.rollupRetention.Load())
+}
+
 // migrate applies the numbered migrations of fsys not applied yet, each in
 // its own transaction; any failure stops start-up with the file's name.
 func (s *Store) migrate(ctx context.Context, fsys fs.FS) error {

@@ -80,7 +80,8 @@ func NewDaemon(ctx context.Context, path string, logger *slog.Logger, opts Daemo
 	d.reloadOK.Set(1)
 	d.reloadTime.Set(float64(opts.Clock.Now().Unix()))
 
-	d.store, err = store.Open(ctx, store.Options{Path: cfg.Storage.Path, Clock: opts.Clock, Logger: logger.With("component", "store"), Registerer: d.registry})
+	d.store, err = store.Open(ctx, store.Options{Path: cfg.Storage.Path, Clock: opts.Clock, Logger: logger.With("component", "store"), Registerer: d.registry,
+		Retention: cfg.Storage.Retention.D(), RollupRetention: cfg.Storage.RollupRetention.D()})
 	if err != nil {
 		return nil, err
 	}
@@ -154,6 +155,7 @@ func (d *Daemon) reload(ctx context.Context) (added, removed []string, err error
 	d.mu.Lock()
 	d.cfg = cfg
 	d.mu.Unlock()
+	d.store.SetRetention(cfg.Storage.Retention.D(), cfg.Storage.RollupRetention.D())
 	for _, p := range cfg.Probes {
 		if old.Probe(p.Name) == nil {
 			added = append(added, p.Name)
@@ -204,6 +206,11 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	}
 	d.sched.Start()
 	g, gctx := errgroup.WithContext(ctx)
+	// The heartbeat marks when probed was up (the rest is "no data"); the
+	// housekeeping rolls results up and applies the retention. Both end
+	// with ctx, and store.Close waits for them.
+	g.Go(func() error { return d.store.Heartbeat(gctx, 0) })
+	g.Go(func() error { return d.store.Housekeep(gctx, 0) })
 	var servers []*http.Server
 	if d.adminLn != nil {
 		pub := web.NewHTTPServer(d.publicLn.Addr().String(), d.web.PublicHandler(), d.logger)
