@@ -38,16 +38,45 @@ func (s StoreSource) PublicData(ctx context.Context, from, to time.Time) (Data, 
 	if err != nil {
 		return Data{}, fmt.Errorf("read component status log: %w", err)
 	}
-	// Until the store reports coverage itself, a component is watched from
-	// its first status interval (opened when probed first knew it) on.
+	// A component is watched from its first status interval (opened when
+	// probed first knew it) on, while probed was up (the store's heartbeat
+	// coverage; its gaps are no data).
+	up, err := s.coverage(ctx, from, to)
+	if err != nil {
+		return Data{}, err
+	}
 	d.Coverage = map[string][]Interval{}
 	for _, iv := range log {
 		d.StatusLog = append(d.StatusLog, StatusChange{Component: iv.Component, Status: iv.Status, At: iv.From})
 		if _, ok := d.Coverage[iv.Component]; !ok {
-			d.Coverage[iv.Component] = []Interval{{iv.From, to}}
+			d.Coverage[iv.Component] = intersect(up, []Interval{{iv.From, to}})
 		}
 	}
 	return d, nil
+}
+
+// coverage is when probed was up within [from, to). A store that has never
+// recorded a heartbeat (the daemon does not run one) cannot tell: the whole
+// span counts, as the status log is all there is.
+func (s StoreSource) coverage(ctx context.Context, from, to time.Time) ([]Interval, error) {
+	cov, err := s.Store.Coverage(ctx, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("read coverage: %w", err)
+	}
+	if len(cov) == 0 {
+		ever, err := s.Store.Coverage(ctx, time.Unix(0, 0), to)
+		if err != nil {
+			return nil, fmt.Errorf("read coverage: %w", err)
+		}
+		if len(ever) == 0 {
+			return []Interval{{from, to}}, nil
+		}
+	}
+	out := make([]Interval, len(cov))
+	for i, iv := range cov {
+		out[i] = Interval{iv.Start, iv.End}
+	}
+	return normalize(out), nil
 }
 
 func recordOf(inc store.Incident) Record {
