@@ -40,6 +40,7 @@ type Daemon struct {
 	store    *store.Store
 	sched    *probes.Scheduler
 	web      *web.Server
+	public   *web.Public
 	env      probes.Env
 
 	mu  sync.RWMutex
@@ -94,7 +95,13 @@ func NewDaemon(ctx context.Context, path string, logger *slog.Logger, opts Daemo
 		d.store.Close()
 		return nil, err
 	}
-	d.web = web.New(web.Options{Config: d.Config, Gatherer: d.registry, Reload: d.Reload, Logger: logger, Clock: opts.Clock})
+	d.public, err = web.NewPublic(web.PublicOptions{Config: d.Config, Source: web.StoreSource{Store: d.store}, Clock: opts.Clock,
+		Logger: logger.With("component", "public"), Registerer: d.registry})
+	if err != nil {
+		d.store.Close()
+		return nil, err
+	}
+	d.web = web.New(web.Options{Config: d.Config, Gatherer: d.registry, Reload: d.Reload, Logger: logger, Clock: opts.Clock, Public: d.public})
 	return d, nil
 }
 
@@ -126,6 +133,7 @@ func (d *Daemon) Reload(ctx context.Context) error {
 	}
 	d.reloadOK.Set(1)
 	d.reloadTime.Set(float64(d.clock.Now().Unix()))
+	d.public.Invalidate() // page name, components or languages may have changed
 	d.logger.Info("config reloaded", "file", d.path, "probes", len(d.Config().Probes), "added", added, "removed", removed)
 	return nil
 }
@@ -211,6 +219,7 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	// with ctx, and store.Close waits for them.
 	g.Go(func() error { return d.store.Heartbeat(gctx, 0) })
 	g.Go(func() error { return d.store.Housekeep(gctx, 0) })
+	g.Go(func() error { return d.public.Run(gctx) })
 	var servers []*http.Server
 	if d.adminLn != nil {
 		pub := web.NewHTTPServer(d.publicLn.Addr().String(), d.web.PublicHandler(), d.logger)

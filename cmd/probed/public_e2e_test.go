@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestPublicPageServed runs the daemon in-process and reads its public page
+// and API: the configured tree with groups, served from the snapshot the
+// daemon keeps, and rebuilt when a reload changes the page.
+func TestPublicPageServed(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "probes.yaml")
+	cfg := func(name string) string {
+		return `page: {name: "` + name + `", url: "https://status.example.com"}
+server: {listen: "127.0.0.1:0"}
+storage: {path: probed.db}
+components:
+  - id: certcentral
+    name: CertCentral
+    components:
+      - {id: acme, name: ACME}
+  - {id: ocsp, name: OCSP}
+probes:
+  - {name: a, component: acme, kind: http, interval: 1h, http: {url: "http://127.0.0.1:1/"}}
+`
+	}
+	writeFile(t, cfgPath, cfg("Example CA"))
+	ctx, cancel := context.WithCancel(context.Background())
+	d, err := NewDaemon(ctx, cfgPath, slog.New(slog.DiscardHandler), DaemonOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- d.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	base := "http://" + d.publicLn.Addr().String()
+	fetch := func(path string) (int, string) {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	var comps struct {
+		Page struct {
+			Name string `json:"name"`
+		} `json:"page"`
+		Components []struct {
+			ID         string   `json:"id"`
+			Group      bool     `json:"group"`
+			Components []string `json:"components"`
+		} `json:"components"`
+	}
+	code, body := fetch("/api/v2/components.json")
+	if code != 200 {
+		t.Fatalf("components.json: %d %s", code, body)
+	}
+	if err := json.Unmarshal([]byte(body), &comps); err != nil {
+		t.Fatal(err)
+	}
+	if len(comps.Components) != 3 || comps.Components[0].ID != "certcentral" || !comps.Components[0].Group ||
+		strings.Join(comps.Components[0].Components, ",") != "acme" || comps.Components[2].ID != "ocsp" {
+		t.Errorf("components %+v", comps.Components)
+	}
+	if code, body := fetch("/"); code != 200 || !strings.Contains(body, "All Systems Operational") || !strings.Contains(body, `data-component="acme"`) {
+		t.Errorf("/: %d", code)
+	}
+	resp, err := http.Head(base + "/api/v2/components.json")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("HEAD components.json: %v %v", resp, err)
+	}
+	resp.Body.Close()
+
+	// A reload that renames the page reaches the public page.
+	writeFile(t, cfgPath, cfg("Renamed CA"))
+	if err := d.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the renamed page", func() (bool, string) {
+		_, body := fetch("/api/v2/status.json")
+		return strings.Contains(body, `"name":"Renamed CA"`), body
+	})
+}
