@@ -266,8 +266,8 @@ func (t *tsaProber) Probe(ctx context.Context, r *Report) {
 	if !checkTSATransport(ctx, r, resp, body, err, cfg.MaxBodyBytes) {
 		return
 	}
-	checkTSAResponse(r, cfg, req, body, sent, received)
-	if cfg.RefuseSHA1 {
+	// The SHA-1 check says something only about a TSA whose replies parse.
+	if checkTSAResponse(r, cfg, req, body, sent, received) && cfg.RefuseSHA1 {
 		t.checkSHA1Refused(ctx, r, client)
 	}
 }
@@ -328,17 +328,18 @@ func checkTSATransport(ctx context.Context, r *Report, resp *http.Response, body
 }
 
 // checkTSAResponse parses a TimeStampResp and records every check on it.
-// sent and received bracket the exchange on the probe's clock.
-func checkTSAResponse(r *Report, cfg *config.TSAProbe, req *tsaRequest, body []byte, sent, received time.Time) {
+// sent and received bracket the exchange on the probe's clock. It reports
+// whether the body parsed as a TimeStampResp.
+func checkTSAResponse(r *Report, cfg *config.TSAProbe, req *tsaRequest, body []byte, sent, received time.Time) bool {
 	var resp tsaResponseASN1
 	rest, err := asn1.Unmarshal(body, &resp)
 	switch {
 	case err != nil:
 		r.Fail("tsa_response_parse", fmt.Sprintf("reply is not a DER TimeStampResp: %v (first bytes %s)", err, hexStart(body)), map[string]string{"error": err.Error(), "body_start": hexStart(body)})
-		return
+		return false
 	case len(rest) > 0:
 		r.Fail("tsa_response_parse", fmt.Sprintf("%d bytes of trailing data after the TimeStampResp", len(rest)), map[string]string{"trailing_bytes": strconv.Itoa(len(rest))})
-		return
+		return false
 	}
 	r.Pass("tsa_response_parse", "TimeStampResp parsed")
 	st := resp.Status
@@ -359,37 +360,37 @@ func checkTSAResponse(r *Report, cfg *config.TSAProbe, req *tsaRequest, body []b
 			msg += ": " + strings.Join(advice, "; ")
 		}
 		r.Fail("tsa_status", msg, ev)
-		return
+		return true
 	}
 	r.Pass("tsa_status", pkiStatusName(st.Status))
 	if len(resp.Token.FullBytes) == 0 {
 		r.Fail("tsa_token", "status "+pkiStatusName(st.Status)+" but no timeStampToken in the reply", nil)
-		return
+		return true
 	}
 	p7, err := pkcs7.Parse(resp.Token.FullBytes)
 	if err != nil {
 		r.Fail("tsa_token", fmt.Sprintf("timeStampToken is not CMS SignedData: %v", err), map[string]string{"error": err.Error()})
-		return
+		return true
 	}
 	var info tstInfoASN1
 	if _, err := asn1.Unmarshal(p7.Content, &info); err != nil {
 		r.Fail("tsa_token", fmt.Sprintf("token content is not a TSTInfo: %v", err), map[string]string{"error": err.Error()})
-		return
+		return true
 	}
 	var ctype asn1.ObjectIdentifier
 	switch err := p7.UnmarshalSignedAttribute(pkcs7.OIDAttributeContentType, &ctype); {
 	case len(p7.Signers) != 1:
 		r.Fail("tsa_token", fmt.Sprintf("token has %d signers, RFC 3161 §2.4.2 wants exactly one", len(p7.Signers)), nil)
-		return
+		return true
 	case err != nil:
 		r.Fail("tsa_token", "token's signer has no content-type signed attribute (RFC 5652 §5.3)", nil)
-		return
+		return true
 	case !ctype.Equal(oidTSTInfo):
 		r.Fail("tsa_token", fmt.Sprintf("token's content type is %s, want id-ct-TSTInfo %s", ctype, oidTSTInfo), map[string]string{"content_type": ctype.String()})
-		return
+		return true
 	case info.Version != 1:
 		r.Fail("tsa_token", fmt.Sprintf("TSTInfo version %d, want 1", info.Version), nil)
-		return
+		return true
 	}
 	r.Pass("tsa_token", fmt.Sprintf("TSTInfo serial %s, policy %s", info.SerialNumber, info.Policy))
 
@@ -398,6 +399,7 @@ func checkTSAResponse(r *Report, cfg *config.TSAProbe, req *tsaRequest, body []b
 	checkTSAPolicy(r, cfg, info.Policy)
 	checkTSATime(r, cfg, info, sent, received)
 	checkTSASigner(r, cfg, req, p7, info.GenTime, received)
+	return true
 }
 
 func checkTSAImprint(r *Report, req *tsaRequest, got tsaImprint) {

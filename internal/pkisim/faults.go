@@ -106,6 +106,11 @@ func KnownFaults() []Fault {
 		CRLExpired, CRLNumberBack, CRLDroppedSerial, CRLBadSignature, CRLIssuerMismatch,
 		CRLMissingNumber, CRLHold, CRLReasonUnspecified, CRLIDPMismatch,
 		CRLNotFound, CRLSlow, CRLDown, CRLGarbage, CRLHuge,
-		// TSA and ACME faults: add them here.
+
+		TSARejection, TSAWrongNonce, TSAImprintMismatch, TSAClockSkew, TSAWrongPolicy, TSANoCert,
+		TSASignerNoEKU, TSASignerEKUNotCritical, TSASignerExpired, TSABadSignature, TSASlow, TSADown, TSAGarbage,
+
+		ACMEMissingFields, ACMENotHTTPS, ACMENonceMissing, ACMENonceBad, ACMENoCacheHeader, ACMEErrorNotProblem,
+		ACMESlow, ACMEDown, ACMEGarbage,
 	}
 }

@@ -227,7 +227,8 @@ func (s *Sim) routes() {
 		w.Header().Set("Content-Type", "application/pkix-cert")
 		_, _ = w.Write(s.issuer.cert.Raw)
 	})
-	// TSA and ACME routes: add them here.
+	s.mux.HandleFunc(TSAPath, s.serveTSA)
+	s.mux.HandleFunc(ACMEPrefix, s.serveACME)
 }
 
 // getSerial picks a random 16-byte serial whose OCSP GET request (SHA-1 and
