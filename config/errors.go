@@ -16,6 +16,7 @@ type Error struct {
 	Msg  string
 }
 
+// Error formats the problem as file:line: key: message.
 func (e Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.File)
@@ -32,6 +33,7 @@ func (e Error) Error() string {
 // Errors is every problem found in one file; Load reports them all at once.
 type Errors []Error
 
+// Error is every problem, one a line, in line order.
 func (es Errors) Error() string {
 	parts := make([]string, len(es))
 	for i, e := range es {

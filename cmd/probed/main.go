@@ -24,6 +24,7 @@ var errUsage = errors.New("usage")
 // exitError carries an exit status other than 1.
 type exitError struct{ code int }
 
+// Error names the exit status.
 func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
 func main() {
