@@ -6,10 +6,11 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
-	"net/textproto"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -41,8 +42,15 @@ type TSAProbe struct {
 	MaxAccuracy Duration `yaml:"max_accuracy"`
 	// CertReq asks the TSA to embed its signer certificate (default true).
 	CertReq bool `yaml:"cert_req"`
-	// Headers are extra request headers (some TSAs need auth).
-	Headers []Header `yaml:"headers"`
+	// Headers are extra request headers written inline; credentials are
+	// refused here (as for the http kind).
+	Headers map[string]string `yaml:"headers"`
+	// HeaderFiles are secret request headers (some TSAs need auth), each
+	// read at load from a file (header name → path).
+	HeaderFiles map[string]string `yaml:"header_files"`
+	// HeaderEnv are secret request headers, each read at load from an
+	// environment variable (header name → variable name).
+	HeaderEnv map[string]string `yaml:"header_env"`
 	// MaxBodyBytes cuts the response read (default 256 KiB).
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// RefuseSHA1 adds a second request with a SHA-1 imprint that the TSA must
@@ -59,18 +67,8 @@ type TSAProbe struct {
 	RootPool          *x509.CertPool          `yaml:"-"`
 	RootCerts         []*x509.Certificate     `yaml:"-"`
 	IntermediateCerts []*x509.Certificate     `yaml:"-"`
-	// RequestHeader holds Headers with secrets resolved; never log it.
+	// RequestHeader holds every extra header, secrets resolved; never log it.
 	RequestHeader http.Header `yaml:"-"`
-}
-
-// Header is one extra request header. Exactly one of Value, ValueFile (a
-// file holding the secret, read at load) and ValueEnv (an environment
-// variable, read at load) is set. Values are never logged.
-type Header struct {
-	Name      string `yaml:"name"`
-	Value     string `yaml:"value"`
-	ValueFile string `yaml:"value_file"`
-	ValueEnv  string `yaml:"value_env"`
 }
 
 // DefaultTSAProbe asks for a SHA-256 token with the signer certificate, and
@@ -128,7 +126,7 @@ func (t *TSAProbe) validate(p *problems, key string, c *Config) {
 	if t.MaxBodyBytes <= 0 {
 		p.add(key+".max_body_bytes", "must be positive, got %d", t.MaxBodyBytes)
 	}
-	t.RequestHeader = c.resolveHeaders(p, key+".headers", t.Headers)
+	t.RequestHeader = c.resolveHeaders(p, key, t.Headers, t.HeaderFiles, t.HeaderEnv)
 }
 
 // parseOID reads a dotted OID such as 1.3.6.1.4.1.4146.2.3.
@@ -154,49 +152,66 @@ func parseOID(p *problems, key, s string) asn1.ObjectIdentifier {
 	return oid
 }
 
-// resolveHeaders reads header values from their files and environment
-// variables. Problems name the header and the source, never the value.
-func (c *Config) resolveHeaders(p *problems, key string, headers []Header) http.Header {
+// resolveHeaders builds the extra request headers of a section from its
+// headers, header_files and header_env keys: credentials are refused
+// inline, secrets are read now so a missing one fails the load, and no
+// problem ever quotes a value.
+func (c *Config) resolveHeaders(p *problems, key string, inline, files, env map[string]string) http.Header {
 	out := http.Header{}
-	for i, h := range headers {
-		k := fmt.Sprintf("%s[%d]", key, i)
-		name := textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(h.Name))
+	valid := func(k, name string) bool {
 		if name == "" || strings.ContainsAny(name, " \t\r\n:") {
-			p.add(k+".name", "must be an HTTP header name, got %q", h.Name)
-			continue
+			p.add(k, "must be an HTTP header name, got %q", name)
+			return false
 		}
-		set := 0
-		for _, v := range []string{h.Value, h.ValueFile, h.ValueEnv} {
-			if v != "" {
-				set++
-			}
-		}
-		if set != 1 {
-			p.add(k, "header %s: give exactly one of value, value_file and value_env", name)
-			continue
-		}
-		value := h.Value
-		switch {
-		case h.ValueFile != "":
-			v, err := c.ReadSecret(h.ValueFile)
-			if err != nil {
-				p.add(k+".value_file", "header %s: cannot read %s: %v", name, h.ValueFile, unwrapPathErr(err))
-				continue
-			}
-			value = v
-		case h.ValueEnv != "":
-			v, ok := os.LookupEnv(h.ValueEnv)
-			if !ok || v == "" {
-				p.add(k+".value_env", "header %s: environment variable %s is not set", name, h.ValueEnv)
-				continue
-			}
-			value = v
-		}
-		if strings.ContainsAny(value, "\r\n") {
+		return true
+	}
+	set := func(k, name, v string) {
+		if strings.ContainsAny(v, "\r\n") {
 			p.add(k, "header %s: value contains a line break", name)
+			return
+		}
+		if _, dup := out[http.CanonicalHeaderKey(name)]; dup {
+			p.add(k, "header %s is given more than once across headers, header_files and header_env", name)
+			return
+		}
+		out.Set(name, v)
+	}
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		k := key + ".header_files." + name
+		if !valid(k, name) {
 			continue
 		}
-		out.Add(name, value)
+		v, err := c.ReadSecret(files[name])
+		switch {
+		case err != nil:
+			p.add(k, "cannot read %s: %v", files[name], unwrapPathErr(err))
+		case v == "":
+			p.add(k, "%s is empty", files[name])
+		default:
+			set(k, name, v)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(env)) {
+		k := key + ".header_env." + name
+		if !valid(k, name) {
+			continue
+		}
+		v := os.Getenv(env[name])
+		if v == "" {
+			p.add(k, "environment variable %s is not set", env[name])
+			continue
+		}
+		set(k, name, v)
+	}
+	for _, name := range slices.Sorted(maps.Keys(inline)) {
+		k := key + ".headers." + name
+		switch {
+		case !valid(k, name):
+		case secretHeaderRE.MatchString(name):
+			p.add(k, "header %s carries a secret: give it in header_files or header_env, never inline", name)
+		default:
+			set(k, name, inline[name])
+		}
 	}
 	return out
 }

@@ -56,7 +56,7 @@ func TestTSADefaultsAndParsing(t *testing.T) {
 	dir := t.TempDir()
 	writeTestPKI(t, dir)
 	t.Setenv("PROBED_TEST_TSA_KEY", "k-123")
-	cfg, err := parseSection(t, dir, "tsa", "{url: https://tsa.example.com/, roots: root.pem, policy: 1.2.3.4.1, allowed_policies: [2.16.840.1.114412.7.1], headers: [{name: authorization, value_file: token}, {name: X-Key, value_env: PROBED_TEST_TSA_KEY}]}")
+	cfg, err := parseSection(t, dir, "tsa", "{url: https://tsa.example.com/, roots: root.pem, policy: 1.2.3.4.1, allowed_policies: [2.16.840.1.114412.7.1], header_files: {Authorization: token}, header_env: {X-Key: PROBED_TEST_TSA_KEY}, headers: {X-Client: probed}}")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,6 +72,9 @@ func TestTSADefaultsAndParsing(t *testing.T) {
 	}
 	if got := ts.RequestHeader.Get("Authorization"); got != "Bearer abc" {
 		t.Fatalf("Authorization from value_file = %q", got)
+	}
+	if got := ts.RequestHeader.Get("X-Client"); got != "probed" {
+		t.Fatalf("X-Client inline = %q", got)
 	}
 	if got := ts.RequestHeader.Get("X-Key"); got != "k-123" {
 		t.Fatalf("X-Key from value_env = %q", got)
@@ -90,10 +93,11 @@ func TestTSAInvalid(t *testing.T) {
 		{"{url: http://x, roots: root.pem, policy: 1.x.3}", `probes[0].tsa.policy: must be a dotted OID such as 1.2.3.4, got "1.x.3"`},
 		{"{url: http://x, roots: root.pem, allowed_policies: [1.2.3, 7.1]}", `probes[0].tsa.allowed_policies[1]: is not a valid OID (first arc 0-2, second arc 0-39 under 0 and 1), got "7.1"`},
 		{"{url: http://x, roots: root.pem, max_body_bytes: 0}", "probes[0].tsa.max_body_bytes: must be positive, got 0"},
-		{"{url: http://x, roots: root.pem, headers: [{name: A, value: x, value_env: Y}]}", "probes[0].tsa.headers[0]: header A: give exactly one of value, value_file and value_env"},
-		{"{url: http://x, roots: root.pem, headers: [{name: A, value_file: nope}]}", "probes[0].tsa.headers[0].value_file: header A: cannot read nope: no such file or directory"},
-		{"{url: http://x, roots: root.pem, headers: [{name: A, value_env: PROBED_TEST_UNSET_VAR}]}", "probes[0].tsa.headers[0].value_env: header A: environment variable PROBED_TEST_UNSET_VAR is not set"},
-		{"{url: http://x, roots: root.pem, headers: [{name: 'Bad Name', value: x}]}", `probes[0].tsa.headers[0].name: must be an HTTP header name, got "Bad Name"`},
+		{"{url: http://x, roots: root.pem, headers: {Authorization: 'Bearer x'}}", "probes[0].tsa.headers.Authorization: header Authorization carries a secret: give it in header_files or header_env, never inline"},
+		{"{url: http://x, roots: root.pem, header_files: {A: nope}}", "probes[0].tsa.header_files.A: cannot read nope: no such file or directory"},
+		{"{url: http://x, roots: root.pem, header_env: {A: PROBED_TEST_UNSET_VAR}}", "probes[0].tsa.header_env.A: environment variable PROBED_TEST_UNSET_VAR is not set"},
+		{"{url: http://x, roots: root.pem, headers: {'Bad Name': x}}", `probes[0].tsa.headers.Bad Name: must be an HTTP header name, got "Bad Name"`},
+		{"{url: http://x, roots: root.pem, headers: {X-A: x}, header_files: {x-a: token}}", "probes[0].tsa.headers.X-A: header X-A is given more than once across headers, header_files and header_env"},
 		{"{url: http://x, roots: root.pem, certreq: true}", "probes[0].tsa.certreq: unknown key (did you mean cert_req?)"},
 	} {
 		t.Run(tc.want, func(t *testing.T) {

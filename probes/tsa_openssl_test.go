@@ -263,12 +263,12 @@ func TestTSAHeadersSecret(t *testing.T) {
 	const secret = "Bearer s3cr3t-token-value"
 	ts := newOpenSSLTSA(t, opensslTSAOpts{accuracy: "secs:1", needHeader: [2]string{"Authorization", secret}})
 	taWriteFile(t, filepath.Join(ts.dir, "token"), secret+"\n")
-	pr := taBuild(t, ts.dir, "tsa", fmt.Sprintf("{url: %s, roots: ca.pem, headers: [{name: authorization, value_file: token}, {name: X-Probe, value: probed}]}", ts.url), Env{Clock: clock.Real{}})
+	pr := taBuild(t, ts.dir, "tsa", fmt.Sprintf("{url: %s, roots: ca.pem, header_files: {authorization: token}, headers: {X-Probe: probed}}", ts.url), Env{Clock: clock.Real{}})
 	r := taRun(t, pr, clock.Real{})
 	taAssertFailed(t, r)
 
 	t.Setenv("PROBED_TEST_TSA_AUTH", "Bearer wrong")
-	pr = taBuild(t, ts.dir, "tsa", fmt.Sprintf("{url: %s, roots: ca.pem, headers: [{name: Authorization, value_env: PROBED_TEST_TSA_AUTH}]}", ts.url), Env{Clock: clock.Real{}})
+	pr = taBuild(t, ts.dir, "tsa", fmt.Sprintf("{url: %s, roots: ca.pem, header_env: {Authorization: PROBED_TEST_TSA_AUTH}}", ts.url), Env{Clock: clock.Real{}})
 	r = taRun(t, pr, clock.Real{})
 	taAssertFailed(t, r, "tsa_http_status")
 	taAssertMessage(t, r, "tsa_http_status", "HTTP 401")
