@@ -11,7 +11,9 @@ import (
 // and the docs all read it. Adding a kind is adding a line here.
 var kinds = map[string]Builder{
 	"acme": newACME,
+	"crl":  newCRL,
 	"http": newHTTP,
+	"ocsp": newOCSP,
 	"tsa":  newTSA,
 }
 

@@ -62,7 +62,7 @@ func (s *Sim) serveCRL(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	case s.on(CRLSlow):
-		<-r.Context().Done()
+		holdUntilGone(r)
 		return
 	case s.on(CRLDown):
 		hijackClose(w)
@@ -86,8 +86,9 @@ func (s *Sim) serveCRL(w http.ResponseWriter, r *http.Request) {
 }
 
 // CRL returns the current CRL as served (faults applied). thisUpdate is the
-// clock's minute and the CRL number counts minutes, so the CRL changes, with
-// a higher number, once a minute of sim time.
+// clock's minute; each CRL that differs from the one before (a new minute, a
+// fault turned on or off) gets the next CRL number, so numbers only ever go
+// up unless CRLNumberBack is on.
 func (s *Sim) CRL() ([]byte, error) {
 	now := s.now()
 	thisUpdate := now.Truncate(time.Minute)
@@ -95,33 +96,32 @@ func (s *Sim) CRL() ([]byte, error) {
 	if s.on(CRLExpired) {
 		thisUpdate, validity = now.Add(-3*24*time.Hour), 3*24*time.Hour-time.Hour
 	}
-	number := big.NewInt(thisUpdate.Unix() / 60)
-	if s.on(CRLNumberBack) {
-		number.Sub(number, big.NewInt(10))
-	}
 	faults := s.Faults()
 	var key strings.Builder
-	fmt.Fprintf(&key, "%d/%d", thisUpdate.Unix(), number)
+	fmt.Fprintf(&key, "%d", thisUpdate.Unix())
 	for _, f := range KnownFaults() {
 		if faults[f] && strings.HasPrefix(string(f), "crl_") {
 			key.WriteString("/" + string(f))
 		}
 	}
-	s.mu.RLock()
+	s.crlMu.Lock()
+	defer s.crlMu.Unlock()
 	if s.crlCache.key == key.String() {
-		der := s.crlCache.der
-		s.mu.RUnlock()
-		return der, nil
+		return s.crlCache.der, nil
 	}
-	s.mu.RUnlock()
-
+	if s.crlNumber == 0 {
+		s.crlNumber = now.Unix() / 60
+	}
+	s.crlNumber++
+	number := big.NewInt(s.crlNumber)
+	if faults[CRLNumberBack] {
+		number.Sub(number, big.NewInt(10))
+	}
 	der, err := s.buildCRL(thisUpdate, thisUpdate.Add(validity), number, faults)
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
 	s.crlCache.key, s.crlCache.der = key.String(), der
-	s.mu.Unlock()
 	return der, nil
 }
 
@@ -136,13 +136,10 @@ func (s *Sim) buildCRL(thisUpdate, nextUpdate time.Time, number *big.Int, faults
 	if faults[CRLHold] {
 		entries = append(entries, x509.RevocationListEntry{SerialNumber: big.NewInt(0x401d), RevocationTime: thisUpdate.Add(-time.Hour), ReasonCode: 6})
 	}
+	unspecifiedSerial := big.NewInt(0x4000)
 	if faults[CRLReasonUnspecified] {
-		v, err := asn1.Marshal(asn1.Enumerated(0))
-		if err != nil {
-			return nil, fmt.Errorf("marshal reason: %w", err)
-		}
-		entries = append(entries, x509.RevocationListEntry{SerialNumber: big.NewInt(0x4000), RevocationTime: thisUpdate.Add(-time.Hour),
-			ExtraExtensions: []pkix.Extension{{Id: oidReasonCode, Value: v}}})
+		// Given its reasonCode below: x509 refuses to write reason 0.
+		entries = append(entries, x509.RevocationListEntry{SerialNumber: unspecifiedSerial, RevocationTime: thisUpdate.Add(-time.Hour)})
 	}
 	idpURL := s.baseURL + CRLPath
 	if faults[CRLIDPMismatch] {
@@ -182,6 +179,22 @@ func (s *Sim) buildCRL(thisUpdate, nextUpdate time.Time, number *big.Int, faults
 				}
 			}
 			tbs.Extensions = keep
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if faults[CRLReasonUnspecified] {
+		v, err := asn1.Marshal(asn1.Enumerated(0))
+		if err != nil {
+			return nil, fmt.Errorf("marshal reason: %w", err)
+		}
+		der, err = s.resignCRL(der, func(tbs *pkix.TBSCertificateList) {
+			for i := range tbs.RevokedCertificates {
+				if tbs.RevokedCertificates[i].SerialNumber.Cmp(unspecifiedSerial) == 0 {
+					tbs.RevokedCertificates[i].Extensions = []pkix.Extension{{Id: oidReasonCode, Value: v}}
+				}
+			}
 		})
 		if err != nil {
 			return nil, err

@@ -28,7 +28,7 @@ func (s *Sim) serveOCSP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	case s.on(OCSPSlow):
-		<-r.Context().Done()
+		holdUntilGone(r)
 		return
 	case s.on(OCSPDown):
 		hijackClose(w)

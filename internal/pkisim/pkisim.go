@@ -17,6 +17,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -69,9 +70,12 @@ type Sim struct {
 
 	mux *http.ServeMux
 
-	mu       sync.RWMutex
-	faults   map[Fault]bool
-	crlCache struct {
+	mu     sync.RWMutex
+	faults map[Fault]bool
+
+	crlMu     sync.Mutex // held while a CRL is built: one issuance at a time
+	crlNumber int64
+	crlCache  struct {
 		key string
 		der []byte
 	}
@@ -444,6 +448,14 @@ func hijackClose(w http.ResponseWriter) {
 		_ = tc.SetLinger(0) // reset, as a crashed responder's host would
 	}
 	_ = conn.Close()
+}
+
+// holdUntilGone answers nothing until the client gives up. The body is read
+// first: the server notices a closed connection (and cancels the request's
+// context) only once the handler has consumed the request body.
+func holdUntilGone(r *http.Request) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 1<<20))
+	<-r.Context().Done()
 }
 
 // writeHuge streams n bytes of filler.
