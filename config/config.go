@@ -108,6 +108,8 @@ type Component struct {
 	Line int `yaml:"-"`
 	// decodeErrs keeps what could not be decoded; see Probe.decodeErrs.
 	decodeErrs []string
+	// notMapping: the element is not a mapping at all; see Probe.notMapping.
+	notMapping bool
 }
 
 // UnmarshalYAML decodes and remembers the component's line.
@@ -115,6 +117,7 @@ func (c *Component) UnmarshalYAML(n *yaml.Node) error {
 	type plain Component
 	err := n.Decode((*plain)(c))
 	c.Line = n.Line
+	c.notMapping = n.Kind != yaml.MappingNode && err != nil
 	return keepTypeErrors(err, &c.decodeErrs)
 }
 
@@ -142,6 +145,10 @@ type Probe struct {
 	// whose unmarshaler fails, which would shift every later probe's index
 	// and so the line of every later error.
 	decodeErrs []string
+	// notMapping: the element is not a mapping at all (a word or a list
+	// where a probe belongs); validating its empty fields would only echo
+	// the decode error.
+	notMapping bool
 }
 
 // DefaultTimeout is a probe's timeout when none is given (and the interval
@@ -156,6 +163,7 @@ func (p *Probe) UnmarshalYAML(n *yaml.Node) error {
 	type plain Probe
 	err := n.Decode((*plain)(p))
 	p.Line = n.Line
+	p.notMapping = n.Kind != yaml.MappingNode && err != nil
 	return keepTypeErrors(err, &p.decodeErrs)
 }
 

@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -80,6 +81,10 @@ func TestInvalid(t *testing.T) {
 		},
 		"duplicate-key": {
 			"8: probes[0]: key interval given twice (first at line 7): the whole mapping is ignored",
+		},
+		// A word where a probe belongs: one error, not one per empty field.
+		"probe-not-mapping": {
+			`2: probes[0]: want a mapping, got text "foo"`,
 		},
 		"yaml-syntax": {
 			"6: YAML syntax: mapping values are not allowed in this context",
@@ -392,4 +397,27 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// TestAliasBomb: nested aliases ("billion laughs") cost their size, not
+// their expansion: the load ends at once with the decoder's refusal.
+func TestAliasBomb(t *testing.T) {
+	var sb strings.Builder
+	sb.WriteString("x0: &a0 {id: a, name: A}\n")
+	for i := 1; i <= 12; i++ {
+		fmt.Fprintf(&sb, "x%d: &a%d [", i, i)
+		for j := range 10 {
+			if j > 0 {
+				sb.WriteString(", ")
+			}
+			fmt.Fprintf(&sb, "*a%d", i-1)
+		}
+		sb.WriteString("]\n")
+	}
+	sb.WriteString("components: *a12\n")
+	_, err := config.Parse([]byte(sb.String()), "bomb.yml", kinds)
+	if err == nil || !strings.Contains(err.Error(), "bomb.yml") {
+		t.Fatalf("got %v, want a refusal", err)
+	}
+	t.Log(err)
 }

@@ -51,14 +51,22 @@ func Parse(data []byte, file string, kinds []string) (*Config, error) {
 			typeErrs = te.Errors
 		}
 	}
+	var failed []string // key paths validation must leave alone
 	for i := range cfg.Probes {
 		typeErrs = append(typeErrs, cfg.Probes[i].decodeErrs...)
+		if cfg.Probes[i].notMapping {
+			failed = append(failed, fmt.Sprintf("probes[%d]", i))
+		}
 	}
-	walkComponents(cfg.Components, func(c *Component) { typeErrs = append(typeErrs, c.decodeErrs...) })
+	walkComponents(cfg.Components, "components", func(c *Component, key string) {
+		typeErrs = append(typeErrs, c.decodeErrs...)
+		if c.notMapping {
+			failed = append(failed, key)
+		}
+	})
 	// Validation still runs after decode errors so that one pass reports
 	// everything; it skips keys whose value could not be decoded, whose
 	// "problems" would only echo the decode error.
-	var failed []string
 	for _, msg := range typeErrs {
 		line := yamlErrLine(msg)
 		key := keyAt(&root, line, quotedValue(msg))
@@ -157,11 +165,13 @@ func parentKey(key string) string {
 	return key[:i]
 }
 
-// walkComponents calls f on every component of the tree, parents first.
-func walkComponents(list []Component, f func(*Component)) {
+// walkComponents calls f on every component of the tree with its key path,
+// parents first.
+func walkComponents(list []Component, path string, f func(c *Component, key string)) {
 	for i := range list {
-		f(&list[i])
-		walkComponents(list[i].Components, f)
+		key := fmt.Sprintf("%s[%d]", path, i)
+		f(&list[i], key)
+		walkComponents(list[i].Components, key+".components", f)
 	}
 }
 

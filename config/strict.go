@@ -13,17 +13,41 @@ import (
 // KnownFields inside custom unmarshalers, so strictness is checked here, once,
 // for the whole tree.
 func unknownKeys(n *yaml.Node, t reflect.Type, path string, p *problems) {
+	k := keyChecker{p: p, fields: map[reflect.Type]map[string]reflect.Type{}, aliased: map[aliasUse]bool{}}
+	k.walk(n, t, path)
+}
+
+// keyChecker holds one walk's caches: each struct's fields, reflected once,
+// and the aliased nodes already checked, so that nested aliases (a "billion
+// laughs" file) cost their size, not their expansion.
+type keyChecker struct {
+	p       *problems
+	fields  map[reflect.Type]map[string]reflect.Type
+	aliased map[aliasUse]bool
+}
+
+type aliasUse struct {
+	n *yaml.Node
+	t reflect.Type
+}
+
+func (k *keyChecker) walk(n *yaml.Node, t reflect.Type, path string) {
+	p := k.p
 	if n == nil {
 		return
 	}
 	if n.Kind == yaml.DocumentNode {
 		for _, c := range n.Content {
-			unknownKeys(c, t, path, p)
+			k.walk(c, t, path)
 		}
 		return
 	}
 	if n.Kind == yaml.AliasNode {
-		unknownKeys(n.Alias, t, path, p)
+		use := aliasUse{n.Alias, t}
+		if !k.aliased[use] {
+			k.aliased[use] = true
+			k.walk(n.Alias, t, path)
+		}
 		return
 	}
 	for t.Kind() == reflect.Pointer {
@@ -38,41 +62,45 @@ func unknownKeys(n *yaml.Node, t reflect.Type, path string, p *problems) {
 			return
 		}
 		for i, c := range n.Content {
-			unknownKeys(c, t.Elem(), path+"["+itoa(i)+"]", p)
+			k.walk(c, t.Elem(), path+"["+itoa(i)+"]")
 		}
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode {
 			return
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			unknownKeys(n.Content[i+1], t.Elem(), join(path, n.Content[i].Value), p)
+			k.walk(n.Content[i+1], t.Elem(), join(path, n.Content[i].Value))
 		}
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
 			return
 		}
-		fields := yamlFields(t)
+		fields, ok := k.fields[t]
+		if !ok {
+			fields = yamlFields(t)
+			k.fields[t] = fields
+		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			if k.ShortTag() == "!!merge" {
+			kn, v := n.Content[i], n.Content[i+1]
+			if kn.ShortTag() == "!!merge" {
 				// A merge key (<<: *defaults or <<: [*a, *b]) brings in the
 				// keys of the mappings it names: they must fit here too.
 				if v.Kind == yaml.SequenceNode {
 					for _, m := range v.Content {
-						unknownKeys(m, t, path, p)
+						k.walk(m, t, path)
 					}
 				} else {
-					unknownKeys(v, t, path, p)
+					k.walk(v, t, path)
 				}
 				continue
 			}
-			key := join(path, k.Value)
-			ft, ok := fields[k.Value]
+			key := join(path, kn.Value)
+			ft, ok := fields[kn.Value]
 			if !ok {
-				p.list = append(p.list, Error{Line: k.Line, Key: key, Msg: unknownKeyMsg(k.Value, fields)})
+				p.list = append(p.list, Error{Line: kn.Line, Key: key, Msg: unknownKeyMsg(kn.Value, fields)})
 				continue
 			}
-			unknownKeys(v, ft, key, p)
+			k.walk(v, ft, key)
 		}
 	}
 }
@@ -188,7 +216,11 @@ func keyAt(root *yaml.Node, line int, hint string) string {
 			}
 		case yaml.SequenceNode:
 			for i, c := range n.Content {
-				walk(c, path+"["+itoa(i)+"]")
+				key := path + "[" + itoa(i) + "]"
+				walk(c, key)
+				if c.Kind == yaml.ScalarNode && c.Line == line {
+					cands = append(cands, cand{key, c})
+				}
 			}
 		case yaml.MappingNode:
 			for i := 0; i+1 < len(n.Content); i += 2 {
