@@ -220,7 +220,7 @@ func (a *acmeProber) meta(r *Report, doc map[string]json.RawMessage) {
 		if (ari != "") == *want {
 			r.Pass("acme_ari", fmt.Sprintf("renewalInfo advertised=%v as expected", ari != ""))
 		} else {
-			r.Fail("acme_ari", fmt.Sprintf("renewalInfo advertised=%v, expect_ari says %v", ari != "", *want), nil)
+			r.Fail("acme_ari", fmt.Sprintf("renewalInfo advertised=%v, expect_ari says %v", ari != "", *want), map[string]string{"renewal_info": ari})
 		}
 	}
 }

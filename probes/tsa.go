@@ -364,7 +364,7 @@ func checkTSAResponse(r *Report, cfg *config.TSAProbe, req *tsaRequest, body []b
 	}
 	r.Pass("tsa_status", pkiStatusName(st.Status))
 	if len(resp.Token.FullBytes) == 0 {
-		r.Fail("tsa_token", "status "+pkiStatusName(st.Status)+" but no timeStampToken in the reply", nil)
+		r.Fail("tsa_token", "status "+pkiStatusName(st.Status)+" but no timeStampToken in the reply", map[string]string{"status": pkiStatusName(st.Status)})
 		return true
 	}
 	p7, err := pkcs7.Parse(resp.Token.FullBytes)
@@ -380,7 +380,7 @@ func checkTSAResponse(r *Report, cfg *config.TSAProbe, req *tsaRequest, body []b
 	var ctype asn1.ObjectIdentifier
 	switch err := p7.UnmarshalSignedAttribute(pkcs7.OIDAttributeContentType, &ctype); {
 	case len(p7.Signers) != 1:
-		r.Fail("tsa_token", fmt.Sprintf("token has %d signers, RFC 3161 §2.4.2 wants exactly one", len(p7.Signers)), nil)
+		r.Fail("tsa_token", fmt.Sprintf("token has %d signers, RFC 3161 §2.4.2 wants exactly one", len(p7.Signers)), map[string]string{"signers": strconv.Itoa(len(p7.Signers))})
 		return true
 	case err != nil:
 		r.Fail("tsa_token", "token's signer has no content-type signed attribute (RFC 5652 §5.3)", nil)
@@ -389,7 +389,7 @@ func checkTSAResponse(r *Report, cfg *config.TSAProbe, req *tsaRequest, body []b
 		r.Fail("tsa_token", fmt.Sprintf("token's content type is %s, want id-ct-TSTInfo %s", ctype, oidTSTInfo), map[string]string{"content_type": ctype.String()})
 		return true
 	case info.Version != 1:
-		r.Fail("tsa_token", fmt.Sprintf("TSTInfo version %d, want 1", info.Version), nil)
+		r.Fail("tsa_token", fmt.Sprintf("TSTInfo version %d, want 1", info.Version), map[string]string{"version": strconv.Itoa(info.Version)})
 		return true
 	}
 	r.Pass("tsa_token", fmt.Sprintf("TSTInfo serial %s, policy %s", info.SerialNumber, info.Policy))
@@ -481,7 +481,7 @@ func checkTSATime(r *Report, cfg *config.TSAProbe, info tstInfoASN1, sent, recei
 	}
 	switch {
 	case acc == 0:
-		r.Warn("tsa_accuracy", "token states no accuracy; CSBR §6.8 asks for 1s or better", nil)
+		r.Warn("tsa_accuracy", "token states no accuracy; CSBR §6.8 asks for 1s or better", map[string]string{"accuracy": "absent"})
 	case acc > cfg.MaxAccuracy.D():
 		r.Fail("tsa_accuracy", fmt.Sprintf("token states accuracy ±%s, worse than max_accuracy %s (CSBR §6.8 asks for 1s)", acc, cfg.MaxAccuracy.D()), map[string]string{"accuracy": acc.String(), "max_accuracy": cfg.MaxAccuracy.D().String()})
 	default:
@@ -509,7 +509,7 @@ func checkTSASigner(r *Report, cfg *config.TSAProbe, req *tsaRequest, p7 *pkcs7.
 			// intermediates to check the rest anyway.
 			return
 		}
-		r.Fail("tsa_signature", "cannot find the signer certificate: the token does not embed it and intermediates does not hold it", nil)
+		r.Fail("tsa_signature", "cannot find the signer certificate: the token does not embed it and intermediates does not hold it", map[string]string{"embedded": strconv.Itoa(len(embedded)), "intermediates": strconv.Itoa(len(cfg.IntermediateCerts))})
 		return
 	}
 	subject := signer.Subject.String()
@@ -588,11 +588,11 @@ func checkESSCertID(r *Report, p7 *pkcs7.PKCS7, signer *x509.Certificate) {
 	}
 	if is.SerialNumber != nil {
 		if is.SerialNumber.Cmp(signer.SerialNumber) != 0 {
-			r.Fail("tsa_ess_cert_id", fmt.Sprintf("%s issuerSerial names serial %x, the signer's is %x", kind, is.SerialNumber, signer.SerialNumber), nil)
+			r.Fail("tsa_ess_cert_id", fmt.Sprintf("%s issuerSerial names serial %x, the signer's is %x", kind, is.SerialNumber, signer.SerialNumber), map[string]string{"ess_serial": is.SerialNumber.Text(16), "signer_serial": signer.SerialNumber.Text(16)})
 			return
 		}
 		if !issuerNamed(is.Issuer, signer.RawIssuer) {
-			r.Fail("tsa_ess_cert_id", fmt.Sprintf("%s issuerSerial does not name the signer's issuer %q", kind, signer.Issuer), nil)
+			r.Fail("tsa_ess_cert_id", fmt.Sprintf("%s issuerSerial does not name the signer's issuer %q", kind, signer.Issuer), map[string]string{"signer_issuer": signer.Issuer.String()})
 			return
 		}
 	}
@@ -691,12 +691,12 @@ func (t *tsaProber) checkSHA1Refused(ctx context.Context, r *Report, client *htt
 		r.Pass("tsa_sha1_refused", fmt.Sprintf("SHA-1 imprint refused with HTTP %d", resp.StatusCode))
 		return
 	case err != nil:
-		r.Fail("tsa_sha1_refused", fmt.Sprintf("SHA-1 request: reading the reply: %v", err), nil)
+		r.Fail("tsa_sha1_refused", fmt.Sprintf("SHA-1 request: reading the reply: %v", err), map[string]string{"error": err.Error()})
 		return
 	}
 	var tr tsaResponseASN1
 	if _, err := asn1.Unmarshal(body, &tr); err != nil {
-		r.Fail("tsa_sha1_refused", fmt.Sprintf("SHA-1 request: reply is not a TimeStampResp: %v", err), nil)
+		r.Fail("tsa_sha1_refused", fmt.Sprintf("SHA-1 request: reply is not a TimeStampResp: %v", err), map[string]string{"error": err.Error(), "body_start": hexStart(body)})
 		return
 	}
 	if tr.Status.Status == 0 || tr.Status.Status == 1 {

@@ -196,7 +196,7 @@ func TestTSAOpenSSLFaults(t *testing.T) {
 		message []string // fragments of the first failed check's message
 	}{
 		{name: "policy not served", section: "{url: %s, roots: ca.pem, policy: 1.2.3.9}",
-			failed: []string{"tsa_status"}, message: []string{"rejection", "unacceptedPolicy", "does not serve the requested policy"}},
+			failed: []string{"tsa_status"}, message: []string{"rejection", "unacceptedPolicy", "does not serve the requested policy", `("Requested policy is not supported.")`}},
 		{name: "other policy granted", section: "{url: %s, roots: ca.pem, policy: 1.2.3.4.5}", failed: nil},
 		{name: "policy not allowed", section: "{url: %s, roots: ca.pem, allowed_policies: [1.2.3.4.7]}",
 			failed: []string{"tsa_policy"}, message: []string{"1.2.3.4.1", "1.2.3.4.7"}},
