@@ -153,7 +153,8 @@ var catalog = []struct {
 // TestShippedConfig: the probes.yaml at the repository root passes
 // check-config with the real kinds, models the manual's whole catalog in its
 // order, gives every component a description, puts at least one probe on every
-// leaf, and its PKI kinds' probes use the certificates kept in pki/.
+// leaf, probes the PKI services with their kinds, and ships certificates in
+// pki/ that are still valid.
 func TestShippedConfig(t *testing.T) {
 	path := filepath.Join("..", "..", "probes.yaml")
 	var stdout, stderr bytes.Buffer
@@ -211,7 +212,22 @@ func TestShippedConfig(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("probes by kind: %v", kinds)
+	// Every kind compiled in is exercised, and the PKI services are probed
+	// by their own kinds, not merely fetched over HTTP.
+	for _, k := range probes.Kinds() {
+		if kinds[k] == 0 {
+			t.Errorf("no probe of kind %s in the shipped file", k)
+		}
+	}
+	for comp, kind := range map[string]string{"ocsp": "ocsp", "crl": "crl", "timestamp": "tsa", "acme": "acme", "quovadis-qualified-timestamps": "tsa"} {
+		found := false
+		for _, p := range cfg.Probes {
+			found = found || (p.Component == comp && p.Kind == kind)
+		}
+		if !found {
+			t.Errorf("component %s has no probe of kind %s", comp, kind)
+		}
+	}
 	// The certificates it ships are still valid: an expired one would make
 	// the probes that use it fail for the wrong reason.
 	files, err := filepath.Glob(filepath.Join("..", "..", "pki", "*.pem"))
