@@ -66,11 +66,12 @@ func (s *Store) FanOut(ctx context.Context, eventID int64, components []string) 
 	return int(n), err
 }
 
-// ClaimDeliveries takes up to limit pending deliveries due by now for the
-// worker run named lease, oldest first, and counts the attempt. Rows held by
-// this same run are skipped (they are in flight); rows held by another run
-// are taken over and flagged InDoubt.
-func (s *Store) ClaimDeliveries(ctx context.Context, lease string, limit int) ([]Delivery, error) {
+// ClaimDeliveries takes up to limit pending deliveries due by now to
+// subscribers of a kind (empty: any) for the worker run named lease, oldest
+// first, and counts the attempt. Rows held by this same run are skipped
+// (they are in flight); rows held by another run are taken over and flagged
+// InDoubt.
+func (s *Store) ClaimDeliveries(ctx context.Context, lease, kind string, limit int) ([]Delivery, error) {
 	var out []Delivery
 	now := s.clock.Now().UnixMilli()
 	err := s.tx(ctx, func(tx *sql.Tx) error {
@@ -78,8 +79,8 @@ func (s *Store) ClaimDeliveries(ctx context.Context, lease string, limit int) ([
 				COALESCE(e.id, 0), COALESCE(e.kind, ''), COALESCE(e.incident_id, 0), COALESCE(e.update_id, 0), COALESCE(e.components, '[]'), COALESCE(e.created_ms, 0),
 				s.id, s.kind, s.address, s.state, s.salt, COALESCE(s.secret, ''), s.failures, s.pending_components IS NOT NULL, COALESCE(s.confirm_sent_ms, 0)
 			FROM deliveries d JOIN subscribers s ON s.id = d.subscriber LEFT JOIN events e ON e.id = d.event
-			WHERE d.state = 'pending' AND d.due_ms <= ? AND (d.lease IS NULL OR d.lease != ?)
-			ORDER BY d.due_ms, d.id LIMIT ?`, now, lease, limit)
+			WHERE d.state = 'pending' AND d.due_ms <= ? AND (d.lease IS NULL OR d.lease != ?) AND (? = '' OR s.kind = ?)
+			ORDER BY d.due_ms, d.id LIMIT ?`, now, lease, kind, kind, limit)
 		if err != nil {
 			return fmt.Errorf("claim deliveries: %w", err)
 		}
@@ -148,6 +149,9 @@ type DeliveryOutcome struct {
 	// ClearFailures resets the subscriber's count of failures in a row
 	// (set on a success when the count was not zero).
 	ClearFailures bool
+	// Blame counts a DeliveryFailed against the subscriber (its address
+	// or endpoint refused); a relay that was down for good is not its fault.
+	Blame bool
 }
 
 // FinishDeliveries records outcomes in one transaction. A failure for good
@@ -205,7 +209,7 @@ func failDelivery(ctx context.Context, tx *sql.Tx, o DeliveryOutcome, now int64,
 	if err != nil {
 		return false, err
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	if n, _ := res.RowsAffected(); n == 0 || !o.Blame {
 		return false, nil
 	}
 	var failures int

@@ -35,7 +35,7 @@ func TestFanOutReachesOnlySubscribersOfTheComponents(t *testing.T) {
 	if n, err := s.FanOut(ctx, ev, []string{"ocsp"}); err != nil || n != 0 {
 		t.Errorf("second fan-out = %d, %v; want 0 new deliveries", n, err)
 	}
-	ds, err := s.ClaimDeliveries(ctx, "run-1", 100)
+	ds, err := s.ClaimDeliveries(ctx, "run-1", "", 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,11 +63,11 @@ func TestClaimLeaseRetryQuarantine(t *testing.T) {
 	ev, _ := s.AddEventForTest(ctx, Event{Kind: EventIncidentPublished, IncidentID: 1, UpdateID: 1, Components: []string{"ocsp"}})
 	s.FanOut(ctx, ev, []string{"ocsp"})
 
-	first, _ := s.ClaimDeliveries(ctx, "run-1", 2)
+	first, _ := s.ClaimDeliveries(ctx, "run-1", "", 2)
 	if len(first) != 2 {
 		t.Fatalf("claimed %d, want 2", len(first))
 	}
-	rest, _ := s.ClaimDeliveries(ctx, "run-1", 10)
+	rest, _ := s.ClaimDeliveries(ctx, "run-1", "", 10)
 	if len(rest) != 1 {
 		t.Fatalf("same run claimed %d more, want only the 1 not in flight", len(rest))
 	}
@@ -75,23 +75,23 @@ func TestClaimLeaseRetryQuarantine(t *testing.T) {
 	if n, _ := s.InDoubtDeliveries(ctx, "run-2"); n != 3 {
 		t.Errorf("in doubt = %d, want 3", n)
 	}
-	taken, _ := s.ClaimDeliveries(ctx, "run-2", 10)
+	taken, _ := s.ClaimDeliveries(ctx, "run-2", "", 10)
 	if len(taken) != 3 || !taken[0].InDoubt || taken[0].Attempts != 2 {
 		t.Fatalf("takeover = %+v", taken)
 	}
 	outs := []DeliveryOutcome{
 		{ID: taken[0].ID, Subscriber: taken[0].Subscriber.ID, Result: DeliverySent},
 		{ID: taken[1].ID, Subscriber: taken[1].Subscriber.ID, Result: DeliveryRetry, Due: clk.Now().Add(time.Minute), Err: "451 try later"},
-		{ID: taken[2].ID, Subscriber: taken[2].Subscriber.ID, Result: DeliveryFailed, Err: "550 no such user"},
+		{ID: taken[2].ID, Subscriber: taken[2].Subscriber.ID, Result: DeliveryFailed, Err: "550 no such user", Blame: true},
 	}
 	if q, err := s.FinishDeliveries(ctx, outs, 2); err != nil || len(q) != 0 {
 		t.Fatalf("finish = %v, %v", q, err)
 	}
-	if due, _ := s.ClaimDeliveries(ctx, "run-2", 10); len(due) != 0 {
+	if due, _ := s.ClaimDeliveries(ctx, "run-2", "", 10); len(due) != 0 {
 		t.Fatalf("retry claimed before it is due: %+v", due)
 	}
 	clk.Advance(time.Minute)
-	again, _ := s.ClaimDeliveries(ctx, "run-2", 10)
+	again, _ := s.ClaimDeliveries(ctx, "run-2", "", 10)
 	if len(again) != 1 || again[0].ID != taken[1].ID || again[0].InDoubt {
 		t.Fatalf("due retry = %+v", again)
 	}
@@ -104,7 +104,7 @@ func TestClaimLeaseRetryQuarantine(t *testing.T) {
 	ev3, _ := s.AddEventForTest(ctx, Event{Kind: EventIncidentResolved, IncidentID: 1, UpdateID: 3, Components: []string{"ocsp"}})
 	s.FanOut(ctx, ev2, []string{"ocsp"})
 	s.FanOut(ctx, ev3, []string{"ocsp"})
-	ds, _ := s.ClaimDeliveries(ctx, "run-2", 3)
+	ds, _ := s.ClaimDeliveries(ctx, "run-2", "", 3)
 	var failed int64
 	for _, d := range ds {
 		if d.Subscriber.ID == bad {
@@ -114,7 +114,7 @@ func TestClaimLeaseRetryQuarantine(t *testing.T) {
 			}
 		}
 	}
-	q, err := s.FinishDeliveries(ctx, []DeliveryOutcome{{ID: failed, Subscriber: bad, Result: DeliveryFailed, Err: "550 no such user"}}, 2)
+	q, err := s.FinishDeliveries(ctx, []DeliveryOutcome{{ID: failed, Subscriber: bad, Result: DeliveryFailed, Err: "550 no such user", Blame: true}}, 2)
 	if err != nil || !slices.Equal(q, []int64{bad}) {
 		t.Fatalf("quarantined = %v, %v; want [%d]", q, err, bad)
 	}

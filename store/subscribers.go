@@ -331,8 +331,9 @@ func (s *Store) ConfirmSubscription(ctx context.Context, id int64) (Subscriber, 
 	return out, err
 }
 
-// SetSubscriberComponents replaces an active subscriber's choice; an empty
-// choice unsubscribes.
+// SetSubscriberComponents replaces a subscriber's choice and makes it
+// active (the caller has proved the address is theirs: a signed link that
+// was only ever mailed to it, or an operator); an empty choice unsubscribes.
 func (s *Store) SetSubscriberComponents(ctx context.Context, id int64, components []string) (Subscriber, error) {
 	comps := cleanComponents(components)
 	if len(comps) == 0 {
@@ -344,10 +345,9 @@ func (s *Store) SetSubscriberComponents(ctx context.Context, id int64, component
 		if err != nil {
 			return err
 		}
-		if sub.State != SubscriberActive {
-			return fmt.Errorf("set components: subscriber %d is %s", id, sub.State)
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE subscribers SET updated_ms = ? WHERE id = ?`, s.clock.Now().UnixMilli(), id); err != nil {
+		now := s.clock.Now().UnixMilli()
+		if _, err := tx.ExecContext(ctx, `UPDATE subscribers SET state = ?, pending_components = NULL, failures = 0, updated_ms = ?,
+			confirmed_ms = COALESCE(confirmed_ms, ?) WHERE id = ?`, SubscriberActive, now, now, sub.ID); err != nil {
 			return fmt.Errorf("set components: %w", err)
 		}
 		if err := setSubscriberComponents(ctx, tx, id, comps); err != nil {

@@ -1,0 +1,182 @@
+package notify
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/probed/probed/config"
+	"github.com/probed/probed/internal/clock"
+	"github.com/probed/probed/store"
+)
+
+func TestLinksAreBoundToPurposeSubscriberAndTime(t *testing.T) {
+	l, err := NewLinks([]byte(strings.Repeat("k", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := store.Subscriber{ID: 7, Salt: []byte("salt-1")}
+	now := time.Unix(1_800_000_000, 0)
+	manage := l.Token(PurposeManage, sub, time.Time{})
+	if err := l.Verify(PurposeManage, manage, sub, now.Add(10*365*24*time.Hour)); err != nil {
+		t.Errorf("manage link: %v (must not expire)", err)
+	}
+	if err := l.Verify(PurposeUnsubscribe, manage, sub, now); !errors.Is(err, ErrBadLink) {
+		t.Error("a manage token opened the unsubscribe purpose")
+	}
+	other := store.Subscriber{ID: 7, Salt: []byte("salt-2")}
+	if err := l.Verify(PurposeManage, manage, other, now); !errors.Is(err, ErrBadLink) {
+		t.Error("a token survived the subscriber's salt changing (removed and re-added)")
+	}
+	confirm := l.Token(PurposeConfirm, sub, now.Add(time.Hour))
+	if err := l.Verify(PurposeConfirm, confirm, sub, now); err != nil {
+		t.Errorf("fresh confirm link: %v", err)
+	}
+	if err := l.Verify(PurposeConfirm, confirm, sub, now.Add(2*time.Hour)); !errors.Is(err, ErrBadLink) {
+		t.Error("expired confirm link accepted")
+	}
+	for _, bad := range []string{"", "7", "7.0", "8" + manage[1:], strings.Replace(manage, ".0.", ".1.", 1), manage[:len(manage)-2]} {
+		if err := l.Verify(PurposeManage, bad, sub, now); !errors.Is(err, ErrBadLink) {
+			t.Errorf("forged token %q accepted", bad)
+		}
+	}
+	if _, err := NewLinks([]byte("short")); err == nil {
+		t.Error("short key accepted")
+	}
+}
+
+func TestLimiterRefillsAndStaysBounded(t *testing.T) {
+	clk := clock.NewFake(time.Unix(0, 0))
+	l := NewLimiter(clk, 3)
+	rate := config.RateLimit{Burst: 2, PerHour: 6} // one token every 10 minutes
+	if !l.Allow("a", rate) || !l.Allow("a", rate) || l.Allow("a", rate) {
+		t.Fatal("burst of 2 not enforced")
+	}
+	clk.Advance(9 * time.Minute)
+	if l.Allow("a", rate) {
+		t.Error("refilled too early")
+	}
+	clk.Advance(time.Minute)
+	if !l.Allow("a", rate) {
+		t.Error("not refilled after 10 minutes")
+	}
+	l.Allow("b", rate)
+	l.Allow("c", rate)
+	if l.Allow("d", rate) {
+		t.Error("a fourth key fitted in a limiter of 3 whose buckets are all in use")
+	}
+	clk.Advance(time.Hour) // all refilled: forgotten to make room
+	if !l.Allow("d", rate) || l.Len() > 3 {
+		t.Errorf("refilled buckets not swept: len %d", l.Len())
+	}
+}
+
+func TestChallengeSolvedOnceOrAgedWithoutJS(t *testing.T) {
+	clk := clock.NewFake(time.Unix(1_800_000_000, 0))
+	c := NewChallenges([]byte(strings.Repeat("c", 32)), clk)
+	ttl, wait := 30*time.Minute, 20*time.Second
+	ch := c.Issue(12)
+	sol := Solve(ch)
+	if !Solves(ch, sol, 12) {
+		t.Fatal("Solve found no solution")
+	}
+	if err := c.Check(ch, "1"+sol, 12, ttl, wait); !errors.Is(err, ErrChallengeUnsolved) && Solves(ch, "1"+sol, 12) == false {
+		t.Errorf("wrong solution: %v", err)
+	}
+	if err := c.Check(ch, sol, 12, ttl, wait); err != nil {
+		t.Fatalf("solved challenge refused: %v", err)
+	}
+	if err := c.Check(ch, sol, 12, ttl, wait); !errors.Is(err, ErrChallengeReused) {
+		t.Errorf("replayed challenge: %v, want ErrChallengeReused", err)
+	}
+	easy := c.Issue(4)
+	if err := c.Check(easy, Solve(easy), 12, ttl, wait); !errors.Is(err, ErrChallengeInvalid) {
+		t.Errorf("a challenge easier than required: %v", err)
+	}
+	forged := strings.Replace(ch, ".", "x.", 1)
+	if err := c.Check(forged, sol, 12, ttl, wait); !errors.Is(err, ErrChallengeInvalid) {
+		t.Errorf("forged challenge: %v", err)
+	}
+	// No script: the challenge must have aged, and is then accepted once.
+	nojs := c.Issue(12)
+	if err := c.Check(nojs, "", 12, ttl, wait); !errors.Is(err, ErrChallengeTooEarly) {
+		t.Errorf("unsolved at once: %v, want ErrChallengeTooEarly", err)
+	}
+	clk.Advance(wait)
+	if err := c.Check(nojs, "", 12, ttl, wait); err != nil {
+		t.Errorf("aged unsolved challenge: %v", err)
+	}
+	old := c.Issue(12)
+	clk.Advance(ttl + time.Second)
+	if err := c.Check(old, Solve(old), 12, ttl, wait); !errors.Is(err, ErrChallengeExpired) {
+		t.Errorf("expired challenge: %v", err)
+	}
+}
+
+func TestScriptedFloodIsStopped(t *testing.T) {
+	e := newEnv(t)
+	solved := func() (string, string) {
+		ch, _ := e.subs.Challenge()
+		return ch, Solve(ch)
+	}
+	// One client address, many victims, valid proofs of work: the per-IP
+	// bucket (burst 5) stops it.
+	accepted := 0
+	for i := range 50 {
+		ch, sol := solved()
+		err := e.subs.Subscribe(e.ctx, SubscribeRequest{Email: "victim" + itoa(int64(i)) + "@example.com", Components: []string{"ocsp"}, Challenge: ch, Solution: sol, Client: "192.0.2.1"})
+		if err == nil {
+			accepted++
+		} else if !errors.Is(err, ErrRateLimited) {
+			t.Fatalf("request %d: %v", i, err)
+		}
+	}
+	if accepted != 5 {
+		t.Errorf("one client got %d requests through, want the burst of 5", accepted)
+	}
+	// Many client addresses, one victim: the per-address bucket (burst 3)
+	// stops it, and at most one confirmation mail is queued in the hour.
+	accepted = 0
+	for i := range 50 {
+		ch, sol := solved()
+		if err := e.subs.Subscribe(e.ctx, SubscribeRequest{Email: "Target@Example.com", Components: []string{"crl"}, Challenge: ch, Solution: sol,
+			Client: "198.51.100." + itoa(int64(i))}); err == nil {
+			accepted++
+		}
+	}
+	if accepted != 3 {
+		t.Errorf("one address was requested %d times, want the burst of 3", accepted)
+	}
+	// Without a valid proof nothing gets through even from fresh addresses.
+	for i := range 20 {
+		ch, _ := e.subs.Challenge()
+		err := e.subs.Subscribe(e.ctx, SubscribeRequest{Email: "x@example.com", Components: []string{"crl"}, Challenge: ch, Solution: "12345", Client: "203.0.113." + itoa(int64(i))})
+		if !errors.Is(err, ErrChallengeUnsolved) && !(Solves(ch, "12345", 8)) {
+			t.Fatalf("unsolved request %d: %v", i, err)
+		}
+	}
+	e.drain()
+	got := e.smtp.Received()
+	if got["target@example.com"] != 1 {
+		t.Errorf("the targeted address got %d confirmation mails, want 1", got["target@example.com"])
+	}
+	if len(got) != 6 {
+		t.Errorf("confirmation mails went to %d addresses, want 6 (5 victims + the target): %v", len(got), got)
+	}
+	// An hour later the target may get one more, no more.
+	e.clk.Advance(time.Hour)
+	for i := range 10 {
+		ch, sol := solved()
+		e.subs.Subscribe(e.ctx, SubscribeRequest{Email: "target@example.com", Components: []string{"crl"}, Challenge: ch, Solution: sol, Client: "203.0.113.200" + itoa(int64(i))})
+	}
+	e.drain()
+	if n := e.smtp.Received()["target@example.com"]; n != 2 {
+		t.Errorf("after an hour the target has %d confirmation mails, want 2", n)
+	}
+	if v := testutil.ToFloat64(e.subs.requests.WithLabelValues("rate_limited_ip")); v != 45 {
+		t.Errorf("rate_limited_ip = %v, want 45", v)
+	}
+}

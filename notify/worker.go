@@ -1,0 +1,657 @@
+// Package notify tells subscribers about incidents and maintenance: the
+// subscription flow (double opt-in, signed links, abuse limits), the mails
+// and webhook payloads, and the delivery worker that fans each event out to
+// an outbox in the store and sends it over SMTP or HTTP without losing any.
+package notify
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	gomail "github.com/wneessen/go-mail"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/probed/probed/config"
+	"github.com/probed/probed/internal/clock"
+	"github.com/probed/probed/store"
+)
+
+// Reasons of probed_notifications_failed_total: every failed attempt counts
+// once under one of them.
+const (
+	ReasonTemporary        = "temporary"         // SMTP 4xx: retried
+	ReasonConnection       = "connection"        // SMTP server unreachable or connection lost: retried
+	ReasonPermanent        = "permanent"         // SMTP 5xx: not retried
+	ReasonExpired          = "expired"           // still failing after notify.retry.give_up_after
+	ReasonCompose          = "compose"           // the event's incident is gone: nothing to tell
+	ReasonWebhookTemporary = "webhook_temporary" // webhook 408, 429, 5xx or no answer: retried
+	ReasonWebhookPermanent = "webhook_permanent" // webhook 4xx or redirect: not retried
+)
+
+var failReasons = []string{ReasonTemporary, ReasonConnection, ReasonPermanent, ReasonExpired, ReasonCompose, ReasonWebhookTemporary, ReasonWebhookPermanent}
+
+// WorkerOptions is what the delivery worker needs. Zero TLSConfig,
+// Transport and Poll are production defaults.
+type WorkerOptions struct {
+	Store      *store.Store
+	Config     func() *config.Config
+	Links      *Links
+	Clock      clock.Clock
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	// TLSConfig is used for SMTP TLS (tests pass their own roots).
+	TLSConfig *tls.Config
+	// Transport posts webhooks.
+	Transport http.RoundTripper
+	// Poll is the longest the worker sleeps without being woken (default 5s).
+	Poll time.Duration
+}
+
+// Worker fans events out to the outbox and delivers it. One Worker runs per
+// database; its lease (a random run id) marks the rows it holds, so after a
+// crash the next run knows which rows may have been sent already.
+type Worker struct {
+	opts  WorkerOptions
+	lease string
+
+	wakeMu sync.Mutex
+	wakeCh chan struct{}
+
+	downMu    sync.Mutex
+	downUntil time.Time // the SMTP relay failed to answer: no dialling before this
+	downFails int
+
+	storyMu sync.Mutex
+	stories map[int64]*Story
+	compMu  sync.Mutex
+	compCfg *config.Config
+	comp    *Composer
+
+	pace   pacer
+	webhk  *http.Client
+	done   chan struct{}
+	doneMu sync.Once
+
+	sent        prometheus.Counter
+	failed      *prometheus.CounterVec
+	redelivered prometheus.Counter
+	fannedOut   prometheus.Counter
+	quarantined prometheus.Counter
+}
+
+// NewWorker builds a worker; Run starts it.
+func NewWorker(opts WorkerOptions) (*Worker, error) {
+	if opts.Store == nil || opts.Config == nil || opts.Links == nil {
+		return nil, errors.New("new worker: store, config and links are required")
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.Real{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Registerer == nil {
+		opts.Registerer = prometheus.NewRegistry()
+	}
+	if opts.Poll <= 0 {
+		opts.Poll = 5 * time.Second
+	}
+	b := make([]byte, 8)
+	rand.Read(b)
+	w := &Worker{opts: opts, lease: hex.EncodeToString(b), wakeCh: make(chan struct{}), stories: map[int64]*Story{}, done: make(chan struct{})}
+	w.webhk = newWebhookClient(opts.Config().Notify.WebhookTimeout.D(), opts.Transport)
+	f := promauto.With(opts.Registerer)
+	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "probed_notifications_pending", Help: "Notifications (mails and webhook posts) waiting in the outbox."},
+		func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			n, err := opts.Store.PendingDeliveries(ctx)
+			if err != nil {
+				return -1
+			}
+			return float64(n)
+		})
+	w.sent = f.NewCounter(prometheus.CounterOpts{Name: "probed_notifications_sent_total", Help: "Notifications accepted by the SMTP server or webhook."})
+	w.failed = f.NewCounterVec(prometheus.CounterOpts{Name: "probed_notifications_failed_total", Help: "Failed notification attempts, by reason (temporary ones are retried)."}, []string{"reason"})
+	for _, r := range failReasons {
+		w.failed.WithLabelValues(r)
+	}
+	w.redelivered = f.NewCounter(prometheus.CounterOpts{Name: "probed_notifications_redelivered_total",
+		Help: "Notifications sent again after a crash left their outcome unknown (possible duplicates)."})
+	w.fannedOut = f.NewCounter(prometheus.CounterOpts{Name: "probed_notifications_fanned_out_total", Help: "Notifications written to the outbox by fan-out."})
+	w.quarantined = f.NewCounter(prometheus.CounterOpts{Name: "probed_subscribers_quarantined_total", Help: "Subscribers quarantined after repeated failed deliveries."})
+	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "probed_notify_smtp_up", Help: "Whether the last SMTP connection attempt succeeded (1) or the relay is being waited for (0)."},
+		func() float64 {
+			if w.smtpDown() > 0 {
+				return 0
+			}
+			return 1
+		})
+	opts.Registerer.MustRegister(&subscriberCollector{store: opts.Store,
+		desc: prometheus.NewDesc("probed_subscribers", "Subscribers by state.", []string{"state"}, nil)})
+	return w, nil
+}
+
+// Lease is this run's id on the rows it claims.
+func (w *Worker) Lease() string { return w.lease }
+
+// Wake tells the worker there is work (an event or a confirmation queued).
+func (w *Worker) Wake() {
+	w.wakeMu.Lock()
+	close(w.wakeCh)
+	w.wakeCh = make(chan struct{})
+	w.wakeMu.Unlock()
+}
+
+func (w *Worker) woken() <-chan struct{} {
+	w.wakeMu.Lock()
+	defer w.wakeMu.Unlock()
+	return w.wakeCh
+}
+
+// Done is closed when Run has returned.
+func (w *Worker) Done() <-chan struct{} { return w.done }
+
+// Run fans out and delivers until ctx ends: one fan-out loop and, as
+// notify.concurrency says (read at start), that many SMTP senders and
+// webhook senders. Failures are logged and retried; Run returns only when
+// ctx ends, so a dead relay never stops the daemon.
+func (w *Worker) Run(ctx context.Context) error {
+	defer w.doneMu.Do(func() { close(w.done) })
+	n := w.opts.Config().Notify.Concurrency
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { w.fanOutLoop(gctx); return nil })
+	for range n {
+		g.Go(func() error { w.sendLoop(gctx, store.SubscriberEmail); return nil })
+		g.Go(func() error { w.sendLoop(gctx, store.SubscriberWebhook); return nil })
+	}
+	g.Wait()
+	return nil
+}
+
+// Drain fans out pending events and delivers everything due now, with the
+// configured concurrency, returning once nothing due is left (retries set
+// for later stay pending). Tests and benchmarks drive the worker with it.
+func (w *Worker) Drain(ctx context.Context) error {
+	if err := w.FanOut(ctx); err != nil {
+		return err
+	}
+	n := w.opts.Config().Notify.Concurrency
+	g, gctx := errgroup.WithContext(ctx)
+	for range n {
+		for _, kind := range []string{store.SubscriberEmail, store.SubscriberWebhook} {
+			g.Go(func() error {
+				for {
+					if kind == store.SubscriberEmail && w.smtpDown() > 0 {
+						return nil
+					}
+					got, err := w.deliverOnce(gctx, kind)
+					if err != nil || got == 0 {
+						return err
+					}
+				}
+			})
+		}
+	}
+	return g.Wait()
+}
+
+func (w *Worker) fanOutLoop(ctx context.Context) {
+	var lastPurge time.Time
+	for {
+		ch := w.woken()
+		if err := w.FanOut(ctx); err != nil && ctx.Err() == nil {
+			w.opts.Logger.Error("notify fan-out failed; retrying", "err", err)
+		}
+		if now := w.opts.Clock.Now(); now.Sub(lastPurge) > time.Hour {
+			cfg := w.opts.Config()
+			if n, err := w.opts.Store.PurgeUnconfirmed(ctx, now.Add(-cfg.Notify.Subscribe.PendingTTL.D())); err != nil && ctx.Err() == nil {
+				w.opts.Logger.Error("purge unconfirmed subscribers failed", "err", err)
+			} else if n > 0 {
+				w.opts.Logger.Info("purged unconfirmed subscription requests", "count", n)
+			}
+			lastPurge = now
+		}
+		if !sleep(ctx, ch, w.opts.Poll) {
+			return
+		}
+	}
+}
+
+// FanOut turns every pending event into outbox rows for the subscribers of
+// its components (groups count for their children), each event in one
+// transaction with its rows.
+func (w *Worker) FanOut(ctx context.Context) error {
+	cfg := w.opts.Config()
+	for {
+		evs, err := w.opts.Store.PendingEvents(ctx, 100)
+		if err != nil {
+			return err
+		}
+		for _, ev := range evs {
+			n, err := w.opts.Store.FanOut(ctx, ev.ID, Expand(cfg, ev.Components))
+			if err != nil {
+				return err
+			}
+			w.fannedOut.Add(float64(n))
+			w.opts.Logger.Info("notification fanned out", "event", ev.ID, "kind", ev.Kind, "incident", ev.IncidentID, "recipients", n)
+		}
+		if len(evs) > 0 {
+			w.Wake()
+		}
+		if len(evs) < 100 {
+			return nil
+		}
+	}
+}
+
+func (w *Worker) sendLoop(ctx context.Context, kind string) {
+	for ctx.Err() == nil {
+		ch := w.woken()
+		if kind == store.SubscriberEmail {
+			if d := w.smtpDown(); d > 0 {
+				if !sleep(ctx, nil, d) {
+					return
+				}
+				continue
+			}
+		}
+		got, err := w.deliverOnce(ctx, kind)
+		if err != nil && ctx.Err() == nil {
+			w.opts.Logger.Error("notify delivery failed; retrying", "kind", kind, "err", err)
+			if !sleep(ctx, nil, time.Second) {
+				return
+			}
+			continue
+		}
+		if got > 0 {
+			continue
+		}
+		wait := w.opts.Poll
+		if due, err := w.opts.Store.NextDue(ctx); err == nil && !due.IsZero() {
+			wait = min(wait, max(due.Sub(w.opts.Clock.Now()), 50*time.Millisecond))
+		}
+		if !sleep(ctx, ch, wait) {
+			return
+		}
+	}
+}
+
+// sleep waits for d, a wake-up or the end of ctx (false).
+func sleep(ctx context.Context, wake <-chan struct{}, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-wake:
+	case <-t.C:
+	}
+	return true
+}
+
+func (w *Worker) smtpDown() time.Duration {
+	w.downMu.Lock()
+	defer w.downMu.Unlock()
+	return w.downUntil.Sub(w.opts.Clock.Now())
+}
+
+// relayFailed backs the whole worker off the relay: after a failed dial
+// nobody dials again until the backoff has passed.
+func (w *Worker) relayFailed(r config.Retry) time.Time {
+	w.downMu.Lock()
+	defer w.downMu.Unlock()
+	w.downFails++
+	w.downUntil = w.opts.Clock.Now().Add(backoff(r, w.downFails))
+	return w.downUntil
+}
+
+func (w *Worker) relayOK() {
+	w.downMu.Lock()
+	w.downFails, w.downUntil = 0, time.Time{}
+	w.downMu.Unlock()
+}
+
+// backoff is the wait before attempt n+1: initial doubled per attempt, capped.
+func backoff(r config.Retry, attempts int) time.Duration {
+	d := r.Initial.D()
+	for i := 1; i < attempts && d < r.Max.D(); i++ {
+		d *= 2
+	}
+	return min(d, r.Max.D())
+}
+
+func (w *Worker) composer(cfg *config.Config) (*Composer, error) {
+	w.compMu.Lock()
+	defer w.compMu.Unlock()
+	if w.comp != nil && w.compCfg == cfg {
+		return w.comp, nil
+	}
+	c, err := NewComposer(cfg, w.opts.Links)
+	if err != nil {
+		return nil, err
+	}
+	w.comp, w.compCfg = c, cfg
+	w.storyMu.Lock()
+	clear(w.stories)
+	w.storyMu.Unlock()
+	return c, nil
+}
+
+// story renders an event once for all its recipients.
+func (w *Worker) story(ctx context.Context, c *Composer, ev store.Event) (*Story, error) {
+	w.storyMu.Lock()
+	s, ok := w.stories[ev.ID]
+	w.storyMu.Unlock()
+	if ok {
+		return s, s.err
+	}
+	s, err := c.Story(ctx, w.opts.Store, ev)
+	if err != nil {
+		if !errors.Is(err, ErrNoStory) {
+			return nil, err // a database hiccup: not remembered
+		}
+		s = &Story{err: err}
+	}
+	w.storyMu.Lock()
+	if len(w.stories) > 256 {
+		clear(w.stories)
+	}
+	w.stories[ev.ID] = s
+	w.storyMu.Unlock()
+	return s, s.err
+}
+
+// batch collects the outcomes of one claim and writes them in chunks, so a
+// crash re-sends at most the messages claimed and not yet recorded.
+type batch struct {
+	w    *Worker
+	ctx  context.Context
+	outs []store.DeliveryOutcome
+}
+
+func (b *batch) add(o store.DeliveryOutcome) {
+	b.outs = append(b.outs, o)
+	if len(b.outs) >= 50 {
+		b.flush()
+	}
+}
+
+func (b *batch) flush() {
+	if len(b.outs) == 0 {
+		return
+	}
+	// Outcomes are written even while shutting down: they are the truth.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(b.ctx), 30*time.Second)
+	defer cancel()
+	q, err := b.w.opts.Store.FinishDeliveries(ctx, b.outs, b.w.opts.Config().Notify.QuarantineAfter)
+	if err != nil {
+		// The rows stay claimed by this run; a restart re-sends them (counted
+		// as in doubt). Nothing is lost.
+		b.w.opts.Logger.Error("record delivery outcomes failed", "count", len(b.outs), "err", err)
+	}
+	for _, id := range q {
+		b.w.quarantined.Inc()
+		b.w.opts.Logger.Warn("subscriber quarantined after repeated failed deliveries", "subscriber", id)
+	}
+	b.outs = b.outs[:0]
+}
+
+// retry records a failed attempt that may succeed later, or a final
+// failure once the delivery is older than give_up_after.
+func (w *Worker) retry(b *batch, d store.Delivery, cfg *config.Config, reason string, blame bool, err error) {
+	w.failed.WithLabelValues(reason).Inc()
+	now := w.opts.Clock.Now()
+	o := store.DeliveryOutcome{ID: d.ID, Subscriber: d.Subscriber.ID, Err: errText(err)}
+	if now.Sub(d.CreatedAt) >= cfg.Notify.Retry.GiveUpAfter.D() {
+		w.failed.WithLabelValues(ReasonExpired).Inc()
+		o.Result, o.Blame = store.DeliveryFailed, blame
+	} else {
+		o.Result, o.Due = store.DeliveryRetry, now.Add(backoff(cfg.Notify.Retry, d.Attempts))
+	}
+	b.add(o)
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	s := err.Error()
+	if len(s) > 500 {
+		s = s[:500]
+	}
+	return s
+}
+
+// deliverOnce claims up to notify.per_connection deliveries to subscribers
+// of a kind and sends them; it returns how many it claimed.
+func (w *Worker) deliverOnce(ctx context.Context, kind string) (int, error) {
+	cfg := w.opts.Config()
+	ds, err := w.opts.Store.ClaimDeliveries(ctx, w.lease, kind, cfg.Notify.PerConnection)
+	if err != nil || len(ds) == 0 {
+		return 0, err
+	}
+	c, err := w.composer(cfg)
+	if err != nil {
+		return 0, err
+	}
+	b := &batch{w: w, ctx: ctx}
+	defer b.flush()
+	if kind == store.SubscriberWebhook {
+		w.sendWebhooks(ctx, cfg, c, b, ds)
+	} else {
+		w.sendMails(ctx, cfg, c, b, ds)
+	}
+	return len(ds), nil
+}
+
+// message composes one claimed delivery; a nil message with a nil error
+// means it is dropped on purpose (recorded in b).
+func (w *Worker) message(ctx context.Context, c *Composer, b *batch, d store.Delivery) (*gomail.Msg, error) {
+	now := w.opts.Clock.Now()
+	drop := func(why string) {
+		b.add(store.DeliveryOutcome{ID: d.ID, Subscriber: d.Subscriber.ID, Result: store.DeliveryDropped, Err: why})
+	}
+	if d.Kind == store.DeliveryConfirm {
+		sub, err := w.opts.Store.Subscriber(ctx, d.Subscriber.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			drop("subscriber removed")
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if sub.PendingComponents == nil {
+			drop("nothing to confirm")
+			return nil, nil
+		}
+		return c.ConfirmMail(sub, now)
+	}
+	if d.Subscriber.State != store.SubscriberActive {
+		drop(d.Subscriber.State)
+		return nil, nil
+	}
+	s, err := w.story(ctx, c, d.Event)
+	if errors.Is(err, ErrNoStory) {
+		w.failed.WithLabelValues(ReasonCompose).Inc()
+		drop(err.Error())
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return c.EventMail(s, d.Subscriber, now)
+}
+
+func (w *Worker) sendMails(ctx context.Context, cfg *config.Config, c *Composer, b *batch, ds []store.Delivery) {
+	var conn *smtpConn
+	defer func() {
+		if conn != nil {
+			conn.close()
+		}
+	}()
+	release := func(rest []store.Delivery, due time.Time) {
+		for _, d := range rest {
+			b.add(store.DeliveryOutcome{ID: d.ID, Subscriber: d.Subscriber.ID, Result: store.DeliveryRetry, Due: due})
+		}
+	}
+	for i, d := range ds {
+		if ctx.Err() != nil {
+			release(ds[i:], w.opts.Clock.Now())
+			return
+		}
+		msg, err := w.message(ctx, c, b, d)
+		if err != nil {
+			w.opts.Logger.Error("compose notification failed; retrying", "delivery", d.ID, "err", err)
+			w.retry(b, d, cfg, ReasonCompose, false, err)
+			continue
+		}
+		if msg == nil {
+			continue
+		}
+		if conn == nil {
+			conn, err = dialSMTP(ctx, cfg.Notify.SMTP, w.opts.TLSConfig)
+			if err != nil {
+				until := w.relayFailed(cfg.Notify.Retry)
+				w.opts.Logger.Warn("SMTP relay unreachable; waiting", "err", err, "retry_at", until)
+				for _, r := range ds[i:] {
+					// Not an attempt at the message: the relay was not there.
+					if w.opts.Clock.Now().Sub(r.CreatedAt) >= cfg.Notify.Retry.GiveUpAfter.D() {
+						w.retry(b, r, cfg, ReasonConnection, false, err)
+					} else {
+						w.failed.WithLabelValues(ReasonConnection).Inc()
+						b.add(store.DeliveryOutcome{ID: r.ID, Subscriber: r.Subscriber.ID, Result: store.DeliveryRetry, Due: until, Err: errText(err)})
+					}
+				}
+				return
+			}
+			w.relayOK()
+		}
+		if wait := w.pace.reserve(time.Now(), cfg.Notify.Rate); wait > 0 && !sleep(ctx, nil, wait) {
+			release(ds[i:], w.opts.Clock.Now())
+			return
+		}
+		if d.InDoubt {
+			w.redelivered.Inc()
+		}
+		class, err := conn.send(msg)
+		switch class {
+		case sendOK:
+			w.sent.Inc()
+			b.add(store.DeliveryOutcome{ID: d.ID, Subscriber: d.Subscriber.ID, Result: store.DeliverySent, ClearFailures: d.Subscriber.Failures > 0})
+		case sendTemporary:
+			w.retry(b, d, cfg, ReasonTemporary, true, err)
+		case sendPermanent:
+			w.failed.WithLabelValues(ReasonPermanent).Inc()
+			b.add(store.DeliveryOutcome{ID: d.ID, Subscriber: d.Subscriber.ID, Result: store.DeliveryFailed, Err: errText(err), Blame: true})
+		case sendConnLost:
+			w.retry(b, d, cfg, ReasonConnection, false, err)
+			conn.close()
+			conn = nil
+		}
+	}
+}
+
+func (w *Worker) sendWebhooks(ctx context.Context, cfg *config.Config, c *Composer, b *batch, ds []store.Delivery) {
+	for i, d := range ds {
+		if ctx.Err() != nil {
+			for _, r := range ds[i:] {
+				b.add(store.DeliveryOutcome{ID: r.ID, Subscriber: r.Subscriber.ID, Result: store.DeliveryRetry, Due: w.opts.Clock.Now()})
+			}
+			return
+		}
+		if d.Subscriber.State != store.SubscriberActive || d.Kind != store.DeliveryEvent {
+			b.add(store.DeliveryOutcome{ID: d.ID, Subscriber: d.Subscriber.ID, Result: store.DeliveryDropped, Err: d.Subscriber.State})
+			continue
+		}
+		s, err := w.story(ctx, c, d.Event)
+		if errors.Is(err, ErrNoStory) {
+			w.failed.WithLabelValues(ReasonCompose).Inc()
+			b.add(store.DeliveryOutcome{ID: d.ID, Subscriber: d.Subscriber.ID, Result: store.DeliveryDropped, Err: err.Error()})
+			continue
+		}
+		if err != nil {
+			w.retry(b, d, cfg, ReasonCompose, false, err)
+			continue
+		}
+		now := w.opts.Clock.Now()
+		body, err := c.WebhookBody(s, d.Subscriber, now)
+		if err != nil {
+			w.retry(b, d, cfg, ReasonCompose, false, err)
+			continue
+		}
+		if wait := w.pace.reserve(time.Now(), cfg.Notify.Rate); wait > 0 && !sleep(ctx, nil, wait) {
+			b.add(store.DeliveryOutcome{ID: d.ID, Subscriber: d.Subscriber.ID, Result: store.DeliveryRetry, Due: now})
+			continue
+		}
+		if d.InDoubt {
+			w.redelivered.Inc()
+		}
+		class, err := postWebhook(ctx, w.webhk, d.Subscriber.Address, d.Subscriber.Secret, d.Event.Kind, d.ID, body, now)
+		switch class {
+		case sendOK:
+			w.sent.Inc()
+			b.add(store.DeliveryOutcome{ID: d.ID, Subscriber: d.Subscriber.ID, Result: store.DeliverySent, ClearFailures: d.Subscriber.Failures > 0})
+		case sendPermanent:
+			w.failed.WithLabelValues(ReasonWebhookPermanent).Inc()
+			b.add(store.DeliveryOutcome{ID: d.ID, Subscriber: d.Subscriber.ID, Result: store.DeliveryFailed, Err: errText(err), Blame: true})
+		default:
+			w.retry(b, d, cfg, ReasonWebhookTemporary, true, err)
+		}
+	}
+}
+
+// pacer spaces sends to notify.rate a second over all connections. It
+// paces real throughput to the relay, so it reads the wall clock.
+type pacer struct {
+	mu   sync.Mutex
+	next time.Time
+}
+
+// reserve books the next send slot and returns how long to wait for it.
+func (p *pacer) reserve(now time.Time, rate float64) time.Duration {
+	if rate <= 0 {
+		return 0
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.next.Before(now) {
+		p.next = now
+	}
+	wait := p.next.Sub(now)
+	p.next = p.next.Add(time.Duration(float64(time.Second) / rate))
+	return wait
+}
+
+// subscriberCollector reports probed_subscribers{state} at scrape time.
+type subscriberCollector struct {
+	store *store.Store
+	desc  *prometheus.Desc
+}
+
+func (c *subscriberCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *subscriberCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	counts, err := c.store.SubscriberCounts(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.desc, fmt.Errorf("count subscribers: %w", err))
+		return
+	}
+	for _, st := range []string{store.SubscriberPending, store.SubscriberActive, store.SubscriberUnsubscribed, store.SubscriberQuarantined} {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(counts[st]), st)
+	}
+}
+
+var _ prometheus.Collector = (*subscriberCollector)(nil)
