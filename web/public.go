@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -66,11 +67,10 @@ type Public struct {
 	// static assets, rendered once at start.
 	static map[string]*entry
 
-	builds     *prometheus.CounterVec
-	buildTime  prometheus.Histogram
-	builtAt    prometheus.Gauge
-	buildMu    sync.Mutex
-	lastReason string
+	builds    *prometheus.CounterVec
+	buildTime prometheus.Histogram
+	builtAt   prometheus.Gauge
+	buildMu   sync.Mutex
 }
 
 // rendered is one snapshot and the responses rendered from it.
@@ -100,6 +100,7 @@ type entry struct {
 
 	gzOnce sync.Once
 	gz     []byte
+	gzTag  string
 }
 
 // NewPublic builds the site with a snapshot of the configuration alone (no
@@ -255,6 +256,8 @@ func (e *entry) gzipped() []byte {
 		zw.Close()
 		if b.Len() < len(e.body) {
 			e.gz = b.Bytes()
+			// A strong validator per representation (RFC 9110 §8.8.3).
+			e.gzTag = strings.TrimSuffix(e.etag, `"`) + `-gz"`
 		}
 	})
 	return e.gz
@@ -294,10 +297,11 @@ func write(w http.ResponseWriter, r *http.Request, e *entry) {
 		h.Set("Vary", "Accept-Encoding")
 	}
 	body, etag := e.body, e.etag
-	if gz := e.gzipped(); gz != nil && acceptsGzip(r) {
-		body = gz
-		etag = etag[:len(etag)-1] + `-gz"`
-		h.Set("Content-Encoding", "gzip")
+	if acceptsGzip(r) {
+		if gz := e.gzipped(); gz != nil {
+			body, etag = gz, e.gzTag
+			h.Set("Content-Encoding", "gzip")
+		}
 	}
 	h.Set("ETag", etag)
 	if !e.lastMod.IsZero() {
@@ -308,7 +312,7 @@ func write(w http.ResponseWriter, r *http.Request, e *entry) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	h.Set("Content-Length", fmt.Sprint(len(body)))
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(e.status)
 	if r.Method != http.MethodHead {
 		w.Write(body)

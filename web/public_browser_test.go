@@ -72,6 +72,8 @@ func TestBrowser(t *testing.T) {
 		BarHeight  float64  `json:"barHeight"`
 		BarColor   string   `json:"barColor"`
 		Tip        string   `json:"tip"`
+		OutageTip  string   `json:"outageTip"`
+		OutageCls  string   `json:"outageClass"`
 		ChildShown bool     `json:"childShown"`
 		ChildAfter bool     `json:"childAfter"`
 	}
@@ -92,17 +94,23 @@ func TestBrowser(t *testing.T) {
 		bar.dispatchEvent(new MouseEvent('mouseover', {bubbles: true}));
 		const tip = q('#tip');
 		r.tip = tip ? tip.textContent : '';
+		const outage = document.querySelectorAll('[data-component="ocsp"] .bars i')[86];
+		outage.dispatchEvent(new MouseEvent('mouseover', {bubbles: true}));
+		r.outageTip = q('#tip').textContent;
+		r.outageClass = outage.className;
 		q('details.group > summary').click();
 		r.childAfter = acme.checkVisibility() || q('details.group').open;
 		return r;
 	})()`
 
 	for _, tc := range []struct {
-		name, url, banner, status, tipWord string
-		lang                               string
+		name, url, banner, status, tip, outageTip string
+		lang                                      string
 	}{
-		{"index-en.png", ts.URL + "/", "Partial System Outage", "Partial Outage", "uptime", "en"},
-		{"index-ja.png", ts.URL + "/?lang=ja", "一部のシステムで障害が発生しています", "一部障害", "稼働率", "ja"},
+		{"index-en.png", ts.URL + "/", "Partial System Outage", "Partial Outage", "Sep 16, 2021\n100.00% uptime\nNo incidents",
+			"Sep 13, 2021\n97.91% uptime\nMajor outage 30 min\n• OCSP responder unavailable", "en"},
+		{"index-ja.png", ts.URL + "/?lang=ja", "一部のシステムで障害が発生しています", "一部障害", "2021年9月16日\n稼働率 100.00%\nインシデントなし",
+			"2021年9月13日\n稼働率 97.91%\n重大な障害 30分\n• OCSP responder unavailable", "ja"},
 	} {
 		if err := chromedp.Do(ctx, chromedp.Navigate(tc.url), chromedp.WaitVisible(chromedp.CSS("#components"))); err != nil {
 			t.Fatalf("%s: %v", tc.url, err)
@@ -125,8 +133,11 @@ func TestBrowser(t *testing.T) {
 		if fp.Bars != 5*90 || fp.BarHeight < 20 || fp.BarColor != "rgb(47, 204, 102)" {
 			t.Errorf("%s: %d bars, height %.0f, colour %s", tc.url, fp.Bars, fp.BarHeight, fp.BarColor)
 		}
-		if !strings.Contains(fp.Tip, tc.tipWord) || !strings.Contains(fp.Tip, "2021") {
-			t.Errorf("%s: tooltip %q", tc.url, fp.Tip)
+		if fp.Tip != tc.tip {
+			t.Errorf("%s: plain day tooltip %q, want %q", tc.url, fp.Tip, tc.tip)
+		}
+		if fp.OutageTip != tc.outageTip || fp.OutageCls != "partial" {
+			t.Errorf("%s: outage day (%s) tooltip %q, want %q", tc.url, fp.OutageCls, fp.OutageTip, tc.outageTip)
 		}
 		if !fp.ChildShown || fp.ChildAfter {
 			t.Errorf("%s: group child shown %v, after collapsing %v", tc.url, fp.ChildShown, fp.ChildAfter)

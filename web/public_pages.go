@@ -186,7 +186,9 @@ func newView(p *Public, s *Snapshot, l *Lang, title, self string) view {
 		JS: "/static/tooltip.js?v=" + strings.Trim(p.static["tooltip.js"].etag, `"`)}
 }
 
-// bar is one day of an uptime row.
+// bar is one day of an uptime row. A plain day (up all day, nothing to
+// report) carries neither class nor title, which keeps a page of 200
+// components small; tooltip.js describes it from its position.
 type bar struct {
 	Class, Title string
 }
@@ -195,6 +197,7 @@ type bar struct {
 type row struct {
 	V        *view
 	C        *Component
+	First    string // the first bar's day, for tooltip.js
 	Bars     []bar
 	Uptime   string
 	Children []*row
@@ -216,11 +219,20 @@ func (v *view) row(c *Component, n int, withDips bool) *row {
 		days = days[len(days)-n:]
 	}
 	r := &row{V: v, C: c, Bars: make([]bar, len(days))}
+	if len(days) > 0 {
+		r.First = days[0].Start.Format(time.DateOnly)
+	}
 	var tot Day
 	for i := range days {
 		d := &days[i]
 		tot.add(d)
-		r.Bars[i] = bar{Class: d.Level(), Title: v.dayTitle(d)}
+		switch lvl := d.Level(); {
+		case lvl == "up" && d.Degraded == 0 && d.Maintenance == 0 && len(d.Incidents) == 0:
+		case lvl == "nodata" && len(d.Incidents) == 0:
+			r.Bars[i] = bar{Class: lvl, Title: v.L.T("uptime.nodata")}
+		default:
+			r.Bars[i] = bar{Class: lvl, Title: v.dayTitle(d)}
+		}
 		if withDips && d.Downtime() > 0 {
 			r.Dips = append(r.Dips, dip{Day: d.Start, Uptime: v.L.Percent(d.Uptime()), Detail: v.downDetail(d), Incidents: d.Incidents})
 		}

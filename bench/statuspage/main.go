@@ -1,0 +1,165 @@
+// Command statuspage serves the public status page on loopback with a
+// synthetic year of history, for load tests (bench/statuspage.sh drives it
+// with wrk). It prints the URL, then serves until stdin closes or it gets
+// SIGINT/SIGTERM; on exit it prints the heap in use.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+	"time"
+
+	"github.com/probed/probed/config"
+	"github.com/probed/probed/internal/clock"
+	"github.com/probed/probed/web"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "statuspage:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("statuspage", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:0", "address to serve on (loopback only)")
+	comps := fs.Int("components", 200, "number of components (a tenth of them groups)")
+	days := fs.Int("days", 365, "days of history")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	host, _, err := net.SplitHostPort(*listen)
+	if err != nil {
+		return fmt.Errorf("parse -listen: %w", err)
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("-listen %s: load tests stay on loopback", *listen)
+	}
+	now := time.Now().UTC().Truncate(time.Minute)
+	cfg := config.Default()
+	cfg.Page = config.Page{Name: "Example CA", URL: "https://status.example.com", TimeZone: "UTC", Languages: []string{"en", "ja"}}
+	cfg.Components = components(*comps)
+	data := history(cfg.Components, now, *days)
+
+	p, err := web.NewPublic(web.PublicOptions{Config: func() *config.Config { return &cfg }, Source: static{data},
+		Clock: clock.Real{}, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := p.Rebuild(context.Background()); err != nil {
+		return err
+	}
+	build := time.Since(start)
+	srv := web.New(web.Options{Config: func() *config.Config { return &cfg }, Public: p})
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	hs := web.NewHTTPServer(ln.Addr().String(), srv.PublicHandler(), slog.New(slog.DiscardHandler))
+	go hs.Serve(ln)
+	s := p.Snapshot()
+	fmt.Printf("url http://%s\ncomponents %d incidents %d maintenances %d status_changes %d build_ms %d\n",
+		ln.Addr(), len(s.Flat), len(s.Incidents), len(s.Maintenances), len(data.StatusLog), build.Milliseconds())
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	<-sig
+	hs.Close()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	fmt.Printf("heap_inuse_mb %.1f\n", float64(ms.HeapInuse)/(1<<20))
+	return nil
+}
+
+type static struct{ d web.Data }
+
+func (s static) PublicData(ctx context.Context, from, to time.Time) (web.Data, error) { return s.d, nil }
+
+// components makes n components: groups of nine leaves.
+func components(n int) []config.Component {
+	var out []config.Component
+	for g := 0; len(out)*10 < n; g++ {
+		grp := config.Component{ID: fmt.Sprintf("group-%02d", g), Name: fmt.Sprintf("Service Group %d", g)}
+		for l := 0; l < 9; l++ {
+			grp.Components = append(grp.Components, config.Component{ID: fmt.Sprintf("svc-%02d-%d", g, l),
+				Name: fmt.Sprintf("Certificate Service %d.%d", g, l), Description: "A CA endpoint probed by probed"})
+		}
+		out = append(out, grp)
+	}
+	return out
+}
+
+// history makes a year of public history: about one incident a day across
+// the page (each a few minutes to hours long, with four updates), a
+// maintenance a week, and the status log that goes with them.
+func history(cs []config.Component, now time.Time, days int) web.Data {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var leaves []string
+	for _, g := range cs {
+		for _, l := range g.Components {
+			leaves = append(leaves, l.ID)
+		}
+	}
+	start := now.AddDate(0, 0, -days)
+	d := web.Data{FirstData: start}
+	for _, l := range leaves {
+		d.StatusLog = append(d.StatusLog, web.StatusChange{Component: l, Status: web.StatusOperational, At: start})
+	}
+	id := int64(1)
+	statuses := []string{web.StatusDegraded, web.StatusPartialOutage, web.StatusMajorOutage}
+	impacts := map[string]string{web.StatusDegraded: "minor", web.StatusPartialOutage: "major", web.StatusMajorOutage: "critical"}
+	for t := start.Add(time.Duration(rng.IntN(24)) * time.Hour); t.Before(now.Add(-2 * time.Hour)); t = t.Add(time.Duration(12+rng.IntN(24)) * time.Hour) {
+		comp := leaves[rng.IntN(len(leaves))]
+		st := statuses[rng.IntN(len(statuses))]
+		dur := time.Duration(5+rng.IntN(180)) * time.Minute
+		end := t.Add(dur)
+		body := "We are investigating elevated error rates for this service. Certificates already issued are not affected."
+		r := web.Record{ID: id, Kind: web.KindIncident, State: web.StateResolved, Status: "resolved", Impact: impacts[st],
+			Title: fmt.Sprintf("Elevated errors on %s", comp), TitleJA: fmt.Sprintf("%s のエラー増加", comp),
+			Components: []web.RecordComponent{{ID: comp, Status: st}}, CreatedAt: t, PublishedAt: t, StartedAt: t, ResolvedAt: end,
+			Updates: []web.RecordUpdate{
+				{ID: id*10 + 1, Status: "investigating", Body: body, BodyJA: "調査しています。", CreatedAt: t, Notify: true,
+					Affected: []web.AffectedComponent{{ID: comp, OldStatus: web.StatusOperational, NewStatus: st}}},
+				{ID: id*10 + 2, Status: "identified", Body: "The issue has been identified and a fix is being implemented.", CreatedAt: t.Add(dur / 4)},
+				{ID: id*10 + 3, Status: "monitoring", Body: "A fix has been implemented and we are monitoring the results.", CreatedAt: t.Add(dur / 2)},
+				{ID: id*10 + 4, Status: "resolved", Body: "This incident has been resolved.", CreatedAt: end, Notify: true,
+					Affected: []web.AffectedComponent{{ID: comp, OldStatus: st, NewStatus: web.StatusOperational}}},
+			}}
+		d.Records = append(d.Records, r)
+		d.StatusLog = append(d.StatusLog, web.StatusChange{Component: comp, Status: st, At: t},
+			web.StatusChange{Component: comp, Status: web.StatusOperational, At: end})
+		id++
+	}
+	for t := start.Add(50 * time.Hour); t.Before(now.AddDate(0, 0, 14)); t = t.AddDate(0, 0, 7) {
+		comp := leaves[rng.IntN(len(leaves))]
+		end := t.Add(2 * time.Hour)
+		r := web.Record{ID: id, Kind: web.KindMaintenance, State: web.StatePublished, Status: "scheduled",
+			Title: "Scheduled maintenance of " + comp, Components: []web.RecordComponent{{ID: comp, Status: web.StatusMaintenance}},
+			CreatedAt: t.AddDate(0, 0, -7), PublishedAt: t.AddDate(0, 0, -7), ScheduledFor: t, ScheduledUntil: end,
+			Updates: []web.RecordUpdate{{ID: id*10 + 1, Status: "scheduled", Body: "We will be undergoing scheduled maintenance during this time.", CreatedAt: t.AddDate(0, 0, -7)}}}
+		switch {
+		case end.Before(now):
+			r.State, r.Status, r.ResolvedAt = web.StateResolved, "completed", end
+			r.Updates = append(r.Updates,
+				web.RecordUpdate{ID: id*10 + 2, Status: "in_progress", Body: "Scheduled maintenance is currently in progress.", CreatedAt: t},
+				web.RecordUpdate{ID: id*10 + 3, Status: "completed", Body: "The scheduled maintenance has been completed.", CreatedAt: end})
+		case t.Before(now):
+			r.Status = "in_progress"
+			r.Updates = append(r.Updates, web.RecordUpdate{ID: id*10 + 2, Status: "in_progress", Body: "Scheduled maintenance is currently in progress.", CreatedAt: t})
+		}
+		d.Records = append(d.Records, r)
+		id++
+	}
+	return d
+}
