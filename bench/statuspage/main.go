@@ -84,7 +84,9 @@ func run(args []string) error {
 
 type static struct{ d web.Data }
 
-func (s static) PublicData(ctx context.Context, from, to time.Time) (web.Data, error) { return s.d, nil }
+func (s static) PublicData(ctx context.Context, from, to time.Time) (web.Data, error) {
+	return s.d, nil
+}
 
 // components makes n components: groups of nine leaves.
 func components(n int) []config.Component {
