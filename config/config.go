@@ -181,7 +181,16 @@ func keepTypeErrors(err error, dst *[]string) error {
 type Incidents struct {
 	FailuresToOpen   int `yaml:"failures_to_open"`
 	SuccessesToClose int `yaml:"successes_to_close"`
+	// Quorum is how many locations must see a probe down before it counts
+	// as down (never more than the locations reporting it); 0 means 1.
+	Quorum int `yaml:"quorum"`
+	// AutoResolve resolves a published incident by itself once all its
+	// components have recovered, instead of proposing it to the operator.
+	AutoResolve bool `yaml:"auto_resolve"`
 }
+
+// EffectiveQuorum is Quorum with its default applied.
+func (i Incidents) EffectiveQuorum() int { return max(1, i.Quorum) }
 
 // DefaultIncidents: three failures in a row to open, two successes to close.
 var DefaultIncidents = Incidents{FailuresToOpen: 3, SuccessesToClose: 2}

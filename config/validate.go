@@ -53,6 +53,9 @@ func (c *Config) validate(p *problems, kinds []string) {
 	if c.Incidents.SuccessesToClose < 1 {
 		p.add("incidents.successes_to_close", "must be at least 1, got %d", c.Incidents.SuccessesToClose)
 	}
+	if c.Incidents.Quorum < 0 {
+		p.add("incidents.quorum", "must be at least 1 (locations that must agree a probe is down), got %d", c.Incidents.Quorum)
+	}
 	c.validateNotify(p)
 	c.validateComponents(p)
 	c.validateProbes(p, kinds)

@@ -1132,3 +1132,22 @@ func nullTime(v sql.NullInt64) *time.Time {
 	t := fromMS(v.Int64)
 	return &t
 }
+
+// CountIncidents returns how many incidents (not maintenances) are in each state.
+func (s *Store) CountIncidents(ctx context.Context) (map[string]int, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT state, COUNT(*) FROM incidents WHERE kind = 'incident' GROUP BY state`)
+	if err != nil {
+		return nil, fmt.Errorf("count incidents: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var st string
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, fmt.Errorf("count incidents: %w", err)
+		}
+		out[st] = n
+	}
+	return out, rows.Err()
+}

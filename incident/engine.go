@@ -1,0 +1,441 @@
+// Package incident turns probe results and Alertmanager alerts into draft
+// incidents an operator approves: per-probe hysteresis, a location quorum,
+// per-component status, one draft per outage with its evidence and texts in
+// English and Japanese, withdrawal when a failure clears before approval,
+// resolve proposals, and maintenance windows that move on time. Every bit of
+// state lives in SQLite, so a restart drafts nothing twice.
+package incident
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"text/template"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/probed/probed/config"
+	"github.com/probed/probed/internal/clock"
+	"github.com/probed/probed/probes"
+	"github.com/probed/probed/store"
+)
+
+// Options configures an Engine. Store and Config are required.
+type Options struct {
+	Store *store.Store
+	// Config returns the configuration in force (it changes on reload).
+	Config     func() *config.Config
+	Clock      clock.Clock
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	// Interval is the longest the ticker waits between two looks at
+	// maintenance windows and components (default 30s); it also wakes
+	// exactly when a window opens or closes.
+	Interval time.Duration
+}
+
+// Engine evaluates results and keeps incidents in step with them.
+type Engine struct {
+	opts   Options
+	st     *store.Store
+	clock  clock.Clock
+	logger *slog.Logger
+
+	// mu serialises everything that reads and writes incidents, so the
+	// engine and an operator never interleave half-made decisions.
+	mu     sync.Mutex
+	probes map[probeKey]*store.ProbeHealth
+	comps  map[string]store.ComponentHealth
+	alerts []store.Alert
+
+	tmpl *template.Template
+
+	hookMu sync.Mutex
+	hooks  []func()
+	wake   chan struct{}
+}
+
+type probeKey struct{ probe, location string }
+
+var _ probes.Sink = (*Engine)(nil)
+
+// New builds an engine from what the database remembers (probe health,
+// component statuses, firing alerts) and registers its metrics.
+func New(ctx context.Context, opts Options) (*Engine, error) {
+	if opts.Store == nil || opts.Config == nil {
+		return nil, errors.New("new incident engine: Store and Config are required")
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.Real{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Interval <= 0 {
+		opts.Interval = 30 * time.Second
+	}
+	e := &Engine{opts: opts, st: opts.Store, clock: opts.Clock, logger: opts.Logger,
+		probes: map[probeKey]*store.ProbeHealth{}, wake: make(chan struct{}, 1), tmpl: newTextTemplates()}
+	hs, err := e.st.LoadProbeHealth(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("new incident engine: %w", err)
+	}
+	for i := range hs {
+		h := hs[i]
+		e.probes[probeKey{h.Probe, h.Location}] = &h
+	}
+	if e.comps, err = e.st.LoadComponentHealth(ctx); err != nil {
+		return nil, fmt.Errorf("new incident engine: %w", err)
+	}
+	if e.alerts, err = e.st.FiringAlerts(ctx); err != nil {
+		return nil, fmt.Errorf("new incident engine: %w", err)
+	}
+	var leaves []string
+	for _, c := range opts.Config().Leaves() {
+		leaves = append(leaves, c.ID)
+	}
+	if err := e.st.EnsureComponents(ctx, leaves); err != nil {
+		return nil, fmt.Errorf("new incident engine: %w", err)
+	}
+	if opts.Registerer != nil {
+		if err := opts.Registerer.Register(&collector{e: e}); err != nil {
+			return nil, fmt.Errorf("new incident engine: register metrics: %w", err)
+		}
+	}
+	return e, nil
+}
+
+// OnChange registers fn to be called after anything public or operator-
+// visible changed (a draft, an approval, a maintenance step). fn must be quick.
+func (e *Engine) OnChange(fn func()) {
+	e.hookMu.Lock()
+	e.hooks = append(e.hooks, fn)
+	e.hookMu.Unlock()
+}
+
+func (e *Engine) changed() {
+	e.hookMu.Lock()
+	hooks := slices.Clone(e.hooks)
+	e.hookMu.Unlock()
+	for _, h := range hooks {
+		h()
+	}
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Store returns the store the engine works on (read access for the web).
+func (e *Engine) Store() *store.Store { return e.st }
+
+// Record evaluates one finished probe run (probes.Sink).
+func (e *Engine) Record(ctx context.Context, r probes.Result) error {
+	cfg := e.opts.Config()
+	e.mu.Lock()
+	changed, err := e.record(ctx, cfg, r)
+	e.mu.Unlock()
+	if changed {
+		e.changed()
+	}
+	return err
+}
+
+func (e *Engine) record(ctx context.Context, cfg *config.Config, r probes.Result) (bool, error) {
+	if r.Component == "" || cfg.Component(r.Component) == nil {
+		return false, nil // a probe of a component no longer configured
+	}
+	k := probeKey{r.Probe, r.Location}
+	h, ok := e.probes[k]
+	if !ok {
+		h = &store.ProbeHealth{Probe: r.Probe, Location: r.Location, Component: r.Component, Since: r.Start}
+		e.probes[k] = h
+	}
+	before := *h
+	step(h, r, cfg.Incidents, latencyObjective(cfg, r.Component))
+	if healthChanged(before, *h) {
+		if err := e.st.SaveProbeHealth(ctx, *h); err != nil {
+			return false, err
+		}
+	}
+	if !r.Success {
+		// Fresh evidence for an incident already following this component
+		// (before evaluating: a draft made now gets it with its creation).
+		if err := e.refreshEvidence(ctx, h); err != nil {
+			return false, err
+		}
+	}
+	return e.evaluate(ctx, cfg, r.Component)
+}
+
+func latencyObjective(cfg *config.Config, component string) time.Duration {
+	if c := cfg.Component(component); c != nil {
+		return c.LatencyObjective.D()
+	}
+	return 0
+}
+
+// step applies one result to a probe's hysteresis. Counters are capped so a
+// steady state changes nothing (and writes nothing).
+func step(h *store.ProbeHealth, r probes.Result, inc config.Incidents, objective time.Duration) {
+	open, closeN := inc.FailuresToOpen, inc.SuccessesToClose
+	h.Component = r.Component
+	h.Last = r.Start
+	if !r.Success {
+		if h.Fails == 0 {
+			h.Since = r.Start // first failure of this run
+		}
+		h.Fails = min(h.Fails+1, open)
+		h.OKs = 0
+		h.Slows = 0
+		h.Checks = r.FailedChecks()
+		if h.Fails >= open {
+			h.Down = true
+			h.Slow = false
+		}
+		return
+	}
+	if h.OKs == 0 {
+		h.Since = r.Start
+	}
+	h.OKs = min(h.OKs+1, closeN)
+	h.Fails = 0
+	if h.Down && h.OKs >= closeN {
+		h.Down = false
+	}
+	// Slows counts consecutive slow successes up, fast ones down, so that
+	// degraded_performance has the same hysteresis as an outage.
+	slow := objective > 0 && r.Duration > objective
+	switch {
+	case slow && h.Slows < 0:
+		h.Slows = 1
+	case slow:
+		h.Slows = min(h.Slows+1, open)
+	case h.Slows > 0:
+		h.Slows = -1
+	default:
+		h.Slows = max(h.Slows-1, -closeN)
+	}
+	if h.Slows >= open {
+		if !h.Slow {
+			h.Checks = []probes.Check{{Name: "latency_objective", Message: fmt.Sprintf("runs took %s, slower than the %s objective", r.Duration.Round(time.Millisecond), objective),
+				Evidence: map[string]string{"duration": r.Duration.String(), "objective": objective.String()}}}
+		}
+		h.Slow = true
+	} else if h.Slows <= -closeN || objective == 0 {
+		h.Slow = false
+	}
+	if h.Down {
+		h.Slow = false
+	}
+}
+
+func healthChanged(a, b store.ProbeHealth) bool {
+	if a.Down != b.Down || a.Slow != b.Slow || a.Fails != b.Fails || a.OKs != b.OKs || a.Slows != b.Slows || !a.Since.Equal(b.Since) || a.Component != b.Component {
+		return true
+	}
+	if len(a.Checks) != len(b.Checks) {
+		return true
+	}
+	for i := range a.Checks {
+		if a.Checks[i].Name != b.Checks[i].Name {
+			return true
+		}
+	}
+	return false
+}
+
+// source is one input to a component's status: a probe (over its
+// locations, with the quorum applied) or a firing alert.
+type source struct {
+	level    int // 0 up, 1 slow, 2 down
+	since    time.Time
+	evidence []store.Evidence
+}
+
+// sources gathers the probes and alerts that speak for a component.
+func (e *Engine) sources(cfg *config.Config, component string) []source {
+	quorum := cfg.Incidents.EffectiveQuorum()
+	byProbe := map[string][]*store.ProbeHealth{}
+	for _, h := range e.probes {
+		if h.Component != component {
+			continue
+		}
+		if p := cfg.Probe(h.Probe); p == nil || p.Component != component {
+			continue
+		}
+		byProbe[h.Probe] = append(byProbe[h.Probe], h)
+	}
+	names := make([]string, 0, len(byProbe))
+	for n := range byProbe {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	var out []source
+	for _, n := range names {
+		locs := byProbe[n]
+		slices.SortFunc(locs, func(a, b *store.ProbeHealth) int { return compareStr(a.Location, b.Location) })
+		need := min(quorum, len(locs))
+		var down, slow []*store.ProbeHealth
+		for _, h := range locs {
+			switch {
+			case h.Down:
+				down = append(down, h)
+			case h.Slow:
+				slow = append(slow, h)
+			}
+		}
+		src := source{}
+		var these []*store.ProbeHealth
+		switch {
+		case len(down) >= need:
+			src.level, these = 2, down
+		case len(down)+len(slow) >= need && len(slow) > 0:
+			src.level, these = 1, append(down, slow...)
+		}
+		for _, h := range these {
+			if src.since.IsZero() || h.Since.Before(src.since) {
+				src.since = h.Since
+			}
+			src.evidence = append(src.evidence, probeEvidence(h)...)
+		}
+		out = append(out, src)
+	}
+	for _, a := range e.alerts {
+		if a.Component != component {
+			continue
+		}
+		lvl := 2
+		if a.CompStatus == store.DegradedPerformance {
+			lvl = 1
+		}
+		out = append(out, source{level: lvl, since: a.StartsAt, evidence: []store.Evidence{alertEvidence(a)}})
+	}
+	return out
+}
+
+func compareStr(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func probeEvidence(h *store.ProbeHealth) []store.Evidence {
+	var out []store.Evidence
+	for _, c := range h.Checks {
+		vals := map[string]string{}
+		for k, v := range c.Evidence {
+			vals[k] = v
+		}
+		out = append(out, store.Evidence{Component: h.Component, Source: store.OriginProbe, Probe: h.Probe, Location: h.Location,
+			Check: c.Name, Message: c.Message, Since: h.Since, Last: h.Last, Values: vals})
+	}
+	if len(out) == 0 {
+		out = append(out, store.Evidence{Component: h.Component, Source: store.OriginProbe, Probe: h.Probe, Location: h.Location,
+			Check: "probe", Message: "the probe failed", Since: h.Since, Last: h.Last})
+	}
+	return out
+}
+
+func alertEvidence(a store.Alert) store.Evidence {
+	vals := map[string]string{}
+	for k, v := range a.Labels {
+		vals["label."+k] = v
+	}
+	for k, v := range a.Annotations {
+		vals["annotation."+k] = v
+	}
+	msg := a.Annotations["summary"]
+	if msg == "" {
+		msg = a.Annotations["description"]
+	}
+	if msg == "" {
+		msg = "alert " + a.Alertname + " is firing"
+	}
+	probe, loc := a.Labels["probe"], a.Labels["location"]
+	if probe == "" {
+		probe = a.Alertname
+	}
+	if loc == "" {
+		loc = "alertmanager"
+	}
+	return store.Evidence{Component: a.Component, Source: store.OriginAlertmanager, Probe: probe, Location: loc, Check: a.Alertname,
+		Message: msg, Since: a.StartsAt, Last: a.ReceivedAt, Values: vals}
+}
+
+// componentStatus applies the rule: every source down → major_outage, some
+// down → partial_outage, some slow → degraded_performance.
+func componentStatus(srcs []source) (string, time.Time) {
+	var down, slow int
+	var since time.Time
+	for _, s := range srcs {
+		switch s.level {
+		case 2:
+			down++
+		case 1:
+			slow++
+		default:
+			continue
+		}
+		if since.IsZero() || s.since.Before(since) {
+			since = s.since
+		}
+	}
+	switch {
+	case down > 0 && down == len(srcs):
+		return store.MajorOutage, since
+	case down > 0:
+		return store.PartialOutage, since
+	case slow > 0:
+		return store.DegradedPerformance, since
+	}
+	return store.Operational, time.Time{}
+}
+
+// evaluate recomputes a component's status and, when it changed, saves it
+// and brings the incidents in line.
+func (e *Engine) evaluate(ctx context.Context, cfg *config.Config, component string) (bool, error) {
+	status, since := componentStatus(e.sources(cfg, component))
+	cur, known := e.comps[component]
+	if !known {
+		cur = store.ComponentHealth{Component: component, Status: store.Operational}
+	}
+	if cur.Status == status && known {
+		return false, nil
+	}
+	next := store.ComponentHealth{Component: component, Status: status, Since: cur.Since}
+	switch {
+	case status == store.Operational:
+		next.Since = e.clock.Now()
+	case cur.Status == store.Operational || !known:
+		next.Since = since // a new outage begins at its first failure
+	}
+	if next.Since.IsZero() {
+		next.Since = e.clock.Now()
+	}
+	if err := e.st.SaveComponentHealth(ctx, next); err != nil {
+		return false, err
+	}
+	e.comps[component] = next
+	return e.reconcile(ctx, cfg, component)
+}
+
+// ComponentHealth returns the engine's computed (not public) status of
+// every component it has seen.
+func (e *Engine) ComponentHealth() map[string]store.ComponentHealth {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make(map[string]store.ComponentHealth, len(e.comps))
+	for k, v := range e.comps {
+		out[k] = v
+	}
+	return out
+}

@@ -1,0 +1,602 @@
+package incident
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/probed/probed/config"
+	"github.com/probed/probed/internal/clock"
+	"github.com/probed/probed/probes"
+	"github.com/probed/probed/store"
+)
+
+const baseConfig = `
+page: {name: Example CA, url: https://status.example.com, time_zone: Asia/Tokyo}
+location: tokyo-1
+components:
+  - {id: ocsp, name: Online Certificate Status Protocol (OCSP)}
+  - {id: crl, name: Certificate Revocation List (CRL)}
+  - id: certcentral
+    name: CertCentral
+    components:
+      - {id: api, name: CertCentral API, latency_objective: 1s}
+probes:
+  - {name: ocsp-good, component: ocsp, kind: http, http: {url: "http://127.0.0.1:1/good"}}
+  - {name: ocsp-revoked, component: ocsp, kind: http, http: {url: "http://127.0.0.1:1/revoked"}}
+  - {name: crl, component: crl, kind: http, http: {url: "http://127.0.0.1:1/crl"}}
+  - {name: api, component: api, kind: http, http: {url: "http://127.0.0.1:1/api"}}
+`
+
+type harness struct {
+	t    *testing.T
+	ctx  context.Context
+	clk  *clock.Fake
+	dir  string
+	cfg  *config.Config
+	st   *store.Store
+	eng  *Engine
+	reg  *prometheus.Registry
+	seen int // changes reported through OnChange
+}
+
+func newHarness(t *testing.T, incidents string) *harness {
+	t.Helper()
+	h := &harness{t: t, ctx: context.Background(), clk: clock.NewFake(time.Date(2026, 3, 1, 1, 0, 0, 0, time.UTC)), dir: t.TempDir()}
+	path := filepath.Join(h.dir, "probes.yaml")
+	if err := os.WriteFile(path, []byte(baseConfig+incidents), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path, probes.Kinds())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.cfg = cfg
+	h.open()
+	t.Cleanup(func() { h.st.Close() })
+	return h
+}
+
+func (h *harness) open() {
+	h.t.Helper()
+	var err error
+	h.st, err = store.Open(h.ctx, store.Options{Path: h.cfg.Storage.Path, Clock: h.clk})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.reg = prometheus.NewRegistry()
+	h.eng, err = New(h.ctx, Options{Store: h.st, Config: func() *config.Config { return h.cfg }, Clock: h.clk, Registerer: h.reg})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.eng.OnChange(func() { h.seen++ })
+}
+
+// restart closes the database and builds a new engine on it, as a daemon
+// restart would.
+func (h *harness) restart() {
+	h.t.Helper()
+	if err := h.st.Close(); err != nil {
+		h.t.Fatal(err)
+	}
+	h.open()
+	if err := h.eng.Tick(h.ctx); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// run feeds one result of probe at location (tokyo-1 when empty), then
+// moves the clock by 30s.
+func (h *harness) run(probe, location string, ok bool, d time.Duration) {
+	h.t.Helper()
+	p := h.cfg.Probe(probe)
+	if location == "" {
+		location = "tokyo-1"
+	}
+	r := probes.Result{Probe: probe, Kind: p.Kind, Component: p.Component, Location: location, Start: h.clk.Now(), Duration: d, Success: ok}
+	if ok {
+		r.Checks = []probes.Check{{Name: "http_status", OK: true}}
+	} else {
+		r.Checks = []probes.Check{{Name: "http_status", OK: true}, {Name: "ocsp_next_update", Severity: probes.Critical,
+			Message: "nextUpdate passed 2h ago", Evidence: map[string]string{"next_update": "2026-03-01T00:00:00Z", "produced_at": "2026-02-28T00:00:00Z"}}}
+	}
+	if err := h.eng.Record(h.ctx, r); err != nil {
+		h.t.Fatal(err)
+	}
+	h.clk.Advance(30 * time.Second)
+}
+
+func (h *harness) fail(probe string, n int) {
+	h.t.Helper()
+	for range n {
+		h.run(probe, "", false, 100*time.Millisecond)
+	}
+}
+
+func (h *harness) ok(probe string, n int) {
+	h.t.Helper()
+	for range n {
+		h.run(probe, "", true, 100*time.Millisecond)
+	}
+}
+
+func (h *harness) incidents(state string) []store.Incident {
+	h.t.Helper()
+	list, err := h.st.ListIncidents(h.ctx, store.IncidentFilter{State: state, Kind: store.KindIncident})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return list
+}
+
+func (h *harness) only(state string) store.Incident {
+	h.t.Helper()
+	all := h.incidents("")
+	if len(all) != 1 || all[0].State != state {
+		h.t.Fatalf("incidents = %s, want exactly one, %s", describe(all), state)
+	}
+	return all[0]
+}
+
+func describe(list []store.Incident) string {
+	var parts []string
+	for _, i := range list {
+		var cs []string
+		for _, c := range i.Components {
+			cs = append(cs, c.ID+"="+c.Status)
+		}
+		parts = append(parts, i.State+"("+strings.Join(cs, ",")+")")
+	}
+	return "[" + strings.Join(parts, " ") + "]"
+}
+
+func (h *harness) public(component string) string {
+	h.t.Helper()
+	st, err := h.st.ComponentStatuses(h.ctx)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if iv, ok := st[component]; ok {
+		return iv.Status
+	}
+	return "none"
+}
+
+func (h *harness) events() []store.Event {
+	h.t.Helper()
+	ev, err := h.st.PendingEvents(h.ctx, 1000)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return ev
+}
+
+func TestSustainedFailureDraftsExactlyOneIncidentWithEvidence(t *testing.T) {
+	h := newHarness(t, "incidents: {failures_to_open: 3, successes_to_close: 2}\n")
+	start := h.clk.Now()
+	h.fail("ocsp-good", 2)
+	h.fail("ocsp-revoked", 2)
+	if n := len(h.incidents("")); n != 0 {
+		t.Fatalf("%d incidents after 2 failures, want none before failures_to_open", n)
+	}
+	h.fail("ocsp-good", 1)
+	d := h.only(store.StateDraft)
+	if d.Origin != store.OriginProbe || d.Impact != store.ImpactMajor || len(d.Components) != 1 || d.Components[0].Status != store.PartialOutage {
+		t.Fatalf("draft = %+v, want ocsp partial_outage (one of two probes down), impact major", d)
+	}
+	if len(d.Evidence) != 1 {
+		t.Fatalf("evidence = %+v", d.Evidence)
+	}
+	ev := d.Evidence[0]
+	if ev.Probe != "ocsp-good" || ev.Location != "tokyo-1" || ev.Check != "ocsp_next_update" || ev.Message != "nextUpdate passed 2h ago" ||
+		!ev.Since.Equal(start) || ev.Values["next_update"] != "2026-03-01T00:00:00Z" {
+		t.Errorf("evidence = %+v, want the failed check since the first failure with its values", ev)
+	}
+	if !strings.Contains(d.Title, "Online Certificate Status Protocol (OCSP)") || !strings.Contains(d.TitleJA, "一部停止") {
+		t.Errorf("titles = %q / %q", d.Title, d.TitleJA)
+	}
+	u := d.Updates[0]
+	if u.Status != store.StatusInvestigating || !strings.Contains(u.Body, "partial outage") || !strings.Contains(u.Body, "2026-03-01 10:00 JST") ||
+		!strings.Contains(u.BodyJA, "2026年3月1日 10:00 (JST)頃より") || !strings.Contains(u.BodyJA, "調査") {
+		t.Errorf("first update = %q / %q", u.Body, u.BodyJA)
+	}
+	// The second probe going down too makes it a major outage in the same draft.
+	h.fail("ocsp-revoked", 1)
+	d = h.only(store.StateDraft)
+	if d.Components[0].Status != store.MajorOutage || d.Impact != store.ImpactCritical || len(d.Evidence) != 2 {
+		t.Fatalf("after both probes down: %+v", d)
+	}
+	h.fail("ocsp-good", 3)
+	d = h.only(store.StateDraft)
+	if d.Evidence[0].Count != 4 {
+		t.Errorf("evidence count = %d, want 4 (draft + 3 later failures)", d.Evidence[0].Count)
+	}
+	if h.public("ocsp") != store.Operational || len(h.events()) != 0 {
+		t.Fatalf("a draft changed the public status (%s) or queued events (%d)", h.public("ocsp"), len(h.events()))
+	}
+	if h.seen == 0 {
+		t.Error("OnChange never called")
+	}
+	if v := testutil.ToFloat64(mustGauge(t, h.reg, "probed_incidents", "state", "draft")); v != 1 {
+		t.Errorf("probed_incidents{state=draft} = %v", v)
+	}
+}
+
+func mustGauge(t *testing.T, reg *prometheus.Registry, name string, kv ...string) prometheus.Collector {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range mf.GetMetric() {
+			for i := 0; i+1 < len(kv); i += 2 {
+				found := false
+				for _, l := range m.GetLabel() {
+					if l.GetName() == kv[i] && l.GetValue() == kv[i+1] {
+						found = true
+					}
+				}
+				if !found {
+					continue next
+				}
+			}
+			g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "x"})
+			g.Set(m.GetGauge().GetValue())
+			return g
+		}
+	}
+	t.Fatalf("no %s%v", name, kv)
+	return nil
+}
+
+func TestBlipDraftsNothing(t *testing.T) {
+	h := newHarness(t, "incidents: {failures_to_open: 3, successes_to_close: 2}\n")
+	for range 5 {
+		h.fail("crl", 2)
+		h.ok("crl", 1)
+	}
+	h.fail("ocsp-good", 1)
+	if n := len(h.incidents("")); n != 0 {
+		t.Fatalf("blips drafted %d incidents", n)
+	}
+	if got := h.eng.ComponentHealth()["crl"].Status; got != store.Operational {
+		t.Fatalf("crl computed %s after blips", got)
+	}
+}
+
+func TestRecoveryBeforeApprovalWithdraws(t *testing.T) {
+	h := newHarness(t, "incidents: {failures_to_open: 3, successes_to_close: 2}\n")
+	h.fail("crl", 3)
+	h.only(store.StateDraft)
+	h.ok("crl", 1)
+	h.only(store.StateDraft) // one success is not recovery yet
+	h.ok("crl", 1)
+	w := h.only(store.StateWithdrawn)
+	if w.PublishedAt != nil || w.Reason == "" || len(h.events()) != 0 || h.public("crl") != store.Operational {
+		t.Fatalf("withdrawn = %+v; events %d; crl %s", w, len(h.events()), h.public("crl"))
+	}
+	// A new outage is a new draft; the withdrawn one stays for the record.
+	h.fail("crl", 3)
+	if got := describe(h.incidents("")); got != "[draft(crl=major_outage) withdrawn(crl=major_outage)]" {
+		t.Fatalf("incidents = %s", got)
+	}
+}
+
+func TestApprovePublishesThenResolveProposal(t *testing.T) {
+	h := newHarness(t, "incidents: {failures_to_open: 2, successes_to_close: 2}\n")
+	h.fail("crl", 2)
+	d := h.only(store.StateDraft)
+	p, err := h.eng.Approve(h.ctx, "alice", d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.State != store.StatePublished || p.Status != store.StatusInvestigating || h.public("crl") != store.MajorOutage {
+		t.Fatalf("approved = %+v; crl %s", p, h.public("crl"))
+	}
+	if v := testutil.ToFloat64(mustGauge(t, h.reg, "probed_component_status", "component", "crl", "status", "major_outage")); v != 1 {
+		t.Errorf("probed_component_status{crl,major_outage} = %v", v)
+	}
+	if v := testutil.ToFloat64(mustGauge(t, h.reg, "probed_component_status", "component", "crl", "status", "operational")); v != 0 {
+		t.Errorf("probed_component_status{crl,operational} = %v", v)
+	}
+	h.fail("crl", 3) // still failing: no second draft
+	h.only(store.StatePublished)
+	h.ok("crl", 2)
+	q := h.only(store.StatePublished)
+	p = &q
+	if p.Proposal == nil || p.Proposal.Action != "resolve" || !strings.Contains(p.Proposal.Body, "Certificate Revocation List (CRL) has been operating normally") ||
+		!strings.Contains(p.Proposal.BodyJA, "復旧") {
+		t.Fatalf("proposal = %+v", p.Proposal)
+	}
+	if h.public("crl") != store.MajorOutage {
+		t.Fatal("a proposal changed the public status")
+	}
+	h.fail("crl", 2) // failing again: the proposal goes, still no second draft
+	if q = h.only(store.StatePublished); q.Proposal != nil {
+		t.Fatalf("proposal kept after a relapse: %+v", p.Proposal)
+	}
+	h.ok("crl", 2)
+	r, err := h.eng.Resolve(h.ctx, "alice", p.ID, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.State != store.StateResolved || !strings.Contains(r.Updates[0].Body, "operating normally") || h.public("crl") != store.Operational {
+		t.Fatalf("resolved = %+v", r)
+	}
+	kinds := []string{}
+	for _, e := range h.events() {
+		kinds = append(kinds, e.Kind)
+	}
+	if strings.Join(kinds, ",") != "incident_published,incident_resolved" {
+		t.Fatalf("events = %v", kinds)
+	}
+}
+
+func TestAutoResolve(t *testing.T) {
+	h := newHarness(t, "incidents: {failures_to_open: 2, successes_to_close: 2, auto_resolve: true}\n")
+	h.fail("crl", 2)
+	if _, err := h.eng.Approve(h.ctx, "alice", h.only(store.StateDraft).ID); err != nil {
+		t.Fatal(err)
+	}
+	h.ok("crl", 2)
+	r := h.only(store.StateResolved)
+	audit, _ := h.st.ListAudit(h.ctx, store.AuditFilter{IncidentID: r.ID, Limit: 1})
+	if audit[0].Actor != store.ActorEngine || audit[0].Action != "resolve" || h.public("crl") != store.Operational {
+		t.Fatalf("last audit = %+v", audit[0])
+	}
+}
+
+func TestComponentsJoinTheOpenDraft(t *testing.T) {
+	h := newHarness(t, "incidents: {failures_to_open: 2}\n")
+	h.fail("crl", 2)
+	h.fail("ocsp-good", 2)
+	h.fail("ocsp-revoked", 2)
+	d := h.only(store.StateDraft)
+	if got := describe([]store.Incident{d}); got != "[draft(crl=major_outage,ocsp=major_outage)]" {
+		t.Fatalf("draft = %s", got)
+	}
+	if !strings.Contains(d.Title, "Certificate Revocation List (CRL), Online Certificate Status Protocol (OCSP)") {
+		t.Errorf("title = %q", d.Title)
+	}
+	// crl recovers: the draft stays for ocsp, with crl shown operational.
+	h.ok("crl", 2)
+	d = h.only(store.StateDraft)
+	if got := describe([]store.Incident{d}); got != "[draft(crl=operational,ocsp=major_outage)]" {
+		t.Fatalf("draft = %s", got)
+	}
+}
+
+func TestLatencyObjectiveDegrades(t *testing.T) {
+	h := newHarness(t, "incidents: {failures_to_open: 3, successes_to_close: 2}\n")
+	for range 2 {
+		h.run("api", "", true, 1500*time.Millisecond)
+	}
+	h.run("api", "", true, 200*time.Millisecond) // a fast run resets the count
+	for range 3 {
+		h.run("api", "", true, 1500*time.Millisecond)
+	}
+	d := h.only(store.StateDraft)
+	if d.Components[0].Status != store.DegradedPerformance || d.Impact != store.ImpactMinor || d.Evidence[0].Check != "latency_objective" {
+		t.Fatalf("draft = %+v", d)
+	}
+	h.run("api", "", true, 200*time.Millisecond)
+	h.only(store.StateDraft)
+	h.run("api", "", true, 200*time.Millisecond)
+	h.only(store.StateWithdrawn)
+}
+
+func TestQuorumOfLocations(t *testing.T) {
+	h := newHarness(t, "incidents: {failures_to_open: 2, quorum: 2}\n")
+	for range 2 {
+		h.run("crl", "tokyo-1", false, time.Millisecond)
+		h.run("crl", "osaka-1", true, time.Millisecond)
+	}
+	if n := len(h.incidents("")); n != 0 {
+		t.Fatalf("one location of two drafted %d incidents with quorum 2", n)
+	}
+	for range 2 {
+		h.run("crl", "osaka-1", false, time.Millisecond)
+	}
+	d := h.only(store.StateDraft)
+	if len(d.Evidence) != 2 || d.Components[0].Status != store.MajorOutage {
+		t.Fatalf("draft = %+v, want evidence from both locations", d)
+	}
+}
+
+func TestRejectedOutageIsNotDraftedAgain(t *testing.T) {
+	h := newHarness(t, "incidents: {failures_to_open: 2}\n")
+	h.fail("crl", 2)
+	if _, err := h.eng.Reject(h.ctx, "bob", h.only(store.StateDraft).ID, "the CRL probe points at a test CA"); err != nil {
+		t.Fatal(err)
+	}
+	h.fail("crl", 5)
+	if err := h.eng.Tick(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	h.only(store.StateRejected)
+	if h.public("crl") != store.Operational || len(h.events()) != 0 {
+		t.Fatal("a rejected draft changed something public")
+	}
+	h.ok("crl", 2)
+	h.fail("crl", 2)
+	if got := describe(h.incidents("")); got != "[draft(crl=major_outage) rejected(crl=major_outage)]" {
+		t.Fatalf("after a new outage: %s", got)
+	}
+}
+
+func TestMaintenanceMovesOnTimeAndSuppressesItsComponentsOnly(t *testing.T) {
+	h := newHarness(t, "incidents: {failures_to_open: 2}\n")
+	t0 := h.clk.Now()
+	m, err := h.eng.ScheduleMaintenance(h.ctx, "dave", store.MaintenanceInput{Title: "OCSP responder upgrade", Components: []string{"ocsp"},
+		Start: t0.Add(time.Hour), End: t0.Add(3 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.eng.ScheduleMaintenance(h.ctx, "dave", store.MaintenanceInput{Title: "x", Components: []string{"certcentral"}, Start: t0, End: t0.Add(time.Hour)}); err == nil {
+		t.Fatal("a maintenance on a group was accepted")
+	}
+	status := func() string {
+		t.Helper()
+		got, err := h.st.GetIncident(h.ctx, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.Status
+	}
+	tick := func() {
+		t.Helper()
+		if err := h.eng.Tick(h.ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tick()
+	if status() != store.StatusScheduled || h.public("ocsp") != store.Operational {
+		t.Fatalf("before the window: %s, ocsp %s", status(), h.public("ocsp"))
+	}
+	h.clk.Set(t0.Add(time.Hour))
+	tick()
+	if status() != store.StatusInProgress || h.public("ocsp") != store.UnderMaintenance || h.public("crl") != store.Operational {
+		t.Fatalf("in the window: %s, ocsp %s", status(), h.public("ocsp"))
+	}
+	h.fail("ocsp-good", 4)
+	h.fail("ocsp-revoked", 4)
+	if n := len(h.incidents("")); n != 0 {
+		t.Fatalf("failures under maintenance drafted %d incidents", n)
+	}
+	h.fail("crl", 2)
+	if got := describe(h.incidents("")); got != "[draft(crl=major_outage)]" {
+		t.Fatalf("a component outside the window: %s", got)
+	}
+	if _, err := h.eng.VerifyMaintenance(h.ctx, "dave", m.ID, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	if status() != store.StatusVerifying || h.public("ocsp") != store.UnderMaintenance {
+		t.Fatalf("verifying: %s, ocsp %s", status(), h.public("ocsp"))
+	}
+	h.clk.Set(t0.Add(3 * time.Hour))
+	tick()
+	if status() != store.StatusCompleted || h.public("ocsp") != store.Operational {
+		t.Fatalf("after the window: %s, ocsp %s", status(), h.public("ocsp"))
+	}
+	// Still failing after the window: now it drafts (joining the open draft).
+	if got := describe(h.incidents("")); got != "[draft(crl=major_outage,ocsp=major_outage)]" {
+		t.Fatalf("after the window: %s", got)
+	}
+	var kinds []string
+	for _, e := range h.events() {
+		kinds = append(kinds, e.Kind)
+	}
+	if strings.Join(kinds, ",") != "maintenance_scheduled,maintenance_started,maintenance_completed" {
+		t.Fatalf("events = %v", kinds)
+	}
+	log, err := h.st.ComponentStatusLog(h.ctx, "ocsp", t0, t0.Add(4*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(log) != 3 || log[1].Status != store.UnderMaintenance || !log[1].From.Equal(t0.Add(time.Hour)) || !log[1].To.Equal(t0.Add(3*time.Hour)) {
+		t.Fatalf("ocsp status log = %+v", log)
+	}
+}
+
+func TestAlertsDraftAndResolveIdempotently(t *testing.T) {
+	h := newHarness(t, "incidents: {failures_to_open: 2}\n")
+	starts := h.clk.Now().Add(-5 * time.Minute)
+	firing := &Payload{Version: "4", Status: "firing", Alerts: []PayloadAlert{
+		{Status: "firing", Fingerprint: "f1", StartsAt: starts, Labels: map[string]string{"alertname": "ProbeDownQuorum", "component": "crl", "probe": "crl", "severity": "critical"},
+			Annotations: map[string]string{"summary": "crl is failing from 2 location(s)"}},
+		{Status: "firing", Fingerprint: "f2", StartsAt: starts, Labels: map[string]string{"alertname": "Other"}},
+	}}
+	for i := range 2 {
+		rep, err := h.eng.ReceiveAlerts(h.ctx, "alertmanager", firing)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (i == 0 && rep.New != 1) || (i == 1 && rep.Repeated != 1) || len(rep.Ignored) != 1 {
+			t.Fatalf("delivery %d: %+v", i, rep)
+		}
+	}
+	d := h.only(store.StateDraft)
+	// The crl probe is up, the alert says down: one of two sources, partial outage.
+	if d.Origin != store.OriginAlertmanager || len(d.Evidence) != 1 || d.Evidence[0].Source != "alertmanager" ||
+		d.Evidence[0].Message != "crl is failing from 2 location(s)" || d.Evidence[0].Values["label.severity"] != "critical" || d.Components[0].Status != store.MajorOutage {
+		t.Fatalf("draft = %+v", d)
+	}
+	resolved := &Payload{Version: "4", Status: "resolved", Alerts: []PayloadAlert{firing.Alerts[0]}}
+	resolved.Alerts[0].Status = "resolved"
+	resolved.Alerts[0].EndsAt = h.clk.Now()
+	if _, err := h.eng.ReceiveAlerts(h.ctx, "alertmanager", resolved); err != nil {
+		t.Fatal(err)
+	}
+	h.only(store.StateWithdrawn)
+	audit, _ := h.st.ListAudit(h.ctx, store.AuditFilter{Actor: "alertmanager"})
+	if len(audit) != 3 {
+		t.Fatalf("audit entries by alertmanager = %d, want one per delivery", len(audit))
+	}
+}
+
+func TestRestartKeepsOneIncidentPerOutage(t *testing.T) {
+	cases := []struct {
+		name  string
+		setup func(h *harness)
+		after func(h *harness)
+		want  string
+	}{
+		{"counting failures", func(h *harness) { h.fail("crl", 2) }, func(h *harness) { h.fail("crl", 1) }, "[draft(crl=major_outage)]"},
+		{"draft", func(h *harness) { h.fail("crl", 3) }, func(h *harness) { h.fail("crl", 3) }, "[draft(crl=major_outage)]"},
+		{"published", func(h *harness) {
+			h.fail("crl", 3)
+			h.eng.Approve(h.ctx, "alice", h.only(store.StateDraft).ID)
+		}, func(h *harness) { h.fail("crl", 3) }, "[published(crl=major_outage)]"},
+		{"resolve proposed", func(h *harness) {
+			h.fail("crl", 3)
+			h.eng.Approve(h.ctx, "alice", h.only(store.StateDraft).ID)
+			h.ok("crl", 2)
+		}, func(h *harness) { h.ok("crl", 3) }, "[published(crl=major_outage)]"},
+		{"withdrawn", func(h *harness) {
+			h.fail("crl", 3)
+			h.ok("crl", 2)
+		}, func(h *harness) { h.ok("crl", 3) }, "[withdrawn(crl=major_outage)]"},
+		{"rejected", func(h *harness) {
+			h.fail("crl", 3)
+			h.eng.Reject(h.ctx, "bob", h.only(store.StateDraft).ID, "known")
+		}, func(h *harness) { h.fail("crl", 3) }, "[rejected(crl=major_outage)]"},
+		{"maintenance", func(h *harness) {
+			now := h.clk.Now()
+			h.eng.ScheduleMaintenance(h.ctx, "dave", store.MaintenanceInput{Title: "m", Components: []string{"crl"}, Start: now, End: now.Add(time.Hour)})
+			h.fail("crl", 3)
+		}, func(h *harness) { h.fail("crl", 3) }, "[]"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, "incidents: {failures_to_open: 3, successes_to_close: 2}\n")
+			tc.setup(h)
+			events := len(h.events())
+			audit, _ := h.st.ListAudit(h.ctx, store.AuditFilter{})
+			h.restart()
+			if n := len(h.events()); n != events {
+				t.Fatalf("restart queued %d events, had %d", n, events)
+			}
+			if a, _ := h.st.ListAudit(h.ctx, store.AuditFilter{}); len(a) != len(audit) {
+				t.Fatalf("restart did %d things, want nothing", len(a)-len(audit))
+			}
+			tc.after(h)
+			if got := describe(h.incidents("")); got != tc.want {
+				t.Fatalf("incidents = %s, want %s", got, tc.want)
+			}
+			if n := len(h.events()); n != events {
+				t.Fatalf("events %d → %d after the restart", events, n)
+			}
+		})
+	}
+}
