@@ -124,7 +124,9 @@ func (e *Engine) CancelMaintenance(ctx context.Context, actor string, id int64, 
 
 // VerifyMaintenance marks a running window verifying.
 func (e *Engine) VerifyMaintenance(ctx context.Context, actor string, id int64, body, bodyJA string) (*store.Incident, error) {
-	return e.act(ctx, func(*config.Config) (*store.Incident, error) { return e.st.VerifyMaintenance(ctx, actor, id, body, bodyJA) })
+	return e.act(ctx, func(*config.Config) (*store.Incident, error) {
+		return e.st.VerifyMaintenance(ctx, actor, id, body, bodyJA)
+	})
 }
 
 // CompleteMaintenance ends a running window early.
@@ -136,5 +138,7 @@ func (e *Engine) CompleteMaintenance(ctx context.Context, actor string, id int64
 
 // StartMaintenance starts a scheduled window before its time.
 func (e *Engine) StartMaintenance(ctx context.Context, actor string, id int64, body, bodyJA string) (*store.Incident, error) {
-	return e.act(ctx, func(*config.Config) (*store.Incident, error) { return e.st.StartMaintenance(ctx, actor, id, body, bodyJA) })
+	return e.act(ctx, func(*config.Config) (*store.Incident, error) {
+		return e.st.StartMaintenance(ctx, actor, id, body, bodyJA)
+	})
 }

@@ -61,7 +61,7 @@ func (s *Store) CreateToken(ctx context.Context, name string) (string, error) {
 			}
 			return fmt.Errorf("create token: %w", err)
 		}
-		return s.audit(ctx, tx, name, "create_token", 0, name, nil, nil)
+		return s.audit(ctx, tx, name, "create_token", 0, "made on the server with probed token create", nil, nil)
 	})
 	if err != nil {
 		return "", err

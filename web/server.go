@@ -5,6 +5,7 @@ package web
 
 import (
 	"context"
+	"html/template"
 	"log/slog"
 	"net/http"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/probed/probed/config"
+	"github.com/probed/probed/incident"
 	"github.com/probed/probed/internal/clock"
 )
 
@@ -28,6 +30,9 @@ type Options struct {
 	// Public is the status page (public*.go); nil: one built from Config
 	// alone, with no history.
 	Public *Public
+	// Incidents is the incident engine behind the operator API and the
+	// console (api_v1*.go, admin*.go); nil: those routes answer 503.
+	Incidents *incident.Engine
 }
 
 // Server holds the two route sets.
@@ -35,6 +40,9 @@ type Server struct {
 	opts   Options
 	public *http.ServeMux
 	admin  *http.ServeMux
+	cop    *http.CrossOriginProtection
+	// adminTmpl holds the console's pages (admin.go).
+	adminTmpl map[string]*template.Template
 }
 
 // New builds the routes.
@@ -61,6 +69,7 @@ func (s *Server) routes() {
 	s.admin.Handle("GET /metrics", promhttp.HandlerFor(s.opts.Gatherer, promhttp.HandlerOpts{ErrorLog: slogErrorLog{s.opts.Logger}}))
 	s.admin.HandleFunc("POST /-/reload", s.reload)
 	s.publicRoutes()
+	s.operatorRoutes()
 }
 
 // PublicHandler serves the public routes only.
@@ -73,8 +82,10 @@ func (s *Server) AdminHandler() http.Handler { return s.admin }
 // operator routes win where a path is on both.
 func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if h, pattern := s.admin.Handler(r); pattern != "" {
-			h.ServeHTTP(w, r)
+		// ServeHTTP, not the handler Handler returns: only ServeHTTP sets
+		// the request's path values ({id}).
+		if _, pattern := s.admin.Handler(r); pattern != "" {
+			s.admin.ServeHTTP(w, r)
 			return
 		}
 		s.public.ServeHTTP(w, r)

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/probed/probed/config"
+	"github.com/probed/probed/incident"
 	"github.com/probed/probed/internal/clock"
 	"github.com/probed/probed/probes"
 	"github.com/probed/probed/store"
@@ -42,6 +43,10 @@ type Daemon struct {
 	web      *web.Server
 	public   *web.Public
 	env      probes.Env
+	// engine drafts incidents from results and serves the operator API;
+	// engineDone closes when its ticker has stopped (before the store closes).
+	engine     *incident.Engine
+	engineDone chan struct{}
 
 	mu  sync.RWMutex
 	cfg *config.Config
@@ -88,8 +93,15 @@ func NewDaemon(ctx context.Context, path string, logger *slog.Logger, opts Daemo
 	}
 	collector := probes.NewCollector()
 	d.registry.MustRegister(collector)
+	d.engine, err = incident.New(ctx, incident.Options{Store: d.store, Config: d.Config, Clock: opts.Clock,
+		Logger: logger.With("component", "incident"), Registerer: d.registry})
+	if err != nil {
+		d.store.Close()
+		return nil, err
+	}
+	d.engineDone = make(chan struct{})
 	d.sched = probes.NewScheduler(probes.SchedulerOptions{Clock: opts.Clock, Logger: logger, Registerer: d.registry,
-		Collector: collector, Sink: probes.Sinks{d.store}})
+		Collector: collector, Sink: probes.Sinks{d.store, d.engine}})
 	d.env = probes.Env{Logger: logger, Clock: opts.Clock, State: d.store, Dialer: probes.DialerConfig{Transport: opts.Transport}}
 	if err := d.sched.Apply(cfg, d.env); err != nil {
 		d.store.Close()
@@ -101,7 +113,9 @@ func NewDaemon(ctx context.Context, path string, logger *slog.Logger, opts Daemo
 		d.store.Close()
 		return nil, err
 	}
-	d.web = web.New(web.Options{Config: d.Config, Gatherer: d.registry, Reload: d.Reload, Logger: logger, Clock: opts.Clock, Public: d.public})
+	// The public snapshot is rebuilt whenever an incident or maintenance changes.
+	d.engine.OnChange(d.public.Invalidate)
+	d.web = web.New(web.Options{Config: d.Config, Gatherer: d.registry, Reload: d.Reload, Logger: logger, Clock: opts.Clock, Public: d.public, Incidents: d.engine})
 	return d, nil
 }
 
@@ -220,6 +234,10 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	g.Go(func() error { return d.store.Heartbeat(gctx, 0) })
 	g.Go(func() error { return d.store.Housekeep(gctx, 0) })
 	g.Go(func() error { return d.public.Run(gctx) })
+	g.Go(func() error {
+		defer close(d.engineDone)
+		return d.engine.Run(gctx)
+	})
 	var servers []*http.Server
 	if d.adminLn != nil {
 		pub := web.NewHTTPServer(d.publicLn.Addr().String(), d.web.PublicHandler(), d.logger)
@@ -285,6 +303,10 @@ func (d *Daemon) shutdown(servers []*http.Server) error {
 		if err := s.Shutdown(ctx); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	select {
+	case <-d.engineDone:
+	case <-ctx.Done():
 	}
 	if err := d.store.Close(); err != nil {
 		errs = append(errs, err)
