@@ -182,7 +182,8 @@ type Incidents struct {
 	FailuresToOpen   int `yaml:"failures_to_open"`
 	SuccessesToClose int `yaml:"successes_to_close"`
 	// Quorum is how many locations must see a probe down before it counts
-	// as down (never more than the locations reporting it); 0 means 1.
+	// as down; 0 means 1. An instance alone with a quorum above 1 drafts
+	// only from Alertmanager alerts.
 	Quorum int `yaml:"quorum"`
 	// AutoResolve resolves a published incident by itself once all its
 	// components have recovered, instead of proposing it to the operator.

@@ -279,7 +279,9 @@ func (e *Engine) sources(cfg *config.Config, component string) []source {
 	for _, n := range names {
 		locs := byProbe[n]
 		slices.SortFunc(locs, func(a, b *store.ProbeHealth) int { return compareStr(a.Location, b.Location) })
-		need := min(quorum, len(locs))
+		// A strict count: an instance alone with quorum 2 never drafts from
+		// its own results (the multi-location holder relies on Alertmanager).
+		need := quorum
 		var down, slow []*store.ProbeHealth
 		for _, h := range locs {
 			switch {

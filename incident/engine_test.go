@@ -398,6 +398,11 @@ func TestLatencyObjectiveDegrades(t *testing.T) {
 
 func TestQuorumOfLocations(t *testing.T) {
 	h := newHarness(t, "incidents: {failures_to_open: 2, quorum: 2}\n")
+	h.fail("ocsp-good", 5)
+	h.fail("ocsp-revoked", 5)
+	if n := len(h.incidents("")); n != 0 {
+		t.Fatalf("a single location drafted %d incidents with quorum 2", n)
+	}
 	for range 2 {
 		h.run("crl", "tokyo-1", false, time.Millisecond)
 		h.run("crl", "osaka-1", true, time.Millisecond)
