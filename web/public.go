@@ -49,6 +49,9 @@ type PublicOptions struct {
 	// Refresh is how often the snapshot is rebuilt even when nothing was
 	// invalidated, so "Posted 5 minutes ago" and today's bar stay true (default 1m).
 	Refresh time.Duration
+	// MinInterval spaces rebuilds out when invalidations come in bursts
+	// (default 1s): the page never lags a change by more than this.
+	MinInterval time.Duration
 	// Days of uptime bars (default 90).
 	Days int
 	// MaxCached bounds the lazily rendered responses kept per snapshot (default 4096).
@@ -119,6 +122,7 @@ func NewPublic(opts PublicOptions) (*Public, error) {
 		opts.Registerer = prometheus.NewRegistry()
 	}
 	opts.Refresh = cmp.Or(opts.Refresh, time.Minute)
+	opts.MinInterval = cmp.Or(opts.MinInterval, time.Second)
 	opts.Days = cmp.Or(opts.Days, DefaultUptimeDays)
 	opts.MaxCached = cmp.Or(opts.MaxCached, 4096)
 	pages, err := parsePageTemplates()
@@ -162,6 +166,7 @@ func (p *Public) Run(ctx context.Context) error {
 	t := time.NewTicker(p.opts.Refresh)
 	defer t.Stop()
 	for {
+		last := time.Now()
 		if err := p.Rebuild(ctx); err != nil && ctx.Err() == nil {
 			p.opts.Logger.Error("public page rebuild failed; serving the previous snapshot", "err", err)
 		}
@@ -170,6 +175,14 @@ func (p *Public) Run(ctx context.Context) error {
 			return nil
 		case <-p.kick:
 		case <-t.C:
+		}
+		// A burst of changes costs one rebuild per MinInterval, not one each.
+		if wait := p.opts.MinInterval - time.Since(last); wait > 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(wait):
+			}
 		}
 	}
 }

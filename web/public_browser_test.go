@@ -187,7 +187,29 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("incident page %s: %+v", tc.lang, ip)
 		}
 	}
-	for _, name := range []string{"index-en.png", "index-ja.png", "incident-en.png", "incident-ja.png"} {
+	// The uptime report and the history render too (in Japanese here: the
+	// Accept-Language header set above is still in force).
+	for _, tc := range []struct{ name, path, sel, want string }{
+		{"uptime-ja.png", "/uptime", ".dips li", "稼働率 97.91%"},
+		{"history-ja.png", "/history", ".month h2", "2021年9月"},
+	} {
+		if err := chromedp.Do(ctx, chromedp.Navigate(ts.URL+tc.path), chromedp.WaitVisible(chromedp.CSS(tc.sel))); err != nil {
+			t.Fatalf("%s: %v", tc.path, err)
+		}
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatal(err)
+		}
+		saveShot(t, shots, tc.name, png)
+		text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(text, tc.want) && !strings.Contains(text, strings.TrimPrefix(tc.want, "稼働率 ")) {
+			t.Errorf("%s lacks %q", tc.path, tc.want)
+		}
+	}
+	for _, name := range []string{"index-en.png", "index-ja.png", "incident-en.png", "incident-ja.png", "uptime-ja.png", "history-ja.png"} {
 		if st, err := os.Stat(filepath.Join(shots, name)); err != nil || st.Size() < 10000 {
 			t.Errorf("screenshot %s missing or empty: %v", name, err)
 		}

@@ -483,3 +483,38 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond) // polling a condition, not waiting for time to pass
 	}
 }
+
+// TestTimeZone: dates and day boundaries follow page.time_zone.
+func TestTimeZone(t *testing.T) {
+	cfg := fixtureConfig()
+	cfg.Page.TimeZone = "Asia/Tokyo"
+	p, ts := newFixtureWith(t, cfg, fixtureData())
+	s := p.Snapshot()
+	if first := s.Days[len(s.Days)-1]; first.Format(time.RFC3339) != "2021-09-16T00:00:00+09:00" {
+		t.Errorf("today starts %s, want JST midnight", first.Format(time.RFC3339))
+	}
+	_, body := page(t, ts.URL+"/incidents/101")
+	mustContain(t, "JST incident", body, "Posted 20 minutes ago. Sep 16, 2021 - 20:40 JST")
+	_, body = page(t, ts.URL+"/api/v2/incidents/unresolved.json")
+	mustContain(t, "JST api", body, `"created_at":"2021-09-16T20:10:00.000+09:00"`, `"time_zone":"Asia/Tokyo"`)
+	_, body = page(t, ts.URL+"/history.atom")
+	mustContain(t, "JST feed", body, "Sep 16, 20:40 JST")
+}
+
+// TestOnlyShowIfDegraded hides an operational component and shows it once
+// it is not.
+func TestOnlyShowIfDegraded(t *testing.T) {
+	cfg := fixtureConfig()
+	cfg.Components[3].OnlyShowIfDegraded = true // crl
+	cfg.Components[2].OnlyShowIfDegraded = true // ocsp
+	d := fixtureData()
+	d.StatusLog = append(d.StatusLog, StatusChange{Component: "ocsp", Status: StatusDegraded, At: fixtureNow.Add(-time.Minute)})
+	_, ts := newFixtureWith(t, cfg, d)
+	_, body := page(t, ts.URL+"/")
+	if strings.Contains(body, `data-component="crl"`) {
+		t.Error("operational only_show_if_degraded component shown")
+	}
+	mustContain(t, "/", body, `data-component="ocsp"`, "Degraded Performance")
+	_, body = page(t, ts.URL+"/api/v2/components.json")
+	mustContain(t, "components.json", body, `"id":"crl"`, `"showcase":false`)
+}
