@@ -149,6 +149,14 @@ probes:
 	}
 	stillRunning("after a refused SIGHUP")
 
+	// Reload is an operator action: without the token it is refused and
+	// nothing is read (the gauge stays as the refused SIGHUP left it).
+	if token != "" {
+		if code, body := postReload(t, d.addr, ""); code != http.StatusUnauthorized {
+			t.Errorf("POST /-/reload without a token: %d %s, want 401", code, body)
+		}
+	}
+
 	// 3. POST /-/reload with the same invalid file: 400 with every error.
 	code, body := postReload(t, d.addr, token)
 	if code != http.StatusBadRequest {
