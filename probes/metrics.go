@@ -1,7 +1,11 @@
 package probes
 
 import (
+	"errors"
+	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -10,13 +14,11 @@ import (
 // probeLabels are on every probe series.
 var probeLabels = []string{"probe", "kind", "component", "location"}
 
-// lastRun is what /metrics shows for one probe: its last finished run.
+// lastRun is what /metrics shows for one probe: the series of its last
+// finished run, built and checked when the run finished so that a scrape
+// only sends them.
 type lastRun struct {
-	labels   []string // values of probeLabels
-	success  bool
-	duration float64
-	checks   []Check
-	samples  []Sample
+	metrics []prometheus.Metric
 }
 
 // Collector exports the last run of every scheduled probe. A probe removed
@@ -24,21 +26,35 @@ type lastRun struct {
 type Collector struct {
 	mu    sync.RWMutex
 	last  map[string]*lastRun
-	descs map[string]*prometheus.Desc
+	descs map[string]descEntry // by sample name
+}
+
+// descEntry is the one descriptor a sample name has.
+type descEntry struct {
+	desc       *prometheus.Desc
+	help       string
+	labelNames []string
 }
 
 var _ prometheus.Collector = (*Collector)(nil)
 
 // NewCollector returns an empty collector; register it once.
 func NewCollector() *Collector {
-	return &Collector{last: map[string]*lastRun{}, descs: map[string]*prometheus.Desc{}}
+	return &Collector{last: map[string]*lastRun{}, descs: map[string]descEntry{}}
 }
 
 var (
-	successDesc  = prometheus.NewDesc("probe_success", "Whether the probe's last run succeeded (1) or failed (0).", probeLabels, nil)
+	successDesc  = prometheus.NewDesc("probe_success", "Whether the probe's last run succeeded (1) or failed (0): no check of critical severity failed.", probeLabels, nil)
 	durationDesc = prometheus.NewDesc("probe_duration_seconds", "How long the probe's last run took.", probeLabels, nil)
-	checkDesc    = prometheus.NewDesc("probe_check_success", "Whether a named check of the probe's last run held (1) or failed (0).", append(append([]string{}, probeLabels...), "check", "severity"), nil)
+	lastRunDesc  = prometheus.NewDesc("probe_last_run_timestamp_seconds", "When the probe's last finished run started.", probeLabels, nil)
+	// A check's severity is not a label: a check that passes has none, so
+	// the label would flip between runs and split the series. Whether a
+	// failure was critical shows in probe_success and in the stored result.
+	checkDesc = prometheus.NewDesc("probe_check_success", "Whether a named check of the probe's last run held (1) or failed (0), critical or warning alike.", append(slices.Clone(probeLabels), "check"), nil)
 )
+
+// reservedLabels are the label names a prober's sample may not use.
+var reservedLabels = append(slices.Clone(probeLabels), "check")
 
 // Describe sends nothing: the series depend on the configuration, so the
 // collector is unchecked.
@@ -49,44 +65,81 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	for _, lr := range c.last {
-		ch <- prometheus.MustNewConstMetric(successDesc, prometheus.GaugeValue, b2f(lr.success), lr.labels...)
-		ch <- prometheus.MustNewConstMetric(durationDesc, prometheus.GaugeValue, lr.duration, lr.labels...)
-		for _, chk := range mergeChecks(lr.checks) {
-			ch <- prometheus.MustNewConstMetric(checkDesc, prometheus.GaugeValue, b2f(chk.OK), append(append([]string{}, lr.labels...), chk.Name, chk.Severity.String())...)
-		}
-		for _, s := range lr.samples {
-			desc := c.descs[descKey(s)]
-			vals := append([]string{}, lr.labels...)
-			for _, l := range s.Labels {
-				vals = append(vals, l.Value)
-			}
-			m, err := prometheus.NewConstMetric(desc, prometheus.GaugeValue, s.Value, vals...)
-			if err != nil {
-				ch <- prometheus.NewInvalidMetric(desc, err)
-				continue
-			}
+		for _, m := range lr.metrics {
 			ch <- m
 		}
 	}
 }
 
-// Set records a probe's finished run.
-func (c *Collector) Set(res Result, samples []Sample) {
-	lr := &lastRun{labels: []string{res.Probe, res.Kind, res.Component, res.Location}, success: res.Success,
-		duration: res.Duration.Seconds(), checks: res.Checks, samples: dedupeSamples(samples)}
+// Set records a probe's finished run. Series the exposition could not carry
+// (a bad metric or label name or value, a reserved label, a name already
+// used with other labels or help) are dropped and reported in the error;
+// the rest are kept, so one prober's mistake never breaks the scrape.
+func (c *Collector) Set(res Result, samples []Sample) error {
+	labels := []string{res.Probe, res.Kind, res.Component, res.Location}
+	lr := &lastRun{}
+	var errs []error
+	add := func(d *prometheus.Desc, v float64, vals []string) {
+		m, err := prometheus.NewConstMetric(d, prometheus.GaugeValue, v, vals...)
+		if err != nil {
+			errs = append(errs, err)
+			return
+		}
+		lr.metrics = append(lr.metrics, m)
+	}
+	add(successDesc, b2f(res.Success), labels)
+	add(durationDesc, res.Duration.Seconds(), labels)
+	add(lastRunDesc, float64(res.Start.UnixNano())/1e9, labels)
+	for _, chk := range mergeChecks(res.Checks) {
+		add(checkDesc, b2f(chk.OK), append(slices.Clone(labels), chk.Name))
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, s := range lr.samples {
-		k := descKey(s)
-		if _, ok := c.descs[k]; !ok {
-			names := append([]string{}, probeLabels...)
-			for _, l := range s.Labels {
-				names = append(names, l.Name)
-			}
-			c.descs[k] = prometheus.NewDesc(s.Name, s.Help, names, nil)
+	for _, s := range dedupeSamples(samples) {
+		d, err := c.descFor(s)
+		if err != nil {
+			errs = append(errs, err)
+			continue
 		}
+		vals := slices.Clone(labels)
+		for _, l := range s.Labels {
+			vals = append(vals, l.Value)
+		}
+		add(d, s.Value, vals)
 	}
 	c.last[res.Probe] = lr
+	if len(errs) > 0 {
+		return fmt.Errorf("probe %s: series dropped: %w", res.Probe, errors.Join(errs...))
+	}
+	return nil
+}
+
+// descFor returns the descriptor of a sample's metric, making it on first
+// use. c.mu is held.
+func (c *Collector) descFor(s Sample) (*prometheus.Desc, error) {
+	names := make([]string, 0, len(s.Labels))
+	for _, l := range s.Labels {
+		if slices.Contains(reservedLabels, l.Name) {
+			return nil, fmt.Errorf("%s: label %q is set by probed", s.Name, l.Name)
+		}
+		names = append(names, l.Name)
+	}
+	if d, ok := c.descs[s.Name]; ok {
+		if !slices.Equal(d.labelNames, names) || d.help != s.Help {
+			return nil, fmt.Errorf("%s: labels %v and help %q differ from the first use (%v, %q)", s.Name, names, s.Help, d.labelNames, d.help)
+		}
+		return d.desc, nil
+	}
+	if strings.HasPrefix(s.Name, "probed_") || s.Name == "probe_success" || s.Name == "probe_duration_seconds" ||
+		s.Name == "probe_check_success" || s.Name == "probe_last_run_timestamp_seconds" {
+		return nil, fmt.Errorf("%s: a name probed sets itself", s.Name)
+	}
+	d := prometheus.NewDesc(s.Name, s.Help, append(slices.Clone(probeLabels), names...), nil)
+	if err := d.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", s.Name, err)
+	}
+	c.descs[s.Name] = descEntry{desc: d, help: s.Help, labelNames: names}
+	return d, nil
 }
 
 // Forget drops a probe's series.
@@ -96,12 +149,16 @@ func (c *Collector) Forget(probe string) {
 	c.mu.Unlock()
 }
 
-func descKey(s Sample) string {
-	k := s.Name
-	for _, l := range s.Labels {
-		k += "\x00" + l.Name
+// Probes lists the probes with a last run, sorted.
+func (c *Collector) Probes() []string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]string, 0, len(c.last))
+	for p := range c.last {
+		out = append(out, p)
 	}
-	return k
+	slices.Sort(out)
+	return out
 }
 
 // mergeChecks folds repeated check names into one series: a check that ran
@@ -130,9 +187,9 @@ func dedupeSamples(in []Sample) []Sample {
 	idx := map[string]int{}
 	var out []Sample
 	for _, s := range in {
-		k := descKey(s)
+		k := s.Name
 		for _, l := range s.Labels {
-			k += "\x01" + l.Value
+			k += "\x00" + l.Name + "\x01" + l.Value
 		}
 		if i, ok := idx[k]; ok {
 			out[i] = s

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/probed/probed/config"
@@ -111,10 +113,14 @@ type Sample struct {
 	Labels []Label
 }
 
-// Report collects the checks and samples of one run.
+// Report collects the checks and samples of one run. It is safe for
+// concurrent use, so a prober may record from several goroutines and the
+// scheduler may read a run it gave up waiting for.
 type Report struct {
-	clock   clock.Clock
-	logger  *slog.Logger
+	clock  clock.Clock
+	logger *slog.Logger
+
+	mu      sync.Mutex
 	checks  []Check
 	samples []Sample
 }
@@ -138,35 +144,51 @@ func (r *Report) Logger() *slog.Logger { return r.logger }
 
 // Pass records a check that held.
 func (r *Report) Pass(name, message string) {
-	r.checks = append(r.checks, Check{Name: name, OK: true, Message: message})
+	r.Add(Check{Name: name, OK: true, Message: message})
 }
 
 // Fail records a critical check that failed; the probe fails.
 func (r *Report) Fail(name, message string, evidence map[string]string) {
-	r.checks = append(r.checks, Check{Name: name, OK: false, Severity: Critical, Message: message, Evidence: evidence})
+	r.Add(Check{Name: name, OK: false, Severity: Critical, Message: message, Evidence: evidence})
 }
 
 // Warn records a warning check that failed; the probe does not fail.
 func (r *Report) Warn(name, message string, evidence map[string]string) {
-	r.checks = append(r.checks, Check{Name: name, OK: false, Severity: Warning, Message: message, Evidence: evidence})
+	r.Add(Check{Name: name, OK: false, Severity: Warning, Message: message, Evidence: evidence})
 }
 
 // Add records a check as given.
-func (r *Report) Add(c Check) { r.checks = append(r.checks, c) }
+func (r *Report) Add(c Check) {
+	r.mu.Lock()
+	r.checks = append(r.checks, c)
+	r.mu.Unlock()
+}
 
 // Gauge records a sample.
 func (r *Report) Gauge(name, help string, value float64, labels ...Label) {
+	r.mu.Lock()
 	r.samples = append(r.samples, Sample{Name: name, Help: help, Value: value, Labels: labels})
+	r.mu.Unlock()
 }
 
-// Checks returns the checks recorded so far, in order.
-func (r *Report) Checks() []Check { return r.checks }
+// Checks returns a copy of the checks recorded so far, in order.
+func (r *Report) Checks() []Check {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.checks)
+}
 
-// Samples returns the samples recorded so far, in order.
-func (r *Report) Samples() []Sample { return r.samples }
+// Samples returns a copy of the samples recorded so far, in order.
+func (r *Report) Samples() []Sample {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.samples)
+}
 
 // Success is true when no critical check failed.
 func (r *Report) Success() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	for _, c := range r.checks {
 		if !c.OK && c.Severity == Critical {
 			return false
@@ -177,6 +199,8 @@ func (r *Report) Success() bool {
 
 // Failed returns the failed checks (critical and warning).
 func (r *Report) Failed() []Check {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	var out []Check
 	for _, c := range r.checks {
 		if !c.OK {

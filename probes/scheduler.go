@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,7 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/robfig/cron/v3"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/probed/probed/config"
 	"github.com/probed/probed/internal/clock"
@@ -45,6 +45,8 @@ func (ss Sinks) Record(ctx context.Context, r Result) error {
 
 // SchedulerOptions configures a Scheduler. The zero value of every field is safe.
 type SchedulerOptions struct {
+	// Clock stamps results (Result.Start) and is what probers see as now.
+	// Firing times, lag and durations follow the wall clock, as cron does.
 	Clock      clock.Clock
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
@@ -52,39 +54,80 @@ type SchedulerOptions struct {
 	Sink       Sink
 	// MaxConcurrent bounds the runs in flight across all probes (default 256).
 	MaxConcurrent int
+	// Build makes each probe's prober (default: Build, the registry of kinds).
+	Build Builder
+	// Grace is how long the scheduler waits for a prober that ignores its
+	// context after the run's timeout before it gives up on it and reports
+	// the run as failed (default 5s).
+	Grace time.Duration
 }
 
-// Scheduler runs each configured probe on its schedule (robfig/cron): start
-// times spread by a stable per-probe offset, a run skipped (and counted) while
-// the previous one of the same probe is still going, panics recovered as
-// failures, a global concurrency limit and a timeout per run.
+// Scheduler runs each configured probe on its schedule, on robfig/cron:
+//
+//   - an interval probe fires every interval at a stable offset into it,
+//     taken from a hash of its name, so ten thousand probes with one
+//     interval start spread across it rather than in the same second;
+//     a cron schedule (with seconds, or @every) fires as written;
+//   - probes that fire at the same instant share one cron entry (a slot),
+//     so cron, which sorts its entries at every wake, handles a few
+//     hundred entries instead of one per probe;
+//   - a firing while the previous run of the same probe is still going is
+//     skipped and counted (probed_probe_runs_total{result="skipped"});
+//   - at most MaxConcurrent runs are in flight; a run waiting for its turn
+//     counts the wait as schedule lag;
+//   - each run has its probe's timeout; a prober that panics or overruns is
+//     reported as a failed run with the check probe_panic or probe_timeout.
 type Scheduler struct {
-	opts    SchedulerOptions
-	cron    *cron.Cron
-	sem     chan struct{}
-	mu      sync.Mutex
+	opts SchedulerOptions
+	cron *cron.Cron
+	sem  chan struct{}
+
+	// stopping is closed by Stop: runs waiting for a turn give up and no
+	// run starts. inflight counts the runs started (Stop waits for them).
+	stopping chan struct{}
+	inflight sync.WaitGroup
+
+	// mu guards entries, slots and stopped; runs hold it shared while they
+	// hand a result to the collector, so that Apply forgetting a removed
+	// probe's series cannot race with its last run bringing them back.
+	mu      sync.RWMutex
 	entries map[string]*entry
+	slots   map[slotKey]*slot
 	started bool
+	stopped bool
 
 	runs    *prometheus.CounterVec
 	lag     prometheus.Histogram
 	running prometheus.Gauge
 }
 
+// entry is one probe as scheduled: one configuration of it. A reload that
+// changes the probe replaces its entry; one that does not keeps it.
 type entry struct {
-	s           *Scheduler
-	id          cron.EntryID
-	probe       config.Probe
-	location    string
-	fingerprint string
-	prober      Prober
-	sched       cron.Schedule
-	period      time.Duration
-	busy        atomic.Bool
-	removed     atomic.Bool
+	probe    config.Probe
+	location string
+	prober   Prober
+	slot     slotKey
+	busy     atomic.Bool // a run is going
+	removed  atomic.Bool // replaced or removed by a reload
 	// since is when this configuration of the probe was scheduled: a
 	// reload that leaves the probe untouched keeps it.
 	since time.Time
+}
+
+// slotKey identifies the probes that fire at the same instants: one spread
+// interval and offset, or one cron spec.
+type slotKey struct {
+	period, offset time.Duration
+	spec           string
+}
+
+// slot is one cron entry firing every probe of one slotKey.
+type slot struct {
+	s       *Scheduler
+	id      cron.EntryID
+	members map[string]*entry
+	due     *dueSchedule
 }
 
 // NewScheduler returns a scheduler with no probes; Apply gives it some.
@@ -104,17 +147,25 @@ func NewScheduler(opts SchedulerOptions) *Scheduler {
 	if opts.MaxConcurrent <= 0 {
 		opts.MaxConcurrent = 256
 	}
+	if opts.Build == nil {
+		opts.Build = Build
+	}
+	if opts.Grace <= 0 {
+		opts.Grace = 5 * time.Second
+	}
 	f := promauto.With(opts.Registerer)
 	s := &Scheduler{
-		opts:    opts,
-		sem:     make(chan struct{}, opts.MaxConcurrent),
-		entries: map[string]*entry{},
-		cron:    cron.New(cron.WithLocation(time.UTC), cron.WithChain(cron.Recover(cronLogger{opts.Logger}))),
+		opts:     opts,
+		sem:      make(chan struct{}, opts.MaxConcurrent),
+		stopping: make(chan struct{}),
+		entries:  map[string]*entry{},
+		slots:    map[slotKey]*slot{},
+		cron:     cron.New(cron.WithLocation(time.UTC), cron.WithChain(cron.Recover(cronLogger{opts.Logger}))),
 		runs: f.NewCounterVec(prometheus.CounterOpts{Name: "probed_probe_runs_total",
 			Help: "Probe runs by result: success, failure, or skipped because the previous run of the same probe was still going."}, []string{"result"}),
 		lag: f.NewHistogram(prometheus.HistogramOpts{Name: "probed_schedule_lag_seconds",
-			Help:    "Delay between when a run was due and when it started.",
-			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}),
+			Help:    "Delay between when a run was due and when it started (including any wait for the concurrency limit).",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}}),
 		running: f.NewGauge(prometheus.GaugeOpts{Name: "probed_probe_runs_in_flight", Help: "Probe runs in flight."}),
 	}
 	for _, r := range []string{"success", "failure", "skipped"} {
@@ -140,8 +191,8 @@ func (c scheduledCollector) Describe(ch chan<- *prometheus.Desc) { ch <- schedul
 
 // Collect sends one series per scheduled probe.
 func (c scheduledCollector) Collect(ch chan<- prometheus.Metric) {
-	c.s.mu.Lock()
-	defer c.s.mu.Unlock()
+	c.s.mu.RLock()
+	defer c.s.mu.RUnlock()
 	for _, e := range c.s.entries {
 		ch <- prometheus.MustNewConstMetric(scheduledDesc, prometheus.GaugeValue, float64(e.since.UnixNano())/1e9,
 			e.probe.Name, e.probe.Kind, e.probe.Component, e.location)
@@ -153,8 +204,9 @@ func (s *Scheduler) Collector() *Collector { return s.opts.Collector }
 
 // Apply builds every prober of cfg and, only if all build, replaces the
 // running set: probes whose configuration did not change keep running
-// untouched, removed ones stop and lose their series, new and changed ones
-// start. On error nothing changes.
+// untouched (same entry, same schedule, a run in flight goes on), removed
+// ones stop and their series disappear, new and changed ones start. On
+// error nothing changes and the error names every probe that failed.
 func (s *Scheduler) Apply(cfg *config.Config, env Env) error {
 	if env.Clock == nil {
 		env.Clock = s.opts.Clock
@@ -165,90 +217,129 @@ func (s *Scheduler) Apply(cfg *config.Config, env Env) error {
 	env.Location = cfg.Location
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	next := map[string]*entry{}
+	next := make(map[string]*entry, len(cfg.Probes))
 	var errs []error
 	for i := range cfg.Probes {
 		p := cfg.Probes[i]
-		fp := fingerprint(&p, cfg.Location)
-		if old, ok := s.entries[p.Name]; ok && old.fingerprint == fp {
+		if old, ok := s.entries[p.Name]; ok && old.location == cfg.Location && sameProbe(&old.probe, &p) {
 			next[p.Name] = old
 			continue
 		}
-		pr, err := Build(&p, env)
+		key, sched, err := slotFor(&p)
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, fmt.Errorf("probe %s: %w", p.Name, err))
 			continue
 		}
-		e := &entry{s: s, probe: p, location: cfg.Location, fingerprint: fp, prober: pr, period: p.Period(), since: s.opts.Clock.Now()}
-		if p.Schedule != "" {
-			sched, err := config.ParseSchedule(p.Schedule)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("probe %s: %w", p.Name, err))
-				continue
-			}
-			e.sched = sched
-		} else {
-			e.sched = Spread(p.Name, p.Interval.D())
+		pr, err := s.opts.Build(&p, env)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("build probe %s: %w", p.Name, err))
+			continue
 		}
-		next[p.Name] = e
+		if _, ok := s.slots[key]; !ok {
+			// Remember the parsed schedule for the slot made below.
+			s.slots[key] = &slot{s: s, members: map[string]*entry{}, due: &dueSchedule{inner: sched}}
+		}
+		next[p.Name] = &entry{probe: p, location: cfg.Location, prober: pr, slot: key, since: s.opts.Clock.Now()}
 	}
 	if len(errs) > 0 {
-		return errors.Join(errs...)
+		for key, sl := range s.slots {
+			if sl.id == 0 && len(sl.members) == 0 {
+				delete(s.slots, key) // made above for a set that is refused
+			}
+		}
+		return fmt.Errorf("apply probes: %w", errors.Join(errs...))
 	}
 	for name, old := range s.entries {
-		if next[name] != old {
-			s.cron.Remove(old.id)
-			old.removed.Store(true)
-			if _, still := next[name]; !still {
-				s.opts.Collector.Forget(name)
-			}
+		e, still := next[name]
+		if e == old {
+			continue
+		}
+		old.removed.Store(true)
+		sl := s.slots[old.slot]
+		delete(sl.members, name)
+		if !still || e.probe.Kind != old.probe.Kind || e.probe.Component != old.probe.Component || e.location != old.location {
+			// Its last run's series would carry labels no longer true.
+			s.opts.Collector.Forget(name)
 		}
 	}
 	for name, e := range next {
-		if s.entries[name] != e {
-			e.id = s.cron.Schedule(e.sched, e)
+		if s.entries[name] == e {
+			continue
+		}
+		s.slots[e.slot].members[name] = e
+	}
+	for key, sl := range s.slots {
+		switch {
+		case len(sl.members) == 0 && sl.id != 0:
+			s.cron.Remove(sl.id)
+			delete(s.slots, key)
+		case len(sl.members) == 0:
+			delete(s.slots, key)
+		case sl.id == 0:
+			sl.id = s.cron.Schedule(sl.due, sl)
 		}
 	}
 	s.entries = next
 	return nil
 }
 
-// fingerprint identifies a probe's configuration, to leave unchanged probes
-// running across a reload.
-func fingerprint(p *config.Probe, location string) string {
-	b, err := yaml.Marshal(p)
-	if err != nil {
-		return fmt.Sprintf("unmarshalable-%p", p)
+// slotFor returns the slot a probe fires in and its schedule.
+func slotFor(p *config.Probe) (slotKey, cron.Schedule, error) {
+	if p.Schedule != "" {
+		sched, err := config.ParseSchedule(p.Schedule)
+		if err != nil {
+			return slotKey{}, nil, fmt.Errorf("bad schedule %q: %w", p.Schedule, err)
+		}
+		return slotKey{spec: p.Schedule}, sched, nil
 	}
-	return location + "\x00" + string(b)
+	if p.Interval <= 0 {
+		return slotKey{}, nil, fmt.Errorf("no interval and no schedule")
+	}
+	sp := Spread(p.Name, p.Interval.D()).(spread)
+	return slotKey{period: sp.period, offset: sp.offset}, sp, nil
 }
 
 // Start begins scheduling.
 func (s *Scheduler) Start() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.started {
+	if !s.started && !s.stopped {
 		s.cron.Start()
 		s.started = true
 	}
 }
 
-// Stop stops scheduling and waits for runs in flight (each bounded by its
-// timeout) until ctx ends.
+// Stop stops scheduling: no run starts any more and runs waiting for their
+// turn give up; it then waits for the runs in flight, each bounded by its
+// timeout, until ctx ends. The scheduler cannot be started again.
 func (s *Scheduler) Stop(ctx context.Context) error {
-	done := s.cron.Stop()
+	s.mu.Lock()
+	if !s.stopped {
+		s.stopped = true
+		close(s.stopping)
+	}
+	s.mu.Unlock()
+	// Slot firings already under way finish starting their runs (or see
+	// stopping); only then is inflight complete and safe to wait on.
+	cronDone := s.cron.Stop()
+	done := make(chan struct{})
+	go func() {
+		<-cronDone.Done()
+		s.inflight.Wait()
+		close(done)
+	}()
 	select {
-	case <-done.Done():
+	case <-done:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("stop scheduler: %w", ctx.Err())
+		return fmt.Errorf("stop scheduler: runs still in flight: %w", ctx.Err())
 	}
 }
 
 // Probes lists the scheduled probes' names.
 func (s *Scheduler) Probes() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	out := make([]string, 0, len(s.entries))
 	for n := range s.entries {
 		out = append(out, n)
@@ -257,45 +348,93 @@ func (s *Scheduler) Probes() []string {
 }
 
 // RunNow runs one probe at once, outside its schedule, and returns its result
-// (also recorded like a scheduled run). It honours the skip rule.
+// (also recorded like a scheduled run). It honours the skip rule and the
+// concurrency limit.
 func (s *Scheduler) RunNow(ctx context.Context, name string) (Result, error) {
-	s.mu.Lock()
+	s.mu.RLock()
 	e, ok := s.entries[name]
-	s.mu.Unlock()
-	if !ok {
-		return Result{}, fmt.Errorf("run probe %s: no such probe", name)
+	stopped := s.stopped
+	if ok && !stopped {
+		s.inflight.Add(1)
 	}
+	s.mu.RUnlock()
+	switch {
+	case !ok:
+		return Result{}, fmt.Errorf("run probe %s: no such probe", name)
+	case stopped:
+		return Result{}, fmt.Errorf("run probe %s: the scheduler is stopped", name)
+	}
+	defer s.inflight.Done()
 	if !e.busy.CompareAndSwap(false, true) {
 		s.runs.WithLabelValues("skipped").Inc()
 		return Result{}, fmt.Errorf("run probe %s: previous run still going", name)
 	}
-	defer e.busy.Store(false)
+	select {
+	case s.sem <- struct{}{}:
+	case <-ctx.Done():
+		e.busy.Store(false)
+		return Result{}, fmt.Errorf("run probe %s: waiting for a free run: %w", name, ctx.Err())
+	}
+	defer func() { <-s.sem }()
 	return s.execute(ctx, e), nil
 }
 
-// Run is called by cron at each firing.
-func (e *entry) Run() {
-	s := e.s
-	if e.removed.Load() {
+// Run is called by cron when the slot is due: it starts a run of each of
+// its probes, skipping those whose previous run is still going.
+func (sl *slot) Run() {
+	s := sl.s
+	due := sl.due.last(time.Now())
+	s.mu.RLock()
+	if s.stopped {
+		s.mu.RUnlock()
 		return
 	}
-	now := s.opts.Clock.Now()
-	if !e.busy.CompareAndSwap(false, true) {
-		s.runs.WithLabelValues("skipped").Inc()
-		s.opts.Logger.Warn("probe run skipped: previous run still going", "probe", e.probe.Name)
+	members := make([]*entry, 0, len(sl.members))
+	for _, e := range sl.members {
+		members = append(members, e)
+	}
+	// Added under the lock Stop takes, so Stop's Wait never races an Add.
+	for _, e := range members {
+		if e.busy.CompareAndSwap(false, true) {
+			s.inflight.Add(1)
+			go s.scheduled(e, due)
+		} else {
+			s.runs.WithLabelValues("skipped").Inc()
+			s.opts.Logger.Warn("probe run skipped: the previous run is still going", "probe", e.probe.Name, "timeout", e.probe.Timeout)
+		}
+	}
+	s.mu.RUnlock()
+}
+
+// scheduled is one scheduled run of e, due at due; e is marked busy.
+func (s *Scheduler) scheduled(e *entry, due time.Time) {
+	defer s.inflight.Done()
+	select {
+	case s.sem <- struct{}{}:
+	case <-s.stopping:
+		e.busy.Store(false)
 		return
 	}
-	defer e.busy.Store(false)
-	s.sem <- struct{}{}
 	defer func() { <-s.sem }()
-	if due := previous(e.sched, e.period, now); !due.IsZero() {
-		s.lag.Observe(max(0, s.opts.Clock.Now().Sub(due).Seconds()))
+	if !due.IsZero() {
+		s.lag.Observe(max(0, time.Since(due).Seconds()))
 	}
 	s.execute(context.Background(), e)
 }
 
+// Run states shared by execute and the prober's goroutine: whoever moves
+// the state away from runActive decides who clears the probe's busy flag.
+const (
+	runActive int32 = iota
+	runReturned
+	runAbandoned
+)
+
 // execute runs the prober once with the probe's timeout, recovers a panic as
-// a failed check, and hands the result to the collector and the sink.
+// a failed check, and hands the result to the collector and the sink. e is
+// marked busy; execute clears the mark, or leaves it to a prober it gave up
+// on, which clears it when it finally returns, so that probe skips its
+// firings meanwhile instead of piling up.
 func (s *Scheduler) execute(parent context.Context, e *entry) Result {
 	s.running.Inc()
 	defer s.running.Dec()
@@ -305,29 +444,64 @@ func (s *Scheduler) execute(parent context.Context, e *entry) Result {
 	defer cancel()
 	r := NewReport(s.opts.Clock, logger)
 	start := s.opts.Clock.Now()
-	func() {
+	began := time.Now()
+	var state atomic.Int32
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() {
+			if !state.CompareAndSwap(runActive, runReturned) {
+				e.busy.Store(false) // execute gave up on this run long ago
+			}
+		}()
 		defer func() {
 			if v := recover(); v != nil {
 				logger.Error("prober panicked", "panic", v, "stack", string(debug.Stack()))
-				r.Fail("probe_panic", fmt.Sprintf("the %s prober crashed: %v (a probed bug; please report it)", p.Kind, v), map[string]string{"panic": fmt.Sprint(v)})
+				r.Fail("probe_panic", fmt.Sprintf("the %s prober crashed: %v (a bug in probed: please report it with the log's stack trace)", p.Kind, v),
+					map[string]string{"panic": fmt.Sprint(v)})
 			}
 		}()
 		e.prober.Probe(ctx, r)
 	}()
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		r.Fail("probe_timeout", fmt.Sprintf("run cut at its %s timeout", p.Timeout), map[string]string{"timeout": p.Timeout.String()})
+	abandoned := false
+	select {
+	case <-done:
+	case <-ctx.Done():
+		grace := time.NewTimer(s.opts.Grace)
+		select {
+		case <-done:
+		case <-grace.C:
+			abandoned = state.CompareAndSwap(runActive, runAbandoned)
+			if !abandoned {
+				<-done
+			}
+		}
+		grace.Stop()
+	}
+	switch {
+	case abandoned:
+		logger.Error("prober did not return after its timeout; giving up on it", "timeout", p.Timeout, "grace", s.opts.Grace)
+		r.Fail("probe_timeout", fmt.Sprintf("the run did not finish within its %s timeout and the %s prober did not stop within %s after it (a bug in probed: please report it); the probe's next runs are skipped until it does",
+			p.Timeout, p.Kind, s.opts.Grace), map[string]string{"timeout": p.Timeout.String()})
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		r.Fail("probe_timeout", fmt.Sprintf("the run did not finish within its %s timeout and was cut", p.Timeout),
+			map[string]string{"timeout": p.Timeout.String()})
 	}
 	res := Result{Probe: p.Name, Kind: p.Kind, Component: p.Component, Location: e.location,
-		Start: start, Duration: s.opts.Clock.Now().Sub(start), Success: r.Success(), Checks: r.Checks()}
+		Start: start, Duration: time.Since(began), Success: r.Success(), Checks: r.Checks()}
 	if res.Success {
 		s.runs.WithLabelValues("success").Inc()
 	} else {
 		s.runs.WithLabelValues("failure").Inc()
 		logger.Info("probe failed", "checks", summarize(res.FailedChecks()))
 	}
+	s.mu.RLock()
 	if !e.removed.Load() {
-		s.opts.Collector.Set(res, r.Samples())
+		if err := s.opts.Collector.Set(res, r.Samples()); err != nil {
+			logger.Error("export probe metrics", "err", err)
+		}
 	}
+	s.mu.RUnlock()
 	if s.opts.Sink != nil {
 		sinkCtx, cancel := context.WithTimeout(context.WithoutCancel(parent), 30*time.Second)
 		defer cancel()
@@ -335,19 +509,27 @@ func (s *Scheduler) execute(parent context.Context, e *entry) Result {
 			logger.Error("record result", "err", err)
 		}
 	}
+	if !abandoned {
+		e.busy.Store(false)
+	}
 	return res
 }
 
 func summarize(checks []Check) string {
-	out := ""
+	var b strings.Builder
 	for i, c := range checks {
 		if i > 0 {
-			out += "; "
+			b.WriteString("; ")
 		}
-		out += c.Name + ": " + c.Message
+		b.WriteString(c.Name + ": " + c.Message)
 	}
-	return out
+	return b.String()
 }
+
+// spreadSlots is how many distinct start offsets an interval is cut into:
+// fine enough that probes sharing an offset are few (ten per slot for ten
+// thousand probes), coarse enough that cron keeps few entries.
+const spreadSlots = 1000
 
 // spread fires every period at a stable offset into the period, so that many
 // probes with one interval do not all start in the same second.
@@ -357,39 +539,59 @@ type spread struct {
 }
 
 // Spread returns the schedule for an interval probe: every interval, offset
-// by a hash of the probe's name.
+// into it by a hash of the probe's name (FNV-1a, so the same name keeps its
+// offset across restarts and releases), in steps of interval/1000.
 func Spread(name string, interval time.Duration) cron.Schedule {
 	h := fnv.New64a()
 	h.Write([]byte(name))
-	return spread{period: interval, offset: time.Duration(h.Sum64() % uint64(interval))}
+	step := interval / spreadSlots
+	if step <= 0 {
+		return spread{period: interval, offset: time.Duration(h.Sum64() % uint64(interval))}
+	}
+	return spread{period: interval, offset: time.Duration(h.Sum64()%spreadSlots) * step}
 }
 
 // Next returns the first firing strictly after t.
 func (s spread) Next(t time.Time) time.Time {
 	n := t.UnixNano() - int64(s.offset)
-	k := n/int64(s.period) + 1
+	k := n / int64(s.period)
 	if n < 0 && n%int64(s.period) != 0 {
-		k--
+		k-- // floor, not truncation, before the epoch
 	}
-	return time.Unix(0, k*int64(s.period)+int64(s.offset)).In(t.Location())
+	return time.Unix(0, (k+1)*int64(s.period)+int64(s.offset)).In(t.Location())
 }
 
-// previous is the firing a run that starts at now was due at.
-func previous(sched cron.Schedule, period time.Duration, now time.Time) time.Time {
-	if sp, ok := sched.(spread); ok {
-		return sp.Next(now.Add(-sp.period))
-	}
-	t := sched.Next(now.Add(-period - time.Second))
-	if t.After(now) {
-		return time.Time{}
-	}
-	for {
-		n := sched.Next(t)
-		if n.After(now) {
-			return t
+// dueSchedule wraps a slot's schedule to remember the firing times cron
+// asked it for, so that a firing knows when it was due and lag is exact
+// for any schedule.
+type dueSchedule struct {
+	inner cron.Schedule
+	mu    sync.Mutex
+	times [2]time.Time // the last two answers of Next
+}
+
+// Next asks the inner schedule and remembers the answer.
+func (d *dueSchedule) Next(t time.Time) time.Time {
+	n := d.inner.Next(t)
+	d.mu.Lock()
+	d.times[0], d.times[1] = d.times[1], n
+	d.mu.Unlock()
+	return n
+}
+
+// last returns the latest remembered firing at or before now: cron asks
+// for the next firing right after starting this one, so the one being run
+// is either of the last two answers.
+func (d *dueSchedule) last(now time.Time) time.Time {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var due time.Time
+	for _, t := range d.times {
+		if !t.IsZero() && !t.After(now) && t.After(due) {
+			due = t
 		}
-		t = n
 	}
+	return due
 }
 
 // cronLogger adapts slog to cron's logger.
