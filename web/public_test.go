@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"sync"
@@ -517,4 +518,57 @@ func TestOnlyShowIfDegraded(t *testing.T) {
 	mustContain(t, "/", body, `data-component="ocsp"`, "Degraded Performance")
 	_, body = page(t, ts.URL+"/api/v2/components.json")
 	mustContain(t, "components.json", body, `"id":"crl"`, `"showcase":false`)
+}
+
+// TestServeDuringRebuilds: requests racing snapshot swaps always get one
+// whole snapshot's answer (run with -race to check the sharing).
+func TestServeDuringRebuilds(t *testing.T) {
+	src := &mutableSource{d: fixtureData()}
+	cfg := fixtureConfig()
+	p, err := NewPublic(PublicOptions{Config: func() *config.Config { return cfg }, Source: src, Clock: clock.NewFake(fixtureNow)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := New(Options{Config: func() *config.Config { return cfg }, Public: p}).PublicHandler()
+	ctx := context.Background()
+	if err := p.Rebuild(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 100)
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 150 {
+				path := []string{"/api/v2/incidents/unresolved.json", "/", "/incidents/101", "/history.atom"}[(g+i)%4]
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+				body := rec.Body.String()
+				switch {
+				case path == "/incidents/101" && rec.Code != 200 && rec.Code != 404:
+					errs <- fmt.Sprintf("%s: %d", path, rec.Code)
+				case path != "/incidents/101" && rec.Code != 200:
+					errs <- fmt.Sprintf("%s: %d", path, rec.Code)
+				case path == "/api/v2/incidents/unresolved.json" && !strings.HasSuffix(body, "}\n"):
+					errs <- "truncated JSON"
+				}
+			}
+		}()
+	}
+	for i := range 30 {
+		if i%2 == 0 {
+			src.set(Data{}, nil)
+		} else {
+			src.set(fixtureData(), nil)
+		}
+		if err := p.Rebuild(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
 }
