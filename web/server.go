@@ -33,6 +33,9 @@ type Options struct {
 	// Incidents is the incident engine behind the operator API and the
 	// console (api_v1*.go, admin*.go); nil: those routes answer 503.
 	Incidents *incident.Engine
+	// AdminRoutes adds routes to the operator mux (the demo's fault panel
+	// and mailbox).
+	AdminRoutes func(mux *http.ServeMux)
 }
 
 // Server holds the two route sets.
@@ -70,6 +73,9 @@ func (s *Server) routes() {
 	s.admin.HandleFunc("POST /-/reload", s.reload)
 	s.publicRoutes()
 	s.operatorRoutes()
+	if s.opts.AdminRoutes != nil {
+		s.opts.AdminRoutes(s.admin)
+	}
 }
 
 // PublicHandler serves the public routes only.

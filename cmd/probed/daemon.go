@@ -65,6 +65,8 @@ type Daemon struct {
 type DaemonOptions struct {
 	Clock     clock.Clock
 	Transport http.RoundTripper
+	// AdminRoutes adds routes to the operator listener (the demo's pages).
+	AdminRoutes func(mux *http.ServeMux)
 }
 
 // NewDaemon loads the config, opens the store and builds every part; Serve runs it.
@@ -115,7 +117,8 @@ func NewDaemon(ctx context.Context, path string, logger *slog.Logger, opts Daemo
 	}
 	// The public snapshot is rebuilt whenever an incident or maintenance changes.
 	d.engine.OnChange(d.public.Invalidate)
-	d.web = web.New(web.Options{Config: d.Config, Gatherer: d.registry, Reload: d.Reload, Logger: logger, Clock: opts.Clock, Public: d.public, Incidents: d.engine})
+	d.web = web.New(web.Options{Config: d.Config, Gatherer: d.registry, Reload: d.Reload, Logger: logger, Clock: opts.Clock, Public: d.public, Incidents: d.engine,
+		AdminRoutes: opts.AdminRoutes})
 	return d, nil
 }
 

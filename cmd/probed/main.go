@@ -50,6 +50,7 @@ func main() {
 var commands = map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) error{
 	"run":          cmdRun,
 	"check-config": cmdCheckConfig,
+	"demo":         cmdDemo,
 }
 
 // run dispatches a command line; `probed` alone or with flags means `probed run`.

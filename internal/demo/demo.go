@@ -1,0 +1,303 @@
+// Package demo runs probed's offline demonstration: a simulated CA (OCSP,
+// CRL, TSA, ACME, a REST API and a portal) on loopback, a probes.yaml that
+// watches it with short intervals, an SMTP sink with a mailbox page, and a
+// fault panel to break things with.
+package demo
+
+import (
+	"context"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/probed/probed/internal/mailsink"
+	"github.com/probed/probed/internal/pkisim"
+)
+
+// Options configure a demo. The zero value is usable.
+type Options struct {
+	// Listen is the address of the status page and console (default 127.0.0.1:8080).
+	Listen string
+	// Dir holds the generated files; empty makes a temporary folder.
+	Dir string
+	// Interval between probe runs (default 5s).
+	Interval time.Duration
+	Logger   *slog.Logger
+}
+
+// Demo is a running simulated CA, its mail sink and the files written for it.
+type Demo struct {
+	Dir        string
+	ConfigPath string
+	Listen     string
+	Sim        *pkisim.Sim
+	Sink       *mailsink.Sink
+
+	ownDir  bool
+	http    *httptest.Server
+	acme    *httptest.Server
+	logger  *slog.Logger
+	closers []func()
+}
+
+// Subscribers the demo seeds: one per component group, one for everything.
+var Subscribers = []struct {
+	Email      string
+	Components []string // nil: every component
+}{
+	{"certcentral@subscribers.example", []string{"certcentral-api", "certcentral-console", "acme"}},
+	{"timestamp@subscribers.example", []string{"timestamp"}},
+	{"ocsp@subscribers.example", []string{"ocsp"}},
+	{"crl@subscribers.example", []string{"crl"}},
+	{"everything@subscribers.example", nil},
+}
+
+// Start builds the simulated CA and the mail sink on loopback and writes
+// probes.yaml and the certificates it names.
+func Start(ctx context.Context, opts Options) (*Demo, error) {
+	if opts.Listen == "" {
+		opts.Listen = "127.0.0.1:8080"
+	}
+	if opts.Interval <= 0 {
+		opts.Interval = 5 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	d := &Demo{Listen: opts.Listen, Dir: opts.Dir, logger: opts.Logger}
+	if d.Dir == "" {
+		dir, err := os.MkdirTemp("", "probed-demo-")
+		if err != nil {
+			return nil, fmt.Errorf("start demo: %w", err)
+		}
+		d.Dir, d.ownDir = dir, true
+	}
+	fail := func(err error) (*Demo, error) {
+		d.Close(false)
+		return nil, fmt.Errorf("start demo: %w", err)
+	}
+	// The sim's certificates carry its URL, so its listener comes first.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fail(err)
+	}
+	d.http = httptest.NewUnstartedServer(nil)
+	d.http.Listener.Close()
+	d.http.Listener = ln
+	d.Sim, err = pkisim.New(pkisim.Options{BaseURL: "http://" + ln.Addr().String()})
+	if err != nil {
+		ln.Close()
+		return fail(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", d.Sim.Handler())
+	services := d.Sim.ServicesHandler()
+	mux.Handle(pkisim.APIPath, services)
+	mux.Handle(pkisim.PortalPath, services)
+	d.http.Config.Handler = mux
+	d.http.Start()
+	d.closers = append(d.closers, d.http.Close)
+	d.acme = d.Sim.NewTLSServer()
+	d.closers = append(d.closers, d.acme.Close)
+
+	d.Sink, err = mailsink.Start("127.0.0.1:0", 2000)
+	if err != nil {
+		return fail(err)
+	}
+	d.closers = append(d.closers, func() { d.Sink.Close() })
+
+	pki := filepath.Join(d.Dir, "pki")
+	if err := d.Sim.WriteFiles(pki); err != nil {
+		return fail(err)
+	}
+	acmeRoot := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: d.acme.Certificate().Raw})
+	if err := os.WriteFile(filepath.Join(pki, "acme-tls.pem"), acmeRoot, 0o644); err != nil {
+		return fail(err)
+	}
+	d.ConfigPath = filepath.Join(d.Dir, "probes.yaml")
+	if err := d.writeConfig(opts.Interval); err != nil {
+		return fail(err)
+	}
+	return d, nil
+}
+
+var configTmpl = template.Must(template.New("probes.yaml").Parse(`# probes.yaml written by probed demo: a small CA with every probe kind.
+# Copy it as a starting point: replace the URLs and certificates with yours.
+page:
+  name: Demo CA
+  url: http://{{.Listen}}
+  time_zone: UTC
+  languages: [en, ja]
+server:
+  listen: {{.Listen}}
+storage:
+  path: probed.db
+location: demo-1
+components:
+  - id: certcentral
+    name: CertCentral
+    components:
+      - {id: certcentral-api, name: CertCentral API, description: REST API for certificate orders, latency_objective: 1s}
+      - {id: certcentral-console, name: CertCentral Console, description: Customer portal}
+      - {id: acme, name: ACME, description: RFC 8555 certificate automation}
+  - {id: timestamp, name: Code Signing Timestamp Service, description: RFC 3161 timestamp authority}
+  - {id: ocsp, name: Online Certificate Status Protocol (OCSP), description: Revocation status responder}
+  - {id: crl, name: Certificate Revocation List (CRL), description: CRL distribution point}
+probes:
+  - name: certcentral-api
+    component: certcentral-api
+    kind: http
+    interval: {{.Interval}}
+    timeout: 2500ms
+    http:
+      url: {{.Base}}/api/v1/health
+      status: [200]
+      json: [{path: status, equal: ok}]
+  - name: certcentral-console
+    component: certcentral-console
+    kind: http
+    interval: {{.Interval}}
+    http:
+      url: {{.Base}}/portal/
+      body_matches: ["Sign in"]
+      body_not_matches: ["(?i)maintenance"]
+  - name: acme-directory
+    component: acme
+    kind: acme
+    interval: {{.Interval}}
+    acme:
+      directory: {{.ACME}}/acme/directory
+      roots: pki/acme-tls.pem
+  - name: tsa
+    component: timestamp
+    kind: tsa
+    interval: {{.Interval}}
+    tsa:
+      url: {{.Base}}/tsa
+      roots: pki/tsa-root.pem
+  - name: ocsp-good
+    component: ocsp
+    kind: ocsp
+    interval: {{.Interval}}
+    ocsp:
+      certificate: pki/good.pem
+      issuer: pki/issuer.pem
+      expect: good
+      methods: [post, get]
+  - name: ocsp-revoked
+    component: ocsp
+    kind: ocsp
+    interval: {{.Interval}}
+    ocsp:
+      certificate: pki/revoked.pem
+      issuer: pki/issuer.pem
+      expect: revoked
+  - name: crl
+    component: crl
+    kind: crl
+    interval: {{.Interval}}
+    crl:
+      url: {{.Base}}/crl/issuer.crl
+      issuer: pki/issuer.pem
+incidents:
+  failures_to_open: 2
+  successes_to_close: 2
+notify:
+  from: "Demo CA Status <noreply@status.demo.example>"
+  smtp: {host: 127.0.0.1, port: {{.SMTPPort}}, tls: none}
+`))
+
+func (d *Demo) writeConfig(interval time.Duration) error {
+	f, err := os.Create(d.ConfigPath)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return configTmpl.Execute(f, map[string]any{
+		"Listen": d.Listen, "Interval": interval.String(), "Base": d.http.URL, "ACME": d.acme.URL, "SMTPPort": d.Sink.Port(),
+	})
+}
+
+// Close stops the sim and the sink and removes the folder it made, unless keep.
+func (d *Demo) Close(keep bool) error {
+	for i := len(d.closers) - 1; i >= 0; i-- {
+		d.closers[i]()
+	}
+	d.closers = nil
+	if d.ownDir && !keep && d.Dir != "" {
+		return os.RemoveAll(d.Dir)
+	}
+	return nil
+}
+
+// Faults lists every switch of the fault panel, in order.
+func (d *Demo) Faults() []pkisim.Fault {
+	return append(pkisim.KnownFaults(), pkisim.ServiceFaults()...)
+}
+
+// SetFault turns a fault on or off by name.
+func (d *Demo) SetFault(name string, on bool) error {
+	for _, f := range d.Faults() {
+		if string(f) == name {
+			d.Sim.Set(f, on)
+			d.logger.Info("demo fault switched", "fault", name, "on", on)
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown fault %q", name)
+}
+
+// ErrUnknownFault is returned for a fault name the sim does not know.
+var ErrUnknownFault = errors.New("unknown fault")
+
+// Routes mounts the mailbox and the fault panel on the operator mux.
+// wrap protects each handler (operator auth); nil leaves them open.
+func (d *Demo) Routes(mux *http.ServeMux, wrap func(http.Handler) http.Handler) {
+	if wrap == nil {
+		wrap = func(h http.Handler) http.Handler { return h }
+	}
+	mux.Handle("GET /demo/mail", wrap(http.HandlerFunc(d.serveMailbox)))
+	mux.Handle("GET /demo/faults", wrap(http.HandlerFunc(d.serveFaults)))
+	mux.Handle("POST /demo/faults", wrap(http.HandlerFunc(d.postFault)))
+}
+
+// FaultGroups sorts the faults by the service they break, for the panel.
+func (d *Demo) FaultGroups() []FaultGroup {
+	order := []string{"ocsp", "crl", "tsa", "acme", "api", "portal"}
+	titles := map[string]string{"ocsp": "OCSP responder", "crl": "CRL distribution point", "tsa": "Timestamp authority",
+		"acme": "ACME server", "api": "CertCentral API", "portal": "CertCentral Console"}
+	on := d.Sim.Faults()
+	byPrefix := map[string][]FaultSwitch{}
+	for _, f := range d.Faults() {
+		prefix, _, _ := strings.Cut(string(f), "_")
+		byPrefix[prefix] = append(byPrefix[prefix], FaultSwitch{Name: string(f), On: on[f]})
+	}
+	var out []FaultGroup
+	for _, p := range order {
+		if len(byPrefix[p]) > 0 {
+			out = append(out, FaultGroup{Title: titles[p], Switches: byPrefix[p]})
+		}
+	}
+	return out
+}
+
+// FaultGroup is one service's switches.
+type FaultGroup struct {
+	Title    string
+	Switches []FaultSwitch
+}
+
+// FaultSwitch is one fault and whether it is on.
+type FaultSwitch struct {
+	Name string
+	On   bool
+}
