@@ -34,8 +34,9 @@ type Options struct {
 	// console (api_v1*.go, admin*.go); nil: those routes answer 503.
 	Incidents *incident.Engine
 	// AdminRoutes adds routes to the operator mux (the demo's fault panel
-	// and mailbox).
-	AdminRoutes func(mux *http.ServeMux)
+	// and mailbox); auth wraps a handler with the console's operator
+	// authentication and CSRF rules.
+	AdminRoutes func(mux *http.ServeMux, auth func(http.HandlerFunc) http.Handler)
 }
 
 // Server holds the two route sets.
@@ -74,7 +75,7 @@ func (s *Server) routes() {
 	s.publicRoutes()
 	s.operatorRoutes()
 	if s.opts.AdminRoutes != nil {
-		s.opts.AdminRoutes(s.admin)
+		s.opts.AdminRoutes(s.admin, s.OperatorAuth)
 	}
 }
 

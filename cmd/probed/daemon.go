@@ -66,7 +66,7 @@ type DaemonOptions struct {
 	Clock     clock.Clock
 	Transport http.RoundTripper
 	// AdminRoutes adds routes to the operator listener (the demo's pages).
-	AdminRoutes func(mux *http.ServeMux)
+	AdminRoutes func(mux *http.ServeMux, auth func(http.HandlerFunc) http.Handler)
 }
 
 // NewDaemon loads the config, opens the store and builds every part; Serve runs it.

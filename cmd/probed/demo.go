@@ -6,12 +6,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"time"
 
 	"github.com/probed/probed/internal/demo"
+	"github.com/probed/probed/store"
 )
+
+// demoOperator names the demo's operator token in the audit log.
+const demoOperator = "demo-operator"
 
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
@@ -44,7 +47,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			fmt.Fprintf(stdout, "kept %s\n", dm.Dir)
 		}
 	}()
-	d, err := NewDaemon(ctx, dm.ConfigPath, logger, DaemonOptions{AdminRoutes: func(mux *http.ServeMux) { dm.Routes(mux, nil) }})
+	d, err := NewDaemon(ctx, dm.ConfigPath, logger, DaemonOptions{AdminRoutes: dm.Routes})
 	if err != nil {
 		return fmt.Errorf("demo daemon: %w", err)
 	}
@@ -52,12 +55,30 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		d.store.Close()
 		return fmt.Errorf("demo: %w (is another probed demo running? use -listen 127.0.0.1:8081)", err)
 	}
-	token, err := d.store.CreateToken(ctx, "demo-operator")
+	token, err := d.store.CreateToken(ctx, demoOperator)
 	if err != nil {
 		return fmt.Errorf("demo token: %w", err)
 	}
 	if err := seedSubscribers(ctx, d); err != nil {
 		return err
+	}
+	dm.Hooks = demo.Hooks{
+		Session: func(ctx context.Context) (string, error) {
+			secret, _, err := d.store.CreateSession(ctx, demoOperator, 12*time.Hour)
+			return secret, err
+		},
+		ScheduleMaintenance: func(ctx context.Context, actor string, components []string, start time.Time, length time.Duration) (int64, error) {
+			inc, err := d.engine.ScheduleMaintenance(ctx, actor, store.MaintenanceInput{
+				Title: "CRL distribution point maintenance", TitleJA: "CRL 配布ポイントのメンテナンス",
+				Components: components, Start: start, End: start.Add(length),
+				Body:   fmt.Sprintf("On %s from %s to %s UTC, Demo CA will be performing planned maintenance of the CRL distribution point.", start.UTC().Format("2006-01-02"), start.UTC().Format("15:04"), start.Add(length).UTC().Format("15:04")),
+				BodyJA: fmt.Sprintf("%s %s から %s (UTC) まで、CRL 配布ポイントの計画メンテナンスを実施します。", start.UTC().Format("2006-01-02"), start.UTC().Format("15:04"), start.Add(length).UTC().Format("15:04")),
+			})
+			if err != nil {
+				return 0, err
+			}
+			return inc.ID, nil
+		},
 	}
 	base := "http://" + d.publicLn.Addr().String()
 	printTour(stdout, dm, base, token)
@@ -91,7 +112,7 @@ func printTour(w io.Writer, dm *demo.Demo, base, token string) {
 	fmt.Fprintf(w, `probed demo is running: a simulated CA on loopback, probed watching it.
 
   Status page   %[1]s/
-  Console       %[1]s/admin/          (operator token below)
+  Console       %[1]s/demo/login/%[5]s   (one-time login link)
   Fault panel   %[1]s/demo/faults
   Mailbox       %[1]s/demo/mail
   Metrics       %[1]s/metrics
@@ -103,12 +124,12 @@ func printTour(w io.Writer, dm *demo.Demo, base, token string) {
   Config        %[3]s   (copy it as a starting point)
   Folder        %[4]s   (removed on Ctrl-C unless -keep)
 
-Try this: open the fault panel and switch on ocsp_stale. Within a few probe
-runs the console shows a draft incident with its evidence. Approve it: the
-status page changes and the OCSP subscribers get mail in the mailbox. Switch
-the fault off: probed proposes to resolve; resolve it and the resolved mail
-follows. Ctrl-C stops everything.
-`, base, token, dm.ConfigPath, dm.Dir)
+Try this: log in to the console with the link above, open the fault panel and
+switch on ocsp_stale. Within a few probe runs the console shows a draft
+incident with its evidence. Approve it: the status page changes and the OCSP
+subscribers get mail in the mailbox. Switch the fault off: probed proposes to
+resolve; resolve it and the resolved mail follows. Ctrl-C stops everything.
+`, base, token, dm.ConfigPath, dm.Dir, dm.LoginKey)
 	if f, ok := w.(*os.File); ok {
 		f.Sync()
 	}

@@ -6,8 +6,8 @@ package demo
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"text/template"
 	"time"
 
@@ -42,6 +43,12 @@ type Demo struct {
 	Sim        *pkisim.Sim
 	Sink       *mailsink.Sink
 
+	// Hooks are set by cmd/probed before serving.
+	Hooks Hooks
+	// LoginKey is the one-time key of the console login link.
+	LoginKey string
+
+	loginMu sync.Mutex
 	ownDir  bool
 	http    *httptest.Server
 	acme    *httptest.Server
@@ -73,7 +80,7 @@ func Start(ctx context.Context, opts Options) (*Demo, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	d := &Demo{Listen: opts.Listen, Dir: opts.Dir, logger: opts.Logger}
+	d := &Demo{Listen: opts.Listen, Dir: opts.Dir, logger: opts.Logger, LoginKey: rand.Text()}
 	if d.Dir == "" {
 		dir, err := os.MkdirTemp("", "probed-demo-")
 		if err != nil {
@@ -157,7 +164,7 @@ probes:
     component: certcentral-api
     kind: http
     interval: {{.Interval}}
-    timeout: 2500ms
+    timeout: {{.APITimeout}}
     http:
       url: {{.Base}}/api/v1/health
       status: [200]
@@ -223,7 +230,7 @@ func (d *Demo) writeConfig(interval time.Duration) error {
 	}
 	defer f.Close()
 	return configTmpl.Execute(f, map[string]any{
-		"Listen": d.Listen, "Interval": interval.String(), "Base": d.http.URL, "ACME": d.acme.URL, "SMTPPort": d.Sink.Port(),
+		"Listen": d.Listen, "Interval": interval.String(), "APITimeout": min(2500*time.Millisecond, interval*8/10).String(), "Base": d.http.URL, "ACME": d.acme.URL, "SMTPPort": d.Sink.Port(),
 	})
 }
 
@@ -256,18 +263,27 @@ func (d *Demo) SetFault(name string, on bool) error {
 	return fmt.Errorf("unknown fault %q", name)
 }
 
-// ErrUnknownFault is returned for a fault name the sim does not know.
-var ErrUnknownFault = errors.New("unknown fault")
+// Hooks connect the demo's pages to the daemon; cmd/probed sets them
+// before serving.
+type Hooks struct {
+	// Session opens a console session for the demo operator and returns
+	// the session cookie's value.
+	Session func(ctx context.Context) (string, error)
+	// ScheduleMaintenance schedules a maintenance window for components,
+	// starting at start and lasting d, and returns its id.
+	ScheduleMaintenance func(ctx context.Context, actor string, components []string, start time.Time, d time.Duration) (int64, error)
+}
 
-// Routes mounts the mailbox and the fault panel on the operator mux.
-// wrap protects each handler (operator auth); nil leaves them open.
-func (d *Demo) Routes(mux *http.ServeMux, wrap func(http.Handler) http.Handler) {
-	if wrap == nil {
-		wrap = func(h http.Handler) http.Handler { return h }
-	}
-	mux.Handle("GET /demo/mail", wrap(http.HandlerFunc(d.serveMailbox)))
-	mux.Handle("GET /demo/faults", wrap(http.HandlerFunc(d.serveFaults)))
-	mux.Handle("POST /demo/faults", wrap(http.HandlerFunc(d.postFault)))
+// Routes mounts the mailbox, the fault panel, the maintenance button and
+// the one-time console login on the operator mux. auth wraps a handler with
+// the console's operator authentication (session or bearer token, CSRF).
+func (d *Demo) Routes(mux *http.ServeMux, auth func(http.HandlerFunc) http.Handler) {
+	mux.Handle("GET /demo/mail", auth(d.serveMailbox))
+	mux.Handle("GET /demo/faults", auth(d.serveFaults))
+	mux.Handle("POST /demo/faults", auth(d.postFault))
+	mux.Handle("POST /demo/maintenance", auth(d.postMaintenance))
+	mux.Handle("GET /demo/login/{key}", http.HandlerFunc(d.serveLogin))
+	mux.Handle("POST /demo/login/{key}", http.NewCrossOriginProtection().Handler(http.HandlerFunc(d.postLogin)))
 }
 
 // FaultGroups sorts the faults by the service they break, for the panel.

@@ -5,6 +5,8 @@ import (
 	"html/template"
 	"net/http"
 	"strings"
+
+	"github.com/probed/probed/web"
 )
 
 const demoCSS = `body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Hiragino Sans","Noto Sans JP",sans-serif;margin:0;color:#1d2530;background:#f6f8fa}
@@ -27,8 +29,11 @@ var faultsTmpl = template.Must(template.New("faults").Parse(`<!doctype html>
 <body><header><a href="/">Status page</a> · <a href="/admin/">Console</a> · <strong>Fault panel</strong> · <a href="/demo/mail">Mailbox</a></header>
 <main><h1>Fault panel</h1>
 <p class="muted">Break a service of the simulated CA. Probes run every few seconds; after two failed runs in a row probed drafts an incident in the <a href="/admin/">console</a>. Nothing is public until you approve it. Red switches are on; click again to clear the fault and watch the resolve proposal appear.</p>
-{{range .}}<section class="group"><h2>{{.Title}}</h2><div class="switches">
-{{range .Switches}}<form method="post" action="/demo/faults"><input type="hidden" name="fault" value="{{.Name}}"><input type="hidden" name="on" value="{{if .On}}0{{else}}1{{end}}"><button class="{{if .On}}on{{end}}" type="submit" aria-pressed="{{.On}}">{{.Name}}</button></form>
+<section class="group"><h2>Scheduled maintenance</h2>
+<form method="post" action="/demo/maintenance"><input type="hidden" name="csrf" value="{{.CSRF}}"><button type="submit">Schedule a 3-minute CRL maintenance starting in a minute</button></form>
+<p class="muted">Subscribers of the CRL get the scheduled, started and completed mails; probe failures of the CRL during the window draft nothing.</p></section>
+{{$csrf := .CSRF}}{{range .Groups}}<section class="group"><h2>{{.Title}}</h2><div class="switches">
+{{range .Switches}}<form method="post" action="/demo/faults"><input type="hidden" name="csrf" value="{{$csrf}}"><input type="hidden" name="fault" value="{{.Name}}"><input type="hidden" name="on" value="{{if .On}}0{{else}}1{{end}}"><button class="{{if .On}}on{{end}}" type="submit" aria-pressed="{{.On}}">{{.Name}}</button></form>
 {{end}}</div></section>{{end}}
 </main></body></html>`))
 
@@ -47,7 +52,11 @@ func (d *Demo) serveFaults(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	if err := faultsTmpl.Execute(w, d.FaultGroups()); err != nil {
+	csrf := ""
+	if op, ok := web.OperatorFrom(r.Context()); ok && op.Session != nil {
+		csrf = op.Session.CSRF
+	}
+	if err := faultsTmpl.Execute(w, map[string]any{"Groups": d.FaultGroups(), "CSRF": csrf}); err != nil {
 		d.logger.Error("render fault panel", "err", err)
 	}
 }

@@ -11,8 +11,8 @@ import (
 const (
 	// APIDown: the API closes connections without answering (http_connect).
 	APIDown Fault = "api_down"
-	// APISlow: the API answers after 3 s, past the demo's latency objective
-	// and, with a short timeout, past the probe's timeout.
+	// APISlow: the API answers after 1.5 s: past the demo's 1 s latency
+	// objective (degraded_performance) but inside its probe's timeout.
 	APISlow Fault = "api_slow"
 	// APIError: the API answers 503 with a problem document (http_status).
 	APIError Fault = "api_error"
@@ -57,7 +57,7 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	case s.on(APISlow):
 		select {
-		case <-time.After(3 * time.Second):
+		case <-time.After(1500 * time.Millisecond):
 		case <-r.Context().Done():
 			return
 		}
