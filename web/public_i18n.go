@@ -18,7 +18,7 @@ type Lang struct {
 	// dateTime formats a timeline time ("Sep 02, 2021 - 17:23 UTC").
 	dateTime string
 	// day formats a bar's day ("Sep 2, 2021"); month a history heading.
-	day, month, shortDay string
+	day, month string
 }
 
 // T returns the text for key, or the key itself when the language lacks it
@@ -41,9 +41,6 @@ func (l *Lang) DateTime(t time.Time) string { return t.Format(l.dateTime) }
 
 // Day formats a calendar day.
 func (l *Lang) Day(t time.Time) string { return t.Format(l.day) }
-
-// ShortDay formats a day without its year ("Sep 2").
-func (l *Lang) ShortDay(t time.Time) string { return t.Format(l.shortDay) }
 
 // Month formats a month heading ("September 2021").
 func (l *Lang) Month(t time.Time) string { return t.Format(l.month) }
@@ -120,7 +117,7 @@ func (l *Lang) Name(i *Incident) string {
 	return i.Name
 }
 
-var en = &Lang{Code: "en", HTMLLang: "en", dateTime: "Jan 02, 2006 - 15:04 MST", day: "Jan 2, 2006", month: "January 2006", shortDay: "Jan 2",
+var en = &Lang{Code: "en", HTMLLang: "en", dateTime: "Jan 02, 2006 - 15:04 MST", day: "Jan 2, 2006", month: "January 2006",
 	texts: map[string]string{
 		"banner.none":        "All Systems Operational",
 		"banner.minor":       "Minor Service Outage",
@@ -225,7 +222,7 @@ var en = &Lang{Code: "en", HTMLLang: "en", dateTime: "Jan 02, 2006 - 15:04 MST",
 		"legend.nodata":        "No data",
 	}}
 
-var ja = &Lang{Code: "ja", HTMLLang: "ja", dateTime: "2006年01月02日 15:04 MST", day: "2006年1月2日", month: "2006年1月", shortDay: "1月2日",
+var ja = &Lang{Code: "ja", HTMLLang: "ja", dateTime: "2006年01月02日 15:04 MST", day: "2006年1月2日", month: "2006年1月",
 	texts: map[string]string{
 		"banner.none":        "すべてのシステムが正常に稼働しています",
 		"banner.minor":       "軽微なサービス障害が発生しています",
