@@ -520,6 +520,7 @@ func verifyChain(certs []*x509.Certificate, roots *x509.CertPool, now time.Time)
 	}
 	opts := x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
 	chains, err := certs[0].Verify(opts)
+	first := err
 	for range 4 {
 		var inv x509.CertificateInvalidError
 		if err == nil || !errors.As(err, &inv) || inv.Reason != x509.Expired || !opts.CurrentTime.After(inv.Cert.NotAfter) {
@@ -528,7 +529,13 @@ func verifyChain(certs []*x509.Certificate, roots *x509.CertPool, now time.Time)
 		opts.CurrentTime = inv.Cert.NotAfter.Add(-time.Second)
 		chains, err = certs[0].Verify(opts)
 	}
-	if err != nil {
+	var inv x509.CertificateInvalidError
+	switch {
+	case err != nil && errors.As(err, &inv) && inv.Reason == x509.Expired:
+		// Moving the clock back made another certificate not yet valid:
+		// the chain cannot be judged apart from expiry.
+		return nil, first
+	case err != nil:
 		// Not expiry alone: report what else is wrong (expiry has its check).
 		return nil, err
 	}
