@@ -19,12 +19,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/probed/probed/internal/pkisim"
+	"github.com/probed/probed/store"
 )
 
 // repoRoot is where go.mod lives.
@@ -182,6 +184,7 @@ func shortRules(t *testing.T, dir string) string {
 }
 
 type instance struct {
+	token    string
 	location string
 	port     int
 	config   string
@@ -232,7 +235,7 @@ probes:
 
 // holderIncidents configures the incident holder: its own single location
 // can never reach a quorum of two, so drafts come from Alertmanager.
-const holderIncidents = "incidents: {failures_to_open: 1, successes_to_close: 1}\n"
+const holderIncidents = "incidents: {failures_to_open: 1, successes_to_close: 1, quorum: 2}\n"
 
 func TestMultiLocationQuorum(t *testing.T) {
 	promBin := lookPath(t, "prometheus")
@@ -241,6 +244,7 @@ func TestMultiLocationQuorum(t *testing.T) {
 
 	tokyo := newInstance(t, "tokyo-1", true)
 	osaka := newInstance(t, "osaka-1", false)
+	tokyo.token = createToken(t, tokyo, "alertmanager")
 	start(t, "probed-tokyo", probed, "run", "-config", tokyo.config)
 	start(t, "probed-osaka", probed, "run", "-config", osaka.config)
 	for _, in := range []instance{tokyo, osaka} {
@@ -270,7 +274,12 @@ receivers:
     webhook_configs:
       - url: %s/api/v1/alertmanager
         send_resolved: true
-`, tokyo.url())
+        http_config:
+          authorization: {type: Bearer, credentials_file: %q}
+`, tokyo.url(), filepath.Join(dir, "probed-token"))
+	if err := os.WriteFile(filepath.Join(dir, "probed-token"), []byte(tokyo.token), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	amCfgPath := filepath.Join(dir, "alertmanager.yml")
 	os.WriteFile(amCfgPath, []byte(amCfg), 0o644)
 	start(t, "alertmanager", amBin, "--config.file="+amCfgPath, "--storage.path="+filepath.Join(dir, "am"),
@@ -337,8 +346,66 @@ func grep(s, sub string) string {
 	return strings.Join(out, "\n")
 }
 
-// assertDrafts and waitForDrafts read the incident holder's drafts; they
-// are completed once the incident API is on main.
-func assertDrafts(t *testing.T, in instance, n int) {}
+// createToken makes an operator token in an instance's database before
+// the daemon starts, as `probed token create` does.
+func createToken(t *testing.T, in instance, name string) string {
+	t.Helper()
+	st, err := store.Open(context.Background(), store.Options{Path: filepath.Join(filepath.Dir(in.config), "probed.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	tok, err := st.CreateToken(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
 
-func waitForDrafts(t *testing.T, in instance, n int) {}
+// drafts reads the incident holder's draft incidents over its operator API.
+func drafts(t *testing.T, in instance) ([]store.Incident, error) {
+	code, body, err := httpGet(in.url()+"/api/v1/incidents?state=draft", map[string]string{"Authorization": "Bearer " + in.token})
+	if err != nil {
+		return nil, err
+	}
+	if code != 200 {
+		return nil, fmt.Errorf("HTTP %d: %s", code, body)
+	}
+	var list []store.Incident
+	if err := json.Unmarshal(body, &list); err != nil {
+		return nil, err
+	}
+	return list, nil
+}
+
+func assertDrafts(t *testing.T, in instance, n int) {
+	t.Helper()
+	list, err := drafts(t, in)
+	if err != nil || len(list) != n {
+		t.Fatalf("incident holder has %d drafts (err %v), want %d: %+v", len(list), err, n, list)
+	}
+}
+
+// waitForDrafts waits for exactly n drafts, each with the quorum alert as
+// evidence, and checks that no more appear over a few more deliveries.
+func waitForDrafts(t *testing.T, in instance, n int) {
+	t.Helper()
+	var list []store.Incident
+	waitFor(t, 60*time.Second, fmt.Sprintf("%d draft(s) from Alertmanager", n), func() (bool, string) {
+		var err error
+		list, err = drafts(t, in)
+		if err != nil {
+			return false, err.Error()
+		}
+		ok := len(list) == n
+		for _, inc := range list {
+			ok = ok && slices.ContainsFunc(inc.Evidence, func(e store.Evidence) bool {
+				return e.Source == "alertmanager" && e.Check == "ProbeDownQuorum"
+			})
+		}
+		return ok, fmt.Sprintf("%+v", list)
+	})
+	if got := list[0].ComponentIDs(); !slices.Equal(got, []string{"certcentral-api"}) {
+		t.Errorf("draft covers %v, want [certcentral-api]", got)
+	}
+}
