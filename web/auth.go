@@ -149,3 +149,12 @@ func (s *Server) secureCookies() bool {
 // OperatorAuth wraps another package's operator handler (the subscribers
 // pages) with the same authentication and CSRF rules as the console.
 func (s *Server) OperatorAuth(h http.HandlerFunc) http.Handler { return s.consoleAuth(h) }
+
+// operatorOnly guards an operator route outside /api/v1 (POST /-/reload):
+// with an incident engine (and so tokens) it takes the same auth as the API.
+func (s *Server) operatorOnly(h http.HandlerFunc) http.Handler {
+	if s.opts.Incidents == nil {
+		return h
+	}
+	return s.apiAuth(h)
+}

@@ -71,12 +71,13 @@ func (s *Server) routes() {
 		m.HandleFunc("GET /readyz", s.readyz)
 	}
 	s.admin.Handle("GET /metrics", promhttp.HandlerFor(s.opts.Gatherer, promhttp.HandlerOpts{ErrorLog: slogErrorLog{s.opts.Logger}}))
-	s.admin.HandleFunc("POST /-/reload", s.reload)
 	s.publicRoutes()
 	s.operatorRoutes()
 	if s.opts.AdminRoutes != nil {
 		s.opts.AdminRoutes(s.admin, s.OperatorAuth)
 	}
+	// Reload is an operator action (SPEC §4): it takes a token like the API.
+	s.admin.Handle("POST /-/reload", s.operatorOnly(s.reload))
 }
 
 // PublicHandler serves the public routes only.

@@ -51,6 +51,9 @@ var commands = map[string]func(ctx context.Context, args []string, stdout, stder
 	"run":          cmdRun,
 	"check-config": cmdCheckConfig,
 	"demo":         cmdDemo,
+	"token":        cmdToken(),
+	"incident":     cmdIncident(),
+	"maintenance":  cmdMaintenance(),
 }
 
 // run dispatches a command line; `probed` alone or with flags means `probed run`.
