@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"flag"
 	"io"
@@ -13,6 +14,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/probed/probed/config"
+	"github.com/probed/probed/internal/clock"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/public")
@@ -477,5 +481,40 @@ func TestStatuspageConsumer(t *testing.T) {
 	json.Unmarshal(readAll(t, get(t, ts.URL+"/api/v2/incidents.json")), &all)
 	if len(all.Incidents) != 2 || all.Incidents[1].ResolvedAt == nil || !all.Incidents[1].ResolvedAt.Equal(fixtureNow.Add(-72*time.Hour-90*time.Minute)) {
 		t.Errorf("resolved incident %+v", all.Incidents)
+	}
+}
+
+// TestETagStableAcrossRebuilds: a rebuild that changes nothing keeps every
+// API ETag, so clients polling with If-None-Match keep getting 304s; a
+// change gives new ones.
+func TestETagStableAcrossRebuilds(t *testing.T) {
+	src := &mutableSource{d: fixtureData()}
+	cfg := fixtureConfig()
+	p, err := NewPublic(PublicOptions{Config: func() *config.Config { return cfg }, Source: src, Clock: clock.NewFake(fixtureNow)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tags := func() map[string]string {
+		if err := p.Rebuild(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for path, e := range p.cur.Load().fixed {
+			out[path] = e.etag
+		}
+		return out
+	}
+	a, b := tags(), tags()
+	for path := range a {
+		if a[path] != b[path] {
+			t.Errorf("%s: ETag changed without a change", path)
+		}
+	}
+	d := fixtureData()
+	d.Records[0].Updates = append(d.Records[0].Updates, RecordUpdate{ID: 1004, Status: "monitoring", Body: "Monitoring.", CreatedAt: fixtureNow.Add(-time.Minute)})
+	src.set(d, nil)
+	c := tags()
+	if c["/api/v2/summary.json"] == a["/api/v2/summary.json"] || c["/api/v2/status.json"] == a["/api/v2/status.json"] {
+		t.Error("a new update kept the old ETags")
 	}
 }
