@@ -3,7 +3,6 @@ package probes
 import (
 	"bytes"
 	"context"
-	"crypto/x509"
 	"encoding/asn1"
 	"encoding/binary"
 	"encoding/hex"
@@ -52,10 +51,7 @@ func newCRL(p *config.Probe, env Env) (Prober, error) {
 	return &crlProber{name: p.Name, cfg: c, env: env, known: known}, nil
 }
 
-var (
-	oidReasonCode = asn1.ObjectIdentifier{2, 5, 29, 21}
-	oidIDP        = asn1.ObjectIdentifier{2, 5, 29, 28}
-)
+var oidIDP = asn1.ObjectIdentifier{2, 5, 29, 28}
 
 // CRL reason codes the checks name.
 const (
@@ -84,12 +80,12 @@ func (p *crlProber) Probe(ctx context.Context, r *Report) {
 		return
 	}
 	c.pass("crl_version", "v2")
-	rl, err := x509.ParseRevocationList(body)
+	rl, err := parseCRL(body)
 	if err != nil {
 		c.fail("crl_parse", fmt.Sprintf("not a valid CRL: %v", err), map[string]string{"body_start": snippet(body)})
 		return
 	}
-	c.pass("crl_parse", fmt.Sprintf("DER CRL with %d entries", len(rl.RevokedCertificateEntries)))
+	c.pass("crl_parse", fmt.Sprintf("DER CRL with %d entries", len(rl.serials)))
 	p.checkCRL(ctx, c, rl)
 }
 
@@ -174,7 +170,7 @@ func (p *crlProber) checkURL(c *checker, final *url.URL) {
 	}
 }
 
-func (p *crlProber) checkCRL(ctx context.Context, c *checker, rl *x509.RevocationList) {
+func (p *crlProber) checkCRL(ctx context.Context, c *checker, rl *parsedCRL) {
 	cfg := p.cfg
 	issuer := cfg.IssuerCert
 	now := c.r.Now()
@@ -248,32 +244,18 @@ func (p *crlProber) checkCRL(ctx context.Context, c *checker, rl *x509.Revocatio
 	p.checkIDP(c, rl)
 
 	// Entries: reasons, and the compact serial set for the diff.
-	set := make([]serialEntry, 0, len(rl.RevokedCertificateEntries))
-	var holds, unspecified []string
-	for i := range rl.RevokedCertificateEntries {
-		e := &rl.RevokedCertificateEntries[i]
-		if e.ReasonCode == reasonCertificateHold {
-			holds = append(holds, serialHex(e.SerialNumber))
-		}
-		if e.ReasonCode == reasonUnspecified {
-			for _, x := range e.Extensions {
-				if x.Id.Equal(oidReasonCode) {
-					unspecified = append(unspecified, serialHex(e.SerialNumber))
-				}
-			}
-		}
-		set = append(set, serialEntry{key: keyOf(e.SerialNumber), revoked: e.RevocationTime.Unix()})
-	}
+	set := rl.serials
+	holds, unspecified := rl.holds, rl.unspecified
 	r.Gauge("probe_crl_entries", "Entries in the last CRL.", float64(len(set)))
 	var reasonProblems []string
 	if len(holds) > 0 {
-		reasonProblems = append(reasonProblems, fmt.Sprintf("%d entries with reason certificateHold, which the BRs forbid (§7.2.2): %s", len(holds), firstFew(holds)))
+		reasonProblems = append(reasonProblems, fmt.Sprintf("%d entries with reason certificateHold, which the BRs forbid (§7.2.2): %s", len(holds), fewKeys(holds)))
 	}
 	if len(unspecified) > 0 {
-		reasonProblems = append(reasonProblems, fmt.Sprintf("%d entries with an explicit reasonCode unspecified, which the BRs forbid (§7.2.2: omit the extension instead): %s", len(unspecified), firstFew(unspecified)))
+		reasonProblems = append(reasonProblems, fmt.Sprintf("%d entries with an explicit reasonCode unspecified, which the BRs forbid (§7.2.2: omit the extension instead): %s", len(unspecified), fewKeys(unspecified)))
 	}
 	if len(reasonProblems) > 0 {
-		c.fail("crl_entry_reasons", strings.Join(reasonProblems, "; "), map[string]string{"certificate_hold": firstFew(holds), "unspecified": firstFew(unspecified)})
+		c.fail("crl_entry_reasons", strings.Join(reasonProblems, "; "), map[string]string{"certificate_hold": fewKeys(holds), "unspecified": fewKeys(unspecified)})
 	} else {
 		c.pass("crl_entry_reasons", "no certificateHold, no explicit unspecified")
 	}
@@ -283,9 +265,14 @@ func (p *crlProber) checkCRL(ctx context.Context, c *checker, rl *x509.Revocatio
 	p.diff(ctx, c, rl, set, now)
 }
 
-func firstFew(list []string) string {
-	if len(list) > 5 {
-		return strings.Join(list[:5], ", ") + fmt.Sprintf(" and %d more", len(list)-5)
+// fewKeys lists up to five serials, converting no more than it shows.
+func fewKeys(keys []serialKey) string {
+	var list []string
+	for _, k := range keys[:min(len(keys), 5)] {
+		list = append(list, k.String())
+	}
+	if len(keys) > 5 {
+		return strings.Join(list, ", ") + fmt.Sprintf(" and %d more", len(keys)-5)
 	}
 	return strings.Join(list, ", ")
 }
@@ -297,7 +284,7 @@ type issuingDistributionPoint struct {
 	} `asn1:"optional,tag:0"`
 }
 
-func (p *crlProber) checkIDP(c *checker, rl *x509.RevocationList) {
+func (p *crlProber) checkIDP(c *checker, rl *parsedCRL) {
 	cfg := p.cfg
 	want := cfg.ExpectedIDP
 	if want == "" {
@@ -444,7 +431,7 @@ func unmarshalCRLState(b []byte) (*crlState, error) {
 // serial of unknown expiry is a warning on the run that sees it go: CAs
 // legitimately remove entries once the certificate has expired, and only
 // the CA knows when that is.
-func (p *crlProber) diff(ctx context.Context, c *checker, rl *x509.RevocationList, set []serialEntry, now time.Time) {
+func (p *crlProber) diff(ctx context.Context, c *checker, rl *parsedCRL, set []serialEntry, now time.Time) {
 	st := p.env.State
 	if st == nil {
 		c.warn("crl_state", "no state store: the CRL number and dropped-serial checks cannot compare with earlier runs", nil)
@@ -508,22 +495,27 @@ func (p *crlProber) diff(ctx context.Context, c *checker, rl *x509.RevocationLis
 		switch {
 		case len(failing) > 0:
 			var list []string
-			ev := map[string]string{}
-			for _, e := range failing {
+			ev := map[string]string{"count": strconv.Itoa(len(failing))}
+			for _, e := range failing[:min(len(failing), 5)] {
 				list = append(list, fmt.Sprintf("%s (expires %s)", e.key, FormatTime(time.Unix(e.expires, 0))))
-				if len(ev) < 20 {
-					ev["serial_"+e.key.String()] = "expires " + rfc3339(time.Unix(e.expires, 0)) + ", revoked " + rfc3339(time.Unix(e.revoked, 0))
-				}
+				ev["serial_"+e.key.String()] = "expires " + rfc3339(time.Unix(e.expires, 0)) + ", revoked " + rfc3339(time.Unix(e.revoked, 0))
 			}
-			c.fail("crl_dropped_serial", fmt.Sprintf("%d serials left the CRL before their certificates expired: %s (BR §4.9.7: entries stay until expiry)", len(failing), firstFew(list)), ev)
+			if len(failing) > 5 {
+				list = append(list, fmt.Sprintf("and %d more", len(failing)-5))
+			}
+			c.fail("crl_dropped_serial", fmt.Sprintf("%d serials left the CRL before their certificates expired: %s (BR §4.9.7: entries stay until expiry)", len(failing), strings.Join(list, ", ")), ev)
 			// Carry them, so the check fails until they return or expire.
 			next.serials = mergeSerials(next.serials, failing)
 		case len(unknown) > 0:
-			var list []string
-			for _, e := range unknown {
-				list = append(list, e.key.String())
+			keys := make([]serialKey, 0, min(len(unknown), 5))
+			for _, e := range unknown[:min(len(unknown), 5)] {
+				keys = append(keys, e.key)
 			}
-			c.warn("crl_dropped_serial", fmt.Sprintf("%d serials left the CRL: %s; their certificates' expiry is unknown, so this is a failure only if they have not expired (list them under crl.certificates to know)", len(unknown), firstFew(list)), map[string]string{"serials": firstFew(list)})
+			few := fewKeys(keys)
+			if len(unknown) > 5 {
+				few += fmt.Sprintf(" and %d more", len(unknown)-5)
+			}
+			c.warn("crl_dropped_serial", fmt.Sprintf("%d serials left the CRL: %s; their certificates' expiry is unknown, so this is a failure only if they have not expired (list them under crl.certificates to know)", len(unknown), few), map[string]string{"serials": few, "count": strconv.Itoa(len(unknown))})
 		default:
 			c.pass("crl_dropped_serial", fmt.Sprintf("no serial dropped since the CRL of %s", FormatTime(time.Unix(prev.thisUpdate, 0))))
 		}
