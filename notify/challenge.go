@@ -51,6 +51,14 @@ func (c *Challenges) sign(payload []byte) []byte {
 	return h.Sum(nil)[:16]
 }
 
+// mac signs data for another purpose with the same key, domain-separated.
+func (c *Challenges) mac(purpose, data string) []byte {
+	h := hmac.New(sha256.New, c.key)
+	h.Write([]byte(purpose + "\x00"))
+	h.Write([]byte(data))
+	return h.Sum(nil)[:16]
+}
+
 // Issue returns a new challenge of a difficulty in bits.
 func (c *Challenges) Issue(difficulty int) string {
 	payload := make([]byte, 21)

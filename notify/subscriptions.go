@@ -2,7 +2,9 @@ package notify
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -400,4 +402,21 @@ func ManageURL(cfg *config.Config, l *Links, sub store.Subscriber) string {
 // UnsubscribeURL is the RFC 8058 one-click link; it does not expire.
 func UnsubscribeURL(cfg *config.Config, l *Links, sub store.Subscriber) string {
 	return linkURL(cfg, "/unsubscribe", l.Token(PurposeUnsubscribe, sub, time.Time{}))
+}
+
+// FormToken is the CSRF token of the public forms for a browser's form
+// cookie (a random value the page sets): the pair is checked on every POST
+// (double submit, signed so a cookie set by a sibling host cannot be paired
+// with a token of the attacker's choosing).
+func (s *Subscriptions) FormToken(cookie string) string {
+	return base64.RawURLEncoding.EncodeToString(s.challenges.mac("form", cookie))
+}
+
+// CheckFormToken reports whether token belongs to cookie.
+func (s *Subscriptions) CheckFormToken(cookie, token string) bool {
+	if cookie == "" || token == "" {
+		return false
+	}
+	got, err := base64.RawURLEncoding.DecodeString(token)
+	return err == nil && hmac.Equal(got, s.challenges.mac("form", cookie))
 }

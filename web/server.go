@@ -16,6 +16,7 @@ import (
 	"github.com/probed/probed/config"
 	"github.com/probed/probed/incident"
 	"github.com/probed/probed/internal/clock"
+	"github.com/probed/probed/notify"
 )
 
 // Options is what the server needs. Config returns the configuration in
@@ -37,6 +38,9 @@ type Options struct {
 	// and mailbox); auth wraps a handler with the console's operator
 	// authentication and CSRF rules.
 	AdminRoutes func(mux *http.ServeMux, auth func(http.HandlerFunc) http.Handler)
+	// Subscriptions is the subscription flow behind /subscribe and the
+	// subscriber pages (subscribe*.go); nil: those routes answer 503.
+	Subscriptions *notify.Subscriptions
 }
 
 // Server holds the two route sets.
@@ -78,6 +82,7 @@ func (s *Server) routes() {
 	}
 	// Reload is an operator action (SPEC §4): it takes a token like the API.
 	s.admin.Handle("POST /-/reload", s.operatorOnly(s.reload))
+	s.subscribeRoutes()
 }
 
 // PublicHandler serves the public routes only.
