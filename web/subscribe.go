@@ -137,7 +137,7 @@ type compNode struct {
 	Children         []compNode
 }
 
-func (s *Server) view(w http.ResponseWriter, r *http.Request, titleKey string) *subView {
+func (s *Server) subView(w http.ResponseWriter, r *http.Request, titleKey string) *subView {
 	cfg := s.opts.Subscriptions.Config()
 	l, explicit := negotiate(r, cfg.Page.Languages)
 	v := &subView{Lang: l.Code, Page: cfg.Page.Name, texts: subscribeTexts[l.Code]}
@@ -191,7 +191,7 @@ func (s *Server) checkForm(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-func (s *Server) render(w http.ResponseWriter, page string, code int, v *subView) {
+func (s *Server) subRender(w http.ResponseWriter, page string, code int, v *subView) {
 	var b bytes.Buffer
 	if err := subscribePages[page].ExecuteTemplate(&b, "layout", v); err != nil {
 		s.opts.Logger.Error("render subscription page", "page", page, "err", err)
@@ -239,7 +239,7 @@ func (s *Server) subscribeForm(w http.ResponseWriter, r *http.Request) {
 // renderSubscribe shows the form: every box ticked (the seed's default),
 // none with ?select=none, or the boxes of a refused submission.
 func (s *Server) renderSubscribe(w http.ResponseWriter, r *http.Request, code int, msg, email string, chosen []string) {
-	v := s.view(w, r, "subscribe.title")
+	v := s.subView(w, r, "subscribe.title")
 	cfg := s.opts.Subscriptions.Config()
 	none := r.URL.Query().Get("select") == "none"
 	v.Tree, v.AllChecked = tree(cfg, func(id string) bool {
@@ -252,7 +252,7 @@ func (s *Server) renderSubscribe(w http.ResponseWriter, r *http.Request, code in
 	v.Challenge, v.Bits = s.opts.Subscriptions.Challenge()
 	v.Error, v.Email, v.Script = msg, email, true
 	v.NoJSWait = int(cfg.Notify.Subscribe.NoJSWait.D().Seconds())
-	s.render(w, "subscribe", code, v)
+	s.subRender(w, "subscribe", code, v)
 }
 
 func (s *Server) subscribePost(w http.ResponseWriter, r *http.Request) {
@@ -265,11 +265,11 @@ func (s *Server) subscribePost(w http.ResponseWriter, r *http.Request) {
 		Email: f.Get("email"), Components: chosen, Challenge: f.Get("challenge"), Solution: f.Get("solution"),
 		Client: s.clientIP(r),
 	})
-	v := s.view(w, r, "subscribe.title")
+	v := s.subView(w, r, "subscribe.title")
 	switch {
 	case err == nil:
 		v.Title = v.T("sent.title")
-		s.render(w, "sent", http.StatusOK, v)
+		s.subRender(w, "sent", http.StatusOK, v)
 	case errors.Is(err, notify.ErrRateLimited):
 		w.Header().Set("Retry-After", "600")
 		s.renderSubscribe(w, r, http.StatusTooManyRequests, v.T("err.ratelimited"), f.Get("email"), nonNil(chosen))
@@ -354,36 +354,36 @@ func linkToken(r *http.Request) string {
 // confirmForm shows what a confirmation link would confirm, and a button:
 // opening the link (as mail scanners do) changes nothing.
 func (s *Server) confirmForm(w http.ResponseWriter, r *http.Request) {
-	v := s.view(w, r, "confirm.title")
+	v := s.subView(w, r, "confirm.title")
 	tok := r.URL.Query().Get("t")
 	sub, err := s.opts.Subscriptions.Resolve(r.Context(), notify.PurposeConfirm, tok)
 	switch {
 	case err != nil:
 		v.Error = v.T("err.link")
-		s.render(w, "confirm", http.StatusBadRequest, v)
+		s.subRender(w, "confirm", http.StatusBadRequest, v)
 		return
 	case sub.PendingComponents == nil:
 		v.Title, v.Message = v.T("done.confirmed"), v.T("done.already")
 		v.ManageURL = notify.ManageURL(s.opts.Subscriptions.Config(), s.opts.Subscriptions.Links(), sub)
-		s.render(w, "done", http.StatusOK, v)
+		s.subRender(w, "done", http.StatusOK, v)
 		return
 	}
 	v.Email, v.Token, v.Names = sub.Address, tok, s.names(sub.PendingComponents)
-	s.render(w, "confirm", http.StatusOK, v)
+	s.subRender(w, "confirm", http.StatusOK, v)
 }
 
 func (s *Server) confirmPost(w http.ResponseWriter, r *http.Request) {
 	if !s.checkForm(w, r) {
 		return
 	}
-	v := s.view(w, r, "done.confirmed")
+	v := s.subView(w, r, "done.confirmed")
 	sub, err := s.opts.Subscriptions.Confirm(r.Context(), linkToken(r))
 	switch {
 	case errors.Is(err, notify.ErrAlreadyDone):
 		v.Message = v.T("done.already")
 	case err != nil:
 		v.Title, v.Error = v.T("confirm.title"), v.T("err.link")
-		s.render(w, "done", http.StatusBadRequest, v)
+		s.subRender(w, "done", http.StatusBadRequest, v)
 		return
 	case sub.State == store.SubscriberUnsubscribed:
 		v.Message = v.T("done.unsubscribed")
@@ -391,16 +391,16 @@ func (s *Server) confirmPost(w http.ResponseWriter, r *http.Request) {
 		v.Message, v.Names = v.T("done.subscribed"), s.names(sub.Components)
 	}
 	v.ManageURL = notify.ManageURL(s.opts.Subscriptions.Config(), s.opts.Subscriptions.Links(), sub)
-	s.render(w, "done", http.StatusOK, v)
+	s.subRender(w, "done", http.StatusOK, v)
 }
 
 func (s *Server) manageForm(w http.ResponseWriter, r *http.Request) {
-	v := s.view(w, r, "manage.title")
+	v := s.subView(w, r, "manage.title")
 	tok := r.URL.Query().Get("t")
 	sub, err := s.opts.Subscriptions.Resolve(r.Context(), notify.PurposeManage, tok)
 	if err != nil {
 		v.Error = v.T("err.link")
-		s.render(w, "manage", http.StatusBadRequest, v)
+		s.subRender(w, "manage", http.StatusBadRequest, v)
 		return
 	}
 	s.fillManage(r, v, sub, tok)
@@ -410,7 +410,7 @@ func (s *Server) manageForm(w http.ResponseWriter, r *http.Request) {
 	case store.SubscriberQuarantined:
 		v.Message = v.T("manage.quarantined")
 	}
-	s.render(w, "manage", http.StatusOK, v)
+	s.subRender(w, "manage", http.StatusOK, v)
 }
 
 func (s *Server) fillManage(r *http.Request, v *subView, sub store.Subscriber, tok string) {
@@ -433,13 +433,13 @@ func (s *Server) managePost(w http.ResponseWriter, r *http.Request) {
 	if !s.checkForm(w, r) {
 		return
 	}
-	v := s.view(w, r, "manage.title")
+	v := s.subView(w, r, "manage.title")
 	tok := linkToken(r)
 	sub, err := s.opts.Subscriptions.Update(r.Context(), tok, r.PostForm["c"])
 	if err != nil {
 		if errors.Is(err, notify.ErrBadLink) {
 			v.Error = v.T("err.link")
-			s.render(w, "manage", http.StatusBadRequest, v)
+			s.subRender(w, "manage", http.StatusBadRequest, v)
 			return
 		}
 		if !errors.Is(err, notify.ErrUnknownComp) {
@@ -449,7 +449,7 @@ func (s *Server) managePost(w http.ResponseWriter, r *http.Request) {
 		if sub.ID != 0 {
 			s.fillManage(r, v, sub, tok)
 		}
-		s.render(w, "manage", http.StatusBadRequest, v)
+		s.subRender(w, "manage", http.StatusBadRequest, v)
 		return
 	}
 	s.fillManage(r, v, sub, tok)
@@ -458,21 +458,21 @@ func (s *Server) managePost(w http.ResponseWriter, r *http.Request) {
 	} else {
 		v.Message = v.T("manage.saved")
 	}
-	s.render(w, "manage", http.StatusOK, v)
+	s.subRender(w, "manage", http.StatusOK, v)
 }
 
 // unsubscribeForm shows a confirm button; the GET itself changes nothing.
 func (s *Server) unsubscribeForm(w http.ResponseWriter, r *http.Request) {
-	v := s.view(w, r, "unsubscribe.title")
+	v := s.subView(w, r, "unsubscribe.title")
 	tok := r.URL.Query().Get("t")
 	sub, err := s.opts.Subscriptions.Resolve(r.Context(), notify.PurposeUnsubscribe, tok)
 	if err != nil {
 		v.Error = v.T("err.link")
-		s.render(w, "unsubscribe", http.StatusBadRequest, v)
+		s.subRender(w, "unsubscribe", http.StatusBadRequest, v)
 		return
 	}
 	v.Email, v.Token = sub.Address, tok
-	s.render(w, "unsubscribe", http.StatusOK, v)
+	s.subRender(w, "unsubscribe", http.StatusOK, v)
 }
 
 // unsubscribePost is both the page's button and RFC 8058's one-click POST
@@ -506,7 +506,7 @@ func (s *Server) unsubscribePost(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	v := s.view(w, r, "unsubscribe.title")
+	v := s.subView(w, r, "unsubscribe.title")
 	if err != nil {
 		v.Error = v.T("err.link")
 		code := http.StatusBadRequest
@@ -514,12 +514,12 @@ func (s *Server) unsubscribePost(w http.ResponseWriter, r *http.Request) {
 			s.opts.Logger.Error("unsubscribe failed", "err", err)
 			v.Error, code = v.T("err.internal"), http.StatusInternalServerError
 		}
-		s.render(w, "unsubscribe", code, v)
+		s.subRender(w, "unsubscribe", code, v)
 		return
 	}
 	v.Title, v.Message = v.T("done.unsubscribed.title"), v.T("done.unsubscribed")
 	v.ManageURL = notify.ManageURL(s.opts.Subscriptions.Config(), s.opts.Subscriptions.Links(), sub)
-	s.render(w, "done", http.StatusOK, v)
+	s.subRender(w, "done", http.StatusOK, v)
 }
 
 // subscribeTexts are the subscription pages' fixed texts.
