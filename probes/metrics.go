@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
 )
 
 // probeLabels are on every probe series.
@@ -117,8 +118,16 @@ func (c *Collector) Set(res Result, samples []Sample) error {
 // descFor returns the descriptor of a sample's metric, making it on first
 // use. c.mu is held.
 func (c *Collector) descFor(s Sample) (*prometheus.Desc, error) {
+	// Classic names only: Prometheus before 3.0 and promtool's lint reject
+	// the UTF-8 names client_golang would otherwise let through.
+	if !model.IsValidLegacyMetricName(s.Name) {
+		return nil, fmt.Errorf("%q is not a valid metric name", s.Name)
+	}
 	names := make([]string, 0, len(s.Labels))
 	for _, l := range s.Labels {
+		if !model.LabelName(l.Name).IsValidLegacy() || strings.HasPrefix(l.Name, "__") {
+			return nil, fmt.Errorf("%s: %q is not a valid label name", s.Name, l.Name)
+		}
 		if slices.Contains(reservedLabels, l.Name) {
 			return nil, fmt.Errorf("%s: label %q is set by probed", s.Name, l.Name)
 		}
