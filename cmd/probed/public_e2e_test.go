@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/probed/probed/store"
 )
 
 // TestPublicPageServed runs the daemon in-process and reads its public page
@@ -97,4 +99,31 @@ probes:
 		_, body := fetch("/api/v2/status.json")
 		return strings.Contains(body, `"name":"Renamed CA"`), body
 	})
+
+	// An operator's approval reaches the page at once (the engine's change
+	// hook, not the minute ticker); a draft made before it never does.
+	if _, err := d.engine.CreateIncident(ctx, "alice", store.DraftInput{Title: "DRAFT-NEVER-PUBLIC", Body: "draft",
+		Components: []store.ComponentImpact{{ID: "ocsp", Status: store.MajorOutage}}}); err != nil {
+		t.Fatal(err)
+	}
+	inc, err := d.engine.CreateIncident(ctx, "alice", store.DraftInput{Title: "ACME orders delayed", Body: "We are investigating.",
+		Components: []store.ComponentImpact{{ID: "acme", Status: store.PartialOutage}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.engine.Approve(ctx, "alice", inc.ID); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the approved incident on the page", func() (bool, string) {
+		_, body := fetch("/api/v2/incidents/unresolved.json")
+		return strings.Contains(body, "ACME orders delayed"), body
+	})
+	for _, path := range []string{"/", "/api/v2/summary.json", "/api/v2/incidents.json", "/history", "/history.atom"} {
+		if _, body := fetch(path); strings.Contains(body, "DRAFT-NEVER-PUBLIC") {
+			t.Errorf("%s shows the draft", path)
+		}
+	}
+	if _, body := fetch("/api/v2/status.json"); !strings.Contains(body, `"indicator":"major"`) {
+		t.Errorf("status after approval: %s", body)
+	}
 }
