@@ -35,7 +35,7 @@ probes:
 `
 
 type harness struct {
-	t    *testing.T
+	t    testing.TB
 	ctx  context.Context
 	clk  *clock.Fake
 	dir  string
@@ -46,7 +46,7 @@ type harness struct {
 	seen int // changes reported through OnChange
 }
 
-func newHarness(t *testing.T, incidents string) *harness {
+func newHarness(t testing.TB, incidents string) *harness {
 	t.Helper()
 	h := &harness{t: t, ctx: context.Background(), clk: clock.NewFake(time.Date(2026, 3, 1, 1, 0, 0, 0, time.UTC)), dir: t.TempDir()}
 	path := filepath.Join(h.dir, "probes.yaml")
