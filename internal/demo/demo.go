@@ -20,6 +20,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/probed/probed/config"
 	"github.com/probed/probed/internal/mailsink"
 	"github.com/probed/probed/internal/pkisim"
 )
@@ -230,7 +231,7 @@ func (d *Demo) writeConfig(interval time.Duration) error {
 	}
 	defer f.Close()
 	return configTmpl.Execute(f, map[string]any{
-		"Listen": d.Listen, "Interval": interval.String(), "APITimeout": min(2500*time.Millisecond, interval*8/10).String(), "Base": d.http.URL, "ACME": d.acme.URL, "SMTPPort": d.Sink.Port(),
+		"Listen": d.Listen, "Interval": config.Duration(interval).String(), "APITimeout": config.Duration(min(2500*time.Millisecond, interval*8/10)).String(), "Base": d.http.URL, "ACME": d.acme.URL, "SMTPPort": d.Sink.Port(),
 	})
 }
 
