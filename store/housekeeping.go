@@ -303,14 +303,20 @@ func consolidateHour(ctx context.Context, tx *sql.Tx, ids []int64, h int64) erro
 				return err
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO rollup_hour (series, hour, runs, successes, duration_sum_us, duration_max_us) VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (series, hour) DO UPDATE SET runs = excluded.runs, successes = excluded.successes,
-			duration_sum_us = excluded.duration_sum_us, duration_max_us = excluded.duration_max_us`,
-			id, h, a.runs, a.successes, a.durSumUS, a.durMaxUS); err != nil {
+		if err := putHourRollup(ctx, tx, id, h, a); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// putHourRollup replaces one hourly rollup row.
+func putHourRollup(ctx context.Context, tx *sql.Tx, series, h int64, a agg) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO rollup_hour (series, hour, runs, successes, duration_sum_us, duration_max_us) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (series, hour) DO UPDATE SET runs = excluded.runs, successes = excluded.successes,
+		duration_sum_us = excluded.duration_sum_us, duration_max_us = excluded.duration_max_us`,
+		series, h, a.runs, a.successes, a.durSumUS, a.durMaxUS)
+	return err
 }
 
 func scanEntries(ctx context.Context, q querier, query string, args ...any) ([]entry, error) {

@@ -1,0 +1,200 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/probed/probed/internal/clock"
+	"github.com/probed/probed/probes"
+)
+
+// Run with (see README, Storage):
+//
+//	go test -run '^$' -bench . -benchtime 1x ./store/
+//
+// BenchmarkYear takes minutes at its full size; -store.year.probes=100 runs
+// a tenth of it.
+var yearProbes = flag.Int("store.year.probes", 1000, "probes in BenchmarkYear")
+var benchBatch = flag.Int("store.batch", 0, "BatchSize in BenchmarkRecord")
+
+// BenchmarkRecord measures the batched insert rate: results from 1,000
+// probes queued with Record as the scheduler does, written by the writer in
+// batches, until Flush says they are all on disk.
+func BenchmarkRecord(b *testing.B) {
+	s, err := Open(context.Background(), Options{Path: filepath.Join(b.TempDir(), "probed.db"), BatchSize: *benchBatch})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	res := make([]probes.Result, 1000)
+	for i := range res {
+		res[i] = probes.Result{Probe: fmt.Sprintf("probe-%04d", i), Kind: "http", Component: "api", Location: "tokyo-1", Success: true, Duration: 123456 * time.Microsecond}
+	}
+	b.ResetTimer()
+	t, cpu := time.Now(), cpuTime()
+	for i := range b.N {
+		r := res[i%len(res)]
+		r.Start = start.Add(time.Duration(i/len(res)) * 30 * time.Second)
+		if err := s.Record(ctx, r); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := s.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/time.Since(t).Seconds(), "results/s")
+	// On a shared machine the wall-clock rate moves with the load; the
+	// rate per CPU-second (writer, SQLite and Record together) does not.
+	b.ReportMetric(float64(b.N)/(cpuTime()-cpu).Seconds(), "results/cpu-s")
+}
+
+// cpuTime is the CPU time (user and system) this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkYear builds the database of one year of N probes (default
+// 1,000) run every 30 s with the default retention (14 days raw) and
+// rollups (400 days), and reports its size. The last 15 days go through
+// the production path — the writer's batches, then the hourly
+// housekeeping on a fake clock (packing, rollups, retention pruning the
+// oldest day) — and the 350 days before are rolled up as the housekeeping
+// does (hourly rows hour by hour, days summed from them) from generated
+// hourly counts, since their raw results would be gone by now anyway.
+func BenchmarkYear(b *testing.B) {
+	for range b.N {
+		year(b, *yearProbes)
+	}
+}
+
+func year(b *testing.B, nprobes int) {
+	ctx := context.Background()
+	end := time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC)
+	begin := end.Add(-365 * 24 * time.Hour)
+	rawFrom := end.Add(-15 * 24 * time.Hour) // whole days: end is a midnight
+	fc := clock.NewFake(begin)
+	s, err := Open(ctx, Options{Path: filepath.Join(b.TempDir(), "probed.db"), Clock: fc})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	rng := rand.New(rand.NewPCG(1, 2))
+	series := make([]probes.Result, nprobes)
+	offsets := make([]time.Duration, nprobes)
+	for i := range series {
+		series[i] = probes.Result{Probe: fmt.Sprintf("probe-%04d", i), Kind: []string{"ocsp", "crl", "tsa", "acme", "http"}[i%5],
+			Component: fmt.Sprintf("component-%02d", i%40), Location: "tokyo-1"}
+		offsets[i] = time.Duration(rng.Int64N(int64(30 * time.Second)))
+	}
+	// The series rows, as the writer makes them.
+	if err := s.writeBatch(ctx, series); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := s.w.ExecContext(ctx, `DELETE FROM results`); err != nil {
+		b.Fatal(err)
+	}
+	ids, err := s.seriesIDs(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	t := time.Now()
+
+	// 350 days of rollups, in the housekeeping's order and statements.
+	runsPerHour := int64(time.Hour / (30 * time.Second))
+	for d := floorDiv(begin.UnixMilli(), dayMs); d < floorDiv(rawFrom.UnixMilli(), dayMs); d++ {
+		err := s.tx(ctx, func(tx *sql.Tx) error {
+			for h := d * 24; h < d*24+24; h++ {
+				for _, id := range ids {
+					a := agg{runs: runsPerHour, successes: runsPerHour - int64(rng.IntN(100)/97), durMaxUS: 200_000 + rng.Int64N(800_000)}
+					a.durSumUS = a.runs * (50_000 + rng.Int64N(150_000))
+					if err := putHourRollup(ctx, tx, id, h, a); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for c := range slices.Chunk(ids, seriesChunk) {
+			if err := s.tx(ctx, func(tx *sql.Tx) error { return consolidateDay(ctx, tx, c, d) }); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if err := s.tx(ctx, func(tx *sql.Tx) error { return setMeta(ctx, tx, metaRolled, floorDiv(rawFrom.UnixMilli(), hourMs)) }); err != nil {
+		b.Fatal(err)
+	}
+	rollupTime := time.Since(t)
+
+	// 15 days of results through the writer and the hourly housekeeping.
+	t = time.Now()
+	var written int
+	batch := make([]probes.Result, 0, s.batch)
+	for hour := rawFrom; hour.Before(end); hour = hour.Add(time.Hour) {
+		for tick := hour; tick.Before(hour.Add(time.Hour)); tick = tick.Add(30 * time.Second) {
+			for i, r := range series {
+				r.Start = tick.Add(offsets[i])
+				r.Duration = time.Duration(20_000+rng.Int64N(600_000)) * time.Microsecond
+				r.Success = true
+				if rng.IntN(1000) == 0 {
+					r.Success = false
+					r.Checks = []probes.Check{{Name: "ocsp_next_update", Message: "nextUpdate 2027-02-11 09:00:00 UTC passed 2h13m ago",
+						Evidence: map[string]string{"next_update": "2027-02-11T09:00:00Z"}}}
+				}
+				batch = append(batch, r)
+				if len(batch) == cap(batch) {
+					if err := s.writeBatch(ctx, batch); err != nil {
+						b.Fatal(err)
+					}
+					written += len(batch)
+					batch = batch[:0]
+				}
+			}
+		}
+		if err := s.writeBatch(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+		written += len(batch)
+		batch = batch[:0]
+		fc.Set(hour.Add(time.Hour + rollupGrace + time.Second))
+		if _, err := s.RunHousekeeping(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	rawTime := time.Since(t)
+	if _, err := s.w.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		b.Fatal(err)
+	}
+	size := s.SizeBytes()
+	rows := map[string]int64{}
+	for _, table := range []string{"results", "results_packed", "rollup_hour", "rollup_day"} {
+		var n int64
+		if err := s.w.QueryRowContext(ctx, `SELECT count(*) FROM `+table).Scan(&n); err != nil {
+			b.Fatal(err)
+		}
+		rows[table] = n
+	}
+	var free, pages int64
+	s.w.QueryRowContext(ctx, `PRAGMA freelist_count`).Scan(&free)
+	s.w.QueryRowContext(ctx, `PRAGMA page_count`).Scan(&pages)
+	b.Logf("%d probes, one year: %.1f MB (%d pages, %d free); rows %v; rollups generated in %s, %d results written and housekept in %s (%.0f results/s)",
+		nprobes, float64(size)/1e6, pages, free, rows, rollupTime.Round(time.Second), written, rawTime.Round(time.Second), float64(written)/rawTime.Seconds())
+	b.ReportMetric(float64(size)/1e6, "MB")
+	b.ReportMetric(float64(size)/float64(nprobes)/1e6, "MB/probe")
+}
