@@ -18,12 +18,14 @@ import (
 
 // Run with (see README, Storage):
 //
-//	go test -run '^$' -bench . -benchtime 1x ./store/
+//	go test ./store/ -run '^$' -bench Record -benchtime 500000x
+//	go test ./store/ -run '^$' -bench Year -benchtime 1x -timeout 2h
 //
 // BenchmarkYear takes minutes at its full size; -store.year.probes=100 runs
 // a tenth of it.
 var yearProbes = flag.Int("store.year.probes", 1000, "probes in BenchmarkYear")
 var benchBatch = flag.Int("store.batch", 0, "BatchSize in BenchmarkRecord")
+var yearDir = flag.String("store.year.dir", "", "folder BenchmarkYear leaves its probed.db in, for inspection (default: a temporary one)")
 
 // BenchmarkRecord measures the batched insert rate: results from 1,000
 // probes queued with Record as the scheduler does, written by the writer in
@@ -87,7 +89,11 @@ func year(b *testing.B, nprobes int) {
 	begin := end.Add(-365 * 24 * time.Hour)
 	rawFrom := end.Add(-15 * 24 * time.Hour) // whole days: end is a midnight
 	fc := clock.NewFake(begin)
-	s, err := Open(ctx, Options{Path: filepath.Join(b.TempDir(), "probed.db"), Clock: fc})
+	dir := *yearDir
+	if dir == "" {
+		dir = b.TempDir()
+	}
+	s, err := Open(ctx, Options{Path: filepath.Join(dir, "probed.db"), Clock: fc})
 	if err != nil {
 		b.Fatal(err)
 	}
