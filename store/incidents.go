@@ -253,6 +253,8 @@ const incidentCols = `id, kind, state, status, impact, title, title_ja, origin, 
 	created_ms, updated_ms, published_ms, monitoring_ms, resolved_ms, scheduled_for_ms, scheduled_until_ms, shortlink`
 
 // ListIncidents returns the incidents matching f, newest first, each whole.
+// Components, updates and evidence are read in batches, not per incident,
+// so the public page's rebuild over thousands of incidents stays cheap.
 func (s *Store) ListIncidents(ctx context.Context, f IncidentFilter) ([]Incident, error) {
 	var where []string
 	var args []any
@@ -283,7 +285,7 @@ func (s *Store) ListIncidents(ctx context.Context, f IncidentFilter) ([]Incident
 	if f.Limit <= 0 {
 		f.Limit = 100
 	}
-	q := `SELECT id FROM incidents`
+	q := `SELECT ` + incidentCols + ` FROM incidents`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -293,26 +295,28 @@ func (s *Store) ListIncidents(ctx context.Context, f IncidentFilter) ([]Incident
 	if err != nil {
 		return nil, fmt.Errorf("list incidents: %w", err)
 	}
-	var ids []int64
+	out := []Incident{}
 	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
+		inc, err := scanIncident(rows)
+		if err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("list incidents: %w", err)
 		}
-		ids = append(ids, id)
+		out = append(out, *inc)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list incidents: %w", err)
 	}
-	out := make([]Incident, 0, len(ids))
-	for _, id := range ids {
-		inc, err := s.getIncident(ctx, s.r, id)
-		if err != nil {
+	ptrs := make([]*Incident, len(out))
+	for i := range out {
+		ptrs[i] = &out[i]
+	}
+	const chunk = 500
+	for i := 0; i < len(ptrs); i += chunk {
+		if err := loadParts(ctx, s.r, ptrs[i:min(i+chunk, len(ptrs))]); err != nil {
 			return nil, err
 		}
-		out = append(out, *inc)
 	}
 	return out, nil
 }
@@ -322,20 +326,15 @@ func (s *Store) GetIncident(ctx context.Context, id int64) (*Incident, error) {
 	return s.getIncident(ctx, s.r, id)
 }
 
-func (s *Store) getIncident(ctx context.Context, q querier, id int64) (*Incident, error) {
+func scanIncident(sc scanner) (*Incident, error) {
 	var inc Incident
 	var edited int
 	var propKind, propBody, propBodyJA string
 	var propMS, pub, mon, res, sf, su sql.NullInt64
 	var created, updated int64
-	err := q.QueryRowContext(ctx, `SELECT `+incidentCols+` FROM incidents WHERE id = ?`, id).Scan(
-		&inc.ID, &inc.Kind, &inc.State, &inc.Status, &inc.Impact, &inc.Title, &inc.TitleJA, &inc.Origin, &edited, &inc.Reason,
-		&propKind, &propBody, &propBodyJA, &propMS, &created, &updated, &pub, &mon, &res, &sf, &su, &inc.Shortlink)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("incident %d: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read incident %d: %w", id, err)
+	if err := sc.Scan(&inc.ID, &inc.Kind, &inc.State, &inc.Status, &inc.Impact, &inc.Title, &inc.TitleJA, &inc.Origin, &edited, &inc.Reason,
+		&propKind, &propBody, &propBodyJA, &propMS, &created, &updated, &pub, &mon, &res, &sf, &su, &inc.Shortlink); err != nil {
+		return nil, err
 	}
 	inc.Edited = edited == 1
 	inc.CreatedAt, inc.UpdatedAt = fromMS(created), fromMS(updated)
@@ -347,81 +346,104 @@ func (s *Store) getIncident(ctx context.Context, q querier, id int64) (*Incident
 			inc.Proposal.At = fromMS(propMS.Int64)
 		}
 	}
-	if err := s.loadIncidentParts(ctx, q, &inc); err != nil {
-		return nil, err
-	}
+	inc.Components, inc.Updates, inc.Evidence = []ComponentImpact{}, []Update{}, []Evidence{}
 	return &inc, nil
 }
 
-func (s *Store) loadIncidentParts(ctx context.Context, q querier, inc *Incident) error {
-	rows, err := q.QueryContext(ctx, `SELECT component, status, since_ms FROM incident_components WHERE incident_id = ? ORDER BY position, component`, inc.ID)
-	if err != nil {
-		return fmt.Errorf("read incident %d components: %w", inc.ID, err)
+func (s *Store) getIncident(ctx context.Context, q querier, id int64) (*Incident, error) {
+	inc, err := scanIncident(q.QueryRowContext(ctx, `SELECT `+incidentCols+` FROM incidents WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("incident %d: %w", id, ErrNotFound)
 	}
-	inc.Components = []ComponentImpact{}
+	if err != nil {
+		return nil, fmt.Errorf("read incident %d: %w", id, err)
+	}
+	if err := loadParts(ctx, q, []*Incident{inc}); err != nil {
+		return nil, err
+	}
+	return inc, nil
+}
+
+// loadParts reads the components, updates and evidence of incs in three queries.
+func loadParts(ctx context.Context, q querier, incs []*Incident) error {
+	if len(incs) == 0 {
+		return nil
+	}
+	byID := make(map[int64]*Incident, len(incs))
+	args := make([]any, len(incs))
+	for i, inc := range incs {
+		byID[inc.ID] = inc
+		args[i] = inc.ID
+	}
+	set := "(" + strings.TrimSuffix(strings.Repeat("?,", len(incs)), ",") + ")"
+
+	rows, err := q.QueryContext(ctx, `SELECT incident_id, component, status, since_ms FROM incident_components WHERE incident_id IN `+set+` ORDER BY incident_id, position, component`, args...)
+	if err != nil {
+		return fmt.Errorf("read incident components: %w", err)
+	}
 	for rows.Next() {
+		var id int64
 		var c ComponentImpact
 		var since sql.NullInt64
-		if err := rows.Scan(&c.ID, &c.Status, &since); err != nil {
+		if err := rows.Scan(&id, &c.ID, &c.Status, &since); err != nil {
 			rows.Close()
-			return fmt.Errorf("read incident %d components: %w", inc.ID, err)
+			return fmt.Errorf("read incident components: %w", err)
 		}
 		c.Since = nullTime(since)
-		inc.Components = append(inc.Components, c)
+		byID[id].Components = append(byID[id].Components, c)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read incident %d components: %w", inc.ID, err)
+		return fmt.Errorf("read incident components: %w", err)
 	}
 
-	rows, err = q.QueryContext(ctx, `SELECT id, status, body, body_ja, created_ms, display_ms, notify, affected FROM incident_updates WHERE incident_id = ? ORDER BY display_ms DESC, id DESC`, inc.ID)
+	rows, err = q.QueryContext(ctx, `SELECT id, incident_id, status, body, body_ja, created_ms, display_ms, notify, affected FROM incident_updates
+		WHERE incident_id IN `+set+` ORDER BY incident_id, display_ms DESC, id DESC`, args...)
 	if err != nil {
-		return fmt.Errorf("read incident %d updates: %w", inc.ID, err)
+		return fmt.Errorf("read incident updates: %w", err)
 	}
-	inc.Updates = []Update{}
 	for rows.Next() {
-		u := Update{IncidentID: inc.ID}
+		var u Update
 		var created, display int64
 		var notify int
 		var affected string
-		if err := rows.Scan(&u.ID, &u.Status, &u.Body, &u.BodyJA, &created, &display, &notify, &affected); err != nil {
+		if err := rows.Scan(&u.ID, &u.IncidentID, &u.Status, &u.Body, &u.BodyJA, &created, &display, &notify, &affected); err != nil {
 			rows.Close()
-			return fmt.Errorf("read incident %d updates: %w", inc.ID, err)
+			return fmt.Errorf("read incident updates: %w", err)
 		}
 		u.CreatedAt, u.DisplayAt, u.Notify = fromMS(created), fromMS(display), notify == 1
 		if err := json.Unmarshal([]byte(affected), &u.Affected); err != nil {
 			rows.Close()
-			return fmt.Errorf("read incident %d update %d: affected components: %w", inc.ID, u.ID, err)
+			return fmt.Errorf("read incident %d update %d: affected components: %w", u.IncidentID, u.ID, err)
 		}
 		if u.Affected == nil {
 			u.Affected = []AffectedComponent{}
 		}
-		inc.Updates = append(inc.Updates, u)
+		byID[u.IncidentID].Updates = append(byID[u.IncidentID].Updates, u)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read incident %d updates: %w", inc.ID, err)
+		return fmt.Errorf("read incident updates: %w", err)
 	}
 
-	rows, err = q.QueryContext(ctx, `SELECT id, component, source, probe, location, check_name, message, since_ms, last_ms, count, vals
-		FROM incident_evidence WHERE incident_id = ? ORDER BY since_ms, id`, inc.ID)
+	rows, err = q.QueryContext(ctx, `SELECT id, incident_id, component, source, probe, location, check_name, message, since_ms, last_ms, count, vals
+		FROM incident_evidence WHERE incident_id IN `+set+` ORDER BY incident_id, since_ms, id`, args...)
 	if err != nil {
-		return fmt.Errorf("read incident %d evidence: %w", inc.ID, err)
+		return fmt.Errorf("read incident evidence: %w", err)
 	}
 	defer rows.Close()
-	inc.Evidence = []Evidence{}
 	for rows.Next() {
 		var e Evidence
-		var since, last int64
+		var id, since, last int64
 		var vals string
-		if err := rows.Scan(&e.ID, &e.Component, &e.Source, &e.Probe, &e.Location, &e.Check, &e.Message, &since, &last, &e.Count, &vals); err != nil {
-			return fmt.Errorf("read incident %d evidence: %w", inc.ID, err)
+		if err := rows.Scan(&e.ID, &id, &e.Component, &e.Source, &e.Probe, &e.Location, &e.Check, &e.Message, &since, &last, &e.Count, &vals); err != nil {
+			return fmt.Errorf("read incident evidence: %w", err)
 		}
 		e.Since, e.Last = fromMS(since), fromMS(last)
 		if err := json.Unmarshal([]byte(vals), &e.Values); err != nil {
-			return fmt.Errorf("read incident %d evidence %d: %w", inc.ID, e.ID, err)
+			return fmt.Errorf("read incident %d evidence %d: %w", id, e.ID, err)
 		}
-		inc.Evidence = append(inc.Evidence, e)
+		byID[id].Evidence = append(byID[id].Evidence, e)
 	}
 	return rows.Err()
 }

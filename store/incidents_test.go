@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -261,5 +262,29 @@ func TestAlertIdempotent(t *testing.T) {
 	}
 	if f, _ := s.FiringAlerts(ctx); len(f) != 0 {
 		t.Fatalf("firing = %+v", f)
+	}
+}
+
+// BenchmarkListIncidents1000: the public page's rebuild reads every
+// published incident whole (rerun: go test -run '^$' -bench ListIncidents ./store/).
+func BenchmarkListIncidents1000(b *testing.B) {
+	ctx := context.Background()
+	s, err := Open(ctx, Options{Path: filepath.Join(b.TempDir(), "probed.db"), Clock: clock.NewFake(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	for i := range 1000 {
+		if _, err := s.CreateDraft(ctx, "alice", DraftInput{Title: fmt.Sprint("incident ", i), Body: "Investigating.", Publish: true,
+			Components: []ComponentImpact{{ID: "ocsp", Status: MajorOutage}, {ID: "crl", Status: PartialOutage}},
+			Evidence:   []Evidence{{Component: "ocsp", Probe: "ocsp", Location: "tokyo-1", Check: "ocsp_next_update", Message: "stale", Values: map[string]string{"a": "b"}}}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for b.Loop() {
+		list, err := s.ListIncidents(ctx, IncidentFilter{State: "published,resolved", Limit: 5000})
+		if err != nil || len(list) != 1000 {
+			b.Fatalf("%d, %v", len(list), err)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -35,7 +36,7 @@ incidents: {failures_to_open: 2, successes_to_close: 2}
 `
 
 type opHarness struct {
-	t   *testing.T
+	t   testing.TB
 	ctx context.Context
 	clk *clock.Fake
 	cfg *config.Config
@@ -45,7 +46,7 @@ type opHarness struct {
 	tok map[string]string
 }
 
-func newOpHarness(t *testing.T) *opHarness {
+func newOpHarness(t testing.TB) *opHarness {
 	t.Helper()
 	h := &opHarness{t: t, ctx: context.Background(), clk: clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)), tok: map[string]string{}}
 	dir := t.TempDir()
@@ -457,5 +458,24 @@ func TestConsoleLoginCookieAndCSRF(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 401 {
 		t.Fatalf("after logout = %d", resp.StatusCode)
+	}
+}
+
+// BenchmarkAPIListDrafts: an authenticated GET /api/v1/incidents?state=draft
+// over loopback TLS with 20 drafts, each with evidence (rerun with
+// go test -run '^$' -bench API -benchmem ./web/).
+func BenchmarkAPIListDrafts(b *testing.B) {
+	h := newOpHarness(b)
+	for i := range 20 {
+		if _, err := h.eng.CreateIncident(h.ctx, "alice", store.DraftInput{Title: fmt.Sprintf("draft %d", i), Body: "Investigating.",
+			Components: []store.ComponentImpact{{ID: "crl", Status: store.MajorOutage}}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for b.Loop() {
+		var list []store.Incident
+		if code, body := h.do("alice", "GET", "/api/v1/incidents?state=draft", nil, &list); code != 200 || len(list) != 20 {
+			b.Fatalf("= %d %s", code, body)
+		}
 	}
 }
