@@ -28,9 +28,11 @@ type queued struct {
 	flush chan struct{} // non-nil: a Flush marker, closed once everything before it is written
 }
 
-// Record queues a result for the writer and returns at once. It blocks only
-// while the queue is full (back-pressure rather than loss) until ctx ends or
-// the store closes; its error is for the caller's log, never a probe failure.
+// Record queues a result for the writer and returns at once. When the
+// queue is full (the database has been locked for a long while) it waits
+// up to Options.RecordWait, then drops the result, counted in
+// probed_store_results_dropped_total. Its error is for the caller's log,
+// never a probe failure.
 func (s *Store) Record(ctx context.Context, r probes.Result) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -40,10 +42,21 @@ func (s *Store) Record(ctx context.Context, r probes.Result) error {
 	select {
 	case s.queue <- queued{res: r}:
 		return nil
+	default:
+	}
+	t := time.NewTimer(s.recordWait)
+	defer t.Stop()
+	select {
+	case s.queue <- queued{res: r}:
+		return nil
 	case <-s.closing:
 		return fmt.Errorf("record result %s: %w", r.Probe, ErrClosed)
 	case <-ctx.Done():
-		return fmt.Errorf("record result %s: queue full: %w", r.Probe, ctx.Err())
+		s.m.dropped.Inc()
+		return fmt.Errorf("record result %s: queue full, result dropped: %w", r.Probe, ctx.Err())
+	case <-t.C:
+		s.m.dropped.Inc()
+		return fmt.Errorf("record result %s: %w", r.Probe, ErrQueueFull)
 	}
 }
 

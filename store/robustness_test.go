@@ -204,10 +204,11 @@ func TestRecordAfterClose(t *testing.T) {
 	}
 }
 
-// A full queue pushes back on Record until its context ends; the results
-// already queued are kept.
-func TestFullQueueBlocksRecord(t *testing.T) {
-	s, _, _ := testStore(t, Options{QueueSize: 1, BatchSize: 1, BusyTimeout: 10 * time.Millisecond})
+// A full queue pushes back on Record for RecordWait (or until its context
+// ends), then the result is dropped and counted; the results already queued
+// are kept.
+func TestFullQueue(t *testing.T) {
+	s, _, _ := testStore(t, Options{QueueSize: 1, BatchSize: 1, BusyTimeout: 10 * time.Millisecond, RecordWait: 20 * time.Millisecond})
 	release := lockDB(t, s.path)
 	ctx := context.Background()
 	if err := s.Record(ctx, result("api", t0, true)); err != nil {
@@ -217,10 +218,16 @@ func TestFullQueueBlocksRecord(t *testing.T) {
 	if err := s.Record(ctx, result("api", t0.Add(time.Second), true)); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.Record(ctx, result("api", t0.Add(2*time.Second), true)); !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("Record on a full queue = %v, want ErrQueueFull", err)
+	}
 	ended, cancel := context.WithCancel(ctx)
 	cancel()
-	if err := s.Record(ended, result("api", t0.Add(2*time.Second), true)); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Record on a full queue = %v, want the context's error", err)
+	if err := s.Record(ended, result("api", t0.Add(3*time.Second), true)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Record on a full queue with an ended context = %v, want the context's error", err)
+	}
+	if d := testutil.ToFloat64(s.m.dropped); d != 2 {
+		t.Errorf("probed_store_results_dropped_total = %v, want 2", d)
 	}
 	release()
 	mustFlush(t, s)

@@ -41,6 +41,10 @@ const (
 // ErrClosed is returned by calls on a Store that is closing or closed.
 var ErrClosed = errors.New("store closed")
 
+// ErrQueueFull is returned by Record when the writer's queue stayed full
+// for Options.RecordWait; the result was dropped.
+var ErrQueueFull = errors.New("store queue full for too long: result dropped")
+
 // Options configures a Store. The zero value of every field but Path is safe.
 type Options struct {
 	Path       string
@@ -49,8 +53,13 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// QueueSize bounds the results waiting for the writer (default 65,536:
 	// over half an hour of 1,000 probes at 30 s while the database is
-	// locked); Record blocks when it is full rather than drop a result.
+	// locked).
 	QueueSize int
+	// RecordWait is how long Record waits for room in a full queue before
+	// it drops the result, counted and with an error (default 1s). Record
+	// runs inside the probe's run: waiting longer would hold the
+	// scheduler's concurrency slots and delay the incident engine.
+	RecordWait time.Duration
 	// BatchSize is the most results written in one transaction (default
 	// 5,000). A batch touches a page per series, so bigger batches write
 	// fewer pages per result when a backlog drains.
@@ -87,6 +96,7 @@ type Store struct {
 	closeErr     error
 	closeTimeout time.Duration
 	batch        int
+	recordWait   time.Duration
 	lost         atomic.Int64 // results dropped, reported by Close
 
 	// Background loops (heartbeat, housekeeping) stop at Close before the
@@ -134,6 +144,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	if opts.QueueSize <= 0 {
 		opts.QueueSize = 65536
+	}
+	if opts.RecordWait <= 0 {
+		opts.RecordWait = time.Second
 	}
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = 5000
@@ -189,7 +202,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	r.SetMaxOpenConns(4)
 	s := &Store{path: opts.Path, w: w, r: r, clock: opts.Clock, logger: opts.Logger,
 		queue: make(chan queued, opts.QueueSize), closing: make(chan struct{}), abandon: make(chan struct{}),
-		done: make(chan struct{}), closeTimeout: opts.CloseTimeout, batch: opts.BatchSize, series: map[seriesKey]seriesInfo{}}
+		done: make(chan struct{}), closeTimeout: opts.CloseTimeout, batch: opts.BatchSize, recordWait: opts.RecordWait, series: map[seriesKey]seriesInfo{}}
 	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
 	s.SetRetention(opts.Retention, opts.RollupRetention)
 	if err := s.migrate(ctx, opts.migrations); err != nil {
