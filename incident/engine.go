@@ -51,6 +51,8 @@ type Engine struct {
 	probes map[probeKey]*store.ProbeHealth
 	comps  map[string]store.ComponentHealth
 	alerts []store.Alert
+	// ensured holds the leaves whose status log is open (a reload may add some).
+	ensured map[string]bool
 
 	tmpl *template.Template
 
@@ -94,11 +96,8 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 	if e.alerts, err = e.st.FiringAlerts(ctx); err != nil {
 		return nil, fmt.Errorf("new incident engine: %w", err)
 	}
-	var leaves []string
-	for _, c := range opts.Config().Leaves() {
-		leaves = append(leaves, c.ID)
-	}
-	if err := e.st.EnsureComponents(ctx, leaves); err != nil {
+	e.ensured = map[string]bool{}
+	if err := e.ensureLeaves(ctx, opts.Config()); err != nil {
 		return nil, fmt.Errorf("new incident engine: %w", err)
 	}
 	if opts.Registerer != nil {
@@ -107,6 +106,27 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		}
 	}
 	return e, nil
+}
+
+// ensureLeaves opens the status log of leaves not seen yet, so uptime
+// counts from when probed first knew a component.
+func (e *Engine) ensureLeaves(ctx context.Context, cfg *config.Config) error {
+	var fresh []string
+	for _, c := range cfg.Leaves() {
+		if !e.ensured[c.ID] {
+			fresh = append(fresh, c.ID)
+		}
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	if err := e.st.EnsureComponents(ctx, fresh); err != nil {
+		return err
+	}
+	for _, c := range fresh {
+		e.ensured[c] = true
+	}
+	return nil
 }
 
 // OnChange registers fn to be called after anything public or operator-

@@ -605,3 +605,34 @@ func TestRestartKeepsOneIncidentPerOutage(t *testing.T) {
 		})
 	}
 }
+
+func TestReloadedComponentGetsAStatusLog(t *testing.T) {
+	h := newHarness(t, "")
+	if h.public("acme") != "none" {
+		t.Fatal("acme known before it is configured")
+	}
+	path := filepath.Join(h.dir, "probes.yaml")
+	if err := os.WriteFile(path, []byte(baseConfig+"  - {name: acme, component: acme, kind: http, http: {url: \"http://127.0.0.1:1/acme\"}}\n"+
+		"incidents: {failures_to_open: 2}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The component list is at the top of the file: add acme to it.
+	data, _ := os.ReadFile(path)
+	data = []byte(strings.Replace(string(data), "  - {id: crl,", "  - {id: acme, name: ACME}\n  - {id: crl,", 1))
+	os.WriteFile(path, data, 0o600)
+	cfg, err := config.Load(path, probes.Kinds())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.cfg = cfg
+	if err := h.eng.Tick(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if h.public("acme") != store.Operational {
+		t.Fatalf("acme after reload = %s, want an open operational interval", h.public("acme"))
+	}
+	h.fail("acme", 2)
+	if got := describe(h.incidents("")); got != "[draft(acme=major_outage)]" {
+		t.Fatalf("incidents = %s", got)
+	}
+}

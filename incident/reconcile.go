@@ -271,6 +271,9 @@ func (e *Engine) Tick(ctx context.Context) error {
 }
 
 func (e *Engine) tick(ctx context.Context, cfg *config.Config) (bool, error) {
+	if err := e.ensureLeaves(ctx, cfg); err != nil {
+		return false, fmt.Errorf("tick: %w", err)
+	}
 	moved, err := e.st.AdvanceMaintenances(ctx, e.clock.Now())
 	changed := len(moved) > 0
 	if err != nil {
