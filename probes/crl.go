@@ -107,6 +107,7 @@ func (p *crlProber) fetch(ctx context.Context, c *checker) (body []byte, final *
 	}
 	defer resp.Body.Close()
 	status := strconv.Itoa(resp.StatusCode)
+	c.base["http_status"] = status // every later failure carries it
 	c.r.Gauge("probe_http_status_code", "HTTP status code of the last response.", float64(resp.StatusCode))
 	if resp.StatusCode != http.StatusOK {
 		ph.Record(c.r, time.Now())

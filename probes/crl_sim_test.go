@@ -97,6 +97,9 @@ func TestCRLSimFaults(t *testing.T) {
 			if c.Evidence["url"] != e.sim.CRLURL() {
 				t.Fatalf("%s evidence %v lacks the url", tc.crit[0], c.Evidence)
 			}
+			if tc.fault != pkisim.CRLSlow && tc.fault != pkisim.CRLDown && c.Evidence["http_status"] == "" {
+				t.Fatalf("%s evidence lacks the HTTP status: %v", tc.crit[0], c.Evidence)
+			}
 			// Off again: the next CRL is healthy and everything passes.
 			e.sim.Set(tc.fault, false)
 			e.clock.Advance(time.Minute)

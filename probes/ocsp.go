@@ -124,6 +124,7 @@ func (o *ocspProber) exchange(ctx context.Context, c *checker, method string, id
 		return
 	}
 	defer resp.Body.Close()
+	c.base["http_status"] = strconv.Itoa(resp.StatusCode) // every later failure carries it
 	body, tooLarge, readErr := ReadLimited(resp.Body, cfg.MaxBodyBytes)
 	end := time.Now()
 	ph.Record(c.r, end)

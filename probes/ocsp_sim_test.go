@@ -129,6 +129,9 @@ func TestOCSPSimFaults(t *testing.T) {
 			if len(c.Evidence) == 0 || c.Evidence["url"] == "" {
 				t.Fatalf("%s has no evidence: %v", name, c.Evidence)
 			}
+			if tc.fault != pkisim.OCSPSlow && tc.fault != pkisim.OCSPDown && c.Evidence["http_status"] == "" {
+				t.Fatalf("%s evidence lacks the HTTP status: %v", name, c.Evidence)
+			}
 		})
 	}
 	for _, f := range pkisim.KnownFaults() {

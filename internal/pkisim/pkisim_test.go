@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -150,4 +151,55 @@ func pool(cs ...*x509.Certificate) *x509.CertPool {
 		p.AddCert(c)
 	}
 	return p
+}
+
+// TestConcurrentUse hammers OCSP and the CRL while faults flip, so the race
+// detector can see the sim's locking (run with -race).
+func TestConcurrentUse(t *testing.T) {
+	s, base := newTestSim(t)
+	id, err := ocspwire.NewCertID(crypto.SHA256, s.Issuer(), s.Good().SerialNumber)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := ocspwire.MarshalRequest([]ocspwire.CertID{id}, []byte("nonce"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	faults := []Fault{OCSPStale, OCSPWrongSigner, OCSPTryLater, CRLExpired, CRLHold, CRLNumberBack}
+	errs := make(chan error, 64)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 200 {
+			s.Set(faults[i%len(faults)], i%2 == 0)
+			_ = s.Faults()
+		}
+	}()
+	for w := range 4 {
+		go func() {
+			for range 25 {
+				var resp *http.Response
+				var err error
+				if w%2 == 0 {
+					resp, err = http.Post(base+OCSPPath, "application/ocsp-request", strings.NewReader(string(der)))
+				} else {
+					resp, err = http.Get(base + CRLPath)
+				}
+				if err == nil {
+					_, err = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusOK {
+						err = fmt.Errorf("status %d", resp.StatusCode)
+					}
+				}
+				errs <- err
+			}
+		}()
+	}
+	for range 100 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	<-done
 }
