@@ -79,17 +79,41 @@ func cpuTime() time.Duration {
 // hourly counts, since their raw results would be gone by now anyway.
 func BenchmarkYear(b *testing.B) {
 	for range b.N {
-		year(b, *yearProbes)
+		s, _ := year(b, *yearProbes, *yearDir)
+		s.Close()
 	}
 }
 
-func year(b *testing.B, nprobes int) {
+// BenchmarkProbeUptime times ProbeUptime for one probe on a year of 20
+// probes (the rows one probe reads do not depend on how many others there are).
+func BenchmarkProbeUptime(b *testing.B) {
+	s, end := year(b, 20, "")
+	defer s.Close()
+	for _, c := range []struct {
+		name string
+		days int
+		step time.Duration
+	}{{"365d-daily", 365, 24 * time.Hour}, {"90d-daily", 90, 24 * time.Hour}, {"24h-hourly", 1, time.Hour}, {"7d-5m", 7, 5 * time.Minute}} {
+		b.Run(c.name, func(b *testing.B) {
+			from := end.Add(-time.Duration(c.days) * 24 * time.Hour)
+			for range b.N {
+				if _, err := s.ProbeUptime(context.Background(), "probe-0007", from, end, c.step); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// year builds the database of one year of nprobes probes in dir (a
+// temporary folder when ""), reports its size and returns it open, with the
+// time the year ends.
+func year(b *testing.B, nprobes int, dir string) (*Store, time.Time) {
 	ctx := context.Background()
 	end := time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC)
 	begin := end.Add(-365 * 24 * time.Hour)
 	rawFrom := end.Add(-15 * 24 * time.Hour) // whole days: end is a midnight
 	fc := clock.NewFake(begin)
-	dir := *yearDir
 	if dir == "" {
 		dir = b.TempDir()
 	}
@@ -97,7 +121,6 @@ func year(b *testing.B, nprobes int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer s.Close()
 	rng := rand.New(rand.NewPCG(1, 2))
 	series := make([]probes.Result, nprobes)
 	offsets := make([]time.Duration, nprobes)
@@ -203,4 +226,5 @@ func year(b *testing.B, nprobes int) {
 		nprobes, float64(size)/1e6, pages, free, rows, rollupTime.Round(time.Second), written, rawTime.Round(time.Second), float64(written)/rawTime.Seconds())
 	b.ReportMetric(float64(size)/1e6, "MB")
 	b.ReportMetric(float64(size)/float64(nprobes)/1e6, "MB/probe")
+	return s, end
 }
