@@ -1,8 +1,10 @@
 package incident
 
 import (
+	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/probed/probed/config"
 	"github.com/probed/probed/internal/clock"
@@ -634,5 +637,34 @@ func TestReloadedComponentGetsAStatusLog(t *testing.T) {
 	h.fail("acme", 2)
 	if got := describe(h.incidents("")); got != "[draft(acme=major_outage)]" {
 		t.Fatalf("incidents = %s", got)
+	}
+}
+
+// TestMetricsLint: the engine's metrics pass `promtool check metrics`, and
+// every status of every leaf is present.
+func TestMetricsLint(t *testing.T) {
+	h := newHarness(t, "incidents: {failures_to_open: 1}\n")
+	h.fail("crl", 1)
+	mfs, err := h.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	for _, mf := range mfs {
+		if _, err := expfmt.MetricFamilyToText(&buf, mf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := strings.Count(buf.String(), "probed_component_status{"); n != 3*len(store.ComponentStatuses) {
+		t.Errorf("%d probed_component_status series, want %d (3 leaves × every status)", n, 3*len(store.ComponentStatuses))
+	}
+	bin, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Fatal("promtool not installed: run make test as root (it installs the Debian package prometheus)")
+	}
+	cmd := exec.Command(bin, "check", "metrics")
+	cmd.Stdin = &buf
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("promtool check metrics: %v\n%s", err, out)
 	}
 }
