@@ -523,7 +523,7 @@ func (w *Worker) sendMails(ctx context.Context, cfg *config.Config, c *Composer,
 			conn, err = dialSMTP(ctx, cfg.Notify.SMTP, w.opts.TLSConfig)
 			if err != nil {
 				until := w.relayFailed(cfg.Notify.Retry)
-				w.opts.Logger.Warn("SMTP relay unreachable; waiting", "err", err, "retry_at", until)
+				defer w.opts.Logger.Warn("SMTP relay unreachable; waiting", "err", err, "retry_at", until, "deferred", len(ds)-i)
 				for _, r := range ds[i:] {
 					// Not an attempt at the message: the relay was not there.
 					if w.opts.Clock.Now().Sub(r.CreatedAt) >= cfg.Notify.Retry.GiveUpAfter.D() {

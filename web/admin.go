@@ -70,7 +70,7 @@ func adminPages(loc func() *time.Location) map[string]*template.Template {
 		},
 	}
 	out := map[string]*template.Template{}
-	for _, page := range []string{"login", "dashboard", "incidents", "incident", "new", "maintenance", "audit"} {
+	for _, page := range []string{"login", "dashboard", "incidents", "incident", "new", "maintenance", "audit", "subscribers"} {
 		out[page] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(adminFS, "templates/admin/layout.html", "templates/admin/"+page+".html"))
 	}
 	return out

@@ -67,6 +67,7 @@ func (s *Server) subscribeRoutes() {
 	s.public.Handle("POST /subscriptions/manage", h(s.managePost))
 	s.public.Handle("GET /unsubscribe", h(s.unsubscribeForm))
 	s.public.Handle("POST /unsubscribe", h(s.unsubscribePost))
+	s.subscriberAdminRoutes()
 }
 
 func (s *Server) needSubscriptions(f http.HandlerFunc) http.HandlerFunc {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,6 +25,7 @@ import (
 	"github.com/probed/probed/config"
 	"github.com/probed/probed/incident"
 	"github.com/probed/probed/internal/clock"
+	"github.com/probed/probed/notify"
 	"github.com/probed/probed/probes"
 	"github.com/probed/probed/store"
 	"github.com/probed/probed/web"
@@ -47,6 +49,11 @@ type Daemon struct {
 	// engineDone closes when its ticker has stopped (before the store closes).
 	engine     *incident.Engine
 	engineDone chan struct{}
+	// notify sends subscribers their mail (cmd/probed/notify.go); subs is
+	// the subscription flow behind /subscribe.
+	notify  *notify.Worker
+	subs    *notify.Subscriptions
+	smtpTLS *tls.Config
 
 	mu  sync.RWMutex
 	cfg *config.Config
@@ -67,6 +74,8 @@ type DaemonOptions struct {
 	Transport http.RoundTripper
 	// AdminRoutes adds routes to the operator listener (the demo's pages).
 	AdminRoutes func(mux *http.ServeMux, auth func(http.HandlerFunc) http.Handler)
+	// SMTPTLS verifies the SMTP relay (tests); nil: the system's roots.
+	SMTPTLS *tls.Config
 }
 
 // NewDaemon loads the config, opens the store and builds every part; Serve runs it.
@@ -78,7 +87,7 @@ func NewDaemon(ctx context.Context, path string, logger *slog.Logger, opts Daemo
 	if opts.Clock == nil {
 		opts.Clock = clock.Real{}
 	}
-	d := &Daemon{path: path, logger: logger, clock: opts.Clock, registry: prometheus.NewRegistry(), cfg: cfg}
+	d := &Daemon{path: path, logger: logger, clock: opts.Clock, registry: prometheus.NewRegistry(), cfg: cfg, smtpTLS: opts.SMTPTLS}
 	d.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	f := promauto.With(d.registry)
 	f.NewGauge(prometheus.GaugeOpts{Name: "probed_build_info", Help: "Build information; always 1.",
@@ -117,8 +126,12 @@ func NewDaemon(ctx context.Context, path string, logger *slog.Logger, opts Daemo
 	}
 	// The public snapshot is rebuilt whenever an incident or maintenance changes.
 	d.engine.OnChange(d.public.Invalidate)
+	if err := d.newNotify(ctx); err != nil {
+		d.store.Close()
+		return nil, err
+	}
 	d.web = web.New(web.Options{Config: d.Config, Gatherer: d.registry, Reload: d.Reload, Logger: logger, Clock: opts.Clock, Public: d.public, Incidents: d.engine,
-		AdminRoutes: opts.AdminRoutes})
+		AdminRoutes: opts.AdminRoutes, Subscriptions: d.subs})
 	return d, nil
 }
 
@@ -241,6 +254,7 @@ func (d *Daemon) Serve(ctx context.Context) error {
 		defer close(d.engineDone)
 		return d.engine.Run(gctx)
 	})
+	g.Go(func() error { return d.notify.Run(gctx) })
 	var servers []*http.Server
 	if d.adminLn != nil {
 		pub := web.NewHTTPServer(d.publicLn.Addr().String(), d.web.PublicHandler(), d.logger)
@@ -309,6 +323,10 @@ func (d *Daemon) shutdown(servers []*http.Server) error {
 	}
 	select {
 	case <-d.engineDone:
+	case <-ctx.Done():
+	}
+	select {
+	case <-d.notify.Done():
 	case <-ctx.Done():
 	}
 	if err := d.store.Close(); err != nil {

@@ -54,6 +54,7 @@ var commands = map[string]func(ctx context.Context, args []string, stdout, stder
 	"token":        cmdToken(),
 	"incident":     cmdIncident(),
 	"maintenance":  cmdMaintenance(),
+	"subscriber":   cmdSubscriber(),
 }
 
 // run dispatches a command line; `probed` alone or with flags means `probed run`.
