@@ -96,9 +96,10 @@ type Scheduler struct {
 	started bool
 	stopped bool
 
-	runs    *prometheus.CounterVec
-	lag     prometheus.Histogram
-	running prometheus.Gauge
+	runs     *prometheus.CounterVec
+	lag      prometheus.Histogram
+	running  prometheus.Gauge
+	inFlight atomic.Int64
 }
 
 // entry is one probe as scheduled: one configuration of it. A reload that
@@ -336,6 +337,9 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 	}
 }
 
+// InFlight is the number of runs going now.
+func (s *Scheduler) InFlight() int { return int(s.inFlight.Load()) }
+
 // Probes lists the scheduled probes' names.
 func (s *Scheduler) Probes() []string {
 	s.mu.RLock()
@@ -437,7 +441,11 @@ const (
 // firings meanwhile instead of piling up.
 func (s *Scheduler) execute(parent context.Context, e *entry) Result {
 	s.running.Inc()
-	defer s.running.Dec()
+	s.inFlight.Add(1)
+	defer func() {
+		s.running.Dec()
+		s.inFlight.Add(-1)
+	}()
 	p := &e.probe
 	logger := s.opts.Logger.With("probe", p.Name, "kind", p.Kind)
 	ctx, cancel := context.WithTimeout(parent, p.Timeout.D())

@@ -528,3 +528,63 @@ func TestDueSchedule(t *testing.T) {
 		t.Errorf("due before any firing = %s", got)
 	}
 }
+
+// Stop stops scheduling, lets a run in flight finish within its timeout
+// (a hung target is cut, and its result recorded), makes a run waiting for
+// the concurrency limit give up, and starts nothing afterwards.
+func TestSchedulerStop(t *testing.T) {
+	t.Parallel()
+	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+	defer hung.Close()
+	var queuedRan atomic.Bool
+	reg := prometheus.NewRegistry()
+	log := &resultLog{}
+	s := NewScheduler(SchedulerOptions{Registerer: reg, Sink: log, MaxConcurrent: 1, Build: stubBuilder(map[string]stub{
+		"queued": func(ctx context.Context, r *Report) { queuedRan.Store(true) },
+	})})
+	cfg := rtConfig(t, "", fmt.Sprintf(
+		"  - {name: hung, component: api, kind: http, interval: 1h, timeout: 400ms, http: {url: %q}}\n"+
+			"  - {name: queued, component: web, kind: stub, interval: 1h, timeout: 400ms}\n", hung.URL), "stub")
+	if err := s.Apply(cfg, Env{}); err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	// Fire both slots by hand, as cron would: hung takes the only turn.
+	fire := func(name string) {
+		s.mu.RLock()
+		sl := s.slots[s.entries[name].slot]
+		s.mu.RUnlock()
+		sl.Run()
+	}
+	fire("hung") // starts the run and returns, as under cron
+	waitFor(t, 10*time.Second, "hung to be in flight", func() bool { return s.InFlight() == 1 })
+	fire("queued")
+	waitFor(t, 10*time.Second, "queued to wait for its turn", func() bool { return s.entries["queued"].busy.Load() })
+	stopped := make(chan error, 1)
+	go func() { stopped <- s.Stop(context.Background()) }()
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Stop did not return")
+	}
+	res := log.of("hung")
+	if len(res) != 1 || !slices.Equal(failedNames(res[0]), []string{"http_connect", "probe_timeout"}) {
+		t.Fatalf("hung run at Stop: %+v", res)
+	}
+	if queuedRan.Load() || len(log.of("queued")) != 0 {
+		t.Error("a run waiting for its turn ran after Stop")
+	}
+	if s.entries["queued"].busy.Load() {
+		t.Error("the run that gave up left its probe busy")
+	}
+	fire("queued")
+	if _, err := s.RunNow(context.Background(), "queued"); err == nil || !strings.Contains(err.Error(), "stopped") {
+		t.Errorf("RunNow after Stop: %v", err)
+	}
+	if queuedRan.Load() || s.InFlight() != 0 {
+		t.Error("a run started after Stop")
+	}
+}

@@ -239,7 +239,8 @@ func isLoopback(host string) bool {
 func (d *Daemon) Serve(ctx context.Context) error {
 	if d.publicLn == nil {
 		if err := d.Listen(); err != nil {
-			return err
+			// Nothing ran yet: close the store NewDaemon opened.
+			return errors.Join(err, d.store.Close())
 		}
 	}
 	d.sched.Start()
@@ -302,19 +303,23 @@ func serveHTTP(srv *http.Server, ln net.Listener) error {
 	return nil
 }
 
-// shutdown: stop scheduling and wait for runs in flight (bounded by the
-// longest timeout), close the HTTP servers, flush and close the store.
+// shutdown: stop scheduling and let the runs in flight finish (each within
+// its timeout, plus the scheduler's grace for a prober that overruns it),
+// close the HTTP servers (which serve /metrics until then), wait for the
+// incident engine, flush the store's queue and close the database.
 func (d *Daemon) shutdown(servers []*http.Server) error {
-	d.logger.Info("shutting down")
 	var longest time.Duration
 	for _, p := range d.Config().Probes {
 		longest = max(longest, p.Timeout.D())
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), longest+5*time.Second)
+	d.logger.Info("shutting down: scheduling stopped, waiting for runs in flight", "runs", d.sched.InFlight(), "longest_timeout", longest)
+	ctx, cancel := context.WithTimeout(context.Background(), longest+10*time.Second)
 	defer cancel()
 	var errs []error
 	if err := d.sched.Stop(ctx); err != nil {
 		errs = append(errs, err)
+	} else {
+		d.logger.Info("runs in flight finished")
 	}
 	for _, s := range servers {
 		if err := s.Shutdown(ctx); err != nil {
@@ -331,6 +336,8 @@ func (d *Daemon) shutdown(servers []*http.Server) error {
 	}
 	if err := d.store.Close(); err != nil {
 		errs = append(errs, err)
+	} else {
+		d.logger.Info("store flushed and closed")
 	}
 	d.logger.Info("stopped")
 	return errors.Join(errs...)
