@@ -372,8 +372,11 @@ func (w *Worker) story(ctx context.Context, c *Composer, ev store.Event) (*Story
 	return s, s.err
 }
 
-// batch collects the outcomes of one claim and writes them in chunks, so a
-// crash re-sends at most the messages claimed and not yet recorded.
+// batch collects the outcomes of one claim and writes them every ten, so a
+// crash re-sends at most the ten or so messages accepted and not yet
+// recorded per sender (the rows claimed and not yet tried are re-sent too,
+// but were never sent). Ten costs nothing measurable against fifty in
+// BenchmarkFanOut and cuts the duplicates of the crash test fivefold.
 type batch struct {
 	w    *Worker
 	ctx  context.Context
@@ -382,7 +385,7 @@ type batch struct {
 
 func (b *batch) add(o store.DeliveryOutcome) {
 	b.outs = append(b.outs, o)
-	if len(b.outs) >= 50 {
+	if len(b.outs) >= 10 {
 		b.flush()
 	}
 }

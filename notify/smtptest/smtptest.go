@@ -11,10 +11,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/mail"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
@@ -53,6 +55,8 @@ type Server struct {
 	ln    net.Listener
 	msgs  []Message
 	count map[string]int // accepted messages per recipient
+	total int
+	last  time.Time // when the last message was accepted
 	cond  chan struct{}
 	rcpt  func(to string) error
 	data  func(from string, to []string) error
@@ -73,6 +77,8 @@ func Start(opts Options) (*Server, error) {
 		return &session{s: s}, nil
 	}))
 	s.srv.Domain = "localhost"
+	// Clients that hang up (a killed worker, a timeout) are expected here.
+	s.srv.ErrorLog = log.New(io.Discard, "", 0)
 	s.srv.MaxRecipients = 100
 	s.srv.MaxMessageBytes = 10 << 20
 	s.srv.TLSConfig = opts.TLS
@@ -184,15 +190,18 @@ func (s *Server) Received() map[string]int {
 	return out
 }
 
-// Total is the number of accepted messages.
+// Total is the number of accepted messages (per recipient).
 func (s *Server) Total() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := 0
-	for _, v := range s.count {
-		n += v
-	}
-	return n
+	return s.total
+}
+
+// LastAccepted is when the newest message was accepted.
+func (s *Server) LastAccepted() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last
 }
 
 // Connections is how many SMTP sessions were opened.
@@ -204,21 +213,25 @@ func (s *Server) Connections() int {
 
 // Wait blocks until cond holds over the total accepted so far, or ctx ends.
 func (s *Server) Wait(ctx context.Context, cond func(total int) bool) error {
+	return s.WaitFor(ctx, func(total, _ int) bool { return cond(total) })
+}
+
+// WaitFor blocks until cond holds over the total accepted so far and the
+// number of distinct recipients, or ctx ends.
+func (s *Server) WaitFor(ctx context.Context, cond func(total, recipients int) bool) error {
 	for {
 		s.mu.Lock()
-		n := 0
-		for _, v := range s.count {
-			n += v
-		}
+		n := s.total
+		r := len(s.count)
 		ch := s.cond
 		s.mu.Unlock()
-		if cond(n) {
+		if cond(n, r) {
 			return nil
 		}
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return fmt.Errorf("wait for mail (have %d): %w", n, ctx.Err())
+			return fmt.Errorf("wait for mail (have %d to %d recipients): %w", n, r, ctx.Err())
 		}
 	}
 }
@@ -295,7 +308,9 @@ func (ss *session) Data(r io.Reader) error {
 	}
 	for _, t := range m.To {
 		ss.s.count[strings.ToLower(t)]++
+		ss.s.total++
 	}
+	ss.s.last = time.Now()
 	close(ss.s.cond)
 	ss.s.cond = make(chan struct{})
 	ss.s.mu.Unlock()
