@@ -642,8 +642,10 @@ type subscriberCollector struct {
 	desc  *prometheus.Desc
 }
 
+// Describe sends the one descriptor.
 func (c *subscriberCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 
+// Collect counts subscribers by state at scrape time.
 func (c *subscriberCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()

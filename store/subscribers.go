@@ -441,12 +441,13 @@ func (s *Store) RemoveSubscriber(ctx context.Context, id int64) error {
 	})
 }
 
-// PurgeUnconfirmed deletes subscribers that asked before cutoff and never
-// confirmed, so addresses typed by someone else do not linger.
+// PurgeUnconfirmed deletes subscribers that last asked before cutoff and
+// never confirmed, so addresses typed by someone else do not linger (a
+// newer request keeps its link working).
 func (s *Store) PurgeUnconfirmed(ctx context.Context, cutoff time.Time) (int, error) {
 	var n int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM subscribers WHERE state = ? AND confirmed_ms IS NULL AND created_ms < ?`,
+		res, err := tx.ExecContext(ctx, `DELETE FROM subscribers WHERE state = ? AND confirmed_ms IS NULL AND COALESCE(confirm_sent_ms, created_ms) < ?`,
 			SubscriberPending, cutoff.UnixMilli())
 		if err != nil {
 			return fmt.Errorf("purge unconfirmed: %w", err)

@@ -141,11 +141,16 @@ func TestPurgeUnconfirmed(t *testing.T) {
 	ctx := context.Background()
 	s, clk, _ := openSubTest(t)
 	old, _ := s.RequestSubscription(ctx, "old@example.com", []string{"ocsp"}, time.Hour)
+	asked, _ := s.RequestSubscription(ctx, "asked-again@example.com", []string{"ocsp"}, time.Hour)
 	clk.Advance(8 * 24 * time.Hour)
 	fresh, _ := s.RequestSubscription(ctx, "new@example.com", []string{"ocsp"}, time.Hour)
+	s.RequestSubscription(ctx, "asked-again@example.com", []string{"ocsp"}, time.Hour)
 	n, err := s.PurgeUnconfirmed(ctx, clk.Now().Add(-7*24*time.Hour))
 	if err != nil || n != 1 {
 		t.Fatalf("purged %d, %v; want 1", n, err)
+	}
+	if _, err := s.Subscriber(ctx, asked.Subscriber.ID); err != nil {
+		t.Error("a request renewed yesterday was purged with its week-old first request")
 	}
 	if _, err := s.Subscriber(ctx, old.Subscriber.ID); !errors.Is(err, ErrNotFound) {
 		t.Error("old unconfirmed request kept")

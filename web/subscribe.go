@@ -55,6 +55,10 @@ var powJS = func() []byte {
 // once from routes). Without Options.Subscriptions the pages answer 503.
 func (s *Server) subscribeRoutes() {
 	cop := http.NewCrossOriginProtection()
+	// RFC 8058's one-click POST may come from a mail client on another
+	// origin; its authority is the unforgeable token in the URL, and the
+	// page's own button still needs the form token.
+	cop.AddInsecureBypassPattern("POST /unsubscribe")
 	h := func(f http.HandlerFunc) http.Handler {
 		return cop.Handler(securityHeaders(s.needSubscriptions(f)))
 	}
@@ -481,14 +485,21 @@ func (s *Server) unsubscribeForm(w http.ResponseWriter, r *http.Request) {
 // plain 200, never a redirect.
 func (s *Server) unsubscribePost(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	if err := r.ParseForm(); err != nil {
+	// RFC 8058 allows the one-click body as multipart/form-data too.
+	var err error
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+		err = r.ParseMultipartForm(maxFormBytes)
+	} else {
+		err = r.ParseForm()
+	}
+	if err != nil {
 		http.Error(w, "400 bad request: cannot read the form", http.StatusBadRequest)
 		return
 	}
-	oneClick := r.PostForm.Get("List-Unsubscribe") == "One-Click"
+	oneClick := r.PostFormValue("List-Unsubscribe") == "One-Click"
 	if !oneClick {
 		c, err := r.Cookie(formCookie)
-		if err != nil || !s.opts.Subscriptions.CheckFormToken(c.Value, r.PostForm.Get("csrf")) {
+		if err != nil || !s.opts.Subscriptions.CheckFormToken(c.Value, r.PostFormValue("csrf")) {
 			http.Error(w, "403 forbidden: the form has expired or did not come from this site; reload the page and send it again", http.StatusForbidden)
 			return
 		}

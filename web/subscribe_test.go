@@ -539,3 +539,37 @@ func TestHTTPFloodIsStopped(t *testing.T) {
 		t.Errorf("confirmation mails: %v, want one each to 5 addresses and the victim", got)
 	}
 }
+
+// TestOneClickBodies: RFC 8058 lets the one-click body come urlencoded or as
+// multipart/form-data, from a mail client on any origin.
+func TestOneClickBodies(t *testing.T) {
+	e := newSubEnv(t)
+	for i, tc := range []struct {
+		name string
+		ct   string
+		body string
+		hdr  []string
+	}{
+		{"multipart", "multipart/form-data; boundary=XX", "--XX\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\nOne-Click\r\n--XX--\r\n", nil},
+		{"cross-site urlencoded", "application/x-www-form-urlencoded", "List-Unsubscribe=One-Click", []string{"Sec-Fetch-Site", "cross-site", "Origin", "https://mail.example"}},
+	} {
+		addr := fmt.Sprintf("oneclick%d@example.com", i)
+		sub, _, err := e.subs.Add(e.ctx, notify.AddRequest{Email: addr, Components: []string{"ocsp"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequestWithContext(e.ctx, "POST", notify.UnsubscribeURL(e.cfg, e.subs.Links(), sub), strings.NewReader(tc.body))
+		req.Header.Set("Content-Type", tc.ct)
+		for j := 0; j+1 < len(tc.hdr); j += 2 {
+			req.Header.Set(tc.hdr[j], tc.hdr[j+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 || e.subscriber(addr).State != store.SubscriberUnsubscribed {
+			t.Errorf("%s one-click: %d, subscriber %s", tc.name, resp.StatusCode, e.subscriber(addr).State)
+		}
+	}
+}
