@@ -278,7 +278,7 @@ func (w *Worker) sendLoop(ctx context.Context, kind string) {
 			continue
 		}
 		wait := w.opts.Poll
-		if due, err := w.opts.Store.NextDue(ctx); err == nil && !due.IsZero() {
+		if due, err := w.opts.Store.NextDue(ctx, kind); err == nil && !due.IsZero() {
 			wait = min(wait, max(due.Sub(w.opts.Clock.Now()), 50*time.Millisecond))
 		}
 		if !sleep(ctx, ch, wait) {

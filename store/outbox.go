@@ -45,8 +45,8 @@ func (s *Store) FanOut(ctx context.Context, eventID int64, components []string) 
 	now := s.clock.Now().UnixMilli()
 	list, _ := json.Marshal(cleanComponents(components))
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO deliveries (kind, event, subscriber, state, due_ms, created_ms)
-			SELECT DISTINCT 'event', ?, s.id, 'pending', ?, ?
+		res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO deliveries (kind, event, subscriber, channel, state, due_ms, created_ms)
+			SELECT DISTINCT 'event', ?, s.id, s.kind, 'pending', ?, ?
 			FROM subscriber_components sc JOIN subscribers s ON s.id = sc.subscriber
 			WHERE s.state = 'active' AND sc.component IN (SELECT value FROM json_each(?))
 			ORDER BY s.id`, eventID, now, now, string(list))
@@ -75,12 +75,18 @@ func (s *Store) ClaimDeliveries(ctx context.Context, lease, kind string, limit i
 	var out []Delivery
 	now := s.clock.Now().UnixMilli()
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		// Two statements rather than (? = '' OR channel = ?), which would
+		// keep SQLite from the channel index.
+		filter, args := ``, []any{now, lease, limit}
+		if kind != "" {
+			filter, args = ` AND d.channel = ?`, []any{now, lease, kind, limit}
+		}
 		rows, err := tx.QueryContext(ctx, `SELECT d.id, d.kind, d.attempts, d.created_ms, COALESCE(d.lease, ''),
 				COALESCE(e.id, 0), COALESCE(e.kind, ''), COALESCE(e.incident_id, 0), COALESCE(e.update_id, 0), COALESCE(e.components, '[]'), COALESCE(e.created_ms, 0),
 				s.id, s.kind, s.address, s.state, s.salt, COALESCE(s.secret, ''), s.failures, s.pending_components IS NOT NULL, COALESCE(s.confirm_sent_ms, 0)
 			FROM deliveries d JOIN subscribers s ON s.id = d.subscriber LEFT JOIN events e ON e.id = d.event
-			WHERE d.state = 'pending' AND d.due_ms <= ? AND (d.lease IS NULL OR d.lease != ?) AND (? = '' OR s.kind = ?)
-			ORDER BY d.due_ms, d.id LIMIT ?`, now, lease, kind, kind, limit)
+			WHERE d.state = 'pending' AND d.due_ms <= ? AND (d.lease IS NULL OR d.lease != ?)`+filter+`
+			ORDER BY d.due_ms, d.id LIMIT ?`, args...)
 		if err != nil {
 			return fmt.Errorf("claim deliveries: %w", err)
 		}
@@ -240,11 +246,11 @@ func (s *Store) PendingDeliveries(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// NextDue returns when the earliest pending delivery is due, or the zero
-// time when none is pending.
-func (s *Store) NextDue(ctx context.Context) (time.Time, error) {
+// NextDue returns when the earliest pending delivery of a channel (email or
+// webhook) is due, or the zero time when none is pending.
+func (s *Store) NextDue(ctx context.Context, channel string) (time.Time, error) {
 	var due sql.NullInt64
-	if err := s.r.QueryRowContext(ctx, `SELECT MIN(due_ms) FROM deliveries WHERE state = 'pending'`).Scan(&due); err != nil {
+	if err := s.r.QueryRowContext(ctx, `SELECT MIN(due_ms) FROM deliveries WHERE state = 'pending' AND channel = ?`, channel).Scan(&due); err != nil {
 		return time.Time{}, fmt.Errorf("next due delivery: %w", err)
 	}
 	if !due.Valid {

@@ -288,7 +288,7 @@ func (s *Store) RequestSubscription(ctx context.Context, address string, compone
 		}
 		// A confirmation still waiting in the outbox already carries a link
 		// that confirms the latest choice: no second one.
-		res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO deliveries (kind, subscriber, state, due_ms, created_ms) VALUES ('confirm', ?, 'pending', ?, ?)`,
+		res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO deliveries (kind, subscriber, channel, state, due_ms, created_ms) VALUES ('confirm', ?, 'email', 'pending', ?, ?)`,
 			sub.ID, now.UnixMilli(), now.UnixMilli())
 		if err != nil {
 			return fmt.Errorf("request subscription: queue confirmation: %w", err)
