@@ -22,6 +22,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/probed/probed/config"
 	"github.com/probed/probed/notify/smtptest"
 	"github.com/probed/probed/store"
 )
@@ -365,5 +366,27 @@ func TestPacerSpacesSends(t *testing.T) {
 	}
 	if w := p.reserve(t0, 0); w != 0 {
 		t.Errorf("rate 0 waits %v, want no cap", w)
+	}
+}
+
+func TestHangingWebhookTimesOutAndIsRetried(t *testing.T) {
+	e := newEnv(t)
+	release := make(chan struct{})
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer hook.Close()
+	defer close(release)
+	e.cfg.Notify.WebhookTimeout = config.Duration(time.Second) // a reload applies to the next post
+	if _, _, err := e.subs.Add(e.ctx, AddRequest{WebhookURL: hook.URL, Components: []string{"crl"}}); err != nil {
+		t.Fatal(err)
+	}
+	e.publish("CRL stale", "crl")
+	e.drain()
+	if e.failed(ReasonWebhookTemporary) != 1 || e.pending() != 1 {
+		t.Errorf("hanging webhook: temporary %v pending %d, want 1 and 1 (retried later)", e.failed(ReasonWebhookTemporary), e.pending())
 	}
 }

@@ -222,11 +222,11 @@ func postWebhook(ctx context.Context, client *http.Client, url, secret, event st
 	}
 }
 
-// newWebhookClient returns the client webhooks are posted with: a timeout,
-// and no redirects (a moved endpoint is the operator's to fix).
-func newWebhookClient(timeout time.Duration, transport http.RoundTripper) *http.Client {
+// newWebhookClient returns the client webhooks are posted with: no
+// redirects (a moved endpoint is the operator's to fix); each post's
+// context carries notify.webhook_timeout, so a reload changes it.
+func newWebhookClient(transport http.RoundTripper) *http.Client {
 	return &http.Client{
-		Timeout:   timeout,
 		Transport: transport,
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse

@@ -109,7 +109,7 @@ func NewWorker(opts WorkerOptions) (*Worker, error) {
 	b := make([]byte, 8)
 	rand.Read(b)
 	w := &Worker{opts: opts, lease: hex.EncodeToString(b), wakeCh: make(chan struct{}), stories: map[int64]*Story{}, done: make(chan struct{})}
-	w.webhk = newWebhookClient(opts.Config().Notify.WebhookTimeout.D(), opts.Transport)
+	w.webhk = newWebhookClient(opts.Transport)
 	f := promauto.With(opts.Registerer)
 	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "probed_notifications_pending", Help: "Notifications (mails and webhook posts) waiting in the outbox."},
 		func() float64 {
@@ -600,7 +600,9 @@ func (w *Worker) sendWebhooks(ctx context.Context, cfg *config.Config, c *Compos
 		if d.InDoubt {
 			w.redelivered.Inc()
 		}
-		class, err := postWebhook(ctx, w.webhk, d.Subscriber.Address, d.Subscriber.Secret, d.Event.Kind, d.ID, body, now)
+		pctx, cancel := context.WithTimeout(ctx, cfg.Notify.WebhookTimeout.D())
+		class, err := postWebhook(pctx, w.webhk, d.Subscriber.Address, d.Subscriber.Secret, d.Event.Kind, d.ID, body, now)
+		cancel()
 		switch class {
 		case sendOK:
 			w.sent.Inc()
