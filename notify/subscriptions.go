@@ -35,7 +35,7 @@ var (
 	ErrAlreadyDone    = errors.New("this subscription is already confirmed")
 	ErrBadWebhookURL  = errors.New("a webhook URL must be an absolute http or https URL")
 	ErrNotSubscribed  = errors.New("no such subscriber")
-	errKindOfAddress  = errors.New("give an e-mail address or a webhook URL, not both")
+	ErrKindOfAddress  = errors.New("give an e-mail address or a webhook URL, not both")
 	requestResultKeys = []string{"accepted", "rate_limited_ip", "rate_limited_address", "challenge", "invalid"}
 )
 
@@ -260,7 +260,7 @@ func (s *Subscriptions) Add(ctx context.Context, r AddRequest) (store.Subscriber
 	}
 	switch {
 	case r.Email != "" && r.WebhookURL != "":
-		return store.Subscriber{}, "", errKindOfAddress
+		return store.Subscriber{}, "", ErrKindOfAddress
 	case r.Email != "":
 		addr, err := ParseEmail(r.Email, false)
 		if err != nil {
@@ -282,7 +282,7 @@ func (s *Subscriptions) Add(ctx context.Context, r AddRequest) (store.Subscriber
 		sub, err := s.store.AddSubscriber(ctx, store.SubscriberWebhook, u.String(), comps, secret)
 		return sub, secret, err
 	}
-	return store.Subscriber{}, "", errKindOfAddress
+	return store.Subscriber{}, "", ErrKindOfAddress
 }
 
 // List returns the subscribers, optionally of one state.

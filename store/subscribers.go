@@ -268,7 +268,7 @@ func (s *Store) RequestSubscription(ctx context.Context, address string, compone
 			return err
 		default:
 			if sub.Kind != SubscriberEmail {
-				return fmt.Errorf("request subscription: %s is a %s subscriber", address, sub.Kind)
+				return fmt.Errorf("request subscription: the address is a %s subscriber: %w", sub.Kind, ErrInvalid)
 			}
 			state := sub.State
 			if state == SubscriberUnsubscribed {
@@ -391,11 +391,11 @@ func (s *Store) Unsubscribe(ctx context.Context, id int64) (Subscriber, error) {
 // active at once, no confirmation. For a webhook, secret signs its posts.
 func (s *Store) AddSubscriber(ctx context.Context, kind, address string, components []string, secret string) (Subscriber, error) {
 	if kind != SubscriberEmail && kind != SubscriberWebhook {
-		return Subscriber{}, fmt.Errorf("add subscriber: unknown kind %q", kind)
+		return Subscriber{}, fmt.Errorf("add subscriber: unknown kind %q: %w", kind, ErrInvalid)
 	}
 	comps := cleanComponents(components)
 	if len(comps) == 0 {
-		return Subscriber{}, errors.New("add subscriber: no components")
+		return Subscriber{}, fmt.Errorf("add subscriber: no components: %w", ErrInvalid)
 	}
 	var out Subscriber
 	err := s.tx(ctx, func(tx *sql.Tx) error {

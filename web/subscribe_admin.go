@@ -41,19 +41,25 @@ func (s *Server) subscriberAdminRoutes() {
 	m.Handle("POST /admin/subscribers/{id}/remove", s.consoleAuth(need(s.adminRemoveSubscriber)))
 }
 
+// badSubscriberInput reports whether err is the operator's input at fault.
+func badSubscriberInput(err error) bool {
+	for _, e := range []error{notify.ErrBadAddress, notify.ErrBadWebhookURL, notify.ErrUnknownComp, notify.ErrNoComponents,
+		notify.ErrKindOfAddress, store.ErrInvalid} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
 // subscriberFail maps the subscription errors to API statuses.
 func (s *Server) subscriberFail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, notify.ErrNotSubscribed), errors.Is(err, store.ErrNotFound):
 		apiError(w, http.StatusNotFound, err.Error())
-	case errors.Is(err, notify.ErrBadAddress), errors.Is(err, notify.ErrBadWebhookURL), errors.Is(err, notify.ErrUnknownComp),
-		errors.Is(err, notify.ErrNoComponents), errors.Is(err, store.ErrInvalid):
+	case badSubscriberInput(err):
 		apiError(w, http.StatusBadRequest, err.Error())
 	default:
-		if strings.Contains(err.Error(), "not both") {
-			apiError(w, http.StatusBadRequest, err.Error())
-			return
-		}
 		s.apiFail(w, r, err)
 	}
 }
@@ -225,12 +231,11 @@ func (s *Server) adminAddSubscriber(w http.ResponseWriter, r *http.Request) {
 	}
 	sub, secret, err := s.addSubscriber(r, req)
 	if err != nil {
-		msg := err.Error()
-		if errCode(err) == http.StatusInternalServerError && !errors.Is(err, notify.ErrBadAddress) && !errors.Is(err, notify.ErrUnknownComp) &&
-			!errors.Is(err, notify.ErrNoComponents) && !errors.Is(err, notify.ErrBadWebhookURL) {
-			msg = s.publicErr(r, err)
+		code, msg := http.StatusBadRequest, err.Error()
+		if !badSubscriberInput(err) {
+			code, msg = http.StatusInternalServerError, s.publicErr(r, err)
 		}
-		s.renderSubscribers(w, r, http.StatusBadRequest, "Not added: "+msg, "")
+		s.renderSubscribers(w, r, code, "Not added: "+msg, "")
 		return
 	}
 	if secret != "" {
