@@ -1,0 +1,96 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/probed/probed/grafana"
+	"github.com/probed/probed/internal/demo"
+)
+
+// TestExpositionCoversDashboards runs the daemon on the demo's simulated CA
+// (every probe kind), scrapes /metrics once every probe has run, lints the
+// exposition with promtool, and checks that every metric the Grafana
+// dashboards query is exported.
+func TestExpositionCoversDashboards(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addr := freeAddr(t)
+	dm, err := demo.Start(ctx, demo.Options{Listen: addr, Dir: t.TempDir(), Interval: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dm.Close(false)
+	d, err := NewDaemon(ctx, dm.ConfigPath, slog.New(slog.DiscardHandler), DaemonOptions{AdminRoutes: dm.Routes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- d.Serve(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+
+	var body []byte
+	eventually(t, "every demo probe's result on /metrics", func() (bool, string) {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			return false, err.Error()
+		}
+		defer resp.Body.Close()
+		body, _ = io.ReadAll(resp.Body)
+		n := strings.Count(string(body), "\nprobe_success{")
+		return n == len(d.Config().Probes), fmt.Sprintf("%d probe_success series", n)
+	})
+
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("parse exposition: %v", err)
+	}
+	for file, dash := range grafana.All() {
+		for _, name := range grafana.MetricNames(dash) {
+			if _, ok := families[name]; !ok {
+				t.Errorf("%s queries %s, which probed does not export", file, name)
+			}
+		}
+	}
+
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Fatal("promtool not installed: run make test as root (it installs Debian's prometheus package)")
+	}
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = bytes.NewReader(body)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+	for _, want := range []string{"probe_ocsp_next_update_timestamp_seconds", "probe_crl_next_update_timestamp_seconds", "probe_tsa_clock_skew_seconds", "probe_acme_directory_success", "probe_http_status_code"} {
+		if !slices.Contains(keys(families), want) {
+			t.Errorf("exposition lacks %s", want)
+		}
+	}
+}
+
+func keys[M ~map[string]V, V any](m M) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
