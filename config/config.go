@@ -32,6 +32,9 @@ type Config struct {
 	// which relative paths in the file are resolved.
 	File string `yaml:"-"`
 	Dir  string `yaml:"-"`
+
+	// probeIndex maps probe names to their place in Probes (set by Parse).
+	probeIndex map[string]int
 }
 
 // Page describes the public status page.
@@ -300,6 +303,12 @@ func (c *Config) Leaves() []Component {
 
 // Probe returns the probe with a name, or nil.
 func (c *Config) Probe(name string) *Probe {
+	// Callers look probes up per result: with thousands of probes a scan
+	// per lookup dominated probed's CPU. The index is checked against the
+	// slice, so a Config assembled or changed by hand is still answered.
+	if i, ok := c.probeIndex[name]; ok && i < len(c.Probes) && c.Probes[i].Name == name {
+		return &c.Probes[i]
+	}
 	for i := range c.Probes {
 		if c.Probes[i].Name == name {
 			return &c.Probes[i]

@@ -89,6 +89,10 @@ func Parse(data []byte, file string, kinds []string) (*Config, error) {
 	if len(p.list) > 0 {
 		return nil, finish(p.list, &root, file)
 	}
+	cfg.probeIndex = make(map[string]int, len(cfg.Probes))
+	for i := range cfg.Probes {
+		cfg.probeIndex[cfg.Probes[i].Name] = i
+	}
 	return &cfg, nil
 }
 

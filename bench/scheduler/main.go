@@ -48,6 +48,7 @@ func main() {
 
 type options struct {
 	probes   int
+	comps    int
 	interval time.Duration
 	timeout  time.Duration
 	warmup   time.Duration
@@ -61,6 +62,7 @@ func run(args []string, out io.Writer) error {
 	var o options
 	fs := flag.NewFlagSet("scheduler", flag.ContinueOnError)
 	fs.IntVar(&o.probes, "probes", 10000, "number of http probes")
+	fs.IntVar(&o.comps, "components", 100, "components the probes are spread over (leaves of one group)")
 	fs.DurationVar(&o.interval, "interval", time.Minute, "every probe's interval")
 	fs.DurationVar(&o.timeout, "timeout", 0, "every probe's timeout (default: 10s, or half the interval when shorter)")
 	fs.DurationVar(&o.warmup, "warmup", 0, "time before measuring (default: one interval, so every probe has run)")
@@ -168,8 +170,8 @@ func run(args []string, out io.Writer) error {
 	}
 	metricsURL := "http://" + addr + "/metrics"
 	started := time.Now()
-	fmt.Fprintf(out, "probed pid %d serving %s; %d http probes every %s against %s; warm-up %s, then measuring %s\n",
-		cmd.Process.Pid, addr, o.probes, o.interval, target.Addr(), o.warmup, o.measure)
+	fmt.Fprintf(out, "probed pid %d serving %s; %d http probes on %d components every %s against %s; warm-up %s, then measuring %s\n",
+		cmd.Process.Pid, addr, o.probes, o.comps, o.interval, target.Addr(), o.warmup, o.measure)
 
 	if err := waitUntil(ctx, started.Add(o.warmup), exited); err != nil {
 		return err
@@ -221,10 +223,14 @@ func run(args []string, out io.Writer) error {
 func config(o options, target, dir string) []byte {
 	var b strings.Builder
 	fmt.Fprintf(&b, "server: {listen: 127.0.0.1:0}\nstorage: {path: %q}\nlocation: bench\n", filepath.Join(dir, "probed.db"))
-	b.WriteString("components:\n  - {id: bench, name: Bench}\nprobes:\n")
+	b.WriteString("components:\n  - id: bench\n    name: Bench\n    components:\n")
+	for c := range o.comps {
+		fmt.Fprintf(&b, "      - {id: bench-%03d, name: Bench %d}\n", c, c)
+	}
+	b.WriteString("probes:\n")
 	for i := range o.probes {
-		fmt.Fprintf(&b, "  - {name: bench-%05d, component: bench, kind: http, interval: %s, timeout: %s, http: {url: \"http://%s/p/%d\"}}\n",
-			i, model.Duration(o.interval), model.Duration(o.timeout), target, i)
+		fmt.Fprintf(&b, "  - {name: bench-%05d, component: bench-%03d, kind: http, interval: %s, timeout: %s, http: {url: \"http://%s/p/%d\"}}\n",
+			i, i%o.comps, model.Duration(o.interval), model.Duration(o.timeout), target, i)
 	}
 	return []byte(b.String())
 }
