@@ -77,10 +77,11 @@ func (a *ACMEProbe) validate(p *problems, key string, c *Config) {
 	u, err := url.Parse(a.Directory)
 	switch {
 	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
-		p.add(key+".directory", "must be an absolute https URL, got %q", a.Directory)
+		p.add(key+".directory", "must be an absolute https URL, got %q", redactURL(a.Directory))
 	case u.Scheme != "https":
-		p.add(key+".directory", "must be https (RFC 8555 §6.1), got %q", a.Directory)
+		p.add(key+".directory", "must be https (RFC 8555 §6.1), got %q", redactURL(a.Directory))
 	}
+	refuseUserinfo(p, key+".directory", a.Directory, false)
 	if a.Roots != "" {
 		if certs := c.loadCerts(p, key+".roots", a.Roots); len(certs) > 0 {
 			a.RootPool = x509.NewCertPool()

@@ -79,6 +79,15 @@ func TestInvalid(t *testing.T) {
 			"9: probes[0].http.headers.Authorization: header Authorization carries a secret: give it in header_files or header_env, never inline",
 			"11: notify.smtp.password: unknown key: secrets are never written in probes.yaml; put it in a file named by password_file",
 		},
+		// Credentials in a probe URL would leak into evidence, logs and
+		// metrics: refused in every kind, the URL quoted without them.
+		"url-credentials": {
+			"8: probes[0].http.url: URL https://xxxxx@api.example.com/health carries credentials (user:password@): they would leak into evidence, logs and metrics; give them as a header (e.g. Authorization) in header_files or header_env, never in headers or the URL",
+			"15: probes[1].ocsp.url: URL http://xxxxx@ocsp.example.com/ carries credentials (user:password@): they would leak into evidence, logs and metrics; this kind sends no credentials: remove them",
+			"21: probes[2].crl.url: URL http://xxxxx@crl.example.com/ca.crl carries credentials (user:password@): they would leak into evidence, logs and metrics; this kind sends no credentials: remove them",
+			"27: probes[3].tsa.url: URL https://xxxxx@tsa.example.com/ carries credentials (user:password@): they would leak into evidence, logs and metrics; give them as a header (e.g. Authorization) in header_files or header_env, never in headers or the URL",
+			"32: probes[4].acme.directory: URL https://xxxxx@acme.example.com/directory carries credentials (user:password@): they would leak into evidence, logs and metrics; this kind sends no credentials: remove them",
+		},
 		"duplicate-key": {
 			"8: probes[0]: key interval given twice (first at line 7): the whole mapping is ignored",
 		},

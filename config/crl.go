@@ -64,8 +64,9 @@ const (
 
 func (o *CRLProbe) validate(p *problems, key string, c *Config) {
 	if u, err := url.Parse(o.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		p.add(key+".url", "must be an absolute http URL, got %q", o.URL)
+		p.add(key+".url", "must be an absolute http URL, got %q", redactURL(o.URL))
 	}
+	refuseUserinfo(p, key+".url", o.URL, false)
 	if o.Issuer == "" {
 		p.add(key+".issuer", "must name the CA certificate that signs the CRL")
 	} else if certs := c.loadCerts(p, key+".issuer", o.Issuer); len(certs) > 0 {

@@ -83,8 +83,9 @@ func (h *HTTPProbe) UnmarshalYAML(n *yaml.Node) error {
 func (h *HTTPProbe) validate(p *problems, key string, c *Config) {
 	u, err := url.Parse(h.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		p.add(key+".url", "must be an absolute http(s) URL, got %q", h.URL)
+		p.add(key+".url", "must be an absolute http(s) URL, got %q", redactURL(h.URL))
 	}
+	refuseUserinfo(p, key+".url", h.URL, true)
 	h.Method = strings.ToUpper(h.Method)
 	switch h.Method {
 	case "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS":

@@ -158,8 +158,9 @@ func (o *OCSPProbe) validate(p *problems, key string, c *Config) {
 	}
 	if o.URL != "" {
 		if u, err := url.Parse(o.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			p.add(key+".url", "must be an absolute http(s) URL, got %q", o.URL)
+			p.add(key+".url", "must be an absolute http(s) URL, got %q", redactURL(o.URL))
 		}
+		refuseUserinfo(p, key+".url", o.URL, false)
 	}
 	switch {
 	case o.NeverIssued && o.Expect != "":

@@ -97,8 +97,9 @@ var TSAHashes = map[string]crypto.Hash{"sha256": crypto.SHA256, "sha384": crypto
 func (t *TSAProbe) validate(p *problems, key string, c *Config) {
 	u, err := url.Parse(t.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		p.add(key+".url", "must be an absolute http(s) URL, got %q", t.URL)
+		p.add(key+".url", "must be an absolute http(s) URL, got %q", redactURL(t.URL))
 	}
+	refuseUserinfo(p, key+".url", t.URL, true)
 	h, ok := TSAHashes[strings.ToLower(t.Hash)]
 	if !ok {
 		p.add(key+".hash", "must be sha256, sha384 or sha512, got %q", t.Hash)
