@@ -100,9 +100,9 @@ func (a *acmeProber) get(ctx context.Context, client *http.Client, method, u str
 // directory fetches and checks the directory. It returns nil when nothing
 // else can be checked, and ok when every directory check held.
 func (a *acmeProber) directory(ctx context.Context, r *Report, client *http.Client) (*acmeDirectory, bool) {
-	u := a.cfg.Directory
 	var ph Phases
-	resp, body, err := a.get(httptrace.WithClientTrace(ctx, ph.Trace()), client, http.MethodGet, u)
+	resp, body, err := a.get(httptrace.WithClientTrace(ctx, ph.Trace()), client, http.MethodGet, a.cfg.Directory)
+	u := redactURL(a.cfg.Directory) // as shown in messages and evidence
 	ph.Record(r, time.Now())
 	if resp == nil {
 		r.Fail("acme_directory", fmt.Sprintf("GET %s: %s", u, describeNetErr(ctx, err)), map[string]string{"url": u, "error": err.Error()})
@@ -145,7 +145,7 @@ func (a *acmeProber) directory(ctx context.Context, r *Report, client *http.Clie
 			continue
 		}
 		if pu, err := url.Parse(s); err != nil || pu.Scheme != "https" || pu.Host == "" {
-			notHTTPS = append(notHTTPS, fmt.Sprintf("%s=%q", name, s))
+			notHTTPS = append(notHTTPS, fmt.Sprintf("%s=%q", name, redactURL(s)))
 			continue
 		}
 		dir.urls[name] = s

@@ -102,7 +102,7 @@ func (p *crlProber) fetch(ctx context.Context, c *checker) (body []byte, final *
 	start := time.Now()
 	resp, err := NewHTTPClient(p.env, nil, true).Do(req)
 	if err != nil {
-		c.fail("crl_transport", fmt.Sprintf("GET %s: %s", cfg.URL, describeNetErr(ctx, err)), map[string]string{"error": err.Error()})
+		c.fail("crl_transport", fmt.Sprintf("GET %s: %s", redactURL(cfg.URL), describeNetErr(ctx, err)), map[string]string{"error": err.Error()})
 		return nil, nil, false
 	}
 	defer resp.Body.Close()

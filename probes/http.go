@@ -76,17 +76,28 @@ func newTransport(tlsConf *tls.Config) *http.Transport {
 	}
 }
 
+// redactURL is raw with any password hidden (url.URL.Redacted), for check
+// messages and evidence. Config refuses credentials in probe URLs; this keeps
+// one that slipped through (a certificate's AIA, a redirect) out of history.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	return u.Redacted()
+}
+
 func checkRedirect(follow bool) func(req *http.Request, via []*http.Request) error {
 	return func(req *http.Request, via []*http.Request) error {
 		if !follow {
 			return http.ErrUseLastResponse
 		}
-		from := via[len(via)-1].URL.String()
+		from := via[len(via)-1].URL.Redacted()
 		if len(via) > maxRedirects {
-			return &RedirectError{From: from, To: req.URL.String(), Reason: fmt.Sprintf("more than %d redirects", maxRedirects)}
+			return &RedirectError{From: from, To: req.URL.Redacted(), Reason: fmt.Sprintf("more than %d redirects", maxRedirects)}
 		}
 		if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
-			return &RedirectError{From: from, To: req.URL.String(), Reason: fmt.Sprintf("scheme %q: only http and https are followed", req.URL.Scheme)}
+			return &RedirectError{From: from, To: req.URL.Redacted(), Reason: fmt.Sprintf("scheme %q: only http and https are followed", req.URL.Scheme)}
 		}
 		return nil
 	}
@@ -244,7 +255,7 @@ func (h *httpProber) Probe(ctx context.Context, r *Report) {
 	var ph Phases
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, ph.Trace()), cfg.Method, cfg.URL, body)
 	if err != nil {
-		r.Fail("http_connect", fmt.Sprintf("cannot build the request for %s: %v", cfg.URL, err), nil)
+		r.Fail("http_connect", fmt.Sprintf("cannot build the request for %s: %v", redactURL(cfg.URL), err), nil)
 		return
 	}
 	req.Header.Set("User-Agent", "probed")
@@ -266,26 +277,26 @@ func (h *httpProber) Probe(ctx context.Context, r *Report) {
 	data, tooLarge, readErr := ReadLimited(resp.Body, cfg.MaxBodyBytes)
 	end := time.Now()
 	ph.Record(r, end)
-	r.Pass("http_connect", fmt.Sprintf("%s %s answered", cfg.Method, resp.Request.URL))
+	r.Pass("http_connect", fmt.Sprintf("%s %s answered", cfg.Method, resp.Request.URL.Redacted()))
 	r.Gauge("probe_http_status_code", "HTTP status code of the last response.", float64(resp.StatusCode))
 	r.Gauge("probe_http_content_length_bytes", "Bytes of the response body read.", float64(len(data)))
 	hops := redirects(resp)
 	r.Gauge("probe_http_redirects", "Redirects followed.", float64(hops))
 	if cfg.Redirects == "follow" && hops > 0 {
-		r.Pass("http_redirect", fmt.Sprintf("followed %d redirect(s) to %s", hops, resp.Request.URL))
+		r.Pass("http_redirect", fmt.Sprintf("followed %d redirect(s) to %s", hops, resp.Request.URL.Redacted()))
 	}
 
 	h.checkStatus(r, resp, data)
 	switch {
 	case tooLarge:
 		r.Fail("http_body_size", fmt.Sprintf("the body of %s is larger than the %d-byte limit (max_body_bytes); raise the limit if the page grew on purpose",
-			resp.Request.URL, cfg.MaxBodyBytes), map[string]string{"limit": strconv.FormatInt(cfg.MaxBodyBytes, 10), "content_length": strconv.FormatInt(resp.ContentLength, 10)})
+			resp.Request.URL.Redacted(), cfg.MaxBodyBytes), map[string]string{"limit": strconv.FormatInt(cfg.MaxBodyBytes, 10), "content_length": strconv.FormatInt(resp.ContentLength, 10)})
 	case readErr != nil:
 		msg := describeNetErr(ctx, readErr)
 		if ctx.Err() != nil {
 			msg += " " + ph.Stalled()
 		}
-		r.Fail("http_body_read", fmt.Sprintf("reading the body of %s failed after %d bytes: %s", resp.Request.URL, len(data), msg), map[string]string{"error": readErr.Error()})
+		r.Fail("http_body_read", fmt.Sprintf("reading the body of %s failed after %d bytes: %s", resp.Request.URL.Redacted(), len(data), msg), map[string]string{"error": readErr.Error()})
 	default:
 		r.Pass("http_body_size", fmt.Sprintf("%d bytes", len(data)))
 	}
@@ -336,11 +347,11 @@ func (h *httpProber) requestFailed(ctx context.Context, r *Report, v *tlsVerifie
 	case errors.As(err, &redirect):
 		r.Fail("http_redirect", redirect.Error(), map[string]string{"from": redirect.From, "to": redirect.To})
 	case ctx.Err() != nil:
-		r.Fail("http_connect", fmt.Sprintf("%s %s: %s %s", cfg.Method, cfg.URL, describeNetErr(ctx, err), ph.Stalled()),
-			map[string]string{"url": cfg.URL, "error": err.Error()})
+		r.Fail("http_connect", fmt.Sprintf("%s %s: %s %s", cfg.Method, redactURL(cfg.URL), describeNetErr(ctx, err), ph.Stalled()),
+			map[string]string{"url": redactURL(cfg.URL), "error": err.Error()})
 	default:
-		r.Fail("http_connect", fmt.Sprintf("%s %s: %s", cfg.Method, cfg.URL, describeNetErr(ctx, err)),
-			map[string]string{"url": cfg.URL, "error": err.Error()})
+		r.Fail("http_connect", fmt.Sprintf("%s %s: %s", cfg.Method, redactURL(cfg.URL), describeNetErr(ctx, err)),
+			map[string]string{"url": redactURL(cfg.URL), "error": err.Error()})
 	}
 }
 
@@ -359,13 +370,13 @@ func (h *httpProber) checkStatus(r *Report, resp *http.Response, data []byte) {
 		}
 		want = strings.Join(parts, " or ")
 	}
-	msg := fmt.Sprintf("%s %s answered %d %s, want %s", h.cfg.Method, resp.Request.URL, code, http.StatusText(code), want)
+	msg := fmt.Sprintf("%s %s answered %d %s, want %s", h.cfg.Method, resp.Request.URL.Redacted(), code, http.StatusText(code), want)
 	if loc := resp.Header.Get("Location"); loc != "" && code >= 300 && code < 400 {
 		msg += fmt.Sprintf(" (redirect to %s not followed: redirects is %s)", loc, h.cfg.Redirects)
 	} else if len(data) > 0 {
 		msg += fmt.Sprintf(" (body starts %q)", snippet(data))
 	}
-	r.Fail("http_status", msg, map[string]string{"status": strconv.Itoa(code), "url": resp.Request.URL.String(), "body_start": snippet(data)})
+	r.Fail("http_status", msg, map[string]string{"status": strconv.Itoa(code), "url": resp.Request.URL.Redacted(), "body_start": snippet(data)})
 }
 
 func redirects(resp *http.Response) int {

@@ -120,7 +120,7 @@ func (o *ocspProber) exchange(ctx context.Context, c *checker, method string, id
 	start := time.Now()
 	resp, err := client.Do(req)
 	if err != nil {
-		c.fail("ocsp_transport", fmt.Sprintf("%s %s: %s", req.Method, cfg.URL, describeNetErr(ctx, err)), map[string]string{"error": err.Error()})
+		c.fail("ocsp_transport", fmt.Sprintf("%s %s: %s", req.Method, redactURL(cfg.URL), describeNetErr(ctx, err)), map[string]string{"error": err.Error()})
 		return
 	}
 	defer resp.Body.Close()

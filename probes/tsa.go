@@ -257,7 +257,7 @@ func (t *tsaProber) Probe(ctx context.Context, r *Report) {
 	received := t.env.Clock.Now()
 	ph.Record(r, time.Now())
 	if resp == nil {
-		r.Fail("tsa_connect", fmt.Sprintf("POST %s: %s", cfg.URL, describeNetErr(ctx, err)), map[string]string{"url": cfg.URL, "error": err.Error()})
+		r.Fail("tsa_connect", fmt.Sprintf("POST %s: %s", redactURL(cfg.URL), describeNetErr(ctx, err)), map[string]string{"url": redactURL(cfg.URL), "error": err.Error()})
 		return
 	}
 	r.Pass("tsa_connect", "connected to "+resp.Request.URL.Host)
@@ -305,7 +305,7 @@ var errBodyTooLarge = errors.New("body larger than the limit")
 // is worth parsing.
 func checkTSATransport(ctx context.Context, r *Report, resp *http.Response, body []byte, readErr error, limit int64) bool {
 	if resp.StatusCode != http.StatusOK {
-		r.Fail("tsa_http_status", fmt.Sprintf("HTTP %d from %s, want 200 (body starts %q)", resp.StatusCode, resp.Request.URL, snippet(body)), map[string]string{"status": strconv.Itoa(resp.StatusCode), "url": resp.Request.URL.String()})
+		r.Fail("tsa_http_status", fmt.Sprintf("HTTP %d from %s, want 200 (body starts %q)", resp.StatusCode, resp.Request.URL.Redacted(), snippet(body)), map[string]string{"status": strconv.Itoa(resp.StatusCode), "url": resp.Request.URL.Redacted()})
 		return false
 	}
 	r.Pass("tsa_http_status", "HTTP 200")
@@ -685,7 +685,7 @@ func (t *tsaProber) checkSHA1Refused(ctx context.Context, r *Report, client *htt
 	resp, body, err := t.post(ctx, client, req.der, t.cfg.MaxBodyBytes)
 	switch {
 	case resp == nil:
-		r.Fail("tsa_sha1_refused", fmt.Sprintf("SHA-1 request: POST %s: %s", t.cfg.URL, describeNetErr(ctx, err)), map[string]string{"error": err.Error()})
+		r.Fail("tsa_sha1_refused", fmt.Sprintf("SHA-1 request: POST %s: %s", redactURL(t.cfg.URL), describeNetErr(ctx, err)), map[string]string{"error": err.Error()})
 		return
 	case resp.StatusCode != http.StatusOK:
 		r.Pass("tsa_sha1_refused", fmt.Sprintf("SHA-1 imprint refused with HTTP %d", resp.StatusCode))
