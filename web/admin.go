@@ -186,6 +186,10 @@ func (s *Server) adminLogin(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	tok := strings.TrimSpace(r.PostFormValue("token"))
 	next := safeNext(r.PostFormValue("next"))
+	client := s.loginClient(r)
+	if s.loginLimited(w, r, client, next) {
+		return
+	}
 	st := s.opts.Incidents.Store()
 	name, err := st.Authenticate(r.Context(), tok)
 	if err != nil {
@@ -193,7 +197,9 @@ func (s *Server) adminLogin(w http.ResponseWriter, r *http.Request) {
 		v.Next = next
 		v.Error = "That token is not valid. Make one with: probed token create -config probes.yaml -name YOUR-NAME"
 		code := http.StatusUnauthorized
-		if !errors.Is(err, store.ErrUnauthorized) {
+		if errors.Is(err, store.ErrUnauthorized) {
+			s.opts.Logger.Warn("console login failed: unknown token", "client", client) // never the token
+		} else {
 			s.opts.Logger.Error("console login", "err", err)
 			v.Error, code = "internal error; see probed's log", http.StatusInternalServerError
 		}

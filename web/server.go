@@ -51,6 +51,8 @@ type Server struct {
 	cop    *http.CrossOriginProtection
 	// adminTmpl holds the console's pages (admin.go).
 	adminTmpl map[string]*template.Template
+	// loginLimit counts POST /admin/login attempts per client (loginlimit.go).
+	loginLimit *notify.Limiter
 }
 
 // New builds the routes.
@@ -64,7 +66,8 @@ func New(opts Options) *Server {
 	if opts.Gatherer == nil {
 		opts.Gatherer = prometheus.NewRegistry()
 	}
-	s := &Server{opts: opts, public: http.NewServeMux(), admin: http.NewServeMux()}
+	s := &Server{opts: opts, public: http.NewServeMux(), admin: http.NewServeMux(),
+		loginLimit: notify.NewLimiter(opts.Clock, loginLimitKeys)}
 	s.routes()
 	return s
 }
