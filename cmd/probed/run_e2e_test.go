@@ -141,7 +141,8 @@ probes:
 	if len(slowRuns) != 1 || !slowRuns[0].Success {
 		t.Fatalf("slow probe's stored runs = %+v, want the one that was in flight at SIGTERM, successful", slowRuns)
 	}
-	if !slowRuns[0].Start.Add(slowRuns[0].Duration).After(sigterm) {
+	// The store keeps start times to the millisecond, so allow that much.
+	if !slowRuns[0].Start.Add(slowRuns[0].Duration).Add(time.Millisecond).After(sigterm) {
 		t.Errorf("the slow run ended at %s, before SIGTERM at %s", slowRuns[0].Start.Add(slowRuns[0].Duration), sigterm)
 	}
 	apiRuns, err := st.Results(ctx, "api", from, to)
