@@ -7,8 +7,10 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/model"
 )
 
@@ -19,15 +21,45 @@ var probeLabels = []string{"probe", "kind", "component", "location"}
 // finished run, built and checked when the run finished so that a scrape
 // only sends them.
 type lastRun struct {
-	metrics []prometheus.Metric
+	base   []*dto.LabelPair // probe, kind, component, location (shared by the series)
+	series []gaugeSeries
 }
+
+// gaugeSeries is one gauge of a probe's last run. It is the compact form of
+// a const metric: its label pairs are shared with the probe's other series
+// (the base labels) and with every probe (check and phase names, interned),
+// which matters at ten thousand probes and fifteen series each.
+type gaugeSeries struct {
+	desc   *prometheus.Desc
+	labels []*dto.LabelPair // sorted by name; read-only once built
+	value  float64
+}
+
+var _ prometheus.Metric = (*gaugeSeries)(nil)
+
+// Desc returns the series' descriptor.
+func (g *gaugeSeries) Desc() *prometheus.Desc { return g.desc }
+
+// Write fills out as a gauge; the label pairs are shared, never written.
+func (g *gaugeSeries) Write(out *dto.Metric) error {
+	v := g.value
+	out.Label = g.labels
+	out.Gauge = &dto.Gauge{Value: &v}
+	return nil
+}
+
+// maxInterned bounds the shared label pairs: past it, pairs are made per
+// series (a prober exporting high-cardinality label values should not
+// grow the table forever).
+const maxInterned = 10000
 
 // Collector exports the last run of every scheduled probe. A probe removed
 // by a reload is forgotten, so its series disappear from the next scrape.
 type Collector struct {
 	mu    sync.RWMutex
 	last  map[string]*lastRun
-	descs map[string]descEntry // by sample name
+	descs map[string]descEntry         // by sample name
+	pairs map[[2]string]*dto.LabelPair // interned extra label pairs
 }
 
 // descEntry is the one descriptor a sample name has.
@@ -41,7 +73,7 @@ var _ prometheus.Collector = (*Collector)(nil)
 
 // NewCollector returns an empty collector; register it once.
 func NewCollector() *Collector {
-	return &Collector{last: map[string]*lastRun{}, descs: map[string]descEntry{}}
+	return &Collector{last: map[string]*lastRun{}, descs: map[string]descEntry{}, pairs: map[[2]string]*dto.LabelPair{}}
 }
 
 var (
@@ -66,8 +98,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	for _, lr := range c.last {
-		for _, m := range lr.metrics {
-			ch <- m
+		for i := range lr.series {
+			ch <- &lr.series[i]
 		}
 	}
 }
@@ -77,42 +109,91 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 // used with other labels or help) are dropped and reported in the error;
 // the rest are kept, so one prober's mistake never breaks the scrape.
 func (c *Collector) Set(res Result, samples []Sample) error {
-	labels := []string{res.Probe, res.Kind, res.Component, res.Location}
-	lr := &lastRun{}
+	values := []string{res.Probe, res.Kind, res.Component, res.Location}
 	var errs []error
-	add := func(d *prometheus.Desc, v float64, vals []string) {
-		m, err := prometheus.NewConstMetric(d, prometheus.GaugeValue, v, vals...)
-		if err != nil {
-			errs = append(errs, err)
-			return
+	for i, v := range values {
+		if !utf8.ValidString(v) {
+			return fmt.Errorf("probe %s: label %s value %q is not valid UTF-8", res.Probe, probeLabels[i], v)
 		}
-		lr.metrics = append(lr.metrics, m)
 	}
-	add(successDesc, b2f(res.Success), labels)
-	add(durationDesc, res.Duration.Seconds(), labels)
-	add(lastRunDesc, float64(res.Start.UnixNano())/1e9, labels)
-	for _, chk := range mergeChecks(res.Checks) {
-		add(checkDesc, b2f(chk.OK), append(slices.Clone(labels), chk.Name))
-	}
+	checks := mergeChecks(res.Checks)
+	samples = dedupeSamples(samples)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, s := range dedupeSamples(samples) {
+	lr := &lastRun{series: make([]gaugeSeries, 0, 3+len(checks)+len(samples))}
+	if old := c.last[res.Probe]; old != nil && sameBase(old.base, values) {
+		lr.base = old.base
+	} else {
+		for i, n := range probeLabels {
+			lr.base = append(lr.base, newPair(n, values[i]))
+		}
+		sortPairs(lr.base)
+	}
+	add := func(d *prometheus.Desc, v float64, extra ...Label) {
+		labels := lr.base
+		if len(extra) > 0 {
+			labels = make([]*dto.LabelPair, 0, len(lr.base)+len(extra))
+			labels = append(labels, lr.base...)
+			for _, l := range extra {
+				if !utf8.ValidString(l.Value) {
+					errs = append(errs, fmt.Errorf("%s: label %s value %q is not valid UTF-8", d, l.Name, l.Value))
+					return
+				}
+				labels = append(labels, c.pair(l.Name, l.Value))
+			}
+			sortPairs(labels)
+		}
+		lr.series = append(lr.series, gaugeSeries{desc: d, labels: labels, value: v})
+	}
+	add(successDesc, b2f(res.Success))
+	add(durationDesc, res.Duration.Seconds())
+	add(lastRunDesc, float64(res.Start.UnixNano())/1e9)
+	for _, chk := range checks {
+		add(checkDesc, b2f(chk.OK), Label{"check", chk.Name})
+	}
+	for _, s := range samples {
 		d, err := c.descFor(s)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		vals := slices.Clone(labels)
-		for _, l := range s.Labels {
-			vals = append(vals, l.Value)
-		}
-		add(d, s.Value, vals)
+		add(d, s.Value, s.Labels...)
 	}
 	c.last[res.Probe] = lr
 	if len(errs) > 0 {
 		return fmt.Errorf("probe %s: series dropped: %w", res.Probe, errors.Join(errs...))
 	}
 	return nil
+}
+
+// pair returns the shared label pair name=value. c.mu is held.
+func (c *Collector) pair(name, value string) *dto.LabelPair {
+	k := [2]string{name, value}
+	if p, ok := c.pairs[k]; ok {
+		return p
+	}
+	p := newPair(name, value)
+	if len(c.pairs) < maxInterned {
+		c.pairs[k] = p
+	}
+	return p
+}
+
+func newPair(name, value string) *dto.LabelPair { return &dto.LabelPair{Name: &name, Value: &value} }
+
+func sortPairs(ps []*dto.LabelPair) {
+	slices.SortFunc(ps, func(a, b *dto.LabelPair) int { return strings.Compare(a.GetName(), b.GetName()) })
+}
+
+// sameBase reports whether base holds the label values (in probeLabels order).
+func sameBase(base []*dto.LabelPair, values []string) bool {
+	for _, p := range base {
+		i := slices.Index(probeLabels, p.GetName())
+		if i < 0 || values[i] != p.GetValue() {
+			return false
+		}
+	}
+	return len(base) == len(values)
 }
 
 // descFor returns the descriptor of a sample's metric, making it on first
