@@ -51,8 +51,9 @@ type HTTPProbe struct {
 	ServerName string `yaml:"server_name"`
 	// MinTLSVersion fails the probe below this version ("1.2", "1.3").
 	MinTLSVersion string `yaml:"min_tls_version"`
-	// CertExpiryWarning fails the tls_cert_expiry check when the earliest
-	// certificate in the chain expires sooner (default 14d).
+	// CertExpiryWarning turns the tls_cert_expiry check into a warning (the
+	// probe stays up) when the earliest certificate of the chain expires
+	// sooner (default 14d); an expired certificate fails it.
 	CertExpiryWarning Duration `yaml:"cert_expiry_warning"`
 
 	// Parsed at load.

@@ -383,6 +383,7 @@ func report(out io.Writer, o options, m0, m1 families, window time.Duration, scr
 		secs(p50), secs(lo50), secs(hi50), secs(p99), secs(lo99), secs(hi99), n1-n0)
 	fmt.Fprintf(out, "resident memory   %.0f MB now, %.0f MB at most while scraped, %s peak (VmHWM)\n",
 		m1.gauge("process_resident_memory_bytes")/1e6, maxRSS/1e6, hwm)
+	fmt.Fprintf(out, "Go heap           %.0f MB in use (go_memstats_heap_inuse_bytes)\n", m1.gauge("go_memstats_heap_inuse_bytes")/1e6)
 	fmt.Fprintf(out, "goroutines        %.0f\n", m1.gauge("go_goroutines"))
 }
 
