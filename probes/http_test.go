@@ -156,14 +156,14 @@ func TestHTTPChecks(t *testing.T) {
 				}
 			}},
 		{name: "slow server", timeout: "300ms", handler: func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() },
-			fail: map[string]string{"http_connect": `~^GET {url}/: timed out: no answer within the probe's timeout \(.*context deadline exceeded\) waiting for the response headers \(request sent \d+ms ago\)$`}},
+			fail: map[string]string{"http_connect": `~^GET {url}/: timed out: no answer within the probe's timeout \(.*context deadline exceeded\) waiting for the response headers \(request sent [0-9.]+m?s ago\)$`}},
 		{name: "slow body", timeout: "300ms", handler: func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Length", "100")
 			io.WriteString(w, "start")
 			w.(http.Flusher).Flush()
 			<-r.Context().Done()
 		}, pass: []string{"http_connect", "http_status"},
-			fail: map[string]string{"http_body_read": `~^reading the body of {url}/ failed after 5 bytes: timed out: no answer within the probe's timeout \(.*\) while reading the body \(first byte \d+ms ago\)$`}},
+			fail: map[string]string{"http_body_read": `~^reading the body of {url}/ failed after 5 bytes: timed out: no answer within the probe's timeout \(.*\) while reading the body \(first byte [0-9.]+m?s ago\)$`}},
 		{name: "redirect followed", path: "/old", handler: redirecting, pass: []string{"http_redirect", "http_status"},
 			check: func(t *testing.T, r *Report, url string) {
 				if v, _ := sampleValue(r, "probe_http_redirects"); v != 1 {
