@@ -90,7 +90,10 @@ func subscriberAdd(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err := checkOutput(*out); err != nil {
 		return err
 	}
-	if (*email == "") == (*hook == "") || fs.NArg() > 0 {
+	if fs.NArg() > 0 {
+		return fmt.Errorf("subscriber add: unexpected argument %q (give the address with -email ADDR or -webhook URL)", fs.Arg(0))
+	}
+	if (*email == "") == (*hook == "") {
 		fs.Usage()
 		return errUsage
 	}
@@ -133,7 +136,7 @@ func subscriberRemove(ctx context.Context, args []string, stdout, stderr io.Writ
 	case *email == "" && *hook == "" && fs.NArg() == 1:
 		id, err := strconv.ParseInt(strings.TrimPrefix(fs.Arg(0), "#"), 10, 64)
 		if err != nil || id <= 0 {
-			return fmt.Errorf("%q is not a subscriber id (a positive number)", fs.Arg(0))
+			return fmt.Errorf("%q is not a subscriber id (a positive number); to remove by address use -email ADDR or -webhook URL", fs.Arg(0))
 		}
 		path = fmt.Sprintf("/api/v1/subscribers/%d", id)
 	default:
