@@ -1157,9 +1157,14 @@ func nullTime(v sql.NullInt64) *time.Time {
 
 // CountIncidents returns how many incidents (not maintenances) are in each state.
 func (s *Store) CountIncidents(ctx context.Context) (map[string]int, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT state, COUNT(*) FROM incidents WHERE kind = 'incident' GROUP BY state`)
+	return s.countByState(ctx, "incidents", `SELECT state, COUNT(*) FROM incidents WHERE kind = 'incident' GROUP BY state`)
+}
+
+// countByState runs a `SELECT state, COUNT(*) ... GROUP BY state` query.
+func (s *Store) countByState(ctx context.Context, what, query string, args ...any) (map[string]int, error) {
+	rows, err := s.r.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("count incidents: %w", err)
+		return nil, fmt.Errorf("count %s: %w", what, err)
 	}
 	defer rows.Close()
 	out := map[string]int{}
@@ -1167,7 +1172,7 @@ func (s *Store) CountIncidents(ctx context.Context) (map[string]int, error) {
 		var st string
 		var n int
 		if err := rows.Scan(&st, &n); err != nil {
-			return nil, fmt.Errorf("count incidents: %w", err)
+			return nil, fmt.Errorf("count %s: %w", what, err)
 		}
 		out[st] = n
 	}

@@ -268,21 +268,7 @@ func (s *Store) DeliveryCounts(ctx context.Context, eventID int64) (map[string]i
 		q += ` WHERE event = ?`
 		args = append(args, eventID)
 	}
-	rows, err := s.r.QueryContext(ctx, q+` GROUP BY state`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("count deliveries: %w", err)
-	}
-	defer rows.Close()
-	out := map[string]int{}
-	for rows.Next() {
-		var st string
-		var n int
-		if err := rows.Scan(&st, &n); err != nil {
-			return nil, fmt.Errorf("count deliveries: %w", err)
-		}
-		out[st] = n
-	}
-	return out, rows.Err()
+	return s.countByState(ctx, "deliveries", q+` GROUP BY state`, args...)
 }
 
 // InDoubtDeliveries counts pending deliveries claimed by a run other than

@@ -186,21 +186,7 @@ func (s *Store) Subscribers(ctx context.Context, state string) ([]Subscriber, er
 
 // SubscriberCounts returns how many subscribers are in each state.
 func (s *Store) SubscriberCounts(ctx context.Context) (map[string]int, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT state, COUNT(*) FROM subscribers GROUP BY state`)
-	if err != nil {
-		return nil, fmt.Errorf("count subscribers: %w", err)
-	}
-	defer rows.Close()
-	out := map[string]int{}
-	for rows.Next() {
-		var st string
-		var n int
-		if err := rows.Scan(&st, &n); err != nil {
-			return nil, fmt.Errorf("count subscribers: %w", err)
-		}
-		out[st] = n
-	}
-	return out, rows.Err()
+	return s.countByState(ctx, "subscribers", `SELECT state, COUNT(*) FROM subscribers GROUP BY state`)
 }
 
 func newSalt() ([]byte, error) {
