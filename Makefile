@@ -5,6 +5,10 @@
 
 GO ?= go
 export GOTOOLCHAIN := local
+# Tests that need a system program (openssl, promtool, prometheus,
+# alertmanager, chromium) skip when it is missing; here they fail instead,
+# so CI never skips (internal/testtool).
+export PROBED_REQUIRE_TOOLS := 1
 # Debian packages the tests use, by the command that proves each is there.
 SYSTEM_DEPS := openssl:openssl promtool:prometheus prometheus-alertmanager:prometheus-alertmanager chromium:chromium
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/probed/probed/config"
 	"github.com/probed/probed/internal/clock"
+	"github.com/probed/probed/internal/testtool"
 	"github.com/probed/probed/probes"
 	"github.com/probed/probed/store"
 )
@@ -658,11 +659,7 @@ func TestMetricsLint(t *testing.T) {
 	if n := strings.Count(buf.String(), "probed_component_status{"); n != 3*len(store.ComponentStatuses) {
 		t.Errorf("%d probed_component_status series, want %d (3 leaves × every status)", n, 3*len(store.ComponentStatuses))
 	}
-	bin, err := exec.LookPath("promtool")
-	if err != nil {
-		t.Fatal("promtool not installed: run make test as root (it installs the Debian package prometheus)")
-	}
-	cmd := exec.Command(bin, "check", "metrics")
+	cmd := exec.Command(testtool.Promtool(t), "check", "metrics")
 	cmd.Stdin = &buf
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("promtool check metrics: %v\n%s", err, out)

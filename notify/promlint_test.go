@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/prometheus/common/expfmt"
+
+	"github.com/probed/probed/internal/testtool"
 )
 
 // TestMetricsPassPromtool lints the worker's and the subscription flow's
@@ -34,7 +36,7 @@ func TestMetricsPassPromtool(t *testing.T) {
 			t.Errorf("exposition lacks %q", want)
 		}
 	}
-	cmd := exec.Command("promtool", "check", "metrics")
+	cmd := exec.Command(testtool.Promtool(t), "check", "metrics")
 	cmd.Stdin = &b
 	out, err := cmd.CombinedOutput()
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/probed/probed/internal/ocspwire"
+	"github.com/probed/probed/internal/testtool"
 )
 
 // opensslCA is a CA made by the openssl command line in a temp dir: a root,
@@ -30,13 +31,6 @@ type opensslCA struct {
 	dir    string
 	port   int // the OCSP port the leaves' AIA names
 	crlURL string
-}
-
-func requireOpenSSL(t testing.TB) {
-	t.Helper()
-	if _, err := exec.LookPath("openssl"); err != nil {
-		t.Fatalf("openssl is required (make test installs it): %v", err)
-	}
 }
 
 func (ca *opensslCA) path(name string) string { return filepath.Join(ca.dir, name) }
@@ -121,7 +115,7 @@ onlyuser = TRUE
 // (written into the leaves' AIA); crlURL is where the CRL will be served.
 func newOpenSSLCA(t testing.TB, port int, crlURL string) *opensslCA {
 	t.Helper()
-	requireOpenSSL(t)
+	testtool.OpenSSL(t)
 	ca := &opensslCA{t: t, dir: t.TempDir(), port: port, crlURL: crlURL}
 	must := func(err error) {
 		if err != nil {

@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/probed/probed/config"
+	"github.com/probed/probed/internal/testtool"
 )
 
 // waitFor polls cond until it holds, failing the test after deadline. It
@@ -142,11 +143,7 @@ func exposition(t testing.TB, g prometheus.Gatherer) string {
 // test on any problem it reports.
 func promtoolCheck(t testing.TB, text string) {
 	t.Helper()
-	bin, err := exec.LookPath("promtool")
-	if err != nil {
-		t.Fatalf("promtool not found (Debian package prometheus; `make test` installs it): %v", err)
-	}
-	cmd := exec.Command(bin, "check", "metrics")
+	cmd := exec.Command(testtool.Promtool(t), "check", "metrics")
 	cmd.Stdin = strings.NewReader(text)
 	out, err := cmd.CombinedOutput()
 	if err != nil || len(bytes.TrimSpace(out)) > 0 {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/probed/probed/internal/clock"
+	"github.com/probed/probed/internal/testtool"
 )
 
 // opensslTSA is a real RFC 3161 peer: every POST runs
@@ -42,7 +43,7 @@ type opensslTSAOpts struct {
 // and serves `openssl ts -reply` on loopback.
 func newOpenSSLTSA(t testing.TB, o opensslTSAOpts) *opensslTSA {
 	t.Helper()
-	taNeedOpenSSL(t)
+	testtool.OpenSSL(t)
 	dir := t.TempDir()
 	if o.essAlg == "" {
 		o.essAlg = "sha256"

@@ -136,14 +136,6 @@ func taSample(r *Report, name string, labels ...Label) (float64, bool) {
 	return 0, false
 }
 
-// taNeedOpenSSL fails (never skips) when openssl is missing: make test installs it.
-func taNeedOpenSSL(t testing.TB) {
-	t.Helper()
-	if _, err := exec.LookPath("openssl"); err != nil {
-		t.Fatal("openssl not found: install the Debian package openssl (make test does)")
-	}
-}
-
 // taOpenSSL runs openssl in dir and fails the test on error.
 func taOpenSSL(t testing.TB, dir string, args ...string) {
 	t.Helper()

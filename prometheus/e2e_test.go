@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/probed/probed/internal/pkisim"
+	"github.com/probed/probed/internal/testtool"
 	"github.com/probed/probed/store"
 )
 
@@ -58,17 +59,6 @@ func freePort(t *testing.T) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
-}
-
-func lookPath(t *testing.T, names ...string) string {
-	t.Helper()
-	for _, n := range names {
-		if p, err := exec.LookPath(n); err == nil {
-			return p
-		}
-	}
-	t.Fatalf("none of %v installed: run make test as root (it installs the Debian packages)", names)
-	return ""
 }
 
 // start runs a process whose output goes to a log file; Cleanup stops it.
@@ -238,8 +228,8 @@ probes:
 const holderIncidents = "incidents: {failures_to_open: 1, successes_to_close: 1, quorum: 2}\n"
 
 func TestMultiLocationQuorum(t *testing.T) {
-	promBin := lookPath(t, "prometheus")
-	amBin := lookPath(t, "prometheus-alertmanager", "alertmanager")
+	promBin := testtool.Prometheus(t)
+	amBin := testtool.Alertmanager(t)
 	probed := buildProbed(t)
 
 	tokyo := newInstance(t, "tokyo-1", true)

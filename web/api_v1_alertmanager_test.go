@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/probed/probed/incident"
+	"github.com/probed/probed/internal/testtool"
 	"github.com/probed/probed/store"
 )
 
@@ -117,10 +118,7 @@ func TestAlertmanagerBadPayloads(t *testing.T) {
 // webhook receiver, posts an alert to its API, captures the webhook body
 // it sends (firing, then resolved) and feeds it to the intake.
 func TestAlertmanager025Live(t *testing.T) {
-	bin, err := exec.LookPath("prometheus-alertmanager")
-	if err != nil {
-		t.Fatal("prometheus-alertmanager not installed: run make test as root (it installs the Debian package)")
-	}
+	bin := testtool.Alertmanager(t)
 	type delivery struct {
 		auth string
 		body []byte

@@ -12,21 +12,17 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+
+	"github.com/probed/probed/internal/testtool"
 )
 
 var screenshotDir = flag.String("screenshots", "", "also copy the browser test's screenshots to this folder")
 
-// chromiumPath is Debian's chromium, which make test installs.
-const chromiumPath = "/usr/bin/chromium"
-
 // newBrowser starts headless Chromium with a fresh profile.
 func newBrowser(t *testing.T) context.Context {
 	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Fatalf("chromium is required (make test installs Debian's chromium): %v", err)
-	}
 	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath),
+		chromedp.ExecPath(testtool.Chromium(t)),
 		chromedp.Headless,
 		chromedp.Flag("no-sandbox", true),
 		chromedp.Flag("disable-gpu", true),

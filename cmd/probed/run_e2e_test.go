@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/probed/probed/internal/testtool"
 	"github.com/probed/probed/probes"
 	"github.com/probed/probed/store"
 )
@@ -76,7 +77,6 @@ probes:
 		t.Errorf("probe_check_success{check=http_body_matches} = %v, want 1", v)
 	}
 	up := scrapeText(t, m.url)
-	promtoolLint(t, up)
 	for _, name := range []string{"probed_build_info", "probed_probe_runs_total", "probed_schedule_lag_seconds_bucket",
 		"probe_duration_seconds", "probe_http_duration_seconds", "probe_http_status_code", "process_cpu_seconds_total", "go_goroutines"} {
 		if !strings.Contains(up, "\n"+name) {
@@ -95,7 +95,7 @@ probes:
 		t.Errorf("http_status exported (%v) for a run that got no response", v)
 	}
 
-	promtoolLint(t, scrapeText(t, m.url))
+	downText := scrapeText(t, m.url)
 
 	select {
 	case <-arrived:
@@ -165,6 +165,9 @@ probes:
 	if ups == 0 || downs == 0 {
 		t.Errorf("stored api runs: %d up, %d down; want both", ups, downs)
 	}
+	// Last, so that without promtool only the lint is skipped.
+	promtoolLint(t, up)
+	promtoolLint(t, downText)
 }
 
 func scrapeText(t *testing.T, url string) string {
@@ -184,11 +187,7 @@ func scrapeText(t *testing.T, url string) string {
 // promtoolLint fails the test on anything `promtool check metrics` says.
 func promtoolLint(t *testing.T, text string) {
 	t.Helper()
-	bin, err := exec.LookPath("promtool")
-	if err != nil {
-		t.Fatalf("promtool not found (Debian package prometheus; `make test` installs it): %v", err)
-	}
-	cmd := exec.Command(bin, "check", "metrics")
+	cmd := exec.Command(testtool.Promtool(t), "check", "metrics")
 	cmd.Stdin = strings.NewReader(text)
 	out, err := cmd.CombinedOutput()
 	if err != nil || len(bytes.TrimSpace(out)) > 0 {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/probed/probed/internal/clock"
 	"github.com/probed/probed/internal/ocspwire"
+	"github.com/probed/probed/internal/testtool"
 )
 
 func newTestSim(t *testing.T) (*Sim, string) {
@@ -33,9 +34,7 @@ func newTestSim(t *testing.T) (*Sim, string) {
 
 func openssl(t *testing.T, args ...string) string {
 	t.Helper()
-	if _, err := exec.LookPath("openssl"); err != nil {
-		t.Fatalf("openssl not installed (make test installs it): %v", err)
-	}
+	testtool.OpenSSL(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, "openssl", args...).CombinedOutput()
