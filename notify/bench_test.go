@@ -52,7 +52,7 @@ func BenchmarkFanOut(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := st.AddSubscribersForTest(ctx, addrs("s", n), []string{"ocsp"}); err != nil {
+		if err := addSubscribers(ctx, st, addrs("s", n), []string{"ocsp"}); err != nil {
 			b.Fatal(err)
 		}
 		links, _ := NewLinksFromStore(ctx, st)

@@ -145,7 +145,7 @@ func TestCrashMidFanOutLosesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.AddSubscribersForTest(ctx, addrs("s", subscribers), []string{"ocsp"}); err != nil {
+	if err := addSubscribers(ctx, st, addrs("s", subscribers), []string{"ocsp"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.CreateDraft(ctx, "alice", store.DraftInput{Title: "OCSP down", Body: "Investigating.", Origin: store.OriginManual, Publish: true,

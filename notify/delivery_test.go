@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -193,7 +194,7 @@ func TestSlowRelayTimesOutAndIsRetried(t *testing.T) {
 
 func TestConnectionReuseAndPerConnectionLimit(t *testing.T) {
 	e := newEnv(t)
-	if err := e.st.AddSubscribersForTest(e.ctx, addrs("u", 45), []string{"ocsp"}); err != nil {
+	if err := addSubscribers(e.ctx, e.st, addrs("u", 45), []string{"ocsp"}); err != nil {
 		t.Fatal(err)
 	}
 	e.publish("OCSP", "ocsp")
@@ -205,6 +206,17 @@ func TestConnectionReuseAndPerConnectionLimit(t *testing.T) {
 	if c := e.smtp.Connections(); c != 5 {
 		t.Errorf("%d SMTP connections for 45 messages, want 5 (10 per connection)", c)
 	}
+}
+
+// addSubscribers adds active e-mail subscribers the way an operator does,
+// one AddSubscriber each (about 0.3 ms apiece on a laptop).
+func addSubscribers(ctx context.Context, st *store.Store, addresses, components []string) error {
+	for _, a := range addresses {
+		if _, err := st.AddSubscriber(ctx, store.SubscriberEmail, a, components, ""); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func addrs(prefix string, n int) []string {

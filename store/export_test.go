@@ -1,5 +1,8 @@
 package store
 
+// Helpers for this package's tests only: other packages' tests add
+// subscribers and events through the store's exported methods.
+
 import (
 	"context"
 	"database/sql"

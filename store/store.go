@@ -394,10 +394,6 @@ func (s *Store) loop(ctx context.Context) (context.Context, func(), error) {
 	return ctx, func() { stop(); cancel(); s.bg.Done() }, nil
 }
 
-// Writer returns the single writer connection pool, for tests that need to
-// hold the database locked. Production code writes through Store methods.
-func (s *Store) Writer() *sql.DB { return s.w }
-
 // tx runs fn in an immediate write transaction on the writer connection.
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)

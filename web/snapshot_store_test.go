@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -19,7 +20,8 @@ import (
 func TestStoreSource(t *testing.T) {
 	ctx := context.Background()
 	clk := clock.NewFake(time.Date(2021, 8, 31, 12, 0, 0, 0, time.UTC))
-	st, err := store.Open(ctx, store.Options{Path: filepath.Join(t.TempDir(), "probed.db"), Clock: clk})
+	dbPath := filepath.Join(t.TempDir(), "probed.db")
+	st, err := store.Open(ctx, store.Options{Path: dbPath, Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +32,7 @@ func TestStoreSource(t *testing.T) {
 	hbCtx, stopHB := context.WithCancel(ctx)
 	hbDone := make(chan error, 1)
 	go func() { hbDone <- st.Heartbeat(hbCtx, time.Hour) }()
-	waitFor(t, func() bool { return runs(t, st) == 1 })
+	waitFor(t, func() bool { return runs(t, dbPath) == 1 })
 	if err := st.EnsureComponents(ctx, []string{"certcentral-api", "acme", "timestamp", "ocsp", "crl"}); err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +75,7 @@ func TestStoreSource(t *testing.T) {
 	hbCtx2, stopHB2 := context.WithCancel(ctx)
 	defer stopHB2()
 	go st.Heartbeat(hbCtx2, time.Hour)
-	waitFor(t, func() bool { return runs(t, st) == 2 })
+	waitFor(t, func() bool { return runs(t, dbPath) == 2 })
 
 	m, err := st.ScheduleMaintenance(ctx, "alice", store.MaintenanceInput{Title: "CRL publisher upgrade", Components: []string{"crl"},
 		Start: time.Date(2021, 9, 7, 2, 0, 0, 0, time.UTC), End: time.Date(2021, 9, 7, 4, 0, 0, 0, time.UTC)})
@@ -149,10 +151,17 @@ func TestStoreSource(t *testing.T) {
 	}
 }
 
-// runs counts probed's recorded runs (the heartbeat's intervals).
-func runs(t *testing.T, st *store.Store) int {
+// runs counts probed's recorded runs (the heartbeat's intervals), read on a
+// connection of its own as another process would.
+func runs(t *testing.T, dbPath string) int {
+	t.Helper()
+	db, err := sql.Open("sqlite3", "file:"+dbPath+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
 	var n int
-	if err := st.Writer().QueryRow(`SELECT count(*) FROM daemon_runs`).Scan(&n); err != nil {
+	if err := db.QueryRow(`SELECT count(*) FROM daemon_runs`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
