@@ -3,6 +3,7 @@ package config
 import (
 	"crypto/x509"
 	"net/url"
+	"strconv"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -108,7 +109,7 @@ func (o *CRLProbe) validate(p *problems, key string, c *Config) {
 		p.add(key+".skew", "must not be negative")
 	}
 	for i, f := range o.Certificates {
-		k := key + ".certificates[" + itoa(i) + "]"
+		k := key + ".certificates[" + strconv.Itoa(i) + "]"
 		for _, cert := range c.loadCerts(p, k, f) {
 			if o.IssuerCert != nil {
 				if err := cert.CheckSignatureFrom(o.IssuerCert); err != nil {

@@ -2,6 +2,7 @@ package grafana
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -9,26 +10,20 @@ import (
 
 var metricRE = regexp.MustCompile(`\b(probed?_[a-z0-9_]+)\b`)
 
-// MetricNames returns every probe_/probed_ metric a dashboard queries, with
-// histogram suffixes (_bucket, _sum, _count) folded to the family name.
+// MetricNames returns every probe_/probed_ series name a dashboard queries,
+// sorted, as written: a histogram's foo_bucket, foo_sum and foo_count stay
+// as they are, since only the exposition knows whether foo is a histogram
+// (a gauge may end in _count too). Callers match them against its families.
 func MetricNames(d Dashboard) []string {
 	seen := map[string]bool{}
 	for _, p := range d.Panels {
 		for _, t := range p.Targets {
 			for _, m := range metricRE.FindAllString(t.Expr, -1) {
-				for _, suf := range []string{"_bucket"} {
-					m = strings.TrimSuffix(m, suf)
-				}
 				seen[m] = true
 			}
 		}
 	}
-	out := make([]string, 0, len(seen))
-	for m := range seen {
-		out = append(out, m)
-	}
-	slices.Sort(out)
-	return out
+	return slices.Sorted(maps.Keys(seen))
 }
 
 // counters are the counter families probed exports that dashboards query.

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -79,13 +80,8 @@ func ParsePayload(body []byte) (*Payload, error) {
 // labelsFingerprint stands in for a missing fingerprint: a hash of the
 // sorted label set, stable across retries.
 func labelsFingerprint(labels map[string]string) string {
-	keys := make([]string, 0, len(labels))
-	for k := range labels {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
 	h := sha256.New()
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
 		fmt.Fprintf(h, "%s\x00%s\x00", k, labels[k])
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))[:16]

@@ -11,7 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"text/template"
 	"time"
@@ -320,7 +322,7 @@ func (e *Engine) sources(cfg *config.Config, component string) []source {
 	var out []source
 	for _, n := range names {
 		locs := byProbe[n]
-		slices.SortFunc(locs, func(a, b *store.ProbeHealth) int { return compareStr(a.Location, b.Location) })
+		slices.SortFunc(locs, func(a, b *store.ProbeHealth) int { return strings.Compare(a.Location, b.Location) })
 		// A strict count: an instance alone with quorum 2 never drafts from
 		// its own results (the multi-location holder relies on Alertmanager).
 		need := quorum
@@ -362,25 +364,11 @@ func (e *Engine) sources(cfg *config.Config, component string) []source {
 	return out
 }
 
-func compareStr(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
 func probeEvidence(h *store.ProbeHealth) []store.Evidence {
 	var out []store.Evidence
 	for _, c := range h.Checks {
-		vals := map[string]string{}
-		for k, v := range c.Evidence {
-			vals[k] = v
-		}
 		out = append(out, store.Evidence{Component: h.Component, Source: store.OriginProbe, Probe: h.Probe, Location: h.Location,
-			Check: c.Name, Message: c.Message, Since: h.Since, Last: h.Last, Values: vals})
+			Check: c.Name, Message: c.Message, Since: h.Since, Last: h.Last, Values: maps.Clone(c.Evidence)})
 	}
 	if len(out) == 0 {
 		out = append(out, store.Evidence{Component: h.Component, Source: store.OriginProbe, Probe: h.Probe, Location: h.Location,
@@ -477,9 +465,5 @@ func (e *Engine) evaluate(ctx context.Context, cfg *config.Config, component str
 func (e *Engine) ComponentHealth() map[string]store.ComponentHealth {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	out := make(map[string]store.ComponentHealth, len(e.comps))
-	for k, v := range e.comps {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(e.comps)
 }

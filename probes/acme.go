@@ -6,12 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"mime"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -186,11 +187,7 @@ func (a *acmeProber) meta(r *Report, doc map[string]json.RawMessage) {
 	}
 	r.Gauge("probe_acme_eab_required", "Whether the directory's meta says externalAccountRequired.", b2f(eab))
 	r.Gauge("probe_acme_ari_supported", "Whether the directory advertises renewalInfo (ACME Renewal Information, RFC 9773).", b2f(ari != ""))
-	keys := make([]string, 0, len(meta))
-	for k := range meta {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(meta))
 	desc := fmt.Sprintf("meta keys [%s], externalAccountRequired=%v", strings.Join(keys, " "), eab)
 	if tos != "" {
 		desc += ", termsOfService " + tos

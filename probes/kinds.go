@@ -2,6 +2,7 @@ package probes
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/probed/probed/config"
@@ -19,12 +20,7 @@ var kinds = map[string]Builder{
 
 // Kinds lists the known kinds, sorted.
 func Kinds() []string {
-	out := make([]string, 0, len(kinds))
-	for k := range kinds {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
+	return slices.Sorted(maps.Keys(kinds))
 }
 
 // Build makes the prober for one probe.

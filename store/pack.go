@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -93,18 +94,8 @@ func mergeEntries(a, b []entry) []entry {
 			out = append(out, e)
 		}
 	}
-	slices.SortFunc(out, func(x, y entry) int { return cmpInt(x.at, y.at) })
+	slices.SortFunc(out, func(x, y entry) int { return cmp.Compare(x.at, y.at) })
 	return out
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // floorDiv divides rounding towards minus infinity, so that hour and day

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -232,9 +233,7 @@ func (s *Store) writeBatch(ctx context.Context, batch []probes.Result) error {
 	if err == nil {
 		// Cached only once committed: a rolled-back series row has no id.
 		s.seriesMu.Lock()
-		for k, v := range pending {
-			s.series[k] = v
-		}
+		maps.Copy(s.series, pending)
 		s.seriesMu.Unlock()
 	}
 	return err

@@ -2,6 +2,7 @@ package demo
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"html/template"
 	"io"
@@ -103,7 +104,8 @@ func decodeCTE(r io.Reader, cte string) io.Reader {
 	case "quoted-printable":
 		return quotedprintable.NewReader(r)
 	case "base64":
-		return base64Reader(r)
+		// The decoder skips the line breaks of a wrapped body.
+		return base64.NewDecoder(base64.StdEncoding, r)
 	}
 	return r
 }
