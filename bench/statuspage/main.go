@@ -19,7 +19,8 @@ import (
 
 	"github.com/probed/probed/config"
 	"github.com/probed/probed/internal/clock"
-	"github.com/probed/probed/web"
+	"github.com/probed/probed/web/httpserver"
+	"github.com/probed/probed/web/statuspage"
 )
 
 func main() {
@@ -50,7 +51,7 @@ func run(args []string) error {
 	cfg.Components = components(*comps)
 	data := history(cfg.Components, now, *days)
 
-	p, err := web.NewPublic(web.PublicOptions{Config: func() *config.Config { return &cfg }, Source: static{data},
+	p, err := statuspage.New(statuspage.Options{Config: func() *config.Config { return &cfg }, Source: static{data},
 		Clock: clock.Real{}, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return err
@@ -60,12 +61,11 @@ func run(args []string) error {
 		return err
 	}
 	build := time.Since(start)
-	srv := web.New(web.Options{Config: func() *config.Config { return &cfg }, Public: p})
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	hs := web.NewHTTPServer(ln.Addr().String(), srv.PublicHandler(), slog.New(slog.DiscardHandler))
+	hs := httpserver.New(ln.Addr().String(), p.Handler(), slog.New(slog.DiscardHandler))
 	go hs.Serve(ln)
 	s := p.Snapshot()
 	fmt.Printf("url http://%s\ncomponents %d incidents %d maintenances %d status_changes %d build_ms %d\n",
@@ -82,9 +82,9 @@ func run(args []string) error {
 	return nil
 }
 
-type static struct{ d web.Data }
+type static struct{ d statuspage.Data }
 
-func (s static) PublicData(ctx context.Context, from, to time.Time) (web.Data, error) {
+func (s static) PublicData(ctx context.Context, from, to time.Time) (statuspage.Data, error) {
 	return s.d, nil
 }
 
@@ -105,7 +105,7 @@ func components(n int) []config.Component {
 // history makes a year of public history: about one incident a day across
 // the page (each a few minutes to hours long, with four updates), a
 // maintenance a week, and the status log that goes with them.
-func history(cs []config.Component, now time.Time, days int) web.Data {
+func history(cs []config.Component, now time.Time, days int) statuspage.Data {
 	rng := rand.New(rand.NewPCG(1, 2))
 	var leaves []string
 	for _, g := range cs {
@@ -114,51 +114,51 @@ func history(cs []config.Component, now time.Time, days int) web.Data {
 		}
 	}
 	start := now.AddDate(0, 0, -days)
-	d := web.Data{FirstData: start}
+	d := statuspage.Data{FirstData: start}
 	for _, l := range leaves {
-		d.StatusLog = append(d.StatusLog, web.StatusChange{Component: l, Status: web.StatusOperational, At: start})
+		d.StatusLog = append(d.StatusLog, statuspage.StatusChange{Component: l, Status: statuspage.StatusOperational, At: start})
 	}
 	id := int64(1)
-	statuses := []string{web.StatusDegraded, web.StatusPartialOutage, web.StatusMajorOutage}
-	impacts := map[string]string{web.StatusDegraded: "minor", web.StatusPartialOutage: "major", web.StatusMajorOutage: "critical"}
+	statuses := []string{statuspage.StatusDegraded, statuspage.StatusPartialOutage, statuspage.StatusMajorOutage}
+	impacts := map[string]string{statuspage.StatusDegraded: "minor", statuspage.StatusPartialOutage: "major", statuspage.StatusMajorOutage: "critical"}
 	for t := start.Add(time.Duration(rng.IntN(24)) * time.Hour); t.Before(now.Add(-2 * time.Hour)); t = t.Add(time.Duration(12+rng.IntN(24)) * time.Hour) {
 		comp := leaves[rng.IntN(len(leaves))]
 		st := statuses[rng.IntN(len(statuses))]
 		dur := time.Duration(5+rng.IntN(180)) * time.Minute
 		end := t.Add(dur)
 		body := "We are investigating elevated error rates for this service. Certificates already issued are not affected."
-		r := web.Record{ID: id, Kind: web.KindIncident, State: web.StateResolved, Status: "resolved", Impact: impacts[st],
+		r := statuspage.Record{ID: id, Kind: statuspage.KindIncident, State: statuspage.StateResolved, Status: "resolved", Impact: impacts[st],
 			Title: fmt.Sprintf("Elevated errors on %s", comp), TitleJA: fmt.Sprintf("%s のエラー増加", comp),
-			Components: []web.RecordComponent{{ID: comp, Status: st}}, CreatedAt: t, PublishedAt: t, StartedAt: t, ResolvedAt: end,
-			Updates: []web.RecordUpdate{
+			Components: []statuspage.RecordComponent{{ID: comp, Status: st}}, CreatedAt: t, PublishedAt: t, StartedAt: t, ResolvedAt: end,
+			Updates: []statuspage.RecordUpdate{
 				{ID: id*10 + 1, Status: "investigating", Body: body, BodyJA: "調査しています。", CreatedAt: t, Notify: true,
-					Affected: []web.AffectedComponent{{ID: comp, OldStatus: web.StatusOperational, NewStatus: st}}},
+					Affected: []statuspage.AffectedComponent{{ID: comp, OldStatus: statuspage.StatusOperational, NewStatus: st}}},
 				{ID: id*10 + 2, Status: "identified", Body: "The issue has been identified and a fix is being implemented.", CreatedAt: t.Add(dur / 4)},
 				{ID: id*10 + 3, Status: "monitoring", Body: "A fix has been implemented and we are monitoring the results.", CreatedAt: t.Add(dur / 2)},
 				{ID: id*10 + 4, Status: "resolved", Body: "This incident has been resolved.", CreatedAt: end, Notify: true,
-					Affected: []web.AffectedComponent{{ID: comp, OldStatus: st, NewStatus: web.StatusOperational}}},
+					Affected: []statuspage.AffectedComponent{{ID: comp, OldStatus: st, NewStatus: statuspage.StatusOperational}}},
 			}}
 		d.Records = append(d.Records, r)
-		d.StatusLog = append(d.StatusLog, web.StatusChange{Component: comp, Status: st, At: t},
-			web.StatusChange{Component: comp, Status: web.StatusOperational, At: end})
+		d.StatusLog = append(d.StatusLog, statuspage.StatusChange{Component: comp, Status: st, At: t},
+			statuspage.StatusChange{Component: comp, Status: statuspage.StatusOperational, At: end})
 		id++
 	}
 	for t := start.Add(50 * time.Hour); t.Before(now.AddDate(0, 0, 14)); t = t.AddDate(0, 0, 7) {
 		comp := leaves[rng.IntN(len(leaves))]
 		end := t.Add(2 * time.Hour)
-		r := web.Record{ID: id, Kind: web.KindMaintenance, State: web.StatePublished, Status: "scheduled",
-			Title: "Scheduled maintenance of " + comp, Components: []web.RecordComponent{{ID: comp, Status: web.StatusMaintenance}},
+		r := statuspage.Record{ID: id, Kind: statuspage.KindMaintenance, State: statuspage.StatePublished, Status: "scheduled",
+			Title: "Scheduled maintenance of " + comp, Components: []statuspage.RecordComponent{{ID: comp, Status: statuspage.StatusMaintenance}},
 			CreatedAt: t.AddDate(0, 0, -7), PublishedAt: t.AddDate(0, 0, -7), ScheduledFor: t, ScheduledUntil: end,
-			Updates: []web.RecordUpdate{{ID: id*10 + 1, Status: "scheduled", Body: "We will be undergoing scheduled maintenance during this time.", CreatedAt: t.AddDate(0, 0, -7)}}}
+			Updates: []statuspage.RecordUpdate{{ID: id*10 + 1, Status: "scheduled", Body: "We will be undergoing scheduled maintenance during this time.", CreatedAt: t.AddDate(0, 0, -7)}}}
 		switch {
 		case end.Before(now):
-			r.State, r.Status, r.ResolvedAt = web.StateResolved, "completed", end
+			r.State, r.Status, r.ResolvedAt = statuspage.StateResolved, "completed", end
 			r.Updates = append(r.Updates,
-				web.RecordUpdate{ID: id*10 + 2, Status: "in_progress", Body: "Scheduled maintenance is currently in progress.", CreatedAt: t},
-				web.RecordUpdate{ID: id*10 + 3, Status: "completed", Body: "The scheduled maintenance has been completed.", CreatedAt: end})
+				statuspage.RecordUpdate{ID: id*10 + 2, Status: "in_progress", Body: "Scheduled maintenance is currently in progress.", CreatedAt: t},
+				statuspage.RecordUpdate{ID: id*10 + 3, Status: "completed", Body: "The scheduled maintenance has been completed.", CreatedAt: end})
 		case t.Before(now):
 			r.Status = "in_progress"
-			r.Updates = append(r.Updates, web.RecordUpdate{ID: id*10 + 2, Status: "in_progress", Body: "Scheduled maintenance is currently in progress.", CreatedAt: t})
+			r.Updates = append(r.Updates, statuspage.RecordUpdate{ID: id*10 + 2, Status: "in_progress", Body: "Scheduled maintenance is currently in progress.", CreatedAt: t})
 		}
 		d.Records = append(d.Records, r)
 		id++

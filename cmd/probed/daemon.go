@@ -29,6 +29,8 @@ import (
 	"github.com/probed/probed/probes"
 	"github.com/probed/probed/store"
 	"github.com/probed/probed/web"
+	"github.com/probed/probed/web/httpserver"
+	"github.com/probed/probed/web/statuspage"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -43,7 +45,7 @@ type Daemon struct {
 	store    *store.Store
 	sched    *probes.Scheduler
 	web      *web.Server
-	public   *web.Public
+	public   *statuspage.Site
 	env      probes.Env
 	// engine drafts incidents from results and serves the operator API;
 	// engineDone closes when its ticker has stopped (before the store closes).
@@ -118,7 +120,7 @@ func NewDaemon(ctx context.Context, path string, logger *slog.Logger, opts Daemo
 		d.store.Close()
 		return nil, err
 	}
-	d.public, err = web.NewPublic(web.PublicOptions{Config: d.Config, Source: web.StoreSource{Store: d.store}, Clock: opts.Clock,
+	d.public, err = statuspage.New(statuspage.Options{Config: d.Config, Source: storeSource{Store: d.store}, Clock: opts.Clock,
 		Logger: logger.With("component", "public"), Registerer: d.registry})
 	if err != nil {
 		d.store.Close()
@@ -130,7 +132,7 @@ func NewDaemon(ctx context.Context, path string, logger *slog.Logger, opts Daemo
 		d.store.Close()
 		return nil, err
 	}
-	d.web = web.New(web.Options{Config: d.Config, Gatherer: d.registry, Reload: d.Reload, Logger: logger, Clock: opts.Clock, Public: d.public, Incidents: d.engine,
+	d.web = web.New(web.Options{Config: d.Config, Gatherer: d.registry, Reload: d.Reload, Logger: logger, Clock: opts.Clock, Public: d.public, Incidents: d.engine, Store: d.store,
 		AdminRoutes: opts.AdminRoutes, Subscriptions: d.subs})
 	return d, nil
 }
@@ -258,13 +260,13 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	g.Go(func() error { return d.notify.Run(gctx) })
 	var servers []*http.Server
 	if d.adminLn != nil {
-		pub := web.NewHTTPServer(d.publicLn.Addr().String(), d.web.PublicHandler(), d.logger)
-		adm := web.NewHTTPServer(d.adminLn.Addr().String(), d.web.AdminHandler(), d.logger)
+		pub := httpserver.New(d.publicLn.Addr().String(), d.web.PublicHandler(), d.logger)
+		adm := httpserver.New(d.adminLn.Addr().String(), d.web.AdminHandler(), d.logger)
 		servers = append(servers, pub, adm)
 		g.Go(func() error { return serveHTTP(pub, d.publicLn) })
 		g.Go(func() error { return serveHTTP(adm, d.adminLn) })
 	} else {
-		srv := web.NewHTTPServer(d.publicLn.Addr().String(), d.web.Handler(), d.logger)
+		srv := httpserver.New(d.publicLn.Addr().String(), d.web.Handler(), d.logger)
 		servers = append(servers, srv)
 		g.Go(func() error { return serveHTTP(srv, d.publicLn) })
 	}

@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/probed/probed/web"
+	"github.com/probed/probed/web/console"
 )
 
 const demoCSS = `body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Hiragino Sans","Noto Sans JP",sans-serif;margin:0;color:#1d2530;background:#f6f8fa}
@@ -53,7 +53,7 @@ func (d *Demo) serveFaults(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	csrf := ""
-	if op, ok := web.OperatorFrom(r.Context()); ok && op.Session != nil {
+	if op, ok := console.OperatorFrom(r.Context()); ok && op.Session != nil {
 		csrf = op.Session.CSRF
 	}
 	if err := faultsTmpl.Execute(w, map[string]any{"Groups": d.FaultGroups(), "CSRF": csrf}); err != nil {

@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/probed/probed/web"
+	"github.com/probed/probed/web/console"
 )
 
 var loginTmpl = template.Must(template.New("login").Parse(`<!doctype html>
@@ -55,7 +55,7 @@ func (d *Demo) postLogin(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "open a session: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: web.SessionCookie, Value: secret, Path: "/", HttpOnly: true,
+	http.SetCookie(w, &http.Cookie{Name: console.SessionCookie, Value: secret, Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Expires: time.Now().Add(12 * time.Hour)})
 	http.Redirect(w, r, "/admin/", http.StatusSeeOther)
 }
@@ -69,7 +69,7 @@ func (d *Demo) postMaintenance(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	actor := "demo"
-	if op, ok := web.OperatorFrom(r.Context()); ok {
+	if op, ok := console.OperatorFrom(r.Context()); ok {
 		actor = op.Name
 	}
 	start := time.Now().Add(time.Minute).Truncate(time.Second)

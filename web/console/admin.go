@@ -1,0 +1,544 @@
+package console
+
+import (
+	"bytes"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/probed/probed/config"
+	"github.com/probed/probed/incident"
+	"github.com/probed/probed/store"
+)
+
+// The operator console: server-rendered pages that work without
+// JavaScript. Every form posts back with the session's CSRF token; every
+// action redirects (303) to the page it came from with a notice.
+
+//go:embed templates/admin/*.html
+var adminFS embed.FS
+
+// adminPages parses each page with the shared layout.
+func adminPages(loc func() *time.Location) map[string]*template.Template {
+	funcs := template.FuncMap{
+		"fmtTime": func(t any) string {
+			var tt time.Time
+			switch v := t.(type) {
+			case time.Time:
+				tt = v
+			case *time.Time:
+				if v == nil {
+					return "—"
+				}
+				tt = *v
+			default:
+				return ""
+			}
+			if tt.IsZero() {
+				return "—"
+			}
+			return tt.In(loc()).Format("2006-01-02 15:04:05 MST")
+		},
+		"list":      func(v ...string) []string { return v },
+		"inputTime": func(t time.Time) string { return t.In(loc()).Format("2006-01-02T15:04") },
+		"word":      func(status string) string { return incident.StatusWord(status, "en") },
+		"label": func(status string) string {
+			if status == "" {
+				return "Update"
+			}
+			return strings.ToUpper(status[:1]) + strings.ReplaceAll(status[1:], "_", " ")
+		},
+		"pretty": func(raw json.RawMessage) string {
+			var b bytes.Buffer
+			if len(raw) == 0 || json.Indent(&b, raw, "", "  ") != nil {
+				return string(raw)
+			}
+			return b.String()
+		},
+		"statusOf": func(inc *store.Incident, id string) string {
+			if c := inc.Component(id); c != nil {
+				return c.Status
+			}
+			return ""
+		},
+	}
+	out := map[string]*template.Template{}
+	for _, page := range []string{"login", "dashboard", "incidents", "incident", "new", "maintenance", "audit", "subscribers"} {
+		out[page] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(adminFS, "templates/admin/layout.html", "templates/admin/"+page+".html"))
+	}
+	return out
+}
+
+// adminView is what every console page gets.
+type adminView struct {
+	Title      string
+	Nav        string
+	PageName   string
+	Operator   string
+	CSRF       string
+	Notice     string
+	Error      string
+	Components []config.Component // leaves, in page order
+	Statuses   []string           // incident component statuses, best first
+	TimeZone   string
+	Now        time.Time
+	Next       string
+	Data       any
+}
+
+func (s *Console) adminRoutes(mux *http.ServeMux) {
+	s.adminTmpl = adminPages(func() *time.Location {
+		if l := s.config().Page.Location; l != nil {
+			return l
+		}
+		return time.UTC
+	})
+	mux.HandleFunc("GET /admin/login", s.adminLoginPage)
+	mux.Handle("POST /admin/login", s.cop.Handler(http.HandlerFunc(s.adminLogin)))
+	mux.Handle("POST /admin/logout", s.consoleAuth(s.adminLogout))
+	mux.Handle("GET /admin/{$}", s.consoleAuth(s.adminDashboard))
+	mux.Handle("GET /admin/incidents", s.consoleAuth(s.adminIncidents))
+	mux.Handle("GET /admin/incidents/new", s.consoleAuth(s.adminNew))
+	mux.Handle("POST /admin/incidents", s.consoleAuth(s.adminCreate))
+	mux.Handle("GET /admin/incidents/{id}", s.consoleAuth(s.adminIncident))
+	mux.Handle("POST /admin/incidents/{id}/{action}", s.consoleAuth(s.adminIncidentAction))
+	mux.Handle("GET /admin/maintenance", s.consoleAuth(s.adminMaintenance))
+	mux.Handle("POST /admin/maintenance", s.consoleAuth(s.adminSchedule))
+	mux.Handle("POST /admin/maintenance/{id}/{action}", s.consoleAuth(s.adminMaintenanceAction))
+	mux.Handle("GET /admin/audit", s.consoleAuth(s.adminAudit))
+	mux.HandleFunc("GET /admin", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/admin/", http.StatusMovedPermanently)
+	})
+}
+
+func (s *Console) view(r *http.Request, title, nav string, data any) adminView {
+	cfg := s.config()
+	op, _ := OperatorFrom(r.Context())
+	v := adminView{Title: title, Nav: nav, PageName: cfg.Page.Name, Operator: op.Name, Components: cfg.Leaves(),
+		Statuses: []string{store.Operational, store.DegradedPerformance, store.PartialOutage, store.MajorOutage},
+		TimeZone: cfg.Page.TimeZone, Now: s.clock.Now(), Notice: r.URL.Query().Get("done"), Data: data}
+	if op.Session != nil {
+		v.CSRF = op.Session.CSRF
+	}
+	return v
+}
+
+func (s *Console) render(w http.ResponseWriter, page string, code int, v adminView) {
+	var b bytes.Buffer
+	if err := s.adminTmpl[page].Execute(&b, v); err != nil {
+		s.logger.Error("render console page", "page", page, "err", err)
+		http.Error(w, "500 internal error rendering the page; see probed's log", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+	h.Set("Referrer-Policy", "same-origin")
+	w.WriteHeader(code)
+	w.Write(b.Bytes())
+}
+
+func errCode(err error) int {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, store.ErrState):
+		return http.StatusConflict
+	case errors.Is(err, store.ErrInvalid):
+		return http.StatusBadRequest
+	}
+	return http.StatusInternalServerError
+}
+
+func (s *Console) publicErr(r *http.Request, err error) string {
+	if errCode(err) == http.StatusInternalServerError {
+		s.logger.Error("console", "path", r.URL.Path, "err", err)
+		return "internal error; see probed's log"
+	}
+	return err.Error()
+}
+
+func (s *Console) adminLoginPage(w http.ResponseWriter, r *http.Request) {
+	v := s.view(r, "Log in", "", nil)
+	v.Next = safeNext(r.URL.Query().Get("next"))
+	s.render(w, "login", http.StatusOK, v)
+}
+
+// safeNext keeps a post-login redirect on this site.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/admin/") || strings.HasPrefix(next, "//") || strings.Contains(next, "\\") {
+		return "/admin/"
+	}
+	return next
+}
+
+func (s *Console) adminLogin(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	tok := strings.TrimSpace(r.PostFormValue("token"))
+	next := safeNext(r.PostFormValue("next"))
+	client := s.loginClient(r)
+	if s.loginLimited(w, r, client, next) {
+		return
+	}
+	st := s.store
+	name, err := st.Authenticate(r.Context(), tok)
+	if err != nil {
+		v := s.view(r, "Log in", "", nil)
+		v.Next = next
+		v.Error = "That token is not valid. Make one with: probed token create -config probes.yaml -name YOUR-NAME"
+		code := http.StatusUnauthorized
+		if errors.Is(err, store.ErrUnauthorized) {
+			s.logger.Warn("console login failed: unknown token", "client", client) // never the token
+		} else {
+			s.logger.Error("console login", "err", err)
+			v.Error, code = "internal error; see probed's log", http.StatusInternalServerError
+		}
+		s.render(w, "login", code, v)
+		return
+	}
+	secret, _, err := st.CreateSession(r.Context(), name, sessionTTL)
+	if err != nil {
+		s.logger.Error("console login", "err", err)
+		http.Error(w, "500 internal error; see probed's log", http.StatusInternalServerError)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: secret, Path: "/", MaxAge: int(sessionTTL.Seconds()), HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: s.secureCookies()})
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (s *Console) adminLogout(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(SessionCookie); err == nil {
+		if err := s.store.DeleteSession(r.Context(), c.Value); err != nil {
+			s.logger.Error("console logout", "err", err)
+		}
+	}
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.secureCookies()})
+	http.Redirect(w, r, "/admin/login", http.StatusSeeOther)
+}
+
+type dashboardData struct {
+	Drafts       []store.Incident
+	Open         []store.Incident
+	Maintenances []store.Incident
+	Recent       []store.Incident
+	Health       map[string]store.ComponentHealth
+	Public       map[string]store.StatusInterval
+}
+
+func (s *Console) adminDashboard(w http.ResponseWriter, r *http.Request) {
+	st, ctx := s.store, r.Context()
+	var d dashboardData
+	var err error
+	if d.Drafts, err = st.ListIncidents(ctx, store.IncidentFilter{Kind: store.KindIncident, State: store.StateDraft}); err == nil {
+		if d.Open, err = st.ListIncidents(ctx, store.IncidentFilter{Kind: store.KindIncident, State: store.StatePublished}); err == nil {
+			if d.Maintenances, err = st.ListIncidents(ctx, store.IncidentFilter{Kind: store.KindMaintenance, State: store.StatePublished}); err == nil {
+				if d.Recent, err = st.ListIncidents(ctx, store.IncidentFilter{Kind: store.KindIncident, State: "resolved,rejected,withdrawn", Limit: 10}); err == nil {
+					d.Public, err = st.ComponentStatuses(ctx)
+				}
+			}
+		}
+	}
+	if err != nil {
+		s.render(w, "dashboard", http.StatusInternalServerError, s.viewErr(r, "Drafts", "drafts", d, err))
+		return
+	}
+	d.Health = s.engine.ComponentHealth()
+	s.render(w, "dashboard", http.StatusOK, s.view(r, "Drafts and open incidents", "drafts", d))
+}
+
+func (s *Console) viewErr(r *http.Request, title, nav string, data any, err error) adminView {
+	v := s.view(r, title, nav, data)
+	v.Error = s.publicErr(r, err)
+	return v
+}
+
+type incidentsData struct {
+	State string
+	List  []store.Incident
+}
+
+func (s *Console) adminIncidents(w http.ResponseWriter, r *http.Request) {
+	state := r.URL.Query().Get("state")
+	if state != "" && !store.ValidState(state) {
+		s.render(w, "incidents", http.StatusBadRequest, s.viewErr(r, "Incidents", "incidents", incidentsData{}, fmt.Errorf("unknown state %q: %w", state, store.ErrInvalid)))
+		return
+	}
+	list, err := s.store.ListIncidents(r.Context(), store.IncidentFilter{Kind: store.KindIncident, State: state, Limit: 200})
+	if err != nil {
+		s.render(w, "incidents", errCode(err), s.viewErr(r, "Incidents", "incidents", incidentsData{}, err))
+		return
+	}
+	s.render(w, "incidents", http.StatusOK, s.view(r, "Incidents", "incidents", incidentsData{State: state, List: list}))
+}
+
+type incidentData struct {
+	Inc   *store.Incident
+	Audit []store.AuditEntry
+}
+
+func (s *Console) adminIncident(w http.ResponseWriter, r *http.Request) {
+	s.showIncident(w, r, http.StatusOK, nil)
+}
+
+// showIncident renders an incident's page, with err (from a failed action) shown on it.
+func (s *Console) showIncident(w http.ResponseWriter, r *http.Request, code int, actErr error) {
+	id, err := pathID(r)
+	var inc *store.Incident
+	if err == nil {
+		inc, err = s.store.GetIncident(r.Context(), id)
+	}
+	if err != nil {
+		s.render(w, "incidents", errCode(err), s.viewErr(r, "Incident", "incidents", incidentsData{}, err))
+		return
+	}
+	audit, err := s.store.ListAudit(r.Context(), store.AuditFilter{IncidentID: id, Limit: 50})
+	if err != nil {
+		s.render(w, "incidents", errCode(err), s.viewErr(r, "Incident", "incidents", incidentsData{}, err))
+		return
+	}
+	nav := "incidents"
+	if inc.Kind == store.KindMaintenance {
+		nav = "maintenance"
+	}
+	v := s.view(r, fmt.Sprintf("#%d %s", inc.ID, inc.Title), nav, incidentData{Inc: inc, Audit: audit})
+	if actErr != nil {
+		v.Error = s.publicErr(r, actErr)
+		v.Notice = ""
+	}
+	s.render(w, "incident", code, v)
+}
+
+func (s *Console) adminNew(w http.ResponseWriter, r *http.Request) {
+	s.render(w, "new", http.StatusOK, s.view(r, "New incident", "incidents", store.DraftInput{}))
+}
+
+// formComponents reads component.<id> selects; empty ones are not part of
+// the incident.
+func formComponents(r *http.Request, leaves []config.Component) []store.ComponentImpact {
+	var out []store.ComponentImpact
+	for _, c := range leaves {
+		if v := r.PostFormValue("component." + c.ID); v != "" {
+			out = append(out, store.ComponentImpact{ID: c.ID, Status: v})
+		}
+	}
+	return out
+}
+
+func (s *Console) adminCreate(w http.ResponseWriter, r *http.Request) {
+	in := store.DraftInput{Title: r.PostFormValue("title"), TitleJA: r.PostFormValue("title_ja"), Impact: r.PostFormValue("impact"),
+		Status: r.PostFormValue("status"), Body: r.PostFormValue("message"), BodyJA: r.PostFormValue("message_ja"),
+		Components: formComponents(r, s.config().Leaves()), Publish: r.PostFormValue("publish") != ""}
+	inc, err := s.engine.CreateIncident(r.Context(), actor(r), in)
+	if err != nil {
+		s.render(w, "new", errCode(err), s.viewErr(r, "New incident", "incidents", in, err))
+		return
+	}
+	http.Redirect(w, r, fmt.Sprintf("/admin/incidents/%d?done=%s", inc.ID, url.QueryEscape("created")), http.StatusSeeOther)
+}
+
+func (s *Console) adminIncidentAction(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		s.showIncident(w, r, http.StatusBadRequest, err)
+		return
+	}
+	e, ctx, who := s.engine, r.Context(), actor(r)
+	action := r.PathValue("action")
+	var done string
+	switch action {
+	case "approve":
+		_, err = e.Approve(ctx, who, id)
+		done = "approved and published"
+	case "reject":
+		_, err = e.Reject(ctx, who, id, r.PostFormValue("reason"))
+		done = "rejected"
+	case "edit":
+		ed := store.DraftEdit{}
+		for field, dst := range map[string]**string{"title": &ed.Title, "title_ja": &ed.TitleJA, "impact": &ed.Impact, "status": &ed.Status,
+			"message": &ed.Body, "message_ja": &ed.BodyJA} {
+			if _, ok := r.PostForm[field]; ok {
+				v := r.PostFormValue(field)
+				*dst = &v
+			}
+		}
+		ed.Components = formComponents(r, s.config().Leaves())
+		if ed.Components == nil {
+			ed.Components = []store.ComponentImpact{}
+		}
+		_, err = e.EditDraft(ctx, who, id, ed)
+		done = "draft saved"
+	case "update":
+		_, err = e.PostUpdate(ctx, who, id, store.UpdateInput{Status: r.PostFormValue("status"), Body: r.PostFormValue("message"),
+			BodyJA: r.PostFormValue("message_ja"), Notify: r.PostFormValue("notify") != "", Components: formComponents(r, s.config().Leaves())})
+		done = "update posted"
+	case "resolve":
+		_, err = e.Resolve(ctx, who, id, r.PostFormValue("message"), r.PostFormValue("message_ja"))
+		done = "resolved"
+	default:
+		err = fmt.Errorf("unknown action %q: %w", action, store.ErrNotFound)
+	}
+	if err != nil {
+		s.showIncident(w, r, errCode(err), err)
+		return
+	}
+	http.Redirect(w, r, fmt.Sprintf("/admin/incidents/%d?done=%s", id, url.QueryEscape(done)), http.StatusSeeOther)
+}
+
+type maintenanceData struct {
+	Upcoming []store.Incident
+	Active   []store.Incident
+	Past     []store.Incident
+	Days     []calendarDay
+	Form     store.MaintenanceInput
+}
+
+// calendarDay is one day of the next four weeks with the windows touching it.
+type calendarDay struct {
+	Date    time.Time
+	Windows []store.Incident
+}
+
+func (s *Console) maintenanceView(r *http.Request, form store.MaintenanceInput) (maintenanceData, error) {
+	st, ctx := s.store, r.Context()
+	d := maintenanceData{Form: form}
+	live, err := st.ListIncidents(ctx, store.IncidentFilter{Kind: store.KindMaintenance, State: store.StatePublished, Limit: 500})
+	if err != nil {
+		return d, err
+	}
+	for _, m := range live {
+		if m.Status == store.StatusScheduled {
+			d.Upcoming = append(d.Upcoming, m)
+		} else {
+			d.Active = append(d.Active, m)
+		}
+	}
+	if d.Past, err = st.ListIncidents(ctx, store.IncidentFilter{Kind: store.KindMaintenance, State: "resolved,withdrawn", Limit: 20}); err != nil {
+		return d, err
+	}
+	loc := s.config().Page.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	now := s.clock.Now().In(loc)
+	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, loc)
+	for i := range 28 {
+		start := day.AddDate(0, 0, i)
+		end := start.AddDate(0, 0, 1)
+		cd := calendarDay{Date: start}
+		for _, m := range live {
+			if m.ScheduledFor != nil && m.ScheduledUntil != nil && m.ScheduledFor.Before(end) && m.ScheduledUntil.After(start) {
+				cd.Windows = append(cd.Windows, m)
+			}
+		}
+		d.Days = append(d.Days, cd)
+	}
+	return d, nil
+}
+
+func (s *Console) adminMaintenance(w http.ResponseWriter, r *http.Request) {
+	now := s.clock.Now()
+	d, err := s.maintenanceView(r, store.MaintenanceInput{Start: now.Add(24 * time.Hour).Truncate(time.Hour), End: now.Add(26 * time.Hour).Truncate(time.Hour)})
+	if err != nil {
+		s.render(w, "maintenance", errCode(err), s.viewErr(r, "Maintenance", "maintenance", d, err))
+		return
+	}
+	s.render(w, "maintenance", http.StatusOK, s.view(r, "Maintenance", "maintenance", d))
+}
+
+// parseFormTime reads a datetime-local value in the page's time zone, or RFC 3339.
+func (s *Console) parseFormTime(field, v string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	loc := s.config().Page.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05", "2006-01-02 15:04"} {
+		if t, err := time.ParseInLocation(layout, v, loc); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%s %q: want a date and time such as 2026-03-01T10:00: %w", field, v, store.ErrInvalid)
+}
+
+func (s *Console) adminSchedule(w http.ResponseWriter, r *http.Request) {
+	in := store.MaintenanceInput{Title: r.PostFormValue("title"), TitleJA: r.PostFormValue("title_ja"), Body: r.PostFormValue("message"),
+		BodyJA: r.PostFormValue("message_ja"), Components: r.PostForm["components"]}
+	start, err := s.parseFormTime("start", r.PostFormValue("start"))
+	if err == nil {
+		in.Start = start
+		var end time.Time
+		end, err = s.parseFormTime("end", r.PostFormValue("end"))
+		in.End = end
+	}
+	var m *store.Incident
+	if err == nil {
+		m, err = s.engine.ScheduleMaintenance(r.Context(), actor(r), in)
+	}
+	if err != nil {
+		d, verr := s.maintenanceView(r, in)
+		if verr != nil {
+			err = errors.Join(err, verr)
+		}
+		s.render(w, "maintenance", errCode(err), s.viewErr(r, "Maintenance", "maintenance", d, err))
+		return
+	}
+	http.Redirect(w, r, fmt.Sprintf("/admin/incidents/%d?done=%s", m.ID, url.QueryEscape("maintenance scheduled")), http.StatusSeeOther)
+}
+
+func (s *Console) adminMaintenanceAction(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		s.showIncident(w, r, http.StatusBadRequest, err)
+		return
+	}
+	e, ctx, who := s.engine, r.Context(), actor(r)
+	msg, msgJA := r.PostFormValue("message"), r.PostFormValue("message_ja")
+	action := r.PathValue("action")
+	switch action {
+	case "cancel":
+		_, err = e.CancelMaintenance(ctx, who, id, msg)
+	case "start":
+		_, err = e.StartMaintenance(ctx, who, id, msg, msgJA)
+	case "verifying":
+		_, err = e.VerifyMaintenance(ctx, who, id, msg, msgJA)
+	case "complete":
+		_, err = e.CompleteMaintenance(ctx, who, id, msg, msgJA)
+	default:
+		err = fmt.Errorf("unknown action %q: %w", action, store.ErrNotFound)
+	}
+	if err != nil {
+		s.showIncident(w, r, errCode(err), err)
+		return
+	}
+	http.Redirect(w, r, fmt.Sprintf("/admin/incidents/%d?done=%s", id, url.QueryEscape(action+" done")), http.StatusSeeOther)
+}
+
+type auditData struct {
+	Actor   string
+	Entries []store.AuditEntry
+}
+
+func (s *Console) adminAudit(w http.ResponseWriter, r *http.Request) {
+	f := store.AuditFilter{Actor: r.URL.Query().Get("actor"), Limit: 300}
+	if v := r.URL.Query().Get("incident"); v != "" {
+		f.IncidentID, _ = strconv.ParseInt(v, 10, 64)
+	}
+	list, err := s.store.ListAudit(r.Context(), f)
+	if err != nil {
+		s.render(w, "audit", errCode(err), s.viewErr(r, "Audit log", "audit", auditData{}, err))
+		return
+	}
+	s.render(w, "audit", http.StatusOK, s.view(r, "Audit log", "audit", auditData{Actor: f.Actor, Entries: list}))
+}

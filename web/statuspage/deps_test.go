@@ -1,0 +1,41 @@
+package statuspage
+
+import (
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestImportsOnlyConfigAndStd: the public site is built from the
+// configuration and a read model (Source) alone, so nothing that reaches
+// the database, the incident engine, mail or the probers can leak into
+// what the public sees.
+func TestImportsOnlyConfigAndStd(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list -deps: %v\n%s", err, out)
+	}
+	deps := strings.Fields(string(out))
+	if !slices.Contains(deps, "github.com/probed/probed/config") {
+		t.Fatalf("go list -deps printed no config package; output:\n%s", out)
+	}
+	for _, bad := range []string{"store", "incident", "notify", "probes"} {
+		if slices.Contains(deps, "github.com/probed/probed/"+bad) {
+			t.Errorf("the public site depends on github.com/probed/probed/%s", bad)
+		}
+	}
+	for _, d := range deps {
+		if strings.HasPrefix(d, "github.com/probed/probed/") && !slices.Contains(allowedDeps, d) {
+			t.Errorf("the public site depends on %s; it may use only %v", d, allowedDeps)
+		}
+	}
+}
+
+// allowedDeps are the probed packages the public site may import.
+var allowedDeps = []string{
+	"github.com/probed/probed/config",
+	"github.com/probed/probed/internal/clock",
+	"github.com/probed/probed/web/httpserver",
+	"github.com/probed/probed/web/statuspage",
+}
