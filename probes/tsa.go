@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/digitorus/pkcs7"
+	"github.com/digitorus/timestamp"
 
 	"github.com/probed/probed/config"
 	"github.com/probed/probed/internal/clock"
@@ -89,16 +90,8 @@ func hashByOID(oid asn1.ObjectIdentifier) (crypto.Hash, string) {
 	return 0, oid.String()
 }
 
-// The RFC 3161 structures, parsed here rather than by digitorus/timestamp,
-// whose ParseResponse folds every non-granted status into a plain error.
-type tsaRequestASN1 struct {
-	Version        int
-	MessageImprint tsaImprint
-	ReqPolicy      asn1.ObjectIdentifier `asn1:"optional"`
-	Nonce          *big.Int              `asn1:"optional"`
-	CertReq        bool                  `asn1:"optional,default:false"`
-}
-
+// The RFC 3161 structures, parsed here rather than by digitorus/timestamp
+// (see tsaparse.go).
 type tsaImprint struct {
 	HashAlgorithm pkix.AlgorithmIdentifier
 	HashedMessage []byte
@@ -212,7 +205,7 @@ type tsaRequest struct {
 }
 
 // newTSARequest builds a request over a fresh random message, with a 64-bit
-// random nonce.
+// random nonce, encoded by digitorus/timestamp.
 func newTSARequest(h crypto.Hash, policy asn1.ObjectIdentifier, certReq bool) (*tsaRequest, error) {
 	msg := make([]byte, 32)
 	if _, err := rand.Read(msg); err != nil {
@@ -225,13 +218,8 @@ func newTSARequest(h crypto.Hash, policy asn1.ObjectIdentifier, certReq bool) (*
 		return nil, fmt.Errorf("read random nonce: %w", err)
 	}
 	req := &tsaRequest{hash: h, digest: hh.Sum(nil), nonce: nonce, policy: policy, certReq: certReq}
-	req.der, err = asn1.Marshal(tsaRequestASN1{
-		Version:        1,
-		MessageImprint: tsaImprint{HashAlgorithm: pkix.AlgorithmIdentifier{Algorithm: hashOID(h), Parameters: asn1.NullRawValue}, HashedMessage: req.digest},
-		ReqPolicy:      policy,
-		Nonce:          nonce,
-		CertReq:        certReq,
-	})
+	tr := timestamp.Request{HashAlgorithm: h, HashedMessage: req.digest, Certificates: certReq, TSAPolicyOID: policy, Nonce: nonce}
+	req.der, err = tr.Marshal()
 	if err != nil {
 		return nil, fmt.Errorf("marshal timestamp request: %w", err)
 	}
@@ -331,14 +319,9 @@ func checkTSATransport(ctx context.Context, r *Report, resp *http.Response, body
 // sent and received bracket the exchange on the probe's clock. It reports
 // whether the body parsed as a TimeStampResp.
 func checkTSAResponse(r *Report, cfg *config.TSAProbe, req *tsaRequest, body []byte, sent, received time.Time) bool {
-	var resp tsaResponseASN1
-	rest, err := asn1.Unmarshal(body, &resp)
-	switch {
-	case err != nil:
-		r.Fail("tsa_response_parse", fmt.Sprintf("reply is not a DER TimeStampResp: %v (first bytes %s)", err, hexStart(body)), map[string]string{"error": err.Error(), "body_start": hexStart(body)})
-		return false
-	case len(rest) > 0:
-		r.Fail("tsa_response_parse", fmt.Sprintf("%d bytes of trailing data after the TimeStampResp", len(rest)), map[string]string{"trailing_bytes": strconv.Itoa(len(rest))})
+	resp, err := parseTSAResp(body)
+	if err != nil {
+		r.Fail("tsa_response_parse", err.msg, err.ev)
 		return false
 	}
 	r.Pass("tsa_response_parse", "TimeStampResp parsed")
@@ -367,29 +350,9 @@ func checkTSAResponse(r *Report, cfg *config.TSAProbe, req *tsaRequest, body []b
 		r.Fail("tsa_token", "status "+pkiStatusName(st.Status)+" but no timeStampToken in the reply", map[string]string{"status": pkiStatusName(st.Status)})
 		return true
 	}
-	p7, err := pkcs7.Parse(resp.Token.FullBytes)
-	if err != nil {
-		r.Fail("tsa_token", fmt.Sprintf("timeStampToken is not CMS SignedData: %v", err), map[string]string{"error": err.Error()})
-		return true
-	}
-	var info tstInfoASN1
-	if _, err := asn1.Unmarshal(p7.Content, &info); err != nil {
-		r.Fail("tsa_token", fmt.Sprintf("token content is not a TSTInfo: %v", err), map[string]string{"error": err.Error()})
-		return true
-	}
-	var ctype asn1.ObjectIdentifier
-	switch err := p7.UnmarshalSignedAttribute(pkcs7.OIDAttributeContentType, &ctype); {
-	case len(p7.Signers) != 1:
-		r.Fail("tsa_token", fmt.Sprintf("token has %d signers, RFC 3161 §2.4.2 wants exactly one", len(p7.Signers)), map[string]string{"signers": strconv.Itoa(len(p7.Signers))})
-		return true
-	case err != nil:
-		r.Fail("tsa_token", "token's signer has no content-type signed attribute (RFC 5652 §5.3)", nil)
-		return true
-	case !ctype.Equal(oidTSTInfo):
-		r.Fail("tsa_token", fmt.Sprintf("token's content type is %s, want id-ct-TSTInfo %s", ctype, oidTSTInfo), map[string]string{"content_type": ctype.String()})
-		return true
-	case info.Version != 1:
-		r.Fail("tsa_token", fmt.Sprintf("TSTInfo version %d, want 1", info.Version), map[string]string{"version": strconv.Itoa(info.Version)})
+	p7, info, terr := parseTSAToken(resp.Token.FullBytes)
+	if terr != nil {
+		r.Fail("tsa_token", terr.msg, terr.ev)
 		return true
 	}
 	r.Pass("tsa_token", fmt.Sprintf("TSTInfo serial %s, policy %s", info.SerialNumber, info.Policy))
