@@ -3,6 +3,7 @@ package probes
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -20,6 +21,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/crypto/ocsp"
 
 	"github.com/probed/probed/config"
 	"github.com/probed/probed/internal/ocspwire"
@@ -48,7 +51,7 @@ func newOCSP(p *config.Probe, env Env) (Prober, error) {
 	case c.URL == "":
 		return nil, errors.New("ocsp: no responder URL")
 	}
-	if _, err := ocspwire.NewCertID(c.HashAlg, c.IssuerCert, big.NewInt(1)); err != nil {
+	if _, _, err := newOCSPRequest(c.HashAlg, c.IssuerCert, big.NewInt(1)); err != nil {
 		return nil, fmt.Errorf("ocsp: %w", err)
 	}
 	return &ocspProber{name: p.Name, cfg: c, env: env}, nil
@@ -66,9 +69,9 @@ func (o *ocspProber) Probe(ctx context.Context, r *Report) {
 		b[0] = b[0]&0x7f | 0x01
 		serial = new(big.Int).SetBytes(b)
 	}
-	id, err := ocspwire.NewCertID(o.cfg.HashAlg, o.cfg.IssuerCert, serial)
+	plain, id, err := newOCSPRequest(o.cfg.HashAlg, o.cfg.IssuerCert, serial)
 	if err != nil {
-		r.Fail("ocsp_request", fmt.Sprintf("cannot build the CertID: %v", err), nil)
+		r.Fail("ocsp_request", fmt.Sprintf("cannot build the request: %v", err), nil)
 		return
 	}
 	for _, m := range o.cfg.Methods {
@@ -80,12 +83,29 @@ func (o *ocspProber) Probe(ctx context.Context, r *Report) {
 			c.fail("ocsp_transport", "no time left for this request: "+ctx.Err().Error(), nil)
 			continue
 		}
-		o.exchange(ctx, c, m, id)
+		o.exchange(ctx, c, m, id, plain)
 	}
 }
 
-// exchange sends one request and checks the answer.
-func (o *ocspProber) exchange(ctx context.Context, c *checker, method string, id ocspwire.CertID) {
+// newOCSPRequest builds a request for serial under issuer with x/crypto/ocsp
+// and returns it with the CertID it carries, read back with ocspwire (what
+// the response must echo).
+func newOCSPRequest(h crypto.Hash, issuer *x509.Certificate, serial *big.Int) ([]byte, ocspwire.CertID, error) {
+	der, err := ocsp.CreateRequest(&x509.Certificate{SerialNumber: serial}, issuer, &ocsp.RequestOptions{Hash: h})
+	if err != nil {
+		return nil, ocspwire.CertID{}, fmt.Errorf("build the request with hash %v: %w", h, err)
+	}
+	req, err := ocspwire.ParseRequest(der)
+	if err != nil {
+		return nil, ocspwire.CertID{}, fmt.Errorf("read back the request: %w", err)
+	}
+	return der, req.TBSRequest.RequestList[0].CertID, nil
+}
+
+// exchange sends one request and checks the answer. plain is the request
+// without a nonce; with one, ocspwire encodes the same CertID with the RFC
+// 9654 extension (x/crypto/ocsp cannot add extensions).
+func (o *ocspProber) exchange(ctx context.Context, c *checker, method string, id ocspwire.CertID, plain []byte) {
 	cfg := o.cfg
 	var nonce []byte
 	if cfg.Nonce {
@@ -95,10 +115,13 @@ func (o *ocspProber) exchange(ctx context.Context, c *checker, method string, id
 			return
 		}
 	}
-	der, err := ocspwire.MarshalRequest([]ocspwire.CertID{id}, nonce)
-	if err != nil {
-		c.fail("ocsp_request", fmt.Sprintf("cannot encode the request: %v", err), nil)
-		return
+	der := plain
+	var err error
+	if nonce != nil {
+		if der, err = ocspwire.MarshalRequest([]ocspwire.CertID{id}, nonce); err != nil {
+			c.fail("ocsp_request", fmt.Sprintf("cannot encode the request: %v", err), nil)
+			return
+		}
 	}
 	var ph Phases
 	tctx := httptrace.WithClientTrace(ctx, ph.Trace())
