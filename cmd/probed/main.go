@@ -56,6 +56,7 @@ func main() {
 var commands = map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) error{
 	"run":          cmdRun,
 	"check-config": cmdCheckConfig,
+	"probe":        cmdProbe,
 	"demo":         cmdDemo,
 	"token":        cmdToken(),
 	"incident":     cmdIncident(),
@@ -91,6 +92,7 @@ func usage(w io.Writer) {
 commands:
   run            the daemon (default): probes, history, status page   -config probes.yaml
   check-config   validate a config; print every error with file:line  -config probes.yaml
+  probe          run probes once, print every check and its evidence  -config F [-at TIME] [-o json] [NAME...]
   demo           the whole system on a built-in simulated CA          [-listen 127.0.0.1:8080]
   token          operator API tokens                                   create -config F -name NAME
   incident       list|show|approve|reject|update|resolve over the operator API
