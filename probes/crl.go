@@ -3,6 +3,7 @@ package probes
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/asn1"
 	"encoding/binary"
 	"encoding/hex"
@@ -51,7 +52,21 @@ func newCRL(p *config.Probe, env Env) (Prober, error) {
 	return &crlProber{name: p.Name, cfg: c, env: env, known: known}, nil
 }
 
-var oidIDP = asn1.ObjectIdentifier{2, 5, 29, 28}
+// CRL extensions of RFC 5280 §5.2 (and the AIA of §5.2.7) that probed
+// processes; any other critical one makes the CRL unusable (§5.2).
+var (
+	oidIDP           = asn1.ObjectIdentifier{2, 5, 29, 28}
+	oidDeltaCRL      = asn1.ObjectIdentifier{2, 5, 29, 27}
+	knownCRLExtTypes = []asn1.ObjectIdentifier{
+		{2, 5, 29, 35},              // authorityKeyIdentifier
+		{2, 5, 29, 18},              // issuerAltName
+		{2, 5, 29, 20},              // cRLNumber
+		oidDeltaCRL,                 // deltaCRLIndicator (judged by crl_delta)
+		oidIDP,                      // issuingDistributionPoint
+		{2, 5, 29, 46},              // freshestCRL
+		{1, 3, 6, 1, 5, 5, 7, 1, 1}, // authorityInfoAccess
+	}
+)
 
 // CRL reason codes the checks name.
 const (
@@ -182,6 +197,7 @@ func (p *crlProber) checkCRL(ctx context.Context, c *checker, rl *parsedCRL) {
 	} else {
 		c.pass("crl_signature", fmt.Sprintf("%s signature verifies under %q", rl.SignatureAlgorithm, issuer.Subject.CommonName))
 	}
+	checkCRLAlgorithms(c, rl, issuer)
 	if bytes.Equal(rl.RawIssuer, issuer.RawSubject) {
 		c.pass("crl_issuer_name", "issuer name byte-identical to the CA subject")
 	} else {
@@ -243,27 +259,138 @@ func (p *crlProber) checkCRL(ctx context.Context, c *checker, rl *parsedCRL) {
 	}
 
 	p.checkIDP(c, rl)
+	checkCRLExtensions(c, rl)
 
 	// Entries: reasons, and the compact serial set for the diff.
 	set := rl.serials
-	holds, unspecified := rl.holds, rl.unspecified
 	r.Gauge("probe_crl_entries", "Entries in the last CRL.", float64(len(set)))
-	var reasonProblems []string
-	if len(holds) > 0 {
-		reasonProblems = append(reasonProblems, fmt.Sprintf("%d entries with reason certificateHold, which the BRs forbid (§7.2.2): %s", len(holds), fewKeys(holds)))
-	}
-	if len(unspecified) > 0 {
-		reasonProblems = append(reasonProblems, fmt.Sprintf("%d entries with an explicit reasonCode unspecified, which the BRs forbid (§7.2.2: omit the extension instead): %s", len(unspecified), fewKeys(unspecified)))
-	}
-	if len(reasonProblems) > 0 {
-		c.fail("crl_entry_reasons", strings.Join(reasonProblems, "; "), map[string]string{"certificate_hold": fewKeys(holds), "unspecified": fewKeys(unspecified)})
-	} else {
-		c.pass("crl_entry_reasons", "no certificateHold, no explicit unspecified")
-	}
+	p.checkEntryReasons(c, rl)
+	checkEntryExtensions(c, rl)
 	slices.SortFunc(set, func(a, b serialEntry) int { return bytes.Compare(a.key[:], b.key[:]) })
 	set = slices.CompactFunc(set, func(a, b serialEntry) bool { return a.key == b.key })
 
 	p.diff(ctx, c, rl, set, now)
+}
+
+// checkCRLAlgorithms is the algorithm policy for CRLs: no SHA-1 (or
+// weaker) signature, no issuer key under the BR minimums, each judged at
+// the CRL's thisUpdate.
+func checkCRLAlgorithms(c *checker, rl *parsedCRL, issuer *x509.Certificate) {
+	var found []algFinding
+	ev := map[string]string{"algorithm": rl.SignatureAlgorithm.String(), "this_update": rfc3339(rl.ThisUpdate)}
+	if h := weakSignatureAlgorithm(rl.SignatureAlgorithm); h != "" {
+		rule, since := hashRule(h, "BR §7.1.3.2.1: no SHA-1 CRL signatures from 2022-07-01", sha1CRLSince)
+		found = append(found, algFinding{what: fmt.Sprintf("the CRL is signed with %s (%s)", h, rl.SignatureAlgorithm), rule: rule, since: since, at: rl.ThisUpdate})
+	}
+	if p := keyProblem(issuer.PublicKey); p != "" {
+		found = append(found, algFinding{what: fmt.Sprintf("the issuer %q signs with %s", issuer.Subject.CommonName, p), rule: "BR §6.1.5, from 2014-01-01", since: weakKeySince, at: rl.ThisUpdate})
+	}
+	reportAlgorithms(c, "crl_signature_algorithm", found, fmt.Sprintf("%s, %s key", rl.SignatureAlgorithm, issuer.PublicKeyAlgorithm), ev)
+}
+
+// checkEntryReasons: BR §7.2.2 allows keyCompromise, affiliationChanged,
+// superseded, cessationOfOperation and privilegeWithdrawn, and cACompromise
+// on CRLs of CA certificates; unspecified must be left out, never written.
+func (p *crlProber) checkEntryReasons(c *checker, rl *parsedCRL) {
+	holds, unspecified := rl.holds, rl.unspecified
+	var problems []string
+	if len(holds) > 0 {
+		problems = append(problems, fmt.Sprintf("%d entries with reason certificateHold, which the BRs forbid (§7.2.2): %s", len(holds), fewKeys(holds)))
+	}
+	if len(unspecified) > 0 {
+		problems = append(problems, fmt.Sprintf("%d entries with an explicit reasonCode unspecified, which the BRs forbid (§7.2.2: omit the extension instead): %s", len(unspecified), fewKeys(unspecified)))
+	}
+	byReason := map[int][]serialKey{}
+	var codes []int
+	for _, e := range rl.otherReasons {
+		if e.reason == 2 && p.cfg.Kind == "ca" {
+			continue // cACompromise revokes CA certificates
+		}
+		if _, seen := byReason[e.reason]; !seen {
+			codes = append(codes, e.reason)
+		}
+		byReason[e.reason] = append(byReason[e.reason], e.key)
+	}
+	slices.Sort(codes)
+	ev := map[string]string{"certificate_hold": fewKeys(holds), "unspecified": fewKeys(unspecified)}
+	for _, code := range codes {
+		keys := byReason[code]
+		why := "not a reason the BRs allow (§7.2.2: keyCompromise, affiliationChanged, superseded, cessationOfOperation, privilegeWithdrawn"
+		if p.cfg.Kind == "ca" {
+			why += ", cACompromise"
+		}
+		why += ")"
+		if code == 2 {
+			why = "which revokes CA certificates; a subscriber CRL may not use it (BR §7.2.2; set crl.kind: ca for a CRL of CA certificates)"
+		}
+		problems = append(problems, fmt.Sprintf("%d entries with reason %s, %s: %s", len(keys), config.ReasonName(code), why, fewKeys(keys)))
+		ev["reason_"+config.ReasonName(code)] = fewKeys(keys)
+	}
+	if len(problems) > 0 {
+		c.fail("crl_entry_reasons", strings.Join(problems, "; "), ev)
+	} else {
+		c.pass("crl_entry_reasons", "every reasonCode is one the BRs allow")
+	}
+}
+
+// checkEntryExtensions: reasonCode must not be critical (RFC 5280 §5.3.1,
+// BR §7.2.2), and an unknown critical entry extension makes the whole CRL
+// unusable (RFC 5280 §5.3). certificateIssuer, which §5.3.3 makes
+// critical, and a critical invalidityDate are known and pass.
+func checkEntryExtensions(c *checker, rl *parsedCRL) {
+	var problems []string
+	ev := map[string]string{}
+	if n := len(rl.criticalReason); n > 0 {
+		problems = append(problems, fmt.Sprintf("%d entries with a critical reasonCode, which must not be critical (RFC 5280 §5.3.1, BR §7.2.2): %s", n, fewKeys(rl.criticalReason)))
+		ev["critical_reason_code"] = fewKeys(rl.criticalReason)
+	}
+	if n := len(rl.unknownCritical); n > 0 {
+		byOID := map[string][]serialKey{}
+		var oids []string
+		for _, e := range rl.unknownCritical {
+			if _, seen := byOID[e.oid]; !seen {
+				oids = append(oids, e.oid)
+			}
+			byOID[e.oid] = append(byOID[e.oid], e.key)
+		}
+		slices.Sort(oids)
+		for _, oid := range oids {
+			problems = append(problems, fmt.Sprintf("%d entries with unknown critical extension %s: relying parties must not use this CRL (RFC 5280 §5.3): %s", len(byOID[oid]), oid, fewKeys(byOID[oid])))
+			ev["unknown_critical_"+oid] = fewKeys(byOID[oid])
+		}
+	}
+	if len(problems) > 0 {
+		c.fail("crl_entry_extensions", strings.Join(problems, "; "), ev)
+	} else {
+		c.pass("crl_entry_extensions", "no critical reasonCode, no unknown critical entry extension")
+	}
+}
+
+// checkCRLExtensions: a CRL with a critical extension the relying party
+// does not process must not be used (RFC 5280 §5.2); and the URL probed is
+// a distribution point, where a full CRL belongs: a delta CRL there
+// (deltaCRLIndicator, §5.2.4) leaves clients without the base it updates.
+func checkCRLExtensions(c *checker, rl *parsedCRL) {
+	var unknown []string
+	delta := false
+	for _, e := range rl.Extensions {
+		if e.Id.Equal(oidDeltaCRL) {
+			delta = true
+		}
+		if e.Critical && !slices.ContainsFunc(knownCRLExtTypes, e.Id.Equal) {
+			unknown = append(unknown, e.Id.String())
+		}
+	}
+	if len(unknown) > 0 {
+		c.fail("crl_extensions", fmt.Sprintf("unknown critical CRL extension %s: relying parties must not use this CRL (RFC 5280 §5.2)", strings.Join(unknown, ", ")), map[string]string{"oids": strings.Join(unknown, ",")})
+	} else {
+		c.pass("crl_extensions", "no unknown critical CRL extension")
+	}
+	if delta {
+		c.fail("crl_delta", "the CRL carries a deltaCRLIndicator: a delta CRL is served where the full CRL belongs (RFC 5280 §5.2.4; delta CRLs are found through freshestCRL, §5.2.6)", nil)
+	} else {
+		c.pass("crl_delta", "a full CRL (no deltaCRLIndicator)")
+	}
 }
 
 // fewKeys lists up to five serials, converting no more than it shows.
@@ -283,6 +410,11 @@ type issuingDistributionPoint struct {
 	DistributionPoint struct {
 		FullName []asn1.RawValue `asn1:"optional,tag:0"`
 	} `asn1:"optional,tag:0"`
+	OnlyContainsUserCerts bool           `asn1:"optional,tag:1"`
+	OnlyContainsCACerts   bool           `asn1:"optional,tag:2"`
+	OnlySomeReasons       asn1.BitString `asn1:"optional,tag:3"`
+	IndirectCRL           bool           `asn1:"optional,tag:4"`
+	OnlyContainsAttrCerts bool           `asn1:"optional,tag:5"`
 }
 
 func (p *crlProber) checkIDP(c *checker, rl *parsedCRL) {
@@ -298,8 +430,10 @@ func (p *crlProber) checkIDP(c *checker, rl *parsedCRL) {
 		var idp issuingDistributionPoint
 		if _, err := asn1.Unmarshal(e.Value, &idp); err != nil {
 			c.fail("crl_idp", fmt.Sprintf("issuingDistributionPoint does not parse: %v", err), nil)
+			c.fail("crl_idp_scope", fmt.Sprintf("issuingDistributionPoint does not parse: %v", err), nil)
 			return
 		}
+		checkIDPScope(c, &idp)
 		var uris []string
 		for _, n := range idp.DistributionPoint.FullName {
 			if n.Class == asn1.ClassContextSpecific && n.Tag == 6 {
@@ -317,11 +451,39 @@ func (p *crlProber) checkIDP(c *checker, rl *parsedCRL) {
 		}
 		return
 	}
+	c.pass("crl_idp_scope", "no issuingDistributionPoint: a direct CRL of every reason")
 	if cfg.RequireIDP || cfg.ExpectedIDP != "" {
 		c.fail("crl_idp", fmt.Sprintf("no issuingDistributionPoint, but a partitioned CRL naming %s is expected", want), map[string]string{"want": want})
 		return
 	}
 	c.pass("crl_idp", "full CRL (no issuingDistributionPoint)")
+}
+
+// checkIDPScope: a BR CRL is a direct CRL of public-key certificates for
+// every reason (BR §7.2.2.1): an indirect CRL, one of attribute
+// certificates (which RFC 5280 §5.2.5 forbids conforming issuers to make)
+// or one limited to some reasons leaves revocations out of what clients
+// fetch at this URL.
+func checkIDPScope(c *checker, idp *issuingDistributionPoint) {
+	var bad []string
+	ev := map[string]string{}
+	if idp.IndirectCRL {
+		bad = append(bad, "indirectCRL is TRUE (entries may belong to other CAs)")
+		ev["indirect_crl"] = "true"
+	}
+	if idp.OnlyContainsAttrCerts {
+		bad = append(bad, "onlyContainsAttributeCerts is TRUE (RFC 5280 §5.2.5: conforming CRL issuers set it FALSE)")
+		ev["only_contains_attribute_certs"] = "true"
+	}
+	if idp.OnlySomeReasons.BitLength > 0 || len(idp.OnlySomeReasons.Bytes) > 0 {
+		bad = append(bad, fmt.Sprintf("onlySomeReasons is present (%x): revocations for other reasons are not on this CRL", idp.OnlySomeReasons.Bytes))
+		ev["only_some_reasons"] = hex.EncodeToString(idp.OnlySomeReasons.Bytes)
+	}
+	if len(bad) > 0 {
+		c.fail("crl_idp_scope", "issuingDistributionPoint "+strings.Join(bad, "; ")+" (BR §7.2.2.1 allows none of these)", ev)
+		return
+	}
+	c.pass("crl_idp_scope", "direct CRL of every reason")
 }
 
 // serialKey is a serial number as a fixed-size map and sort key: its length,

@@ -70,6 +70,15 @@ func TestCRLSimFaults(t *testing.T) {
 		{pkisim.CRLHold, "", []string{"crl_entry_reasons"}, "certificateHold"},
 		{pkisim.CRLReasonUnspecified, "", []string{"crl_entry_reasons"}, "explicit reasonCode unspecified"},
 		{pkisim.CRLIDPMismatch, "", []string{"crl_idp"}, "another shard"},
+		{pkisim.CRLUnknownCritical, "", []string{"crl_extensions"}, "unknown critical CRL extension 1.3.6.1.4.1.99999.1.1: relying parties must not use this CRL (RFC 5280 §5.2)"},
+		{pkisim.CRLDelta, "", []string{"crl_delta"}, "the CRL carries a deltaCRLIndicator: a delta CRL is served where the full CRL belongs (RFC 5280 §5.2.4"},
+		{pkisim.CRLIndirect, "", []string{"crl_idp_scope"}, "issuingDistributionPoint indirectCRL is TRUE (entries may belong to other CAs) (BR §7.2.2.1 allows none of these)"},
+		{pkisim.CRLAttributeCerts, "", []string{"crl_idp_scope"}, "issuingDistributionPoint onlyContainsAttributeCerts is TRUE (RFC 5280 §5.2.5: conforming CRL issuers set it FALSE)"},
+		{pkisim.CRLSomeReasons, "", []string{"crl_idp_scope"}, "issuingDistributionPoint onlySomeReasons is present (40): revocations for other reasons are not on this CRL"},
+		{pkisim.CRLCriticalReason, "", []string{"crl_entry_extensions"}, "1 entries with a critical reasonCode, which must not be critical (RFC 5280 §5.3.1, BR §7.2.2): 0x4c01"},
+		{pkisim.CRLUnknownCriticalEntry, "", []string{"crl_entry_extensions"}, "1 entries with unknown critical extension 1.3.6.1.4.1.99999.1.1: relying parties must not use this CRL (RFC 5280 §5.3): 0x4c02"},
+		{pkisim.CRLReasonNotAllowed, "", []string{"crl_entry_reasons"}, "1 entries with reason cACompromise, which revokes CA certificates; a subscriber CRL may not use it (BR §7.2.2; set crl.kind: ca for a CRL of CA certificates): 0x4c03"},
+		{pkisim.CRLSHA1, "", []string{"crl_signature_algorithm"}, "the CRL is signed with SHA-1 (ECDSA-SHA1) (BR §7.1.3.2.1: no SHA-1 CRL signatures from 2022-07-01; this one dates from 2026-11-25 09:00 UTC)"},
 		{pkisim.CRLNotFound, "", []string{"crl_http_status"}, "HTTP 404"},
 		{pkisim.CRLSlow, "", []string{"crl_transport"}, "timed out"},
 		{pkisim.CRLDown, "", []string{"crl_transport"}, "GET"},
@@ -104,7 +113,8 @@ func TestCRLSimFaults(t *testing.T) {
 			e.sim.Set(tc.fault, false)
 			e.clock.Advance(time.Minute)
 			warn := []string{}
-			if tc.fault == pkisim.CRLHold || tc.fault == pkisim.CRLReasonUnspecified {
+			switch tc.fault {
+			case pkisim.CRLHold, pkisim.CRLReasonUnspecified, pkisim.CRLCriticalReason, pkisim.CRLUnknownCriticalEntry, pkisim.CRLReasonNotAllowed:
 				warn = []string{"crl_dropped_serial"}
 			}
 			wantFailures(t, runProbe(t, pr, e.clock, 5*time.Second), nil, warn)

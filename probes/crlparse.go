@@ -3,6 +3,8 @@ package probes
 import (
 	"bytes"
 	"crypto/x509"
+	"encoding/asn1"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -26,10 +28,58 @@ type parsedCRL struct {
 	serials     []serialEntry // in CRL order
 	holds       []serialKey   // entries with reason certificateHold
 	unspecified []serialKey   // entries with an explicit reason unspecified
+	// otherReasons are entries whose reason is neither of the above nor one
+	// the BRs allow for every CRL (§7.2.2): cACompromise, removeFromCRL,
+	// aACompromise and undefined codes. Whether cACompromise is allowed
+	// depends on the CRL's kind, which the checks know.
+	otherReasons []reasonEntry
+	// criticalReason are entries whose reasonCode is marked critical.
+	criticalReason []serialKey
+	// unknownCritical are critical entry extensions probed does not know
+	// (RFC 5280 §5.3: such a CRL must not be used).
+	unknownCritical []entryExtension
 }
 
-// derReasonCodeOID is 2.5.29.21 as DER content bytes.
-var derReasonCodeOID = []byte{0x55, 0x1d, 0x15}
+// reasonEntry is an entry's serial with its reason code.
+type reasonEntry struct {
+	key    serialKey
+	reason int
+}
+
+// entryExtension is an entry's serial with an extension OID (dotted).
+type entryExtension struct {
+	key serialKey
+	oid string
+}
+
+// DER content bytes of the CRL entry extension OIDs of RFC 5280 §5.3.
+var (
+	derReasonCodeOID        = []byte{0x55, 0x1d, 0x15} // 2.5.29.21
+	derHoldInstructionOID   = []byte{0x55, 0x1d, 0x17} // 2.5.29.23
+	derInvalidityDateOID    = []byte{0x55, 0x1d, 0x18} // 2.5.29.24
+	derCertificateIssuerOID = []byte{0x55, 0x1d, 0x1d} // 2.5.29.29
+)
+
+// knownEntryExtension reports whether probed processes an entry extension
+// (RFC 5280 §5.3.1–§5.3.3, and the holdInstructionCode of X.509).
+func knownEntryExtension(oid []byte) bool {
+	for _, k := range [][]byte{derReasonCodeOID, derHoldInstructionOID, derInvalidityDateOID, derCertificateIssuerOID} {
+		if bytes.Equal(oid, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// Reason codes every CRL may carry (BR §7.2.2): keyCompromise,
+// affiliationChanged, superseded, cessationOfOperation, privilegeWithdrawn.
+func alwaysAllowedReason(code int) bool {
+	switch code {
+	case 1, 3, 4, 5, 9:
+		return true
+	}
+	return false
+}
 
 // parseCRL splits the CRL, parses the header with x509 and counts the
 // entries (validating their structure). The signature is not checked here:
@@ -126,25 +176,54 @@ func (p *parsedCRL) walk(list cryptobyte.String) error {
 			}
 			for !exts.Empty() {
 				var ext, oid, val cryptobyte.String
+				// Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT
+				// FALSE, extnValue OCTET STRING }: critical is a plain,
+				// optional BOOLEAN, not an explicitly tagged one.
 				var critical bool
 				if !exts.ReadASN1(&ext, cbasn1.SEQUENCE) || !ext.ReadASN1(&oid, cbasn1.OBJECT_IDENTIFIER) ||
-					!ext.ReadOptionalASN1Boolean(&critical, cbasn1.BOOLEAN, false) || !ext.ReadASN1(&val, cbasn1.OCTET_STRING) {
+					ext.PeekASN1Tag(cbasn1.BOOLEAN) && !ext.ReadASN1Boolean(&critical) || !ext.ReadASN1(&val, cbasn1.OCTET_STRING) {
 					return fmt.Errorf("malformed extension in CRL entry %d", i)
 				}
-				if bytes.Equal(oid, derReasonCodeOID) && !val.ReadASN1Enum(&reason) {
-					return fmt.Errorf("malformed reasonCode in CRL entry %d", i)
+				switch {
+				case bytes.Equal(oid, derReasonCodeOID):
+					if !val.ReadASN1Enum(&reason) {
+						return fmt.Errorf("malformed reasonCode in CRL entry %d", i)
+					}
+					if critical {
+						p.criticalReason = append(p.criticalReason, e.key)
+					}
+				case critical && !knownEntryExtension(oid):
+					p.unknownCritical = append(p.unknownCritical, entryExtension{e.key, oidString(oid)})
 				}
 			}
 		}
-		switch reason {
-		case reasonCertificateHold:
+		switch {
+		case reason < 0 || alwaysAllowedReason(reason):
+		case reason == reasonCertificateHold:
 			p.holds = append(p.holds, e.key)
-		case reasonUnspecified:
+		case reason == reasonUnspecified:
 			p.unspecified = append(p.unspecified, e.key)
+		default:
+			p.otherReasons = append(p.otherReasons, reasonEntry{e.key, reason})
 		}
 		p.serials = append(p.serials, e)
 	}
 	return nil
+}
+
+// oidString prints the content bytes of a DER OBJECT IDENTIFIER dotted.
+func oidString(content []byte) string {
+	var b cryptobyte.Builder
+	b.AddASN1(cbasn1.OBJECT_IDENTIFIER, func(b *cryptobyte.Builder) { b.AddBytes(content) })
+	der, err := b.Bytes()
+	if err != nil {
+		return hex.EncodeToString(content)
+	}
+	var oid asn1.ObjectIdentifier
+	if _, err := asn1.Unmarshal(der, &oid); err != nil {
+		return hex.EncodeToString(content)
+	}
+	return oid.String()
 }
 
 // readTime reads a UTCTime or GeneralizedTime as unix seconds. The DER

@@ -3,7 +3,7 @@ package pkisim
 import (
 	"crypto"
 	"crypto/rand"
-	"crypto/sha256"
+	_ "crypto/sha1" // the SHA-1 CRL fault
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -18,8 +18,10 @@ import (
 var (
 	oidCRLNumber       = asn1.ObjectIdentifier{2, 5, 29, 20}
 	oidReasonCode      = asn1.ObjectIdentifier{2, 5, 29, 21}
+	oidDeltaCRL        = asn1.ObjectIdentifier{2, 5, 29, 27}
 	oidIssuingDP       = asn1.ObjectIdentifier{2, 5, 29, 28}
 	oidECDSAWithSHA256 = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 2}
+	oidECDSAWithSHA1   = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 1}
 )
 
 // IssuingDistributionPoint is the RFC 5280 §5.2.5 extension value, as far as
@@ -42,10 +44,14 @@ type DistributionPointName struct {
 // IDPExtension builds a critical issuingDistributionPoint naming uri, for
 // CRLs that hold end-entity certificates only.
 func IDPExtension(uri string) (pkix.Extension, error) {
-	v, err := asn1.Marshal(IssuingDistributionPoint{
+	return idpExtension(IssuingDistributionPoint{
 		DistributionPoint:     DistributionPointName{FullName: []asn1.RawValue{{Class: asn1.ClassContextSpecific, Tag: 6, Bytes: []byte(uri)}}},
 		OnlyContainsUserCerts: true,
 	})
+}
+
+func idpExtension(idp IssuingDistributionPoint) (pkix.Extension, error) {
+	v, err := asn1.Marshal(idp)
 	if err != nil {
 		return pkix.Extension{}, fmt.Errorf("marshal issuingDistributionPoint: %w", err)
 	}
@@ -145,16 +151,51 @@ func (s *Sim) buildCRL(thisUpdate, nextUpdate time.Time, number *big.Int, faults
 	if faults[CRLIDPMismatch] {
 		idpURL = s.baseURL + "/crl/other-shard.crl"
 	}
-	idp, err := IDPExtension(idpURL)
+	criticalReasonSerial := big.NewInt(0x4c01)
+	if faults[CRLCriticalReason] {
+		// Marked critical below: x509 writes reasonCode non-critical.
+		entries = append(entries, x509.RevocationListEntry{SerialNumber: criticalReasonSerial, RevocationTime: thisUpdate.Add(-time.Hour), ReasonCode: 4})
+	}
+	if faults[CRLUnknownCriticalEntry] {
+		entries = append(entries, x509.RevocationListEntry{SerialNumber: big.NewInt(0x4c02), RevocationTime: thisUpdate.Add(-time.Hour), ReasonCode: 4,
+			ExtraExtensions: []pkix.Extension{{Id: oidUnknownCritical, Critical: true, Value: asn1.NullBytes}}})
+	}
+	if faults[CRLReasonNotAllowed] {
+		entries = append(entries, x509.RevocationListEntry{SerialNumber: big.NewInt(0x4c03), RevocationTime: thisUpdate.Add(-time.Hour), ReasonCode: 2})
+	}
+	idpValue := IssuingDistributionPoint{
+		DistributionPoint:     DistributionPointName{FullName: []asn1.RawValue{{Class: asn1.ClassContextSpecific, Tag: 6, Bytes: []byte(idpURL)}}},
+		OnlyContainsUserCerts: true,
+		IndirectCRL:           faults[CRLIndirect],
+		OnlyContainsAttrCerts: faults[CRLAttributeCerts],
+	}
+	if faults[CRLAttributeCerts] {
+		idpValue.OnlyContainsUserCerts = false // the two exclude each other
+	}
+	if faults[CRLSomeReasons] {
+		idpValue.OnlySomeReasons = asn1.BitString{Bytes: []byte{0x40}, BitLength: 2} // keyCompromise only
+	}
+	idp, err := idpExtension(idpValue)
 	if err != nil {
 		return nil, err
+	}
+	exts := []pkix.Extension{idp}
+	if faults[CRLUnknownCritical] {
+		exts = append(exts, pkix.Extension{Id: oidUnknownCritical, Critical: true, Value: asn1.NullBytes})
+	}
+	if faults[CRLDelta] {
+		base, err := asn1.Marshal(new(big.Int).Sub(number, big.NewInt(1)))
+		if err != nil {
+			return nil, fmt.Errorf("marshal delta base: %w", err)
+		}
+		exts = append(exts, pkix.Extension{Id: oidDeltaCRL, Critical: true, Value: base})
 	}
 	tmpl := &x509.RevocationList{
 		Number:                    number,
 		ThisUpdate:                thisUpdate,
 		NextUpdate:                nextUpdate,
 		RevokedCertificateEntries: entries,
-		ExtraExtensions:           []pkix.Extension{idp},
+		ExtraExtensions:           exts,
 	}
 	issuer := s.issuer.cert
 	if faults[CRLIssuerMismatch] {
@@ -200,6 +241,26 @@ func (s *Sim) buildCRL(thisUpdate, nextUpdate time.Time, number *big.Int, faults
 			return nil, err
 		}
 	}
+	if faults[CRLCriticalReason] {
+		der, err = s.resignCRL(der, func(tbs *pkix.TBSCertificateList) {
+			for i, e := range tbs.RevokedCertificates {
+				if e.SerialNumber.Cmp(criticalReasonSerial) == 0 {
+					for j := range e.Extensions {
+						tbs.RevokedCertificates[i].Extensions[j].Critical = e.Extensions[j].Id.Equal(oidReasonCode)
+					}
+				}
+			}
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if faults[CRLSHA1] {
+		der, err = s.resignCRLWith(der, crypto.SHA1, oidECDSAWithSHA1, func(*pkix.TBSCertificateList) {})
+		if err != nil {
+			return nil, err
+		}
+	}
 	if faults[CRLBadSignature] {
 		// The signature BIT STRING ends the CRL; flip a byte inside it.
 		der[len(der)-4] ^= 0x55
@@ -235,19 +296,27 @@ func utf8Name(n pkix.Name) ([]byte, error) {
 // resignCRL decodes a CRL, lets edit change its TBS, and signs it again with
 // the issuer key (for faults x509.CreateRevocationList refuses to make).
 func (s *Sim) resignCRL(der []byte, edit func(*pkix.TBSCertificateList)) ([]byte, error) {
+	return s.resignCRLWith(der, crypto.SHA256, oidECDSAWithSHA256, edit)
+}
+
+// resignCRLWith is resignCRL with another hash (ECDSA with SHA-1 for the
+// algorithm-policy fault), written into both signature fields.
+func (s *Sim) resignCRLWith(der []byte, h crypto.Hash, alg asn1.ObjectIdentifier, edit func(*pkix.TBSCertificateList)) ([]byte, error) {
 	var cl pkix.CertificateList
 	if _, err := asn1.Unmarshal(der, &cl); err != nil {
 		return nil, fmt.Errorf("resign CRL: %w", err)
 	}
 	tbs := cl.TBSCertList
 	tbs.Raw = nil
+	tbs.Signature = pkix.AlgorithmIdentifier{Algorithm: alg}
 	edit(&tbs)
 	tbsDER, err := asn1.Marshal(tbs)
 	if err != nil {
 		return nil, fmt.Errorf("resign CRL: %w", err)
 	}
-	digest := sha256.Sum256(tbsDER)
-	sig, err := s.issuer.key.Sign(rand.Reader, digest[:], crypto.SHA256)
+	hh := h.New()
+	hh.Write(tbsDER)
+	sig, err := s.issuer.key.Sign(rand.Reader, hh.Sum(nil), h)
 	if err != nil {
 		return nil, fmt.Errorf("resign CRL: %w", err)
 	}
@@ -255,7 +324,7 @@ func (s *Sim) resignCRL(der []byte, edit func(*pkix.TBSCertificateList)) ([]byte
 		TBS       asn1.RawValue
 		Algorithm pkix.AlgorithmIdentifier
 		Signature asn1.BitString
-	}{asn1.RawValue{FullBytes: tbsDER}, pkix.AlgorithmIdentifier{Algorithm: oidECDSAWithSHA256}, asn1.BitString{Bytes: sig, BitLength: 8 * len(sig)}})
+	}{asn1.RawValue{FullBytes: tbsDER}, pkix.AlgorithmIdentifier{Algorithm: alg}, asn1.BitString{Bytes: sig, BitLength: 8 * len(sig)}})
 	if err != nil {
 		return nil, fmt.Errorf("resign CRL: %w", err)
 	}

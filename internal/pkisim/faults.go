@@ -79,6 +79,28 @@ const (
 	CRLReasonUnspecified Fault = "crl_reason_unspecified"
 	// CRLIDPMismatch: the issuingDistributionPoint names another URL (crl_idp).
 	CRLIDPMismatch Fault = "crl_idp_mismatch"
+	// CRLUnknownCritical: a critical CRL extension no client knows (crl_extensions).
+	CRLUnknownCritical Fault = "crl_unknown_critical"
+	// CRLDelta: the CRL carries a deltaCRLIndicator (crl_delta).
+	CRLDelta Fault = "crl_delta"
+	// CRLIndirect: the issuingDistributionPoint says indirectCRL (crl_idp_scope).
+	CRLIndirect Fault = "crl_indirect"
+	// CRLAttributeCerts: the issuingDistributionPoint says
+	// onlyContainsAttributeCerts (crl_idp_scope).
+	CRLAttributeCerts Fault = "crl_attribute_certs"
+	// CRLSomeReasons: the issuingDistributionPoint limits the CRL to
+	// keyCompromise (onlySomeReasons, crl_idp_scope).
+	CRLSomeReasons Fault = "crl_some_reasons"
+	// CRLCriticalReason: an entry whose reasonCode is critical (crl_entry_extensions).
+	CRLCriticalReason Fault = "crl_critical_reason"
+	// CRLUnknownCriticalEntry: an entry with a critical extension no client
+	// knows (crl_entry_extensions).
+	CRLUnknownCriticalEntry Fault = "crl_unknown_critical_entry"
+	// CRLReasonNotAllowed: an entry with reason cACompromise on a CRL of
+	// subscriber certificates (crl_entry_reasons).
+	CRLReasonNotAllowed Fault = "crl_reason_not_allowed"
+	// CRLSHA1: the CRL is signed with ECDSA with SHA-1 (crl_signature_algorithm).
+	CRLSHA1 Fault = "crl_sha1"
 	// CRLNotFound: HTTP 404 (crl_http_status).
 	CRLNotFound Fault = "crl_404"
 	// CRLSlow: no answer until the client gives up (crl_transport).
@@ -105,6 +127,8 @@ func KnownFaults() []Fault {
 
 		CRLExpired, CRLNumberBack, CRLDroppedSerial, CRLBadSignature, CRLIssuerMismatch,
 		CRLMissingNumber, CRLHold, CRLReasonUnspecified, CRLIDPMismatch,
+		CRLUnknownCritical, CRLDelta, CRLIndirect, CRLAttributeCerts, CRLSomeReasons,
+		CRLCriticalReason, CRLUnknownCriticalEntry, CRLReasonNotAllowed, CRLSHA1,
 		CRLNotFound, CRLSlow, CRLDown, CRLGarbage, CRLHuge,
 
 		TSARejection, TSAWrongNonce, TSAImprintMismatch, TSAClockSkew, TSAWrongPolicy, TSANoCert,
