@@ -61,7 +61,7 @@ func TestTSADefaultsAndParsing(t *testing.T) {
 		t.Fatal(err)
 	}
 	ts := cfg.Probes[0].TSA
-	if ts.HashFunc.String() != "SHA-256" || !ts.CertReq || ts.MaxSkew.D() != time.Second || ts.MaxAccuracy.D() != time.Second || ts.MaxBodyBytes != 256<<10 || ts.SignerExpiryWarning.D() != 30*24*time.Hour {
+	if ts.HashFunc.String() != "SHA-256" || !ts.CertReq || ts.MaxSkew.D() != time.Second || ts.MaxAccuracy.D() != 0 || ts.MaxBodyBytes != 256<<10 || ts.SignerExpiryWarning.D() != 30*24*time.Hour {
 		t.Fatalf("defaults not applied: %+v", ts)
 	}
 	if ts.PolicyOID.String() != "1.2.3.4.1" || len(ts.AllowedPolicyOIDs) != 1 || ts.AllowedPolicyOIDs[0].String() != "2.16.840.1.114412.7.1" {

@@ -227,10 +227,9 @@ func TestTSAOpenSSLFaults(t *testing.T) {
 		{name: "server error", opts: opensslTSAOpts{mangle: func(w http.ResponseWriter, reply []byte) {
 			http.Error(w, "backend down", http.StatusServiceUnavailable)
 		}}, section: "{url: %s, roots: ca.pem}", failed: []string{"tsa_http_status"}, message: []string{"HTTP 503", "backend down"}},
-		{name: "no accuracy is a warning", opts: opensslTSAOpts{accuracy: ""}, section: "{url: %s, roots: ca.pem}", failed: nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.opts.accuracy == "" && tc.name != "no accuracy is a warning" {
+			if tc.opts.accuracy == "" {
 				tc.opts.accuracy = "secs:1"
 			}
 			ts := newOpenSSLTSA(t, tc.opts)
@@ -248,11 +247,38 @@ func TestTSAOpenSSLFaults(t *testing.T) {
 			if len(tc.failed) > 0 {
 				taAssertMessage(t, r, tc.failed[0], tc.message...)
 			}
-			if tc.name == "no accuracy is a warning" {
-				ch, _ := taFindCheck(r, "tsa_accuracy")
-				if ch.OK || ch.Severity != Warning {
-					t.Fatalf("tsa_accuracy = %+v, want a warning", ch)
-				}
+		})
+	}
+}
+
+// TestTSAOpenSSLAccuracy: the accuracy an `openssl ts` token states is
+// reported, not judged, unless max_accuracy is set (issue 12, fix 3: ±2 s,
+// or no accuracy at all, is RFC 3161-conformant and no BR bounds it).
+func TestTSAOpenSSLAccuracy(t *testing.T) {
+	for _, tc := range []struct {
+		name, accuracy, extra string
+		ok                    bool
+		severity              Severity
+		message               string
+	}{
+		{"none stated", "", "", true, Critical, "token states no accuracy (optional, RFC 3161 §2.4.2)"},
+		{"2s stated", "secs:2", "", true, Critical, "token states accuracy ±2s (informational: no max_accuracy set)"},
+		{"2s over max_accuracy", "secs:2", ", max_accuracy: 1s", false, Critical, "token states accuracy ±2s, worse than the configured max_accuracy 1s"},
+		{"500ms within max_accuracy", "millisecs:500", ", max_accuracy: 1s", true, Critical, "accuracy ±500ms, within max_accuracy 1s"},
+		{"none stated with max_accuracy", "", ", max_accuracy: 1s", false, Warning, "token states no accuracy (optional, RFC 3161 §2.4.2), so max_accuracy 1s cannot be confirmed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := newOpenSSLTSA(t, opensslTSAOpts{accuracy: tc.accuracy})
+			pr := taBuild(t, ts.dir, "tsa", fmt.Sprintf("{url: %s, roots: ca.pem%s}", ts.url, tc.extra), Env{Clock: clock.Real{}})
+			r := taRun(t, pr, clock.Real{})
+			if tc.ok || tc.severity == Warning {
+				taAssertFailed(t, r)
+			} else {
+				taAssertFailed(t, r, "tsa_accuracy")
+			}
+			ch, _ := taFindCheck(r, "tsa_accuracy")
+			if ch.OK != tc.ok || ch.Severity != tc.severity || ch.Message != tc.message {
+				t.Fatalf("tsa_accuracy = ok %v %s %q, want ok %v %s %q", ch.OK, ch.Severity, ch.Message, tc.ok, tc.severity, tc.message)
 			}
 		})
 	}
