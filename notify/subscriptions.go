@@ -132,6 +132,9 @@ type SubscribeRequest struct {
 	Challenge  string
 	Solution   string // empty: the browser ran no script (the slower fallback)
 	Client     string // the client's address, for the per-IP limit
+	// Language is the page language the form was shown in; one of
+	// page.languages is kept, and the mailed links carry it.
+	Language string
 }
 
 // Subscribe checks a form submission (per-IP limit, proof of work, address,
@@ -163,7 +166,11 @@ func (s *Subscriptions) Subscribe(ctx context.Context, r SubscribeRequest) error
 		s.requests.WithLabelValues("rate_limited_address").Inc()
 		return ErrRateLimited
 	}
-	req, err := s.store.RequestSubscription(ctx, addr, comps, ConfirmGap)
+	lang := ""
+	if slices.Contains(cfg.Page.Languages, r.Language) {
+		lang = r.Language
+	}
+	req, err := s.store.RequestSubscription(ctx, addr, lang, comps, ConfirmGap)
 	if err != nil {
 		return fmt.Errorf("subscribe: %w", err)
 	}
@@ -380,8 +387,14 @@ func Expand(cfg *config.Config, ids []string) []string {
 }
 
 // linkURL builds page.url + path + "?t=" + token.
-func linkURL(cfg *config.Config, path, token string) string {
-	return strings.TrimRight(cfg.Page.URL, "/") + path + "?t=" + url.QueryEscape(token)
+// linkURL is a page link with its token and the subscriber's language (the
+// page opens in it; the token check ignores it).
+func linkURL(cfg *config.Config, path, token string, sub store.Subscriber) string {
+	u := strings.TrimRight(cfg.Page.URL, "/") + path + "?t=" + url.QueryEscape(token)
+	if sub.Language != "" {
+		u += "&lang=" + url.QueryEscape(sub.Language)
+	}
+	return u
 }
 
 // ConfirmURL is the link of a confirmation mail: it expires PendingTTL
@@ -391,17 +404,17 @@ func ConfirmURL(cfg *config.Config, l *Links, sub store.Subscriber) string {
 	if sent.IsZero() {
 		sent = sub.CreatedAt
 	}
-	return linkURL(cfg, "/subscribe/confirm", l.Token(PurposeConfirm, sub, sent.Add(cfg.Notify.Subscribe.PendingTTL.D())))
+	return linkURL(cfg, "/subscribe/confirm", l.Token(PurposeConfirm, sub, sent.Add(cfg.Notify.Subscribe.PendingTTL.D())), sub)
 }
 
 // ManageURL is the link that opens a subscriber's choice again; it does not expire.
 func ManageURL(cfg *config.Config, l *Links, sub store.Subscriber) string {
-	return linkURL(cfg, "/subscriptions/manage", l.Token(PurposeManage, sub, time.Time{}))
+	return linkURL(cfg, "/subscriptions/manage", l.Token(PurposeManage, sub, time.Time{}), sub)
 }
 
 // UnsubscribeURL is the RFC 8058 one-click link; it does not expire.
 func UnsubscribeURL(cfg *config.Config, l *Links, sub store.Subscriber) string {
-	return linkURL(cfg, "/unsubscribe", l.Token(PurposeUnsubscribe, sub, time.Time{}))
+	return linkURL(cfg, "/unsubscribe", l.Token(PurposeUnsubscribe, sub, time.Time{}), sub)
 }
 
 // FormToken is the CSRF token of the public forms for a browser's form

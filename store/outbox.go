@@ -83,7 +83,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, lease, kind string, limit i
 		}
 		rows, err := tx.QueryContext(ctx, `SELECT d.id, d.kind, d.attempts, d.created_ms, COALESCE(d.lease, ''),
 				COALESCE(e.id, 0), COALESCE(e.kind, ''), COALESCE(e.incident_id, 0), COALESCE(e.update_id, 0), COALESCE(e.components, '[]'), COALESCE(e.created_ms, 0),
-				s.id, s.kind, s.address, s.state, s.salt, COALESCE(s.secret, ''), s.failures, s.pending_components IS NOT NULL, COALESCE(s.confirm_sent_ms, 0)
+				s.id, s.kind, s.address, s.state, s.salt, COALESCE(s.secret, ''), s.failures, s.pending_components IS NOT NULL, COALESCE(s.confirm_sent_ms, 0), s.language
 			FROM deliveries d JOIN subscribers s ON s.id = d.subscriber LEFT JOIN events e ON e.id = d.event
 			WHERE d.state = 'pending' AND d.due_ms <= ? AND (d.lease IS NULL OR d.lease != ?)`+filter+`
 			ORDER BY d.due_ms, d.id LIMIT ?`, args...)
@@ -100,7 +100,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, lease, kind string, limit i
 			if err := rows.Scan(&d.ID, &d.Kind, &d.Attempts, &created, &old,
 				&d.Event.ID, &d.Event.Kind, &d.Event.IncidentID, &d.Event.UpdateID, &ecomps, &ecreated,
 				&d.Subscriber.ID, &d.Subscriber.Kind, &d.Subscriber.Address, &d.Subscriber.State, &d.Subscriber.Salt, &d.Subscriber.Secret,
-				&d.Subscriber.Failures, &pending, &sent); err != nil {
+				&d.Subscriber.Failures, &pending, &sent, &d.Subscriber.Language); err != nil {
 				rows.Close()
 				return fmt.Errorf("claim deliveries: %w", err)
 			}

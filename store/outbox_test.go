@@ -14,7 +14,7 @@ func TestFanOutReachesOnlySubscribersOfTheComponents(t *testing.T) {
 	crl, _ := s.AddSubscriber(ctx, SubscriberEmail, "crl@example.com", []string{"crl"}, "")
 	both, _ := s.AddSubscriber(ctx, SubscriberEmail, "both@example.com", []string{"ocsp", "crl"}, "")
 	hook, _ := s.AddSubscriber(ctx, SubscriberWebhook, "https://hooks.example.com/x", []string{"ocsp"}, "sekrit")
-	pending, _ := s.RequestSubscription(ctx, "pending@example.com", []string{"ocsp"}, time.Hour)
+	pending, _ := s.RequestSubscription(ctx, "pending@example.com", "", []string{"ocsp"}, time.Hour)
 	gone, _ := s.AddSubscriber(ctx, SubscriberEmail, "gone@example.com", []string{"ocsp"}, "")
 	s.Unsubscribe(ctx, gone.ID)
 

@@ -51,6 +51,9 @@ type Subscriber struct {
 	UpdatedAt         time.Time `json:"updated_at"`
 	ConfirmedAt       time.Time `json:"confirmed_at,omitzero"`
 	ConfirmSentAt     time.Time `json:"confirm_sent_at,omitzero"`
+	// Language is the page language the subscriber chose ("" unknown):
+	// the links mailed to it carry it.
+	Language string `json:"language,omitempty"`
 
 	// Salt keys this subscriber's signed links; Secret signs its webhooks.
 	// Neither is ever shown in listings.
@@ -63,7 +66,7 @@ func addressKey(kind, address string) string {
 }
 
 const subscriberCols = `id, kind, address, state, source, salt, COALESCE(secret, ''), pending_components, COALESCE(confirm_sent_ms, 0),
-	failures, COALESCE(last_error, ''), created_ms, updated_ms, COALESCE(confirmed_ms, 0)`
+	failures, COALESCE(last_error, ''), created_ms, updated_ms, COALESCE(confirmed_ms, 0), language`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -72,7 +75,7 @@ func scanSubscriber(row scanner) (Subscriber, error) {
 	var pending sql.NullString
 	var sent, created, updated, confirmed int64
 	if err := row.Scan(&s.ID, &s.Kind, &s.Address, &s.State, &s.Source, &s.Salt, &s.Secret, &pending, &sent,
-		&s.Failures, &s.LastError, &created, &updated, &confirmed); err != nil {
+		&s.Failures, &s.LastError, &created, &updated, &confirmed, &s.Language); err != nil {
 		return s, err
 	}
 	if pending.Valid {
@@ -228,10 +231,11 @@ type SubscriptionRequest struct {
 
 // RequestSubscription records a public request to subscribe address to
 // components, awaiting confirmation: a new address becomes pending; an
-// active one keeps its current choice until the new one is confirmed. A
+// active one keeps its current choice until the new one is confirmed. The
+// language the request was made in ("" unknown) replaces the one kept. A
 // confirmation mail is queued unless one was queued less than minGap ago,
 // so repeated requests never send more than one per address per minGap.
-func (s *Store) RequestSubscription(ctx context.Context, address string, components []string, minGap time.Duration) (SubscriptionRequest, error) {
+func (s *Store) RequestSubscription(ctx context.Context, address, language string, components []string, minGap time.Duration) (SubscriptionRequest, error) {
 	var out SubscriptionRequest
 	now := s.clock.Now()
 	comps, _ := json.Marshal(cleanComponents(components))
@@ -243,9 +247,9 @@ func (s *Store) RequestSubscription(ctx context.Context, address string, compone
 			if err != nil {
 				return err
 			}
-			res, err := tx.ExecContext(ctx, `INSERT INTO subscribers (kind, address, address_key, state, source, salt, pending_components, created_ms, updated_ms)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, SubscriberEmail, strings.TrimSpace(address), addressKey(SubscriberEmail, address),
-				SubscriberPending, SourceWeb, salt, string(comps), now.UnixMilli(), now.UnixMilli())
+			res, err := tx.ExecContext(ctx, `INSERT INTO subscribers (kind, address, address_key, state, source, salt, pending_components, created_ms, updated_ms, language)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, SubscriberEmail, strings.TrimSpace(address), addressKey(SubscriberEmail, address),
+				SubscriberPending, SourceWeb, salt, string(comps), now.UnixMilli(), now.UnixMilli(), language)
 			if err != nil {
 				return fmt.Errorf("request subscription: %w", err)
 			}
@@ -260,8 +264,11 @@ func (s *Store) RequestSubscription(ctx context.Context, address string, compone
 			if state == SubscriberUnsubscribed {
 				state = SubscriberPending
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE subscribers SET pending_components = ?, state = ?, updated_ms = ? WHERE id = ?`,
-				string(comps), state, now.UnixMilli(), sub.ID); err != nil {
+			if language == "" {
+				language = sub.Language
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE subscribers SET pending_components = ?, state = ?, updated_ms = ?, language = ? WHERE id = ?`,
+				string(comps), state, now.UnixMilli(), language, sub.ID); err != nil {
 				return fmt.Errorf("request subscription: %w", err)
 			}
 			if !sub.ConfirmSentAt.IsZero() && now.Sub(sub.ConfirmSentAt) < minGap {

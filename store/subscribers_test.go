@@ -28,7 +28,7 @@ func openSubTest(t *testing.T) (*Store, *clock.Fake, string) {
 func TestSubscriptionRequestConfirmAndOneMailPerHour(t *testing.T) {
 	ctx := context.Background()
 	s, clk, _ := openSubTest(t)
-	req, err := s.RequestSubscription(ctx, "Alice@Example.com", []string{"ocsp", "crl", "ocsp"}, time.Hour)
+	req, err := s.RequestSubscription(ctx, "Alice@Example.com", "", []string{"ocsp", "crl", "ocsp"}, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestSubscriptionRequestConfirmAndOneMailPerHour(t *testing.T) {
 	// The same address in other case, ten times within the hour: recorded, no mail.
 	for i := range 10 {
 		clk.Advance(time.Minute)
-		req, err = s.RequestSubscription(ctx, "alice@example.COM", []string{"ocsp"}, time.Hour)
+		req, err = s.RequestSubscription(ctx, "alice@example.COM", "", []string{"ocsp"}, time.Hour)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -53,7 +53,7 @@ func TestSubscriptionRequestConfirmAndOneMailPerHour(t *testing.T) {
 	// After the hour the first confirmation still waits in the outbox: its
 	// link confirms the latest choice, so no second row either.
 	clk.Advance(time.Hour)
-	if req, _ = s.RequestSubscription(ctx, "alice@example.com", []string{"ocsp"}, time.Hour); req.Queued {
+	if req, _ = s.RequestSubscription(ctx, "alice@example.com", "", []string{"ocsp"}, time.Hour); req.Queued {
 		t.Error("a second confirmation was queued while the first is still unsent")
 	}
 	sub, err := s.ConfirmSubscription(ctx, req.Subscriber.ID)
@@ -68,7 +68,7 @@ func TestSubscriptionRequestConfirmAndOneMailPerHour(t *testing.T) {
 	}
 	// An active subscriber asking again keeps its choice until it confirms.
 	clk.Advance(2 * time.Hour)
-	if _, err := s.RequestSubscription(ctx, "alice@example.com", []string{"crl"}, time.Hour); err != nil {
+	if _, err := s.RequestSubscription(ctx, "alice@example.com", "", []string{"crl"}, time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	sub, _ = s.Subscriber(ctx, sub.ID)
@@ -140,11 +140,11 @@ func TestSigningKeyKeptAcrossRestarts(t *testing.T) {
 func TestPurgeUnconfirmed(t *testing.T) {
 	ctx := context.Background()
 	s, clk, _ := openSubTest(t)
-	old, _ := s.RequestSubscription(ctx, "old@example.com", []string{"ocsp"}, time.Hour)
-	asked, _ := s.RequestSubscription(ctx, "asked-again@example.com", []string{"ocsp"}, time.Hour)
+	old, _ := s.RequestSubscription(ctx, "old@example.com", "", []string{"ocsp"}, time.Hour)
+	asked, _ := s.RequestSubscription(ctx, "asked-again@example.com", "", []string{"ocsp"}, time.Hour)
 	clk.Advance(8 * 24 * time.Hour)
-	fresh, _ := s.RequestSubscription(ctx, "new@example.com", []string{"ocsp"}, time.Hour)
-	s.RequestSubscription(ctx, "asked-again@example.com", []string{"ocsp"}, time.Hour)
+	fresh, _ := s.RequestSubscription(ctx, "new@example.com", "", []string{"ocsp"}, time.Hour)
+	s.RequestSubscription(ctx, "asked-again@example.com", "", []string{"ocsp"}, time.Hour)
 	n, err := s.PurgeUnconfirmed(ctx, clk.Now().Add(-7*24*time.Hour))
 	if err != nil || n != 1 {
 		t.Fatalf("purged %d, %v; want 1", n, err)

@@ -128,8 +128,66 @@ type subView struct {
 	UnsubscribeURL    string
 	Script            bool
 	NoJSWait          int
-	LangSuffix        string
-	LangQuery         string
+	// LangSuffix keeps an explicit language choice on the forms' POSTs.
+	LangSuffix string
+	// carry is the language links carry on ("" when the default applies);
+	// path and query are the page's own, for the language switcher.
+	carry, path string
+	query        url.Values
+	langs        []string
+}
+
+// Link adds the page's language to a site path, so a visitor who chose
+// Japanese stays in Japanese from link to link.
+func (v *subView) Link(p string) string {
+	if v.carry == "" {
+		return p
+	}
+	sep := "?"
+	if strings.Contains(p, "?") {
+		sep = "&"
+	}
+	return p + sep + "lang=" + v.carry
+}
+
+// OtherLangs are the page's other languages, for the switcher.
+func (v *subView) OtherLangs() []string {
+	var out []string
+	for _, l := range v.langs {
+		if l != v.Lang {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// LangName is a language's name in that language.
+func (v *subView) LangName(code string) string { return subscribeTexts[code]["lang.name"] }
+
+// inLang makes a link to a subscriber page open in this page's language.
+func (v *subView) inLang(link string) string {
+	u, err := url.Parse(link)
+	if err != nil {
+		return link
+	}
+	q := u.Query()
+	q.Set("lang", v.Lang)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// LangLink is this page in another language. A page opened from a mailed
+// link keeps its token, also after a POST (which carried it in the form).
+func (v *subView) LangLink(code string) string {
+	q := url.Values{}
+	for k, vs := range v.query {
+		q[k] = vs
+	}
+	if v.Token != "" && q.Get("t") == "" {
+		q.Set("t", v.Token)
+	}
+	q.Set("lang", code)
+	return v.path + "?" + q.Encode()
 }
 
 // T returns a fixed text in the page's language.
@@ -148,24 +206,36 @@ type compNode struct {
 
 func (s *Pages) subView(w http.ResponseWriter, r *http.Request, titleKey string) *subView {
 	cfg := s.subs.Config()
-	code, explicit := httpserver.Negotiate(r, cfg.Page.Languages, func(c string) bool { return subscribeTexts[c] != nil })
-	v := &subView{Lang: code, Page: cfg.Page.Name, texts: subscribeTexts[code]}
-	if v.texts == nil {
-		v.texts = subscribeTexts["en"]
+	code, explicit := s.negotiate(r)
+	v := &subView{Lang: code, Page: cfg.Page.Name, texts: subscribeTexts[code], path: r.URL.Path, query: r.URL.Query()}
+	for _, l := range cfg.Page.Languages {
+		if subscribeTexts[l] != nil {
+			v.langs = append(v.langs, l)
+		}
 	}
-	other := "ja"
-	if code == "ja" {
-		other = "en"
+	if len(v.langs) == 0 {
+		v.langs = []string{"en"}
+	}
+	if explicit || code != v.langs[0] {
+		v.carry = code
 	}
 	if explicit {
 		v.LangSuffix = "?lang=" + code
 	}
-	q := r.URL.Query()
-	q.Set("lang", other)
-	v.LangQuery = q.Encode()
 	v.Title = v.T(titleKey)
 	v.CSRF = s.formToken(w, r)
 	return v
+}
+
+// negotiate picks the page's language among page.languages.
+func (s *Pages) negotiate(r *http.Request) (code string, explicit bool) {
+	return httpserver.Negotiate(r, s.subs.Config().Page.Languages, func(c string) bool { return subscribeTexts[c] != nil })
+}
+
+// pageLang is the language a page is shown in.
+func (s *Pages) pageLang(r *http.Request) string {
+	code, _ := s.negotiate(r)
+	return code
 }
 
 // formToken returns the CSRF token for the browser's form cookie, setting
@@ -272,7 +342,7 @@ func (s *Pages) subscribePost(w http.ResponseWriter, r *http.Request) {
 	chosen := f["c"]
 	err := s.subs.Subscribe(r.Context(), notify.SubscribeRequest{
 		Email: f.Get("email"), Components: chosen, Challenge: f.Get("challenge"), Solution: f.Get("solution"),
-		Client: httpserver.ClientIP(r, s.subs.Config().Notify.Subscribe.Proxies),
+		Client: httpserver.ClientIP(r, s.subs.Config().Notify.Subscribe.Proxies), Language: s.pageLang(r),
 	})
 	v := s.subView(w, r, "subscribe.title")
 	switch {
@@ -336,7 +406,7 @@ func (s *Pages) confirmForm(w http.ResponseWriter, r *http.Request) {
 		return
 	case sub.PendingComponents == nil:
 		v.Title, v.Message = v.T("done.confirmed"), v.T("done.already")
-		v.ManageURL = notify.ManageURL(s.subs.Config(), s.subs.Links(), sub)
+		v.ManageURL = v.inLang(notify.ManageURL(s.subs.Config(), s.subs.Links(), sub))
 		s.subRender(w, "done", http.StatusOK, v)
 		return
 	}
@@ -362,7 +432,7 @@ func (s *Pages) confirmPost(w http.ResponseWriter, r *http.Request) {
 	default:
 		v.Message, v.Names = v.T("done.subscribed"), s.names(sub.Components)
 	}
-	v.ManageURL = notify.ManageURL(s.subs.Config(), s.subs.Links(), sub)
+	v.ManageURL = v.inLang(notify.ManageURL(s.subs.Config(), s.subs.Links(), sub))
 	s.subRender(w, "done", http.StatusOK, v)
 }
 
@@ -393,12 +463,12 @@ func (s *Pages) fillManage(r *http.Request, v *subView, sub store.Subscriber, to
 		return !none && (all || slices.Contains(sub.Components, id))
 	})
 	base := &http.Request{URL: &url.URL{Path: "/subscriptions/manage", RawQuery: url.Values{"t": {tok}}.Encode()}}
-	if v.LangSuffix != "" {
-		base.URL.RawQuery += "&lang=" + v.Lang
+	if v.carry != "" {
+		base.URL.RawQuery += "&lang=" + v.carry
 	}
 	v.SelectNone, v.SelectAll = withQuery(base, "select", "none"), withQuery(base, "select", "all")
 	v.Email, v.Token, v.Script = sub.Address, tok, true
-	v.UnsubscribeURL = notify.UnsubscribeURL(cfg, s.subs.Links(), sub)
+	v.UnsubscribeURL = v.inLang(notify.UnsubscribeURL(cfg, s.subs.Links(), sub))
 }
 
 func (s *Pages) managePost(w http.ResponseWriter, r *http.Request) {
@@ -497,7 +567,7 @@ func (s *Pages) unsubscribePost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v.Title, v.Message = v.T("done.unsubscribed.title"), v.T("done.unsubscribed")
-	v.ManageURL = notify.ManageURL(s.subs.Config(), s.subs.Links(), sub)
+	v.ManageURL = v.inLang(notify.ManageURL(s.subs.Config(), s.subs.Links(), sub))
 	s.subRender(w, "done", http.StatusOK, v)
 }
 
@@ -505,7 +575,7 @@ func (s *Pages) unsubscribePost(w http.ResponseWriter, r *http.Request) {
 var subscribeTexts = map[string]map[string]string{
 	"en": {
 		"history":                 "Incident History",
-		"otherlang":               "日本語",
+		"lang.name":               "English",
 		"subscribe.title":         "Subscribe to updates",
 		"subscribe.intro":         "Get an e-mail when an incident is published, updated or resolved, and when maintenance is scheduled, starts or completes, for the components you choose.",
 		"email":                   "Email",
@@ -549,7 +619,7 @@ var subscribeTexts = map[string]map[string]string{
 	},
 	"ja": {
 		"history":                 "インシデント履歴",
-		"otherlang":               "English",
+		"lang.name":               "日本語",
 		"subscribe.title":         "更新情報を受け取る",
 		"subscribe.intro":         "選択したコンポーネントについて、インシデントの公開・更新・解決、およびメンテナンスの予定・開始・完了をメールでお知らせします。",
 		"email":                   "メールアドレス",
