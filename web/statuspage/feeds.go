@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/xml"
+	"fmt"
 	"html"
 	"net/url"
 	"slices"
@@ -29,21 +30,38 @@ func feedItems(s *Snapshot) []*Incident {
 
 // feedHTML is an entry's content as hosted pages write it: every update,
 // newest first, "<p><small>Sep 2, 17:23 UTC</small><br><strong>Resolved</strong> - body</p>".
-func feedHTML(s *Snapshot, i *Incident) string {
+func feedHTML(s *Snapshot, l *Lang, i *Incident) string {
 	var b strings.Builder
 	for _, u := range i.Updates {
 		b.WriteString("<p><small>")
-		b.WriteString(html.EscapeString(u.DisplayAt.In(s.Loc).Format("Jan 2, 15:04 MST")))
+		b.WriteString(html.EscapeString(u.DisplayAt.In(s.Loc).Format(l.short)))
 		b.WriteString("</small><br><strong>")
-		b.WriteString(html.EscapeString(en.Label(u)))
+		b.WriteString(html.EscapeString(l.Label(u)))
 		b.WriteString("</strong> - ")
-		b.WriteString(strings.ReplaceAll(html.EscapeString(u.Body), "\n", "<br>"))
+		b.WriteString(strings.ReplaceAll(html.EscapeString(l.Body(u)), "\n", "<br>"))
 		b.WriteString("</p>")
 	}
 	return b.String()
 }
 
-func feedTitle(s *Snapshot) string { return s.Page.Name + " Status - Incident History" }
+func feedTitle(s *Snapshot, l *Lang) string { return fmt.Sprintf(l.T("feed.title"), s.Page.Name) }
+
+// homeIn is the front page's URL in language l.
+func homeIn(s *Snapshot, l *Lang) string {
+	if l.Code == pageLangs(s)[0] {
+		return s.Page.URL
+	}
+	return inLang(s, l, s.Page.URL+"/")
+}
+
+// inLang adds ?lang= to a URL of the site for a language other than the
+// page's default, as the pages' links do.
+func inLang(s *Snapshot, l *Lang, u string) string {
+	if l.Code == pageLangs(s)[0] {
+		return u
+	}
+	return u + "?lang=" + l.Code
+}
 
 func feedHost(s *Snapshot) string {
 	if u, err := url.Parse(s.Page.URL); err == nil && u.Host != "" {
@@ -64,16 +82,16 @@ func xmlAttr(s string) string {
 	return b.String()
 }
 
-// renderAtom writes /history.atom (RFC 4287).
-func renderAtom(s *Snapshot) (*entry, error) {
+// renderAtom writes /history.atom (RFC 4287) in language l.
+func renderAtom(s *Snapshot, l *Lang) (*entry, error) {
 	host := feedHost(s)
 	var b bytes.Buffer
 	b.WriteString(xml.Header)
-	b.WriteString(`<feed xml:lang="en-US" xmlns="http://www.w3.org/2005/Atom">` + "\n")
-	xmlText(&b, "id", "tag:"+host+",2005:/history")
-	b.WriteString("\n" + `<link rel="alternate" type="text/html" href="` + xmlAttr(s.Page.URL) + `"/>` + "\n")
-	b.WriteString(`<link rel="self" type="application/atom+xml" href="` + xmlAttr(s.Page.URL+"/history.atom") + `"/>` + "\n")
-	xmlText(&b, "title", feedTitle(s))
+	b.WriteString(`<feed xml:lang="` + xmlAttr(l.Tag) + `" xmlns="http://www.w3.org/2005/Atom">` + "\n")
+	xmlText(&b, "id", inLang(s, l, "tag:"+host+",2005:/history"))
+	b.WriteString("\n" + `<link rel="alternate" type="text/html" href="` + xmlAttr(homeIn(s, l)) + `"/>` + "\n")
+	b.WriteString(`<link rel="self" type="application/atom+xml" href="` + xmlAttr(inLang(s, l, s.Page.URL+"/history.atom")) + `"/>` + "\n")
+	xmlText(&b, "title", feedTitle(s, l))
 	b.WriteString("\n")
 	xmlText(&b, "updated", s.Page.UpdatedAt.UTC().Format(time.RFC3339))
 	b.WriteString("\n<author>")
@@ -86,28 +104,35 @@ func renderAtom(s *Snapshot) (*entry, error) {
 		xmlText(&b, "published", i.CreatedAt.UTC().Format(time.RFC3339))
 		b.WriteString("\n")
 		xmlText(&b, "updated", i.UpdatedAt.UTC().Format(time.RFC3339))
-		b.WriteString("\n" + `<link rel="alternate" type="text/html" href="` + xmlAttr(s.Shortlink(i)) + `"/>` + "\n")
-		xmlText(&b, "title", i.Name)
+		b.WriteString("\n" + `<link rel="alternate" type="text/html" href="` + xmlAttr(inLang(s, l, s.Shortlink(i))) + `"/>` + "\n")
+		xmlText(&b, "title", l.Name(i))
 		b.WriteString("\n" + `<content type="html">`)
-		xml.EscapeText(&b, []byte(feedHTML(s, i)))
+		xml.EscapeText(&b, []byte(feedHTML(s, l, i)))
 		b.WriteString("</content>\n</entry>\n")
 	}
 	b.WriteString("</feed>\n")
-	return newEntry(200, "application/atom+xml; charset=utf-8", b.Bytes(), s.Page.UpdatedAt), nil
+	return feedEntry("application/atom+xml; charset=utf-8", b.Bytes(), s), nil
 }
 
-// renderRSS writes /history.rss (RSS 2.0).
-func renderRSS(s *Snapshot) (*entry, error) {
+// feedEntry is a feed response: it varies with Accept-Language, like the pages.
+func feedEntry(ctype string, body []byte, s *Snapshot) *entry {
+	e := newEntry(200, ctype, body, s.Page.UpdatedAt)
+	e.vary = "Accept-Encoding, Accept-Language"
+	return e
+}
+
+// renderRSS writes /history.rss (RSS 2.0) in language l.
+func renderRSS(s *Snapshot, l *Lang) (*entry, error) {
 	var b bytes.Buffer
 	b.WriteString(xml.Header)
 	b.WriteString(`<rss version="2.0">` + "\n<channel>\n")
-	xmlText(&b, "title", feedTitle(s))
+	xmlText(&b, "title", feedTitle(s, l))
 	b.WriteString("\n")
-	xmlText(&b, "link", s.Page.URL)
+	xmlText(&b, "link", homeIn(s, l))
 	b.WriteString("\n")
-	xmlText(&b, "description", feedTitle(s))
+	xmlText(&b, "description", feedTitle(s, l))
 	b.WriteString("\n")
-	xmlText(&b, "language", "en-us")
+	xmlText(&b, "language", strings.ToLower(l.Tag))
 	b.WriteString("\n")
 	xmlText(&b, "pubDate", s.Page.UpdatedAt.UTC().Format(time.RFC1123Z))
 	b.WriteString("\n")
@@ -115,17 +140,17 @@ func renderRSS(s *Snapshot) (*entry, error) {
 	b.WriteString("\n")
 	for _, i := range feedItems(s) {
 		b.WriteString("<item>\n")
-		xmlText(&b, "title", i.Name)
+		xmlText(&b, "title", l.Name(i))
 		b.WriteString("\n")
-		xmlText(&b, "description", feedHTML(s, i))
+		xmlText(&b, "description", feedHTML(s, l, i))
 		b.WriteString("\n")
 		xmlText(&b, "pubDate", i.CreatedAt.UTC().Format(time.RFC1123Z))
 		b.WriteString("\n")
-		xmlText(&b, "link", s.Shortlink(i))
+		xmlText(&b, "link", inLang(s, l, s.Shortlink(i)))
 		b.WriteString("\n")
-		xmlText(&b, "guid", s.Shortlink(i))
+		xmlText(&b, "guid", inLang(s, l, s.Shortlink(i)))
 		b.WriteString("\n</item>\n")
 	}
 	b.WriteString("</channel>\n</rss>\n")
-	return newEntry(200, "application/rss+xml; charset=utf-8", b.Bytes(), s.Page.UpdatedAt), nil
+	return feedEntry("application/rss+xml; charset=utf-8", b.Bytes(), s), nil
 }

@@ -15,11 +15,14 @@ import (
 type Lang struct {
 	Code     string
 	HTMLLang string
+	// Tag is the language of the feeds (Atom xml:lang, RSS language).
+	Tag string
 	texts    map[string]string
 	// dateTime formats a timeline time ("Sep 02, 2021 - 17:23 UTC").
 	dateTime string
-	// day formats a bar's day ("Sep 2, 2021"); month a history heading.
-	day, month string
+	// day formats a bar's day ("Sep 2, 2021"); month a history heading;
+	// short a feed entry's update time ("Sep 2, 17:23 UTC").
+	day, month, short string
 }
 
 // T returns the text for key, or the key itself when the language lacks it
@@ -118,7 +121,8 @@ func (l *Lang) Name(i *Incident) string {
 	return i.Name
 }
 
-var en = &Lang{Code: "en", HTMLLang: "en", dateTime: "Jan 02, 2006 - 15:04 MST", day: "Jan 2, 2006", month: "January 2006",
+var en = &Lang{Code: "en", HTMLLang: "en", Tag: "en-US", dateTime: "Jan 02, 2006 - 15:04 MST", day: "Jan 2, 2006", month: "January 2006",
+	short: "Jan 2, 15:04 MST",
 	texts: map[string]string{
 		"banner.none":        "All Systems Operational",
 		"banner.minor":       "Minor Service Outage",
@@ -207,6 +211,7 @@ var en = &Lang{Code: "en", HTMLLang: "en", dateTime: "Jan 02, 2006 - 15:04 MST",
 		"past.none":            "No incidents reported.",
 		"past.more":            "Incident History",
 		"feeds":                "Feeds",
+		"feed.title":           "%s Status - Incident History",
 		"footer.powered":       "Powered by probed",
 		"nodata.component":     "No data yet",
 		"notfound.title":       "Page not found",
@@ -223,7 +228,8 @@ var en = &Lang{Code: "en", HTMLLang: "en", dateTime: "Jan 02, 2006 - 15:04 MST",
 		"legend.nodata":        "No data",
 	}}
 
-var ja = &Lang{Code: "ja", HTMLLang: "ja", dateTime: "2006年01月02日 15:04 MST", day: "2006年1月2日", month: "2006年1月",
+var ja = &Lang{Code: "ja", HTMLLang: "ja", Tag: "ja", dateTime: "2006年01月02日 15:04 MST", day: "2006年1月2日", month: "2006年1月",
+	short: "1月2日 15:04 MST",
 	texts: map[string]string{
 		"banner.none":        "すべてのシステムが正常に稼働しています",
 		"banner.minor":       "軽微なサービス障害が発生しています",
@@ -312,6 +318,7 @@ var ja = &Lang{Code: "ja", HTMLLang: "ja", dateTime: "2006年01月02日 15:04 MS
 		"past.none":            "報告されたインシデントはありません。",
 		"past.more":            "インシデント履歴",
 		"feeds":                "フィード",
+		"feed.title":           "%s 稼働状況 - インシデント履歴",
 		"footer.powered":       "Powered by probed",
 		"nodata.component":     "データはまだありません",
 		"notfound.title":       "ページが見つかりません",

@@ -88,7 +88,7 @@ type view struct {
 // Link adds the language to a site path when it is not the page's default,
 // so a visitor who chose Japanese stays in Japanese.
 func (v *view) Link(p string) string {
-	if v.L.Code == pageLangs(v.S)[0] {
+	if v.LangParam() == "" {
 		return p
 	}
 	sep := "?"
@@ -96,6 +96,15 @@ func (v *view) Link(p string) string {
 		sep = "&"
 	}
 	return p + sep + "lang=" + v.L.Code
+}
+
+// LangParam is the ?lang= value the page's links and forms carry ("" for
+// the page's default language).
+func (v *view) LangParam() string {
+	if v.L.Code == pageLangs(v.S)[0] {
+		return ""
+	}
+	return v.L.Code
 }
 
 // LangLink is the current page in another language.

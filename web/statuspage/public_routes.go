@@ -126,11 +126,12 @@ func (p *Site) uptime(w http.ResponseWriter, r *http.Request) {
 func (p *Site) feed(kind string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		cur := p.cur.Load()
-		e, err := p.lazy(cur, "/history."+kind, func(s *Snapshot) (*entry, error) {
+		l, _ := negotiate(r, cur.snap.Page.Languages)
+		e, err := p.lazy(cur, "/history."+kind+"|"+l.Code, func(s *Snapshot) (*entry, error) {
 			if kind == "atom" {
-				return renderAtom(s)
+				return renderAtom(s, l)
 			}
-			return renderRSS(s)
+			return renderRSS(s, l)
 		})
 		if err != nil {
 			p.opts.Logger.Error("feed failed", "kind", kind, "err", err)
