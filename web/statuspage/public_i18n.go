@@ -16,8 +16,8 @@ type Lang struct {
 	Code     string
 	HTMLLang string
 	// Tag is the language of the feeds (Atom xml:lang, RSS language).
-	Tag string
-	texts    map[string]string
+	Tag   string
+	texts map[string]string
 	// dateTime formats a timeline time ("Sep 02, 2021 - 17:23 UTC").
 	dateTime string
 	// day formats a bar's day ("Sep 2, 2021"); month a history heading;

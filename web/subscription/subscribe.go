@@ -133,8 +133,8 @@ type subView struct {
 	// carry is the language links carry on ("" when the default applies);
 	// path and query are the page's own, for the language switcher.
 	carry, path string
-	query        url.Values
-	langs        []string
+	query       url.Values
+	langs       []string
 }
 
 // Link adds the page's language to a site path, so a visitor who chose
