@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/probed/probed/status"
 	"maps"
 	"slices"
 	"strings"
@@ -100,14 +101,14 @@ type AlertReport struct {
 // or info means degraded_performance and anything else a down source.
 func compStatusOf(labels map[string]string) string {
 	switch s := labels["component_status"]; s {
-	case store.DegradedPerformance, store.PartialOutage, store.MajorOutage:
+	case status.DegradedPerformance, status.PartialOutage, status.MajorOutage:
 		return s
 	}
 	switch strings.ToLower(labels["severity"]) {
 	case "warning", "info":
-		return store.DegradedPerformance
+		return status.DegradedPerformance
 	}
-	return store.MajorOutage
+	return status.MajorOutage
 }
 
 // ReceiveAlerts applies a parsed delivery: firing alerts with a component
@@ -184,7 +185,7 @@ func (e *Engine) receive(ctx context.Context, cfg *config.Config, p *Payload, no
 		for _, a := range fresh {
 			for i := range open {
 				if open[i].Component(a.Component) != nil {
-					if err := e.st.AddEvidence(ctx, open[i].ID, []store.Evidence{alertEvidence(a)}); err != nil {
+					if err := e.st.AddEvidence(ctx, open[i].ID, []status.Evidence{alertEvidence(a)}); err != nil {
 						return false, err
 					}
 					changed = true

@@ -1,11 +1,11 @@
 package incident
 
 import (
+	"github.com/probed/probed/status"
 	"testing"
 	"time"
 
 	"github.com/probed/probed/probes"
-	"github.com/probed/probed/store"
 )
 
 // Benchmarks of the engine's cost per probe result (rerun with
@@ -29,7 +29,7 @@ func BenchmarkRecordHealthy(b *testing.B) {
 func BenchmarkRecordFailingWithDraft(b *testing.B) {
 	h := newHarness(b, "incidents: {failures_to_open: 1}\n")
 	h.fail("crl", 1)
-	if n := len(h.incidents(store.StateDraft)); n != 1 {
+	if n := len(h.incidents(status.StateDraft)); n != 1 {
 		b.Fatalf("%d drafts", n)
 	}
 	r := probes.Result{Probe: "crl", Kind: "http", Component: "crl", Location: "tokyo-1", Duration: time.Millisecond,

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/probed/probed/status"
 	"log/slog"
 	"maps"
 	"slices"
@@ -298,7 +299,7 @@ func healthChanged(a, b store.ProbeHealth) bool {
 type source struct {
 	level    int // 0 up, 1 slow, 2 down
 	since    time.Time
-	evidence []store.Evidence
+	evidence []status.Evidence
 }
 
 // sources gathers the probes and alerts that speak for a component.
@@ -356,28 +357,28 @@ func (e *Engine) sources(cfg *config.Config, component string) []source {
 			continue
 		}
 		lvl := 2
-		if a.CompStatus == store.DegradedPerformance {
+		if a.CompStatus == status.DegradedPerformance {
 			lvl = 1
 		}
-		out = append(out, source{level: lvl, since: a.StartsAt, evidence: []store.Evidence{alertEvidence(a)}})
+		out = append(out, source{level: lvl, since: a.StartsAt, evidence: []status.Evidence{alertEvidence(a)}})
 	}
 	return out
 }
 
-func probeEvidence(h *store.ProbeHealth) []store.Evidence {
-	var out []store.Evidence
+func probeEvidence(h *store.ProbeHealth) []status.Evidence {
+	var out []status.Evidence
 	for _, c := range h.Checks {
-		out = append(out, store.Evidence{Component: h.Component, Source: store.OriginProbe, Probe: h.Probe, Location: h.Location,
+		out = append(out, status.Evidence{Component: h.Component, Source: status.OriginProbe, Probe: h.Probe, Location: h.Location,
 			Check: c.Name, Message: c.Message, Since: h.Since, Last: h.Last, Values: maps.Clone(c.Evidence)})
 	}
 	if len(out) == 0 {
-		out = append(out, store.Evidence{Component: h.Component, Source: store.OriginProbe, Probe: h.Probe, Location: h.Location,
+		out = append(out, status.Evidence{Component: h.Component, Source: status.OriginProbe, Probe: h.Probe, Location: h.Location,
 			Check: "probe", Message: "the probe failed", Since: h.Since, Last: h.Last})
 	}
 	return out
 }
 
-func alertEvidence(a store.Alert) store.Evidence {
+func alertEvidence(a store.Alert) status.Evidence {
 	vals := map[string]string{}
 	for k, v := range a.Labels {
 		vals["label."+k] = v
@@ -399,7 +400,7 @@ func alertEvidence(a store.Alert) store.Evidence {
 	if loc == "" {
 		loc = "alertmanager"
 	}
-	return store.Evidence{Component: a.Component, Source: store.OriginAlertmanager, Probe: probe, Location: loc, Check: a.Alertname,
+	return status.Evidence{Component: a.Component, Source: status.OriginAlertmanager, Probe: probe, Location: loc, Check: a.Alertname,
 		Message: msg, Since: a.StartsAt, Last: a.ReceivedAt, Values: vals}
 }
 
@@ -423,31 +424,31 @@ func componentStatus(srcs []source) (string, time.Time) {
 	}
 	switch {
 	case down > 0 && down == len(srcs):
-		return store.MajorOutage, since
+		return status.MajorOutage, since
 	case down > 0:
-		return store.PartialOutage, since
+		return status.PartialOutage, since
 	case slow > 0:
-		return store.DegradedPerformance, since
+		return status.DegradedPerformance, since
 	}
-	return store.Operational, time.Time{}
+	return status.Operational, time.Time{}
 }
 
 // evaluate recomputes a component's status and, when it changed, saves it
 // and brings the incidents in line.
 func (e *Engine) evaluate(ctx context.Context, cfg *config.Config, component string) (bool, error) {
-	status, since := componentStatus(e.sources(cfg, component))
+	st, since := componentStatus(e.sources(cfg, component))
 	cur, known := e.comps[component]
 	if !known {
-		cur = store.ComponentHealth{Component: component, Status: store.Operational}
+		cur = store.ComponentHealth{Component: component, Status: status.Operational}
 	}
-	if cur.Status == status && known {
+	if cur.Status == st && known {
 		return false, nil
 	}
-	next := store.ComponentHealth{Component: component, Status: status, Since: cur.Since}
+	next := store.ComponentHealth{Component: component, Status: st, Since: cur.Since}
 	switch {
-	case status == store.Operational:
+	case st == status.Operational:
 		next.Since = e.clock.Now()
-	case cur.Status == store.Operational || !known:
+	case cur.Status == status.Operational || !known:
 		next.Since = since // a new outage begins at its first failure
 	}
 	if next.Since.IsZero() {

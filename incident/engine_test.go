@@ -3,6 +3,7 @@ package incident
 import (
 	"bytes"
 	"context"
+	"github.com/probed/probed/status"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -130,16 +131,16 @@ func (h *harness) ok(probe string, n int) {
 	}
 }
 
-func (h *harness) incidents(state string) []store.Incident {
+func (h *harness) incidents(state string) []status.Incident {
 	h.t.Helper()
-	list, err := h.st.ListIncidents(h.ctx, store.IncidentFilter{State: state, Kind: store.KindIncident})
+	list, err := h.st.ListIncidents(h.ctx, store.IncidentFilter{State: state, Kind: status.KindIncident})
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	return list
 }
 
-func (h *harness) only(state string) store.Incident {
+func (h *harness) only(state string) status.Incident {
 	h.t.Helper()
 	all := h.incidents("")
 	if len(all) != 1 || all[0].State != state {
@@ -148,7 +149,7 @@ func (h *harness) only(state string) store.Incident {
 	return all[0]
 }
 
-func describe(list []store.Incident) string {
+func describe(list []status.Incident) string {
 	var parts []string
 	for _, i := range list {
 		var cs []string
@@ -190,8 +191,8 @@ func TestSustainedFailureDraftsExactlyOneIncidentWithEvidence(t *testing.T) {
 		t.Fatalf("%d incidents after 2 failures, want none before failures_to_open", n)
 	}
 	h.fail("ocsp-good", 1)
-	d := h.only(store.StateDraft)
-	if d.Origin != store.OriginProbe || d.Impact != store.ImpactMajor || len(d.Components) != 1 || d.Components[0].Status != store.PartialOutage {
+	d := h.only(status.StateDraft)
+	if d.Origin != status.OriginProbe || d.Impact != status.ImpactMajor || len(d.Components) != 1 || d.Components[0].Status != status.PartialOutage {
 		t.Fatalf("draft = %+v, want ocsp partial_outage (one of two probes down), impact major", d)
 	}
 	if len(d.Evidence) != 1 {
@@ -206,22 +207,22 @@ func TestSustainedFailureDraftsExactlyOneIncidentWithEvidence(t *testing.T) {
 		t.Errorf("titles = %q / %q", d.Title, d.TitleJA)
 	}
 	u := d.Updates[0]
-	if u.Status != store.StatusInvestigating || !strings.Contains(u.Body, "partial outage") || !strings.Contains(u.Body, "2026-03-01 10:00 JST") ||
+	if u.Status != status.StatusInvestigating || !strings.Contains(u.Body, "partial outage") || !strings.Contains(u.Body, "2026-03-01 10:00 JST") ||
 		!strings.Contains(u.BodyJA, "2026年3月1日 10:00 (JST)頃より") || !strings.Contains(u.BodyJA, "調査") {
 		t.Errorf("first update = %q / %q", u.Body, u.BodyJA)
 	}
 	// The second probe going down too makes it a major outage in the same draft.
 	h.fail("ocsp-revoked", 1)
-	d = h.only(store.StateDraft)
-	if d.Components[0].Status != store.MajorOutage || d.Impact != store.ImpactCritical || len(d.Evidence) != 2 {
+	d = h.only(status.StateDraft)
+	if d.Components[0].Status != status.MajorOutage || d.Impact != status.ImpactCritical || len(d.Evidence) != 2 {
 		t.Fatalf("after both probes down: %+v", d)
 	}
 	h.fail("ocsp-good", 3)
-	d = h.only(store.StateDraft)
+	d = h.only(status.StateDraft)
 	if d.Evidence[0].Count != 4 {
 		t.Errorf("evidence count = %d, want 4 (draft + 3 later failures)", d.Evidence[0].Count)
 	}
-	if h.public("ocsp") != store.Operational || len(h.events()) != 0 {
+	if h.public("ocsp") != status.Operational || len(h.events()) != 0 {
 		t.Fatalf("a draft changed the public status (%s) or queued events (%d)", h.public("ocsp"), len(h.events()))
 	}
 	if h.seen == 0 {
@@ -274,7 +275,7 @@ func TestBlipDraftsNothing(t *testing.T) {
 	if n := len(h.incidents("")); n != 0 {
 		t.Fatalf("blips drafted %d incidents", n)
 	}
-	if got := h.eng.ComponentHealth()["crl"].Status; got != store.Operational {
+	if got := h.eng.ComponentHealth()["crl"].Status; got != status.Operational {
 		t.Fatalf("crl computed %s after blips", got)
 	}
 }
@@ -282,12 +283,12 @@ func TestBlipDraftsNothing(t *testing.T) {
 func TestRecoveryBeforeApprovalWithdraws(t *testing.T) {
 	h := newHarness(t, "incidents: {failures_to_open: 3, successes_to_close: 2}\n")
 	h.fail("crl", 3)
-	h.only(store.StateDraft)
+	h.only(status.StateDraft)
 	h.ok("crl", 1)
-	h.only(store.StateDraft) // one success is not recovery yet
+	h.only(status.StateDraft) // one success is not recovery yet
 	h.ok("crl", 1)
-	w := h.only(store.StateWithdrawn)
-	if w.PublishedAt != nil || w.Reason == "" || len(h.events()) != 0 || h.public("crl") != store.Operational {
+	w := h.only(status.StateWithdrawn)
+	if w.PublishedAt != nil || w.Reason == "" || len(h.events()) != 0 || h.public("crl") != status.Operational {
 		t.Fatalf("withdrawn = %+v; events %d; crl %s", w, len(h.events()), h.public("crl"))
 	}
 	// A new outage is a new draft; the withdrawn one stays for the record.
@@ -300,12 +301,12 @@ func TestRecoveryBeforeApprovalWithdraws(t *testing.T) {
 func TestApprovePublishesThenResolveProposal(t *testing.T) {
 	h := newHarness(t, "incidents: {failures_to_open: 2, successes_to_close: 2}\n")
 	h.fail("crl", 2)
-	d := h.only(store.StateDraft)
+	d := h.only(status.StateDraft)
 	p, err := h.eng.Approve(h.ctx, "alice", d.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.State != store.StatePublished || p.Status != store.StatusInvestigating || h.public("crl") != store.MajorOutage {
+	if p.State != status.StatePublished || p.Status != status.StatusInvestigating || h.public("crl") != status.MajorOutage {
 		t.Fatalf("approved = %+v; crl %s", p, h.public("crl"))
 	}
 	if v := testutil.ToFloat64(mustGauge(t, h.reg, "probed_component_status", "component", "crl", "status", "major_outage")); v != 1 {
@@ -315,19 +316,19 @@ func TestApprovePublishesThenResolveProposal(t *testing.T) {
 		t.Errorf("probed_component_status{crl,operational} = %v", v)
 	}
 	h.fail("crl", 3) // still failing: no second draft
-	h.only(store.StatePublished)
+	h.only(status.StatePublished)
 	h.ok("crl", 2)
-	q := h.only(store.StatePublished)
+	q := h.only(status.StatePublished)
 	p = &q
 	if p.Proposal == nil || p.Proposal.Action != "resolve" || !strings.Contains(p.Proposal.Body, "Certificate Revocation List (CRL) has been operating normally") ||
 		!strings.Contains(p.Proposal.BodyJA, "復旧") {
 		t.Fatalf("proposal = %+v", p.Proposal)
 	}
-	if h.public("crl") != store.MajorOutage {
+	if h.public("crl") != status.MajorOutage {
 		t.Fatal("a proposal changed the public status")
 	}
 	h.fail("crl", 2) // failing again: the proposal goes, still no second draft
-	if q = h.only(store.StatePublished); q.Proposal != nil {
+	if q = h.only(status.StatePublished); q.Proposal != nil {
 		t.Fatalf("proposal kept after a relapse: %+v", p.Proposal)
 	}
 	h.ok("crl", 2)
@@ -335,7 +336,7 @@ func TestApprovePublishesThenResolveProposal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.State != store.StateResolved || !strings.Contains(r.Updates[0].Body, "operating normally") || h.public("crl") != store.Operational {
+	if r.State != status.StateResolved || !strings.Contains(r.Updates[0].Body, "operating normally") || h.public("crl") != status.Operational {
 		t.Fatalf("resolved = %+v", r)
 	}
 	kinds := []string{}
@@ -350,13 +351,13 @@ func TestApprovePublishesThenResolveProposal(t *testing.T) {
 func TestAutoResolve(t *testing.T) {
 	h := newHarness(t, "incidents: {failures_to_open: 2, successes_to_close: 2, auto_resolve: true}\n")
 	h.fail("crl", 2)
-	if _, err := h.eng.Approve(h.ctx, "alice", h.only(store.StateDraft).ID); err != nil {
+	if _, err := h.eng.Approve(h.ctx, "alice", h.only(status.StateDraft).ID); err != nil {
 		t.Fatal(err)
 	}
 	h.ok("crl", 2)
-	r := h.only(store.StateResolved)
+	r := h.only(status.StateResolved)
 	audit, _ := h.st.ListAudit(h.ctx, store.AuditFilter{IncidentID: r.ID, Limit: 1})
-	if audit[0].Actor != store.ActorEngine || audit[0].Action != "resolve" || h.public("crl") != store.Operational {
+	if audit[0].Actor != store.ActorEngine || audit[0].Action != "resolve" || h.public("crl") != status.Operational {
 		t.Fatalf("last audit = %+v", audit[0])
 	}
 }
@@ -366,8 +367,8 @@ func TestComponentsJoinTheOpenDraft(t *testing.T) {
 	h.fail("crl", 2)
 	h.fail("ocsp-good", 2)
 	h.fail("ocsp-revoked", 2)
-	d := h.only(store.StateDraft)
-	if got := describe([]store.Incident{d}); got != "[draft(crl=major_outage,ocsp=major_outage)]" {
+	d := h.only(status.StateDraft)
+	if got := describe([]status.Incident{d}); got != "[draft(crl=major_outage,ocsp=major_outage)]" {
 		t.Fatalf("draft = %s", got)
 	}
 	if !strings.Contains(d.Title, "Certificate Revocation List (CRL), Online Certificate Status Protocol (OCSP)") {
@@ -375,8 +376,8 @@ func TestComponentsJoinTheOpenDraft(t *testing.T) {
 	}
 	// crl recovers: the draft stays for ocsp, with crl shown operational.
 	h.ok("crl", 2)
-	d = h.only(store.StateDraft)
-	if got := describe([]store.Incident{d}); got != "[draft(crl=operational,ocsp=major_outage)]" {
+	d = h.only(status.StateDraft)
+	if got := describe([]status.Incident{d}); got != "[draft(crl=operational,ocsp=major_outage)]" {
 		t.Fatalf("draft = %s", got)
 	}
 }
@@ -390,14 +391,14 @@ func TestLatencyObjectiveDegrades(t *testing.T) {
 	for range 3 {
 		h.run("api", "", true, 1500*time.Millisecond)
 	}
-	d := h.only(store.StateDraft)
-	if d.Components[0].Status != store.DegradedPerformance || d.Impact != store.ImpactMinor || d.Evidence[0].Check != "latency_objective" {
+	d := h.only(status.StateDraft)
+	if d.Components[0].Status != status.DegradedPerformance || d.Impact != status.ImpactMinor || d.Evidence[0].Check != "latency_objective" {
 		t.Fatalf("draft = %+v", d)
 	}
 	h.run("api", "", true, 200*time.Millisecond)
-	h.only(store.StateDraft)
+	h.only(status.StateDraft)
 	h.run("api", "", true, 200*time.Millisecond)
-	h.only(store.StateWithdrawn)
+	h.only(status.StateWithdrawn)
 }
 
 func TestQuorumOfLocations(t *testing.T) {
@@ -417,8 +418,8 @@ func TestQuorumOfLocations(t *testing.T) {
 	for range 2 {
 		h.run("crl", "osaka-1", false, time.Millisecond)
 	}
-	d := h.only(store.StateDraft)
-	if len(d.Evidence) != 2 || d.Components[0].Status != store.MajorOutage {
+	d := h.only(status.StateDraft)
+	if len(d.Evidence) != 2 || d.Components[0].Status != status.MajorOutage {
 		t.Fatalf("draft = %+v, want evidence from both locations", d)
 	}
 }
@@ -426,15 +427,15 @@ func TestQuorumOfLocations(t *testing.T) {
 func TestRejectedOutageIsNotDraftedAgain(t *testing.T) {
 	h := newHarness(t, "incidents: {failures_to_open: 2}\n")
 	h.fail("crl", 2)
-	if _, err := h.eng.Reject(h.ctx, "bob", h.only(store.StateDraft).ID, "the CRL probe points at a test CA"); err != nil {
+	if _, err := h.eng.Reject(h.ctx, "bob", h.only(status.StateDraft).ID, "the CRL probe points at a test CA"); err != nil {
 		t.Fatal(err)
 	}
 	h.fail("crl", 5)
 	if err := h.eng.Tick(h.ctx); err != nil {
 		t.Fatal(err)
 	}
-	h.only(store.StateRejected)
-	if h.public("crl") != store.Operational || len(h.events()) != 0 {
+	h.only(status.StateRejected)
+	if h.public("crl") != status.Operational || len(h.events()) != 0 {
 		t.Fatal("a rejected draft changed something public")
 	}
 	h.ok("crl", 2)
@@ -447,15 +448,15 @@ func TestRejectedOutageIsNotDraftedAgain(t *testing.T) {
 func TestMaintenanceMovesOnTimeAndSuppressesItsComponentsOnly(t *testing.T) {
 	h := newHarness(t, "incidents: {failures_to_open: 2}\n")
 	t0 := h.clk.Now()
-	m, err := h.eng.ScheduleMaintenance(h.ctx, "dave", store.MaintenanceInput{Title: "OCSP responder upgrade", Components: []string{"ocsp"},
+	m, err := h.eng.ScheduleMaintenance(h.ctx, "dave", status.NewMaintenance{Title: "OCSP responder upgrade", Components: []string{"ocsp"},
 		Start: t0.Add(time.Hour), End: t0.Add(3 * time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.eng.ScheduleMaintenance(h.ctx, "dave", store.MaintenanceInput{Title: "x", Components: []string{"certcentral"}, Start: t0, End: t0.Add(time.Hour)}); err == nil {
+	if _, err := h.eng.ScheduleMaintenance(h.ctx, "dave", status.NewMaintenance{Title: "x", Components: []string{"certcentral"}, Start: t0, End: t0.Add(time.Hour)}); err == nil {
 		t.Fatal("a maintenance on a group was accepted")
 	}
-	status := func() string {
+	maintStatus := func() string {
 		t.Helper()
 		got, err := h.st.GetIncident(h.ctx, m.ID)
 		if err != nil {
@@ -470,13 +471,13 @@ func TestMaintenanceMovesOnTimeAndSuppressesItsComponentsOnly(t *testing.T) {
 		}
 	}
 	tick()
-	if status() != store.StatusScheduled || h.public("ocsp") != store.Operational {
-		t.Fatalf("before the window: %s, ocsp %s", status(), h.public("ocsp"))
+	if maintStatus() != status.StatusScheduled || h.public("ocsp") != status.Operational {
+		t.Fatalf("before the window: %s, ocsp %s", maintStatus(), h.public("ocsp"))
 	}
 	h.clk.Set(t0.Add(time.Hour))
 	tick()
-	if status() != store.StatusInProgress || h.public("ocsp") != store.UnderMaintenance || h.public("crl") != store.Operational {
-		t.Fatalf("in the window: %s, ocsp %s", status(), h.public("ocsp"))
+	if maintStatus() != status.StatusInProgress || h.public("ocsp") != status.UnderMaintenance || h.public("crl") != status.Operational {
+		t.Fatalf("in the window: %s, ocsp %s", maintStatus(), h.public("ocsp"))
 	}
 	h.fail("ocsp-good", 4)
 	h.fail("ocsp-revoked", 4)
@@ -490,13 +491,13 @@ func TestMaintenanceMovesOnTimeAndSuppressesItsComponentsOnly(t *testing.T) {
 	if _, err := h.eng.VerifyMaintenance(h.ctx, "dave", m.ID, "", ""); err != nil {
 		t.Fatal(err)
 	}
-	if status() != store.StatusVerifying || h.public("ocsp") != store.UnderMaintenance {
-		t.Fatalf("verifying: %s, ocsp %s", status(), h.public("ocsp"))
+	if maintStatus() != status.StatusVerifying || h.public("ocsp") != status.UnderMaintenance {
+		t.Fatalf("verifying: %s, ocsp %s", maintStatus(), h.public("ocsp"))
 	}
 	h.clk.Set(t0.Add(3 * time.Hour))
 	tick()
-	if status() != store.StatusCompleted || h.public("ocsp") != store.Operational {
-		t.Fatalf("after the window: %s, ocsp %s", status(), h.public("ocsp"))
+	if maintStatus() != status.StatusCompleted || h.public("ocsp") != status.Operational {
+		t.Fatalf("after the window: %s, ocsp %s", maintStatus(), h.public("ocsp"))
 	}
 	// Still failing after the window: now it drafts (joining the open draft).
 	if got := describe(h.incidents("")); got != "[draft(crl=major_outage,ocsp=major_outage)]" {
@@ -513,7 +514,7 @@ func TestMaintenanceMovesOnTimeAndSuppressesItsComponentsOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(log) != 3 || log[1].Status != store.UnderMaintenance || !log[1].From.Equal(t0.Add(time.Hour)) || !log[1].To.Equal(t0.Add(3*time.Hour)) {
+	if len(log) != 3 || log[1].Status != status.UnderMaintenance || !log[1].From.Equal(t0.Add(time.Hour)) || !log[1].To.Equal(t0.Add(3*time.Hour)) {
 		t.Fatalf("ocsp status log = %+v", log)
 	}
 }
@@ -535,10 +536,10 @@ func TestAlertsDraftAndResolveIdempotently(t *testing.T) {
 			t.Fatalf("delivery %d: %+v", i, rep)
 		}
 	}
-	d := h.only(store.StateDraft)
+	d := h.only(status.StateDraft)
 	// The crl probe is up, the alert says down: one of two sources, partial outage.
-	if d.Origin != store.OriginAlertmanager || len(d.Evidence) != 1 || d.Evidence[0].Source != "alertmanager" ||
-		d.Evidence[0].Message != "crl is failing from 2 location(s)" || d.Evidence[0].Values["label.severity"] != "critical" || d.Components[0].Status != store.MajorOutage {
+	if d.Origin != status.OriginAlertmanager || len(d.Evidence) != 1 || d.Evidence[0].Source != "alertmanager" ||
+		d.Evidence[0].Message != "crl is failing from 2 location(s)" || d.Evidence[0].Values["label.severity"] != "critical" || d.Components[0].Status != status.MajorOutage {
 		t.Fatalf("draft = %+v", d)
 	}
 	resolved := &Payload{Version: "4", Status: "resolved", Alerts: []PayloadAlert{firing.Alerts[0]}}
@@ -547,7 +548,7 @@ func TestAlertsDraftAndResolveIdempotently(t *testing.T) {
 	if _, err := h.eng.ReceiveAlerts(h.ctx, "alertmanager", resolved); err != nil {
 		t.Fatal(err)
 	}
-	h.only(store.StateWithdrawn)
+	h.only(status.StateWithdrawn)
 	audit, _ := h.st.ListAudit(h.ctx, store.AuditFilter{Actor: "alertmanager"})
 	if len(audit) != 3 {
 		t.Fatalf("audit entries by alertmanager = %d, want one per delivery", len(audit))
@@ -565,11 +566,11 @@ func TestRestartKeepsOneIncidentPerOutage(t *testing.T) {
 		{"draft", func(h *harness) { h.fail("crl", 3) }, func(h *harness) { h.fail("crl", 3) }, "[draft(crl=major_outage)]"},
 		{"published", func(h *harness) {
 			h.fail("crl", 3)
-			h.eng.Approve(h.ctx, "alice", h.only(store.StateDraft).ID)
+			h.eng.Approve(h.ctx, "alice", h.only(status.StateDraft).ID)
 		}, func(h *harness) { h.fail("crl", 3) }, "[published(crl=major_outage)]"},
 		{"resolve proposed", func(h *harness) {
 			h.fail("crl", 3)
-			h.eng.Approve(h.ctx, "alice", h.only(store.StateDraft).ID)
+			h.eng.Approve(h.ctx, "alice", h.only(status.StateDraft).ID)
 			h.ok("crl", 2)
 		}, func(h *harness) { h.ok("crl", 3) }, "[published(crl=major_outage)]"},
 		{"withdrawn", func(h *harness) {
@@ -578,11 +579,11 @@ func TestRestartKeepsOneIncidentPerOutage(t *testing.T) {
 		}, func(h *harness) { h.ok("crl", 3) }, "[withdrawn(crl=major_outage)]"},
 		{"rejected", func(h *harness) {
 			h.fail("crl", 3)
-			h.eng.Reject(h.ctx, "bob", h.only(store.StateDraft).ID, "known")
+			h.eng.Reject(h.ctx, "bob", h.only(status.StateDraft).ID, "known")
 		}, func(h *harness) { h.fail("crl", 3) }, "[rejected(crl=major_outage)]"},
 		{"maintenance", func(h *harness) {
 			now := h.clk.Now()
-			h.eng.ScheduleMaintenance(h.ctx, "dave", store.MaintenanceInput{Title: "m", Components: []string{"crl"}, Start: now, End: now.Add(time.Hour)})
+			h.eng.ScheduleMaintenance(h.ctx, "dave", status.NewMaintenance{Title: "m", Components: []string{"crl"}, Start: now, End: now.Add(time.Hour)})
 			h.fail("crl", 3)
 		}, func(h *harness) { h.fail("crl", 3) }, "[]"},
 	}
@@ -632,7 +633,7 @@ func TestReloadedComponentGetsAStatusLog(t *testing.T) {
 	if err := h.eng.Tick(h.ctx); err != nil {
 		t.Fatal(err)
 	}
-	if h.public("acme") != store.Operational {
+	if h.public("acme") != status.Operational {
 		t.Fatalf("acme after reload = %s, want an open operational interval", h.public("acme"))
 	}
 	h.fail("acme", 2)
@@ -656,8 +657,8 @@ func TestMetricsLint(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := strings.Count(buf.String(), "probed_component_status{"); n != 3*len(store.ComponentStatuses) {
-		t.Errorf("%d probed_component_status series, want %d (3 leaves × every status)", n, 3*len(store.ComponentStatuses))
+	if n := strings.Count(buf.String(), "probed_component_status{"); n != 3*len(status.ComponentStatuses()) {
+		t.Errorf("%d probed_component_status series, want %d (3 leaves × every status)", n, 3*len(status.ComponentStatuses()))
 	}
 	cmd := exec.Command(testtool.Promtool(t), "check", "metrics")
 	cmd.Stdin = &buf

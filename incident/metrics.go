@@ -2,6 +2,7 @@ package incident
 
 import (
 	"context"
+	"github.com/probed/probed/status"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,7 +23,7 @@ var (
 		"Scheduled maintenances not yet over, by status.", []string{"status"}, nil)
 )
 
-var states = []string{store.StateDraft, store.StatePublished, store.StateResolved, store.StateRejected, store.StateWithdrawn}
+var states = []string{status.StateDraft, status.StatePublished, status.StateResolved, status.StateRejected, status.StateWithdrawn}
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- componentStatusDesc
@@ -39,11 +40,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.NewInvalidMetric(componentStatusDesc, err)
 	} else {
 		for _, comp := range cfg.Leaves() {
-			now := store.Operational
+			now := status.Operational
 			if iv, ok := cur[comp.ID]; ok {
 				now = iv.Status
 			}
-			for _, s := range store.ComponentStatuses {
+			for _, s := range status.ComponentStatuses() {
 				v := 0.0
 				if s == now {
 					v = 1
@@ -60,7 +61,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(incidentsDesc, prometheus.GaugeValue, float64(counts[s]), s)
 		}
 	}
-	live, err := c.e.st.ListIncidents(ctx, store.IncidentFilter{Kind: store.KindMaintenance, State: store.StatePublished, Limit: 10000})
+	live, err := c.e.st.ListIncidents(ctx, store.IncidentFilter{Kind: status.KindMaintenance, State: status.StatePublished, Limit: 10000})
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(maintenancesDesc, err)
 		return
@@ -69,7 +70,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	for _, m := range live {
 		by[m.Status]++
 	}
-	for _, s := range []string{store.StatusScheduled, store.StatusInProgress, store.StatusVerifying} {
+	for _, s := range []string{status.StatusScheduled, status.StatusInProgress, status.StatusVerifying} {
 		ch <- prometheus.MustNewConstMetric(maintenancesDesc, prometheus.GaugeValue, float64(by[s]), s)
 	}
 }

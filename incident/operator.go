@@ -3,6 +3,7 @@ package incident
 import (
 	"context"
 	"fmt"
+	"github.com/probed/probed/status"
 
 	"github.com/probed/probed/config"
 	"github.com/probed/probed/store"
@@ -13,7 +14,7 @@ import (
 // (so the engine never revises a draft an operator is approving) and tells
 // OnChange subscribers.
 
-func (e *Engine) act(ctx context.Context, fn func(cfg *config.Config) (*store.Incident, error)) (*store.Incident, error) {
+func (e *Engine) act(ctx context.Context, fn func(cfg *config.Config) (*status.Incident, error)) (*status.Incident, error) {
 	cfg := e.opts.Config()
 	e.mu.Lock()
 	inc, err := fn(cfg)
@@ -37,7 +38,7 @@ func checkLeaves(cfg *config.Config, ids ...string) error {
 	return nil
 }
 
-func impactIDs(comps []store.ComponentImpact) []string {
+func impactIDs(comps []status.ComponentImpact) []string {
 	out := make([]string, len(comps))
 	for i, c := range comps {
 		out[i] = c.ID
@@ -47,19 +48,19 @@ func impactIDs(comps []store.ComponentImpact) []string {
 
 // CreateIncident makes an incident by hand: a draft, or published at once
 // with in.Publish.
-func (e *Engine) CreateIncident(ctx context.Context, actor string, in store.DraftInput) (*store.Incident, error) {
-	return e.act(ctx, func(cfg *config.Config) (*store.Incident, error) {
+func (e *Engine) CreateIncident(ctx context.Context, actor string, in status.NewIncident) (*status.Incident, error) {
+	return e.act(ctx, func(cfg *config.Config) (*status.Incident, error) {
 		if err := checkLeaves(cfg, impactIDs(in.Components)...); err != nil {
 			return nil, fmt.Errorf("create incident: %w", err)
 		}
-		in.Origin = store.OriginManual
+		in.Origin = status.OriginManual
 		return e.st.CreateDraft(ctx, actor, in)
 	})
 }
 
 // EditDraft changes a draft's texts, impact or components.
-func (e *Engine) EditDraft(ctx context.Context, actor string, id int64, ed store.DraftEdit) (*store.Incident, error) {
-	return e.act(ctx, func(cfg *config.Config) (*store.Incident, error) {
+func (e *Engine) EditDraft(ctx context.Context, actor string, id int64, ed status.DraftEdit) (*status.Incident, error) {
+	return e.act(ctx, func(cfg *config.Config) (*status.Incident, error) {
 		if err := checkLeaves(cfg, impactIDs(ed.Components)...); err != nil {
 			return nil, fmt.Errorf("edit incident %d: %w", id, err)
 		}
@@ -68,18 +69,18 @@ func (e *Engine) EditDraft(ctx context.Context, actor string, id int64, ed store
 }
 
 // Approve publishes a draft.
-func (e *Engine) Approve(ctx context.Context, actor string, id int64) (*store.Incident, error) {
-	return e.act(ctx, func(*config.Config) (*store.Incident, error) { return e.st.Approve(ctx, actor, id) })
+func (e *Engine) Approve(ctx context.Context, actor string, id int64) (*status.Incident, error) {
+	return e.act(ctx, func(*config.Config) (*status.Incident, error) { return e.st.Approve(ctx, actor, id) })
 }
 
 // Reject closes a draft unpublished, with a reason.
-func (e *Engine) Reject(ctx context.Context, actor string, id int64, reason string) (*store.Incident, error) {
-	return e.act(ctx, func(*config.Config) (*store.Incident, error) { return e.st.Reject(ctx, actor, id, reason) })
+func (e *Engine) Reject(ctx context.Context, actor string, id int64, reason string) (*status.Incident, error) {
+	return e.act(ctx, func(*config.Config) (*status.Incident, error) { return e.st.Reject(ctx, actor, id, reason) })
 }
 
 // PostUpdate adds an update to a published incident.
-func (e *Engine) PostUpdate(ctx context.Context, actor string, id int64, in store.UpdateInput) (*store.Incident, error) {
-	return e.act(ctx, func(cfg *config.Config) (*store.Incident, error) {
+func (e *Engine) PostUpdate(ctx context.Context, actor string, id int64, in status.NewUpdate) (*status.Incident, error) {
+	return e.act(ctx, func(cfg *config.Config) (*status.Incident, error) {
 		if err := checkLeaves(cfg, impactIDs(in.Components)...); err != nil {
 			return nil, fmt.Errorf("post update to %d: %w", id, err)
 		}
@@ -89,8 +90,8 @@ func (e *Engine) PostUpdate(ctx context.Context, actor string, id int64, in stor
 
 // Resolve resolves a published incident; an empty body takes the resolve
 // proposal's text when there is one.
-func (e *Engine) Resolve(ctx context.Context, actor string, id int64, body, bodyJA string) (*store.Incident, error) {
-	return e.act(ctx, func(*config.Config) (*store.Incident, error) {
+func (e *Engine) Resolve(ctx context.Context, actor string, id int64, body, bodyJA string) (*status.Incident, error) {
+	return e.act(ctx, func(*config.Config) (*status.Incident, error) {
 		if body == "" {
 			if inc, err := e.st.GetIncident(ctx, id); err == nil && inc.Proposal != nil {
 				body, bodyJA = inc.Proposal.Body, inc.Proposal.BodyJA
@@ -101,8 +102,8 @@ func (e *Engine) Resolve(ctx context.Context, actor string, id int64, body, body
 }
 
 // ScheduleMaintenance schedules a window; one that starts now starts at once.
-func (e *Engine) ScheduleMaintenance(ctx context.Context, actor string, in store.MaintenanceInput) (*store.Incident, error) {
-	inc, err := e.act(ctx, func(cfg *config.Config) (*store.Incident, error) {
+func (e *Engine) ScheduleMaintenance(ctx context.Context, actor string, in status.NewMaintenance) (*status.Incident, error) {
+	inc, err := e.act(ctx, func(cfg *config.Config) (*status.Incident, error) {
 		if err := checkLeaves(cfg, in.Components...); err != nil {
 			return nil, fmt.Errorf("schedule maintenance: %w", err)
 		}
@@ -118,27 +119,27 @@ func (e *Engine) ScheduleMaintenance(ctx context.Context, actor string, in store
 }
 
 // CancelMaintenance calls off a scheduled window (or ends a running one).
-func (e *Engine) CancelMaintenance(ctx context.Context, actor string, id int64, reason string) (*store.Incident, error) {
-	return e.act(ctx, func(*config.Config) (*store.Incident, error) { return e.st.CancelMaintenance(ctx, actor, id, reason) })
+func (e *Engine) CancelMaintenance(ctx context.Context, actor string, id int64, reason string) (*status.Incident, error) {
+	return e.act(ctx, func(*config.Config) (*status.Incident, error) { return e.st.CancelMaintenance(ctx, actor, id, reason) })
 }
 
 // VerifyMaintenance marks a running window verifying.
-func (e *Engine) VerifyMaintenance(ctx context.Context, actor string, id int64, body, bodyJA string) (*store.Incident, error) {
-	return e.act(ctx, func(*config.Config) (*store.Incident, error) {
+func (e *Engine) VerifyMaintenance(ctx context.Context, actor string, id int64, body, bodyJA string) (*status.Incident, error) {
+	return e.act(ctx, func(*config.Config) (*status.Incident, error) {
 		return e.st.VerifyMaintenance(ctx, actor, id, body, bodyJA)
 	})
 }
 
 // CompleteMaintenance ends a running window early.
-func (e *Engine) CompleteMaintenance(ctx context.Context, actor string, id int64, body, bodyJA string) (*store.Incident, error) {
-	return e.act(ctx, func(*config.Config) (*store.Incident, error) {
+func (e *Engine) CompleteMaintenance(ctx context.Context, actor string, id int64, body, bodyJA string) (*status.Incident, error) {
+	return e.act(ctx, func(*config.Config) (*status.Incident, error) {
 		return e.st.CompleteMaintenance(ctx, actor, id, body, bodyJA)
 	})
 }
 
 // StartMaintenance starts a scheduled window before its time.
-func (e *Engine) StartMaintenance(ctx context.Context, actor string, id int64, body, bodyJA string) (*store.Incident, error) {
-	return e.act(ctx, func(*config.Config) (*store.Incident, error) {
+func (e *Engine) StartMaintenance(ctx context.Context, actor string, id int64, body, bodyJA string) (*status.Incident, error) {
+	return e.act(ctx, func(*config.Config) (*status.Incident, error) {
 		return e.st.StartMaintenance(ctx, actor, id, body, bodyJA)
 	})
 }

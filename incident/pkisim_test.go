@@ -2,6 +2,7 @@ package incident
 
 import (
 	"context"
+	"github.com/probed/probed/status"
 	"os"
 	"path/filepath"
 	"testing"
@@ -66,7 +67,7 @@ incidents: {failures_to_open: 3, successes_to_close: 2}
 			clk.Advance(30 * time.Second)
 		}
 	}
-	list := func() []store.Incident {
+	list := func() []status.Incident {
 		t.Helper()
 		l, err := st.ListIncidents(ctx, store.IncidentFilter{})
 		if err != nil {
@@ -86,10 +87,10 @@ incidents: {failures_to_open: 3, successes_to_close: 2}
 	}
 	run(1)
 	l := list()
-	if len(l) != 1 || l[0].State != store.StateDraft || l[0].Components[0].Status != store.MajorOutage {
+	if len(l) != 1 || l[0].State != status.StateDraft || l[0].Components[0].Status != status.MajorOutage {
 		t.Fatalf("incidents = %s", describe(l))
 	}
-	var ev *store.Evidence
+	var ev *status.Evidence
 	for i := range l[0].Evidence {
 		if l[0].Evidence[i].Check == "ocsp_next_update" {
 			ev = &l[0].Evidence[i]
@@ -101,7 +102,7 @@ incidents: {failures_to_open: 3, successes_to_close: 2}
 	t.Logf("evidence: %s: %s %v", ev.Check, ev.Message, ev.Values)
 	sim.Set(pkisim.OCSPStale, false)
 	run(2)
-	if l = list(); len(l) != 1 || l[0].State != store.StateWithdrawn {
+	if l = list(); len(l) != 1 || l[0].State != status.StateWithdrawn {
 		t.Fatalf("after the fault cleared: %s", describe(l))
 	}
 }

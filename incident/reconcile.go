@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/probed/probed/status"
 	"time"
 
 	"github.com/probed/probed/config"
@@ -12,8 +13,8 @@ import (
 
 // openIncidents lists drafts and published incidents (not maintenances),
 // oldest first, so the first that covers a component is the one it joined first.
-func (e *Engine) openIncidents(ctx context.Context) ([]store.Incident, error) {
-	list, err := e.st.ListIncidents(ctx, store.IncidentFilter{State: store.StateDraft + "," + store.StatePublished, Kind: store.KindIncident, Limit: 10000})
+func (e *Engine) openIncidents(ctx context.Context) ([]status.Incident, error) {
+	list, err := e.st.ListIncidents(ctx, store.IncidentFilter{State: status.StateDraft + "," + status.StatePublished, Kind: status.KindIncident, Limit: 10000})
 	if err != nil {
 		return nil, err
 	}
@@ -23,7 +24,7 @@ func (e *Engine) openIncidents(ctx context.Context) ([]store.Incident, error) {
 	return list, nil
 }
 
-func engineMade(inc *store.Incident) bool { return inc.Origin != store.OriginManual }
+func engineMade(inc *status.Incident) bool { return inc.Origin != status.OriginManual }
 
 // reconcile brings the incidents in line with a component's computed
 // status. It is idempotent: the engine calls it on every change and on every
@@ -37,7 +38,7 @@ func (e *Engine) reconcile(ctx context.Context, cfg *config.Config, component st
 	if err != nil {
 		return false, err
 	}
-	if ch.Status == store.Operational {
+	if ch.Status == status.Operational {
 		changed := false
 		for i := range open {
 			inc := &open[i]
@@ -72,24 +73,24 @@ func (e *Engine) reconcile(ctx context.Context, cfg *config.Config, component st
 		return false, nil // this outage was drafted before (and rejected or resolved): the operator has spoken
 	}
 	srcs := e.sources(cfg, component)
-	var ev []store.Evidence
-	origin := store.OriginAlertmanager
+	var ev []status.Evidence
+	origin := status.OriginAlertmanager
 	for _, s := range srcs {
 		if s.level == 0 {
 			continue
 		}
 		ev = append(ev, s.evidence...)
 		for _, x := range s.evidence {
-			if x.Source == store.OriginProbe {
-				origin = store.OriginProbe
+			if x.Source == status.OriginProbe {
+				origin = status.OriginProbe
 			}
 		}
 	}
 	since := ch.Since
-	mine := store.ComponentImpact{ID: component, Status: ch.Status, Since: &since}
+	mine := status.ComponentImpact{ID: component, Status: ch.Status, Since: &since}
 	for i := range open {
 		inc := &open[i]
-		if inc.State != store.StateDraft || !engineMade(inc) {
+		if inc.State != status.StateDraft || !engineMade(inc) {
 			continue
 		}
 		// One draft per outage: a component failing while a draft is open joins it.
@@ -103,12 +104,12 @@ func (e *Engine) reconcile(ctx context.Context, cfg *config.Config, component st
 		e.logger.Info("component joined draft incident", "incident", inc.ID, "component", component, "status", ch.Status)
 		return true, nil
 	}
-	comps := []store.ComponentImpact{mine}
+	comps := []status.ComponentImpact{mine}
 	t, err := e.texts(cfg, comps)
 	if err != nil {
 		return false, err
 	}
-	inc, err := e.st.CreateDraft(ctx, store.ActorEngine, store.DraftInput{Title: t.Title, TitleJA: t.TitleJA, Body: t.Body, BodyJA: t.BodyJA,
+	inc, err := e.st.CreateDraft(ctx, store.ActorEngine, status.NewIncident{Title: t.Title, TitleJA: t.TitleJA, Body: t.Body, BodyJA: t.BodyJA,
 		Components: comps, Evidence: ev, Origin: origin})
 	if err != nil {
 		return false, err
@@ -119,8 +120,8 @@ func (e *Engine) reconcile(ctx context.Context, cfg *config.Config, component st
 
 // currentStatuses is an incident's component list with the engine's
 // current view of each status (components it knows nothing of keep theirs).
-func (e *Engine) currentStatuses(inc *store.Incident) []store.ComponentImpact {
-	out := make([]store.ComponentImpact, 0, len(inc.Components))
+func (e *Engine) currentStatuses(inc *status.Incident) []status.ComponentImpact {
+	out := make([]status.ComponentImpact, 0, len(inc.Components))
 	for _, c := range inc.Components {
 		if h, ok := e.comps[c.ID]; ok {
 			c.Status = h.Status
@@ -130,7 +131,7 @@ func (e *Engine) currentStatuses(inc *store.Incident) []store.ComponentImpact {
 	return out
 }
 
-func sameStatuses(a, b []store.ComponentImpact) bool {
+func sameStatuses(a, b []status.ComponentImpact) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -143,12 +144,12 @@ func sameStatuses(a, b []store.ComponentImpact) bool {
 }
 
 // revise rewrites an engine-made draft for a new set of components.
-func (e *Engine) revise(ctx context.Context, cfg *config.Config, inc *store.Incident, comps []store.ComponentImpact) error {
+func (e *Engine) revise(ctx context.Context, cfg *config.Config, inc *status.Incident, comps []status.ComponentImpact) error {
 	t, err := e.texts(cfg, comps)
 	if err != nil {
 		return err
 	}
-	err = e.st.ReviseDraft(ctx, inc.ID, store.DraftRevision{Title: t.Title, TitleJA: t.TitleJA, Body: t.Body, BodyJA: t.BodyJA, Components: comps})
+	err = e.st.ReviseDraft(ctx, inc.ID, status.DraftRevision{Title: t.Title, TitleJA: t.TitleJA, Body: t.Body, BodyJA: t.BodyJA, Components: comps})
 	if errors.Is(err, store.ErrState) {
 		return nil // approved or rejected meanwhile
 	}
@@ -156,9 +157,9 @@ func (e *Engine) revise(ctx context.Context, cfg *config.Config, inc *store.Inci
 }
 
 // follow keeps an open incident that covers a failing component in step.
-func (e *Engine) follow(ctx context.Context, cfg *config.Config, inc *store.Incident, component string, ch store.ComponentHealth) (bool, error) {
+func (e *Engine) follow(ctx context.Context, cfg *config.Config, inc *status.Incident, component string, ch store.ComponentHealth) (bool, error) {
 	switch inc.State {
-	case store.StateDraft:
+	case status.StateDraft:
 		if !engineMade(inc) || inc.Edited {
 			return false, nil
 		}
@@ -167,7 +168,7 @@ func (e *Engine) follow(ctx context.Context, cfg *config.Config, inc *store.Inci
 			return false, nil
 		}
 		return true, e.revise(ctx, cfg, inc, comps)
-	case store.StatePublished:
+	case status.StatePublished:
 		changed := false
 		if c := inc.Component(component); c.Since == nil || !c.Since.Equal(ch.Since) {
 			if err := e.st.SetOutageSince(ctx, inc.ID, component, ch.Since); err != nil {
@@ -188,14 +189,14 @@ func (e *Engine) follow(ctx context.Context, cfg *config.Config, inc *store.Inci
 // settle handles an engine-made incident one of whose components recovered:
 // a draft whose components all recovered is withdrawn, a published incident
 // gets a resolve proposal (or is resolved, with incidents.auto_resolve).
-func (e *Engine) settle(ctx context.Context, cfg *config.Config, inc *store.Incident) (bool, error) {
+func (e *Engine) settle(ctx context.Context, cfg *config.Config, inc *status.Incident) (bool, error) {
 	comps := e.currentStatuses(inc)
 	all := true
 	for _, c := range comps {
-		all = all && c.Status == store.Operational
+		all = all && c.Status == status.Operational
 	}
 	switch inc.State {
-	case store.StateDraft:
+	case status.StateDraft:
 		if all {
 			_, err := e.st.Withdraw(ctx, store.ActorEngine, inc.ID, "the failure cleared before anyone approved the draft")
 			if errors.Is(err, store.ErrState) {
@@ -211,7 +212,7 @@ func (e *Engine) settle(ctx context.Context, cfg *config.Config, inc *store.Inci
 			return false, nil
 		}
 		return true, e.revise(ctx, cfg, inc, comps)
-	case store.StatePublished:
+	case status.StatePublished:
 		if !all || inc.Proposal != nil {
 			return false, nil
 		}

@@ -3,23 +3,23 @@ package incident
 import (
 	"embed"
 	"fmt"
+	"github.com/probed/probed/status"
 	"strings"
 	"text/template"
 	"time"
 
 	"github.com/probed/probed/config"
-	"github.com/probed/probed/store"
 )
 
 //go:embed templates/texts.tmpl
 var textFS embed.FS
 
 var statusWords = map[string][2]string{
-	store.Operational:         {"operational", "正常"},
-	store.DegradedPerformance: {"degraded performance", "パフォーマンス低下"},
-	store.PartialOutage:       {"partial outage", "一部停止"},
-	store.MajorOutage:         {"major outage", "停止"},
-	store.UnderMaintenance:    {"under maintenance", "メンテナンス中"},
+	status.Operational:         {"operational", "正常"},
+	status.DegradedPerformance: {"degraded performance", "パフォーマンス低下"},
+	status.PartialOutage:       {"partial outage", "一部停止"},
+	status.MajorOutage:         {"major outage", "停止"},
+	status.UnderMaintenance:    {"under maintenance", "メンテナンス中"},
 }
 
 // StatusWord is a component status in words, in English or Japanese.
@@ -54,7 +54,7 @@ func newTextTemplates() *template.Template {
 		"names": func(cs []textComp, lang string) string {
 			var out []string
 			for _, c := range cs {
-				if c.Status != store.Operational {
+				if c.Status != status.Operational {
 					out = append(out, c.Name)
 				}
 			}
@@ -69,9 +69,9 @@ func newTextTemplates() *template.Template {
 			return strings.Join(out, ", ")
 		},
 		"worst": func(cs []textComp, lang string) string {
-			w := store.Operational
+			w := status.Operational
 			for _, c := range cs {
-				if store.StatusRank(c.Status) > store.StatusRank(w) {
+				if status.Rank(c.Status) > status.Rank(w) {
 					w = c.Status
 				}
 			}
@@ -80,7 +80,7 @@ func newTextTemplates() *template.Template {
 	}).ParseFS(textFS, "templates/texts.tmpl"))
 }
 
-func (e *Engine) textData(cfg *config.Config, comps []store.ComponentImpact, at time.Time) textData {
+func (e *Engine) textData(cfg *config.Config, comps []status.ComponentImpact, at time.Time) textData {
 	loc := cfg.Page.Location
 	if loc == nil {
 		loc = time.UTC
@@ -93,7 +93,7 @@ func (e *Engine) textData(cfg *config.Config, comps []store.ComponentImpact, at 
 		}
 		tc := textComp{ID: c.ID, Name: name, Status: c.Status, StatusEN: StatusWord(c.Status, "en"), StatusJA: StatusWord(c.Status, "ja")}
 		d.Components = append(d.Components, tc)
-		if c.Status != store.Operational {
+		if c.Status != status.Operational {
 			d.Failing = append(d.Failing, tc)
 			if c.Since != nil && (at.IsZero() || c.Since.Before(at)) {
 				at = *c.Since
@@ -122,7 +122,7 @@ func (e *Engine) render(names []string, data textData) ([]string, error) {
 }
 
 // texts proposes a draft's title and first update for its components.
-func (e *Engine) texts(cfg *config.Config, comps []store.ComponentImpact) (drafted, error) {
+func (e *Engine) texts(cfg *config.Config, comps []status.ComponentImpact) (drafted, error) {
 	out, err := e.render([]string{"title.en", "title.ja", "body.en", "body.ja"}, e.textData(cfg, comps, time.Time{}))
 	if err != nil {
 		return drafted{}, err
@@ -131,16 +131,16 @@ func (e *Engine) texts(cfg *config.Config, comps []store.ComponentImpact) (draft
 }
 
 // resolveTexts proposes the final update of an incident whose components recovered.
-func (e *Engine) resolveTexts(cfg *config.Config, inc *store.Incident) (drafted, error) {
+func (e *Engine) resolveTexts(cfg *config.Config, inc *status.Incident) (drafted, error) {
 	var recovered time.Time
 	for _, c := range inc.Components {
 		if h, ok := e.comps[c.ID]; ok && h.Since.After(recovered) {
 			recovered = h.Since
 		}
 	}
-	comps := make([]store.ComponentImpact, len(inc.Components))
+	comps := make([]status.ComponentImpact, len(inc.Components))
 	for i, c := range inc.Components {
-		comps[i] = store.ComponentImpact{ID: c.ID, Status: store.Operational}
+		comps[i] = status.ComponentImpact{ID: c.ID, Status: status.Operational}
 	}
 	out, err := e.render([]string{"resolve.en", "resolve.ja"}, e.textData(cfg, comps, recovered))
 	if err != nil {

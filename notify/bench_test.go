@@ -5,6 +5,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/probed/probed/status"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,9 +61,9 @@ func BenchmarkFanOut(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		inc, err := st.CreateDraft(ctx, "alice", store.DraftInput{Title: "OCSP responder errors", Body: "We are investigating OCSP failures.",
-			BodyJA: "OCSP の障害を調査しています。", Origin: store.OriginManual, Publish: true,
-			Components: []store.ComponentImpact{{ID: "ocsp", Status: store.MajorOutage}}})
+		inc, err := st.CreateDraft(ctx, "alice", status.NewIncident{Title: "OCSP responder errors", Body: "We are investigating OCSP failures.",
+			BodyJA: "OCSP の障害を調査しています。", Origin: status.OriginManual, Publish: true,
+			Components: []status.ComponentImpact{{ID: "ocsp", Status: status.MajorOutage}}})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -90,7 +91,7 @@ func BenchmarkFanOut(b *testing.B) {
 }
 
 // sampleMessage renders one of the benchmark's mails, for the raw client.
-func sampleMessage(b *testing.B, cfg *config.Config, links *Links, inc *store.Incident) []byte {
+func sampleMessage(b *testing.B, cfg *config.Config, links *Links, inc *status.Incident) []byte {
 	c, err := NewComposer(cfg, links)
 	if err != nil {
 		b.Fatal(err)

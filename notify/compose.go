@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/probed/probed/status"
 	htmltmpl "html/template"
 	"mime"
 	"net/mail"
@@ -21,23 +22,23 @@ import (
 
 // Labels of update statuses, as the seed's timelines show them.
 var statusLabels = map[string][2]string{
-	store.StatusInvestigating: {"Investigating", "調査中"},
-	store.StatusIdentified:    {"Identified", "原因特定"},
-	store.StatusMonitoring:    {"Monitoring", "経過観察中"},
-	store.StatusResolved:      {"Resolved", "解決済み"},
-	store.StatusUpdate:        {"Update", "更新"},
-	store.StatusScheduled:     {"Scheduled", "予定"},
-	store.StatusInProgress:    {"In progress", "実施中"},
-	store.StatusVerifying:     {"Verifying", "検証中"},
-	store.StatusCompleted:     {"Completed", "完了"},
+	status.StatusInvestigating: {"Investigating", "調査中"},
+	status.StatusIdentified:    {"Identified", "原因特定"},
+	status.StatusMonitoring:    {"Monitoring", "経過観察中"},
+	status.StatusResolved:      {"Resolved", "解決済み"},
+	status.StatusUpdate:        {"Update", "更新"},
+	status.StatusScheduled:     {"Scheduled", "予定"},
+	status.StatusInProgress:    {"In progress", "実施中"},
+	status.StatusVerifying:     {"Verifying", "検証中"},
+	status.StatusCompleted:     {"Completed", "完了"},
 }
 
 var componentLabels = map[string][2]string{
-	store.Operational:         {"Operational", "稼働中"},
-	store.DegradedPerformance: {"Degraded performance", "パフォーマンス低下"},
-	store.PartialOutage:       {"Partial outage", "部分的な障害"},
-	store.MajorOutage:         {"Major outage", "重大な障害"},
-	store.UnderMaintenance:    {"Under maintenance", "メンテナンス中"},
+	status.Operational:         {"Operational", "稼働中"},
+	status.DegradedPerformance: {"Degraded performance", "パフォーマンス低下"},
+	status.PartialOutage:       {"Partial outage", "部分的な障害"},
+	status.MajorOutage:         {"Major outage", "重大な障害"},
+	status.UnderMaintenance:    {"Under maintenance", "メンテナンス中"},
 }
 
 func label(m map[string][2]string, key string, ja bool) string {
@@ -87,8 +88,8 @@ func NewComposer(cfg *config.Config, links *Links) (*Composer, error) {
 // Story is one event's mail, rendered once for all its recipients.
 type Story struct {
 	Event    store.Event
-	Incident *store.Incident
-	Update   store.Update
+	Incident *status.Incident
+	Update   status.Update
 	Kind     string // incident or maintenance
 	Subject  string
 	URL      string
@@ -136,10 +137,10 @@ func (c *Composer) Story(ctx context.Context, st *store.Store, ev store.Event) (
 }
 
 // StoryOf renders the mail of an event about inc.
-func (c *Composer) StoryOf(ev store.Event, inc *store.Incident) (*Story, error) {
+func (c *Composer) StoryOf(ev store.Event, inc *status.Incident) (*Story, error) {
 	s := &Story{Event: ev, Incident: inc, Kind: inc.Kind}
-	if s.Kind != store.KindMaintenance {
-		s.Kind = store.KindIncident
+	if s.Kind != status.KindMaintenance {
+		s.Kind = status.KindIncident
 	}
 	found := false
 	for _, u := range inc.Updates {
@@ -159,7 +160,7 @@ func (c *Composer) StoryOf(ev store.Event, inc *store.Incident) (*Story, error) 
 		loc = time.UTC
 	}
 	s.Root = ev.Kind == store.EventIncidentPublished || ev.Kind == store.EventMaintenanceScheduled
-	if s.Kind == store.KindMaintenance {
+	if s.Kind == status.KindMaintenance {
 		s.URL = c.pageURL("/maintenance/%d", inc.ID)
 	} else {
 		s.URL = c.pageURL("/incidents/%d", inc.ID)
@@ -180,7 +181,7 @@ func (c *Composer) StoryOf(ev store.Event, inc *store.Incident) (*Story, error) 
 		at = s.Update.CreatedAt
 	}
 	d.Posted, d.PostedJA = FormatTime(at, loc, false), FormatTime(at, loc, true)
-	if s.Kind == store.KindMaintenance {
+	if s.Kind == status.KindMaintenance {
 		d.Kind, d.KindJA = "Maintenance", "メンテナンス情報"
 		if inc.ScheduledFor != nil && inc.ScheduledUntil != nil {
 			d.Window = FormatTime(*inc.ScheduledFor, loc, false) + " to " + FormatTime(*inc.ScheduledUntil, loc, false)
@@ -228,12 +229,12 @@ func (c *Composer) pageURL(format string, args ...any) string {
 // (or Maintenance), dated by the incident's first public moment (the
 // maintenance's start) in the page's time zone, so every mail of one
 // incident has the same subject.
-func Subject(page string, inc *store.Incident, loc *time.Location) string {
+func Subject(page string, inc *status.Incident, loc *time.Location) string {
 	kind, at := "Incident", inc.CreatedAt
 	if inc.PublishedAt != nil {
 		at = *inc.PublishedAt
 	}
-	if inc.Kind == store.KindMaintenance {
+	if inc.Kind == status.KindMaintenance {
 		kind = "Maintenance"
 		if inc.ScheduledFor != nil {
 			at = *inc.ScheduledFor

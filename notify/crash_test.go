@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/probed/probed/status"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -148,8 +149,8 @@ func TestCrashMidFanOutLosesNothing(t *testing.T) {
 	if err := addSubscribers(ctx, st, addrs("s", subscribers), []string{"ocsp"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.CreateDraft(ctx, "alice", store.DraftInput{Title: "OCSP down", Body: "Investigating.", Origin: store.OriginManual, Publish: true,
-		Components: []store.ComponentImpact{{ID: "ocsp", Status: store.MajorOutage}}}); err != nil {
+	if _, err := st.CreateDraft(ctx, "alice", status.NewIncident{Title: "OCSP down", Body: "Investigating.", Origin: status.OriginManual, Publish: true,
+		Components: []status.ComponentImpact{{ID: "ocsp", Status: status.MajorOutage}}}); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()

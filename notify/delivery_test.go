@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
+	"github.com/probed/probed/status"
 	"io"
 	"math/big"
 	"net"
@@ -340,8 +341,8 @@ func TestWebhooksSignedRetriedAndQuarantined(t *testing.T) {
 		t.Errorf("delivery ids %q and %q: a retry must carry the same id", calls[0].header.Get(HeaderDelivery), calls[1].header.Get(HeaderDelivery))
 	}
 	p := calls[1].payload
-	if p.Incident.ID != itoa(inc.ID) || p.Incident.Name != "OCSP down" || p.Incident.Status != store.StatusInvestigating ||
-		len(p.Incident.IncidentUpdates) != 1 || p.Incident.IncidentUpdates[0].Status != store.StatusInvestigating ||
+	if p.Incident.ID != itoa(inc.ID) || p.Incident.Name != "OCSP down" || p.Incident.Status != status.StatusInvestigating ||
+		len(p.Incident.IncidentUpdates) != 1 || p.Incident.IncidentUpdates[0].Status != status.StatusInvestigating ||
 		p.Incident.Shortlink != "http://status.example.test/incidents/"+itoa(inc.ID) || !strings.Contains(p.Meta.Unsubscribe, "/unsubscribe?t=") ||
 		len(p.Incident.Components) != 1 || p.Incident.Components[0].Name != "Online Certificate Status Protocol (OCSP)" || p.Page.Name != "Example CA" {
 		t.Errorf("payload = %+v", p)

@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"fmt"
+	"github.com/probed/probed/status"
 	"os"
 	"path/filepath"
 	"strings"
@@ -117,14 +118,14 @@ func (e *env) add(address string, comps ...string) store.Subscriber {
 
 // publish creates an incident through the incidents store, as an operator
 // approving a draft does, so its event is written in the same transaction.
-func (e *env) publish(title string, comps ...string) *store.Incident {
+func (e *env) publish(title string, comps ...string) *status.Incident {
 	e.t.Helper()
-	var ci []store.ComponentImpact
+	var ci []status.ComponentImpact
 	for _, c := range comps {
-		ci = append(ci, store.ComponentImpact{ID: c, Status: store.MajorOutage})
+		ci = append(ci, status.ComponentImpact{ID: c, Status: status.MajorOutage})
 	}
-	inc, err := e.st.CreateDraft(e.ctx, "alice", store.DraftInput{Title: title, Body: "We are investigating failures of " + strings.Join(comps, ", ") + ".",
-		BodyJA: "現在、障害を調査しています。", Components: ci, Origin: store.OriginManual, Publish: true})
+	inc, err := e.st.CreateDraft(e.ctx, "alice", status.NewIncident{Title: title, Body: "We are investigating failures of " + strings.Join(comps, ", ") + ".",
+		BodyJA: "現在、障害を調査しています。", Components: ci, Origin: status.OriginManual, Publish: true})
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/probed/probed/status"
 	"io"
 	"net"
 	"net/http"
@@ -353,7 +354,7 @@ func createToken(t *testing.T, in instance, name string) string {
 }
 
 // drafts reads the incident holder's draft incidents over its operator API.
-func drafts(t *testing.T, in instance) ([]store.Incident, error) {
+func drafts(t *testing.T, in instance) ([]status.Incident, error) {
 	code, body, err := httpGet(in.url()+"/api/v1/incidents?state=draft", map[string]string{"Authorization": "Bearer " + in.token})
 	if err != nil {
 		return nil, err
@@ -361,7 +362,7 @@ func drafts(t *testing.T, in instance) ([]store.Incident, error) {
 	if code != 200 {
 		return nil, fmt.Errorf("HTTP %d: %s", code, body)
 	}
-	var list []store.Incident
+	var list []status.Incident
 	if err := json.Unmarshal(body, &list); err != nil {
 		return nil, err
 	}
@@ -380,7 +381,7 @@ func assertDrafts(t *testing.T, in instance, n int) {
 // evidence, and checks that no more appear over a few more deliveries.
 func waitForDrafts(t *testing.T, in instance, n int) {
 	t.Helper()
-	var list []store.Incident
+	var list []status.Incident
 	waitFor(t, 60*time.Second, fmt.Sprintf("%d draft(s) from Alertmanager", n), func() (bool, string) {
 		var err error
 		list, err = drafts(t, in)
@@ -389,7 +390,7 @@ func waitForDrafts(t *testing.T, in instance, n int) {
 		}
 		ok := len(list) == n
 		for _, inc := range list {
-			ok = ok && slices.ContainsFunc(inc.Evidence, func(e store.Evidence) bool {
+			ok = ok && slices.ContainsFunc(inc.Evidence, func(e status.Evidence) bool {
 				return e.Source == "alertmanager" && e.Check == "ProbeDownQuorum"
 			})
 		}

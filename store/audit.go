@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"github.com/probed/probed/status"
 	"time"
 )
 
@@ -35,7 +36,7 @@ func (s *Store) audit(ctx context.Context, tx *sql.Tx, actor, action string, inc
 		switch x := v.(type) {
 		case nil:
 			return nil, nil
-		case *Incident:
+		case *status.Incident:
 			if x == nil {
 				return nil, nil
 			}

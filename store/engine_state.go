@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/probed/probed/probes"
+	"github.com/probed/probed/probes/run"
 )
 
 // ProbeHealth is the incident engine's memory of one probe at one location.
@@ -23,7 +23,7 @@ type ProbeHealth struct {
 	Slows     int // consecutive successful runs slower than the latency objective (capped)
 	Since     time.Time
 	Last      time.Time
-	Checks    []probes.Check // failed checks of the last failed run
+	Checks    []run.Check // failed checks of the last failed run
 }
 
 // SaveProbeHealth writes a probe's health.

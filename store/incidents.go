@@ -6,70 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/probed/probed/status"
 	"slices"
 	"strings"
 	"time"
 )
 
-// Incident kinds: incidents and scheduled maintenances share one table.
-const (
-	KindIncident    = "incident"
-	KindMaintenance = "maintenance"
-)
-
-// Incident states: who has seen it. Only published ones are public.
-const (
-	StateDraft     = "draft"
-	StatePublished = "published"
-	StateResolved  = "resolved"
-	StateRejected  = "rejected"
-	StateWithdrawn = "withdrawn"
-)
-
-// Incident and maintenance statuses (SPEC §6).
-const (
-	StatusInvestigating = "investigating"
-	StatusIdentified    = "identified"
-	StatusMonitoring    = "monitoring"
-	StatusResolved      = "resolved"
-	StatusScheduled     = "scheduled"
-	StatusInProgress    = "in_progress"
-	StatusVerifying     = "verifying"
-	StatusCompleted     = "completed"
-	// StatusUpdate posts an update that keeps the status (shown as "Update").
-	StatusUpdate = "update"
-)
-
-// Impacts (the page indicator vocabulary, plus maintenance).
-const (
-	ImpactNone        = "none"
-	ImpactMinor       = "minor"
-	ImpactMajor       = "major"
-	ImpactCritical    = "critical"
-	ImpactMaintenance = "maintenance"
-)
-
-// Component statuses (SPEC §6).
-const (
-	Operational         = "operational"
-	DegradedPerformance = "degraded_performance"
-	PartialOutage       = "partial_outage"
-	MajorOutage         = "major_outage"
-	UnderMaintenance    = "under_maintenance"
-)
-
-// Origins: what made an incident.
-const (
-	OriginProbe        = "probe"
-	OriginAlertmanager = "alertmanager"
-	OriginManual       = "manual"
-)
-
 // ActorEngine is the audit log's "who" for what the engine does by itself.
 const ActorEngine = "probed"
-
-// ComponentStatuses lists the component statuses, best first.
-var ComponentStatuses = []string{Operational, DegradedPerformance, PartialOutage, MajorOutage, UnderMaintenance}
 
 // Errors callers branch on (the operator API maps them to 404, 409 and 400).
 var (
@@ -77,159 +21,6 @@ var (
 	ErrState    = errors.New("not allowed in this state")
 	ErrInvalid  = errors.New("invalid input")
 )
-
-// Incident is an incident or a scheduled maintenance with its components,
-// timeline (newest first) and evidence.
-type Incident struct {
-	ID             int64             `json:"id"`
-	Kind           string            `json:"kind"`
-	State          string            `json:"state"`
-	Status         string            `json:"status"`
-	Impact         string            `json:"impact"`
-	Title          string            `json:"title"`
-	TitleJA        string            `json:"title_ja,omitempty"`
-	Components     []ComponentImpact `json:"components"`
-	Updates        []Update          `json:"updates"`
-	Evidence       []Evidence        `json:"evidence"`
-	Origin         string            `json:"origin"`
-	Edited         bool              `json:"edited"`
-	Reason         string            `json:"reason,omitempty"`
-	Proposal       *Proposal         `json:"proposal,omitempty"`
-	CreatedAt      time.Time         `json:"created_at"`
-	UpdatedAt      time.Time         `json:"updated_at"`
-	PublishedAt    *time.Time        `json:"published_at"`
-	MonitoringAt   *time.Time        `json:"monitoring_at"`
-	ResolvedAt     *time.Time        `json:"resolved_at"`
-	ScheduledFor   *time.Time        `json:"scheduled_for,omitempty"`
-	ScheduledUntil *time.Time        `json:"scheduled_until,omitempty"`
-	Shortlink      string            `json:"shortlink,omitempty"`
-}
-
-// ComponentImpact is a component an incident covers and its status there:
-// proposed while a draft, public once published.
-type ComponentImpact struct {
-	ID     string `json:"id"`
-	Status string `json:"status"`
-	// Since is when the engine saw the component leave operational.
-	Since *time.Time `json:"since,omitempty"`
-}
-
-// Update is one timeline entry.
-type Update struct {
-	ID         int64               `json:"id"`
-	IncidentID int64               `json:"incident_id"`
-	Status     string              `json:"status"`
-	Body       string              `json:"body"`
-	BodyJA     string              `json:"body_ja,omitempty"`
-	CreatedAt  time.Time           `json:"created_at"`
-	DisplayAt  time.Time           `json:"display_at"`
-	Notify     bool                `json:"notify"`
-	Affected   []AffectedComponent `json:"affected_components"`
-}
-
-// AffectedComponent is a public status change an update made.
-type AffectedComponent struct {
-	ID        string `json:"id"`
-	OldStatus string `json:"old_status"`
-	NewStatus string `json:"new_status"`
-}
-
-// Evidence is what the machines saw: a failed check of a probe at a
-// location, or a firing Alertmanager alert, with its stored values.
-type Evidence struct {
-	ID        int64             `json:"id"`
-	Component string            `json:"component"`
-	Source    string            `json:"source"` // probe | alertmanager
-	Probe     string            `json:"probe"`  // probe name or alertname
-	Location  string            `json:"location"`
-	Check     string            `json:"check"`
-	Message   string            `json:"message"`
-	Since     time.Time         `json:"since"`
-	Last      time.Time         `json:"last"`
-	Count     int               `json:"count"`
-	Values    map[string]string `json:"values,omitempty"`
-}
-
-// Proposal is the engine asking the operator to resolve a published
-// incident whose components have recovered.
-type Proposal struct {
-	Action string    `json:"action"` // resolve
-	Body   string    `json:"body"`
-	BodyJA string    `json:"body_ja,omitempty"`
-	At     time.Time `json:"at"`
-}
-
-// Open reports whether an incident still needs attention: a draft, or
-// published and not resolved.
-func (i *Incident) Open() bool { return i.State == StateDraft || i.State == StatePublished }
-
-// Component returns the incident's entry for a component, or nil.
-func (i *Incident) Component(id string) *ComponentImpact {
-	for k := range i.Components {
-		if i.Components[k].ID == id {
-			return &i.Components[k]
-		}
-	}
-	return nil
-}
-
-// ComponentIDs returns the ids of the incident's components in order.
-func (i *Incident) ComponentIDs() []string {
-	out := make([]string, len(i.Components))
-	for k, c := range i.Components {
-		out[k] = c.ID
-	}
-	return out
-}
-
-// StatusRank orders component statuses by how bad they look on the page.
-func StatusRank(status string) int {
-	switch status {
-	case DegradedPerformance:
-		return 1
-	case UnderMaintenance:
-		return 2
-	case PartialOutage:
-		return 3
-	case MajorOutage:
-		return 4
-	}
-	return 0
-}
-
-// ImpactFor is the impact a set of component statuses proposes.
-func ImpactFor(comps []ComponentImpact) string {
-	worst := 0
-	for _, c := range comps {
-		worst = max(worst, StatusRank(c.Status))
-	}
-	switch worst {
-	case 4:
-		return ImpactCritical
-	case 3:
-		return ImpactMajor
-	case 1, 2:
-		return ImpactMinor
-	}
-	return ImpactNone
-}
-
-// ValidComponentStatus reports whether s is a component status.
-func ValidComponentStatus(s string) bool { return slices.Contains(ComponentStatuses, s) }
-
-// ValidImpact reports whether s is an incident impact.
-func ValidImpact(s string) bool {
-	return s == ImpactNone || s == ImpactMinor || s == ImpactMajor || s == ImpactCritical
-}
-
-// ValidState reports whether s is an incident state.
-func ValidState(s string) bool {
-	switch s {
-	case StateDraft, StatePublished, StateResolved, StateRejected, StateWithdrawn:
-		return true
-	}
-	return false
-}
 
 // IncidentFilter selects incidents. Zero fields match everything; State,
 // Kind and Status take comma-separated lists.
@@ -255,7 +46,7 @@ const incidentCols = `id, kind, state, status, impact, title, title_ja, origin, 
 // ListIncidents returns the incidents matching f, newest first, each whole.
 // Components, updates and evidence are read in batches, not per incident,
 // so the public page's rebuild over thousands of incidents stays cheap.
-func (s *Store) ListIncidents(ctx context.Context, f IncidentFilter) ([]Incident, error) {
+func (s *Store) ListIncidents(ctx context.Context, f IncidentFilter) ([]status.Incident, error) {
 	var where []string
 	var args []any
 	in := func(col, list string) {
@@ -295,7 +86,7 @@ func (s *Store) ListIncidents(ctx context.Context, f IncidentFilter) ([]Incident
 	if err != nil {
 		return nil, fmt.Errorf("list incidents: %w", err)
 	}
-	out := []Incident{}
+	out := []status.Incident{}
 	for rows.Next() {
 		inc, err := scanIncident(rows)
 		if err != nil {
@@ -308,7 +99,7 @@ func (s *Store) ListIncidents(ctx context.Context, f IncidentFilter) ([]Incident
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list incidents: %w", err)
 	}
-	ptrs := make([]*Incident, len(out))
+	ptrs := make([]*status.Incident, len(out))
 	for i := range out {
 		ptrs[i] = &out[i]
 	}
@@ -322,12 +113,12 @@ func (s *Store) ListIncidents(ctx context.Context, f IncidentFilter) ([]Incident
 }
 
 // GetIncident returns one incident or maintenance whole, or ErrNotFound.
-func (s *Store) GetIncident(ctx context.Context, id int64) (*Incident, error) {
+func (s *Store) GetIncident(ctx context.Context, id int64) (*status.Incident, error) {
 	return s.getIncident(ctx, s.r, id)
 }
 
-func scanIncident(sc scanner) (*Incident, error) {
-	var inc Incident
+func scanIncident(sc scanner) (*status.Incident, error) {
+	var inc status.Incident
 	var edited int
 	var propKind, propBody, propBodyJA string
 	var propMS, pub, mon, res, sf, su sql.NullInt64
@@ -341,16 +132,16 @@ func scanIncident(sc scanner) (*Incident, error) {
 	inc.PublishedAt, inc.MonitoringAt, inc.ResolvedAt = nullTime(pub), nullTime(mon), nullTime(res)
 	inc.ScheduledFor, inc.ScheduledUntil = nullTime(sf), nullTime(su)
 	if propKind != "" {
-		inc.Proposal = &Proposal{Action: propKind, Body: propBody, BodyJA: propBodyJA}
+		inc.Proposal = &status.Proposal{Action: propKind, Body: propBody, BodyJA: propBodyJA}
 		if propMS.Valid {
 			inc.Proposal.At = fromMS(propMS.Int64)
 		}
 	}
-	inc.Components, inc.Updates, inc.Evidence = []ComponentImpact{}, []Update{}, []Evidence{}
+	inc.Components, inc.Updates, inc.Evidence = []status.ComponentImpact{}, []status.Update{}, []status.Evidence{}
 	return &inc, nil
 }
 
-func (s *Store) getIncident(ctx context.Context, q querier, id int64) (*Incident, error) {
+func (s *Store) getIncident(ctx context.Context, q querier, id int64) (*status.Incident, error) {
 	inc, err := scanIncident(q.QueryRowContext(ctx, `SELECT `+incidentCols+` FROM incidents WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("incident %d: %w", id, ErrNotFound)
@@ -358,18 +149,18 @@ func (s *Store) getIncident(ctx context.Context, q querier, id int64) (*Incident
 	if err != nil {
 		return nil, fmt.Errorf("read incident %d: %w", id, err)
 	}
-	if err := loadParts(ctx, q, []*Incident{inc}); err != nil {
+	if err := loadParts(ctx, q, []*status.Incident{inc}); err != nil {
 		return nil, err
 	}
 	return inc, nil
 }
 
 // loadParts reads the components, updates and evidence of incs in three queries.
-func loadParts(ctx context.Context, q querier, incs []*Incident) error {
+func loadParts(ctx context.Context, q querier, incs []*status.Incident) error {
 	if len(incs) == 0 {
 		return nil
 	}
-	byID := make(map[int64]*Incident, len(incs))
+	byID := make(map[int64]*status.Incident, len(incs))
 	args := make([]any, len(incs))
 	for i, inc := range incs {
 		byID[inc.ID] = inc
@@ -383,7 +174,7 @@ func loadParts(ctx context.Context, q querier, incs []*Incident) error {
 	}
 	for rows.Next() {
 		var id int64
-		var c ComponentImpact
+		var c status.ComponentImpact
 		var since sql.NullInt64
 		if err := rows.Scan(&id, &c.ID, &c.Status, &since); err != nil {
 			rows.Close()
@@ -403,7 +194,7 @@ func loadParts(ctx context.Context, q querier, incs []*Incident) error {
 		return fmt.Errorf("read incident updates: %w", err)
 	}
 	for rows.Next() {
-		var u Update
+		var u status.Update
 		var created, display int64
 		var notify int
 		var affected string
@@ -417,7 +208,7 @@ func loadParts(ctx context.Context, q querier, incs []*Incident) error {
 			return fmt.Errorf("read incident %d update %d: affected components: %w", u.IncidentID, u.ID, err)
 		}
 		if u.Affected == nil {
-			u.Affected = []AffectedComponent{}
+			u.Affected = []status.AffectedComponent{}
 		}
 		byID[u.IncidentID].Updates = append(byID[u.IncidentID].Updates, u)
 	}
@@ -433,7 +224,7 @@ func loadParts(ctx context.Context, q querier, incs []*Incident) error {
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var e Evidence
+		var e status.Evidence
 		var id, since, last int64
 		var vals string
 		if err := rows.Scan(&e.ID, &id, &e.Component, &e.Source, &e.Probe, &e.Location, &e.Check, &e.Message, &since, &last, &e.Count, &vals); err != nil {
@@ -448,24 +239,9 @@ func loadParts(ctx context.Context, q querier, incs []*Incident) error {
 	return rows.Err()
 }
 
-// DraftInput is a new draft incident: from the engine (Origin probe or
-// alertmanager) or an operator (manual; Publish approves it at once).
-type DraftInput struct {
-	Title      string
-	TitleJA    string
-	Impact     string // empty: proposed from the component statuses
-	Status     string // first update's status; empty: investigating
-	Body       string
-	BodyJA     string
-	Components []ComponentImpact
-	Evidence   []Evidence
-	Origin     string
-	Publish    bool
-}
-
 // CreateDraft stores a new incident in state draft with its proposed first
 // update (and, with Publish, approves it in the same transaction).
-func (s *Store) CreateDraft(ctx context.Context, actor string, in DraftInput) (*Incident, error) {
+func (s *Store) CreateDraft(ctx context.Context, actor string, in status.NewIncident) (*status.Incident, error) {
 	if strings.TrimSpace(in.Title) == "" {
 		return nil, fmt.Errorf("create incident: title is empty: %w", ErrInvalid)
 	}
@@ -473,24 +249,24 @@ func (s *Store) CreateDraft(ctx context.Context, actor string, in DraftInput) (*
 		return nil, fmt.Errorf("create incident: message is empty: %w", ErrInvalid)
 	}
 	if in.Origin == "" {
-		in.Origin = OriginManual
+		in.Origin = status.OriginManual
 	}
-	if in.Origin != OriginProbe && in.Origin != OriginAlertmanager && in.Origin != OriginManual {
+	if in.Origin != status.OriginProbe && in.Origin != status.OriginAlertmanager && in.Origin != status.OriginManual {
 		return nil, fmt.Errorf("create incident: origin %q: %w", in.Origin, ErrInvalid)
 	}
 	if err := checkComponents(in.Components); err != nil {
 		return nil, fmt.Errorf("create incident: %w", err)
 	}
 	if in.Impact == "" {
-		in.Impact = ImpactFor(in.Components)
+		in.Impact = status.ImpactFor(in.Components)
 	}
-	if !ValidImpact(in.Impact) {
+	if !status.ValidImpact(in.Impact) {
 		return nil, fmt.Errorf("create incident: impact %q (want none, minor, major or critical): %w", in.Impact, ErrInvalid)
 	}
 	if in.Status == "" {
-		in.Status = StatusInvestigating
+		in.Status = status.StatusInvestigating
 	}
-	if !validIncidentStatus(in.Status) || in.Status == StatusResolved {
+	if !status.ValidDraftStatus(in.Status) {
 		return nil, fmt.Errorf("create incident: status %q (want investigating, identified or monitoring): %w", in.Status, ErrInvalid)
 	}
 	var id int64
@@ -530,7 +306,7 @@ func (s *Store) CreateDraft(ctx context.Context, actor string, in DraftInput) (*
 	return s.GetIncident(ctx, id)
 }
 
-func checkComponents(comps []ComponentImpact) error {
+func checkComponents(comps []status.ComponentImpact) error {
 	seen := map[string]bool{}
 	for _, c := range comps {
 		if c.ID == "" {
@@ -540,24 +316,16 @@ func checkComponents(comps []ComponentImpact) error {
 			return fmt.Errorf("component %q given twice: %w", c.ID, ErrInvalid)
 		}
 		seen[c.ID] = true
-		if !ValidComponentStatus(c.Status) || c.Status == UnderMaintenance {
+		if !status.ValidIncidentComponentStatus(c.Status) {
 			return fmt.Errorf("component %q: status %q (want operational, degraded_performance, partial_outage or major_outage): %w", c.ID, c.Status, ErrInvalid)
 		}
 	}
 	return nil
 }
 
-func validIncidentStatus(s string) bool {
-	switch s {
-	case StatusInvestigating, StatusIdentified, StatusMonitoring, StatusResolved:
-		return true
-	}
-	return false
-}
-
 // setComponents replaces an incident's components, keeping each one's
 // since when the caller leaves it nil.
-func setComponents(ctx context.Context, tx *sql.Tx, id int64, comps []ComponentImpact) error {
+func setComponents(ctx context.Context, tx *sql.Tx, id int64, comps []status.ComponentImpact) error {
 	old := map[string]sql.NullInt64{}
 	rows, err := tx.QueryContext(ctx, `SELECT component, since_ms FROM incident_components WHERE incident_id = ?`, id)
 	if err != nil {
@@ -593,7 +361,7 @@ func setComponents(ctx context.Context, tx *sql.Tx, id int64, comps []ComponentI
 
 // addEvidence inserts evidence, or refreshes the row of the same source,
 // probe, location and check (message, values, last seen, count).
-func addEvidence(ctx context.Context, tx *sql.Tx, id int64, ev []Evidence) error {
+func addEvidence(ctx context.Context, tx *sql.Tx, id int64, ev []status.Evidence) error {
 	for _, e := range ev {
 		vals, err := json.Marshal(e.Values)
 		if err != nil {
@@ -606,7 +374,7 @@ func addEvidence(ctx context.Context, tx *sql.Tx, id int64, ev []Evidence) error
 			e.Last = e.Since
 		}
 		if e.Source == "" {
-			e.Source = OriginProbe
+			e.Source = status.OriginProbe
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO incident_evidence (incident_id, component, source, probe, location, check_name, message, since_ms, last_ms, count, vals)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)
@@ -622,7 +390,7 @@ func addEvidence(ctx context.Context, tx *sql.Tx, id int64, ev []Evidence) error
 }
 
 // AddEvidence attaches evidence to an incident (or refreshes what is there).
-func (s *Store) AddEvidence(ctx context.Context, id int64, ev []Evidence) error {
+func (s *Store) AddEvidence(ctx context.Context, id int64, ev []status.Evidence) error {
 	if len(ev) == 0 {
 		return nil
 	}
@@ -635,30 +403,19 @@ func (s *Store) AddEvidence(ctx context.Context, id int64, ev []Evidence) error 
 	})
 }
 
-// DraftEdit is an operator's change to a draft; nil fields stay as they are.
-type DraftEdit struct {
-	Title      *string           `json:"title"`
-	TitleJA    *string           `json:"title_ja"`
-	Impact     *string           `json:"impact"`
-	Status     *string           `json:"status"`
-	Body       *string           `json:"message"`
-	BodyJA     *string           `json:"message_ja"`
-	Components []ComponentImpact `json:"components"`
-}
-
 // EditDraft applies an operator's edit to a draft. The engine stops
 // rewriting an edited draft's texts and statuses.
-func (s *Store) EditDraft(ctx context.Context, actor string, id int64, e DraftEdit) (*Incident, error) {
+func (s *Store) EditDraft(ctx context.Context, actor string, id int64, e status.DraftEdit) (*status.Incident, error) {
 	if e.Title != nil && strings.TrimSpace(*e.Title) == "" {
 		return nil, fmt.Errorf("edit incident %d: title is empty: %w", id, ErrInvalid)
 	}
 	if e.Body != nil && strings.TrimSpace(*e.Body) == "" {
 		return nil, fmt.Errorf("edit incident %d: message is empty: %w", id, ErrInvalid)
 	}
-	if e.Impact != nil && !ValidImpact(*e.Impact) {
+	if e.Impact != nil && !status.ValidImpact(*e.Impact) {
 		return nil, fmt.Errorf("edit incident %d: impact %q (want none, minor, major or critical): %w", id, *e.Impact, ErrInvalid)
 	}
-	if e.Status != nil && (!validIncidentStatus(*e.Status) || *e.Status == StatusResolved) {
+	if e.Status != nil && !status.ValidDraftStatus(*e.Status) {
 		return nil, fmt.Errorf("edit incident %d: status %q (want investigating, identified or monitoring): %w", id, *e.Status, ErrInvalid)
 	}
 	if e.Components != nil {
@@ -671,7 +428,7 @@ func (s *Store) EditDraft(ctx context.Context, actor string, id int64, e DraftEd
 		if err != nil {
 			return err
 		}
-		if before.State != StateDraft {
+		if !status.Editable(before.State) {
 			return fmt.Errorf("edit incident %d: it is %s, only drafts can be edited: %w", id, before.State, ErrState)
 		}
 		now := s.clock.Now().UnixMilli()
@@ -716,16 +473,10 @@ func set(dst *string, v *string) {
 	}
 }
 
-// DraftRevision is the engine's fresh view of an unedited draft it made.
-type DraftRevision struct {
-	Title, TitleJA, Body, BodyJA string
-	Components                   []ComponentImpact
-}
-
 // ReviseDraft lets the engine follow an outage in its own draft: new
 // components are always added; texts, impact and statuses only while no
 // operator has edited it. It does nothing to anything but a draft.
-func (s *Store) ReviseDraft(ctx context.Context, id int64, r DraftRevision) error {
+func (s *Store) ReviseDraft(ctx context.Context, id int64, r status.DraftRevision) error {
 	if err := checkComponents(r.Components); err != nil {
 		return fmt.Errorf("revise draft %d: %w", id, err)
 	}
@@ -734,7 +485,7 @@ func (s *Store) ReviseDraft(ctx context.Context, id int64, r DraftRevision) erro
 		if err != nil {
 			return err
 		}
-		if before.State != StateDraft {
+		if !status.Editable(before.State) {
 			return fmt.Errorf("revise draft %d: it is %s: %w", id, before.State, ErrState)
 		}
 		comps := r.Components
@@ -753,7 +504,7 @@ func (s *Store) ReviseDraft(ctx context.Context, id int64, r DraftRevision) erro
 		now := s.clock.Now().UnixMilli()
 		if !before.Edited {
 			if _, err := tx.ExecContext(ctx, `UPDATE incidents SET title = ?, title_ja = ?, impact = ?, updated_ms = ? WHERE id = ?`,
-				r.Title, r.TitleJA, ImpactFor(comps), now, id); err != nil {
+				r.Title, r.TitleJA, status.ImpactFor(comps), now, id); err != nil {
 				return fmt.Errorf("revise draft %d: %w", id, err)
 			}
 			if len(before.Updates) > 0 {
@@ -788,7 +539,7 @@ func (s *Store) SetOutageSince(ctx context.Context, id int64, component string, 
 // IncidentForOutage returns the newest incident (any state) that covered a
 // component's outage starting at since, or nil: an outage the operator has
 // already rejected or resolved is not drafted again.
-func (s *Store) IncidentForOutage(ctx context.Context, component string, since time.Time) (*Incident, error) {
+func (s *Store) IncidentForOutage(ctx context.Context, component string, since time.Time) (*status.Incident, error) {
 	var id int64
 	err := s.r.QueryRowContext(ctx, `SELECT ic.incident_id FROM incident_components ic JOIN incidents i ON i.id = ic.incident_id
 		WHERE ic.component = ? AND ic.since_ms = ? AND i.kind = 'incident' ORDER BY ic.incident_id DESC LIMIT 1`, component, since.UnixMilli()).Scan(&id)
@@ -803,7 +554,7 @@ func (s *Store) IncidentForOutage(ctx context.Context, component string, since t
 
 // Approve publishes a draft: its statuses become public, its first update
 // is dated now, and subscribers are told (an event in the same transaction).
-func (s *Store) Approve(ctx context.Context, actor string, id int64) (*Incident, error) {
+func (s *Store) Approve(ctx context.Context, actor string, id int64) (*status.Incident, error) {
 	if err := s.tx(ctx, func(tx *sql.Tx) error { return s.approve(ctx, tx, actor, id) }); err != nil {
 		return nil, err
 	}
@@ -815,10 +566,10 @@ func (s *Store) approve(ctx context.Context, tx *sql.Tx, actor string, id int64)
 	if err != nil {
 		return err
 	}
-	if before.State != StateDraft {
+	if !status.CanMove(before.State, status.StatePublished) {
 		return fmt.Errorf("approve incident %d: it is %s, not a draft: %w", id, before.State, ErrState)
 	}
-	if before.Kind != KindIncident {
+	if before.Kind != status.KindIncident {
 		return fmt.Errorf("approve incident %d: it is a maintenance: %w", id, ErrState)
 	}
 	now := s.clock.Now()
@@ -829,7 +580,7 @@ func (s *Store) approve(ctx context.Context, tx *sql.Tx, actor string, id int64)
 		return err
 	}
 	var mon any
-	if before.Status == StatusMonitoring {
+	if before.Status == status.StatusMonitoring {
 		mon = ms
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE incidents SET state = 'published', published_ms = ?, monitoring_ms = ?, updated_ms = ? WHERE id = ?`, ms, mon, ms, id); err != nil {
@@ -862,23 +613,23 @@ func (s *Store) approve(ctx context.Context, tx *sql.Tx, actor string, id int64)
 }
 
 // Reject closes a draft without publishing anything, with the operator's reason.
-func (s *Store) Reject(ctx context.Context, actor string, id int64, reason string) (*Incident, error) {
-	return s.closeDraft(ctx, actor, id, StateRejected, "reject", reason)
+func (s *Store) Reject(ctx context.Context, actor string, id int64, reason string) (*status.Incident, error) {
+	return s.closeDraft(ctx, actor, id, status.StateRejected, "reject", reason)
 }
 
 // Withdraw closes a draft whose failure cleared before anyone approved it;
 // it is kept for the record and never published.
-func (s *Store) Withdraw(ctx context.Context, actor string, id int64, reason string) (*Incident, error) {
-	return s.closeDraft(ctx, actor, id, StateWithdrawn, "withdraw", reason)
+func (s *Store) Withdraw(ctx context.Context, actor string, id int64, reason string) (*status.Incident, error) {
+	return s.closeDraft(ctx, actor, id, status.StateWithdrawn, "withdraw", reason)
 }
 
-func (s *Store) closeDraft(ctx context.Context, actor string, id int64, state, action, reason string) (*Incident, error) {
+func (s *Store) closeDraft(ctx context.Context, actor string, id int64, state, action, reason string) (*status.Incident, error) {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		before, err := s.getIncident(ctx, tx, id)
 		if err != nil {
 			return err
 		}
-		if before.State != StateDraft {
+		if !status.CanMove(before.State, state) {
 			return fmt.Errorf("%s incident %d: it is %s, not a draft: %w", action, id, before.State, ErrState)
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET state = ?, reason = ?, updated_ms = ? WHERE id = ?`, state, reason, s.clock.Now().UnixMilli(), id); err != nil {
@@ -896,27 +647,16 @@ func (s *Store) closeDraft(ctx context.Context, actor string, id int64, state, a
 	return s.GetIncident(ctx, id)
 }
 
-// UpdateInput is an update posted to a published incident. Status is
-// identified, monitoring, investigating, update (keep the status) or
-// resolved. Components, when given, change the public statuses.
-type UpdateInput struct {
-	Status     string            `json:"status"`
-	Body       string            `json:"message"`
-	BodyJA     string            `json:"message_ja"`
-	Notify     bool              `json:"notify"`
-	Components []ComponentImpact `json:"components"`
-}
-
 // PostUpdate adds a timeline entry to a published incident; a notifying
 // update writes its event in the same transaction.
-func (s *Store) PostUpdate(ctx context.Context, actor string, id int64, in UpdateInput) (*Incident, error) {
-	if in.Status == StatusResolved {
+func (s *Store) PostUpdate(ctx context.Context, actor string, id int64, in status.NewUpdate) (*status.Incident, error) {
+	if in.Status == status.StatusResolved {
 		return s.Resolve(ctx, actor, id, in.Body, in.BodyJA)
 	}
 	if in.Status == "" {
-		in.Status = StatusUpdate
+		in.Status = status.StatusUpdate
 	}
-	if in.Status != StatusUpdate && !validIncidentStatus(in.Status) {
+	if !status.ValidUpdateStatus(in.Status) {
 		return nil, fmt.Errorf("post update to %d: status %q (want investigating, identified, monitoring, update or resolved): %w", id, in.Status, ErrInvalid)
 	}
 	if strings.TrimSpace(in.Body) == "" {
@@ -930,14 +670,14 @@ func (s *Store) PostUpdate(ctx context.Context, actor string, id int64, in Updat
 		if err != nil {
 			return err
 		}
-		if before.State != StatePublished {
+		if before.State != status.StatePublished {
 			return fmt.Errorf("post update to %d: it is %s; updates go to published incidents: %w", id, before.State, ErrState)
 		}
-		status := in.Status
-		if status == StatusUpdate {
-			status = before.Status
+		st := in.Status
+		if st == status.StatusUpdate {
+			st = before.Status
 		}
-		if before.Kind == KindMaintenance && status != before.Status {
+		if before.Kind == status.KindMaintenance && st != before.Status {
 			return fmt.Errorf("post update to %d: a maintenance moves through its statuses by itself (use verifying, cancel or complete): %w", id, ErrState)
 		}
 		now := s.clock.Now()
@@ -958,7 +698,7 @@ func (s *Store) PostUpdate(ctx context.Context, actor string, id int64, in Updat
 				if cur := findComp(merged, c.ID); cur != nil {
 					cur.Status = c.Status
 				} else {
-					merged = append(merged, ComponentImpact{ID: c.ID, Status: c.Status})
+					merged = append(merged, status.ComponentImpact{ID: c.ID, Status: c.Status})
 				}
 			}
 			if err := setComponents(ctx, tx, id, merged); err != nil {
@@ -966,12 +706,12 @@ func (s *Store) PostUpdate(ctx context.Context, actor string, id int64, in Updat
 			}
 		}
 		mon := "monitoring_ms"
-		if status == StatusMonitoring {
+		if st == status.StatusMonitoring {
 			mon = "COALESCE(monitoring_ms, ?)"
 		}
 		q := `UPDATE incidents SET status = ?, proposal = '', updated_ms = ?, monitoring_ms = ` + mon + ` WHERE id = ?`
-		args := []any{status, ms}
-		if status == StatusMonitoring {
+		args := []any{st, ms}
+		if st == status.StatusMonitoring {
 			args = append(args, ms)
 		}
 		args = append(args, id)
@@ -985,7 +725,7 @@ func (s *Store) PostUpdate(ctx context.Context, actor string, id int64, in Updat
 		if err != nil {
 			return err
 		}
-		uid, err := s.insertUpdate(ctx, tx, id, status, in.Body, in.BodyJA, ms, in.Notify, affected)
+		uid, err := s.insertUpdate(ctx, tx, id, st, in.Body, in.BodyJA, ms, in.Notify, affected)
 		if err != nil {
 			return err
 		}
@@ -1006,7 +746,7 @@ func (s *Store) PostUpdate(ctx context.Context, actor string, id int64, in Updat
 	return s.GetIncident(ctx, id)
 }
 
-func findComp(list []ComponentImpact, id string) *ComponentImpact {
+func findComp(list []status.ComponentImpact, id string) *status.ComponentImpact {
 	for i := range list {
 		if list[i].ID == id {
 			return &list[i]
@@ -1015,16 +755,16 @@ func findComp(list []ComponentImpact, id string) *ComponentImpact {
 	return nil
 }
 
-func (s *Store) insertUpdate(ctx context.Context, tx *sql.Tx, id int64, status, body, bodyJA string, ms int64, notify bool, affected []AffectedComponent) (int64, error) {
+func (s *Store) insertUpdate(ctx context.Context, tx *sql.Tx, id int64, st, body, bodyJA string, ms int64, notify bool, affected []status.AffectedComponent) (int64, error) {
 	if affected == nil {
-		affected = []AffectedComponent{}
+		affected = []status.AffectedComponent{}
 	}
 	aj, err := json.Marshal(affected)
 	if err != nil {
 		return 0, fmt.Errorf("insert update: %w", err)
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO incident_updates (incident_id, status, body, body_ja, created_ms, display_ms, notify, affected) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		id, status, body, bodyJA, ms, ms, boolInt(notify), string(aj))
+		id, st, body, bodyJA, ms, ms, boolInt(notify), string(aj))
 	if err != nil {
 		return 0, fmt.Errorf("insert update of %d: %w", id, err)
 	}
@@ -1049,7 +789,7 @@ const (
 
 // Resolve resolves a published incident: it leaves the public statuses,
 // gets a final update, and subscribers are told.
-func (s *Store) Resolve(ctx context.Context, actor string, id int64, body, bodyJA string) (*Incident, error) {
+func (s *Store) Resolve(ctx context.Context, actor string, id int64, body, bodyJA string) (*status.Incident, error) {
 	if strings.TrimSpace(body) == "" {
 		body = ResolvedBody
 		if bodyJA == "" {
@@ -1061,7 +801,7 @@ func (s *Store) Resolve(ctx context.Context, actor string, id int64, body, bodyJ
 		if err != nil {
 			return err
 		}
-		if before.State != StatePublished || before.Kind != KindIncident {
+		if before.State != status.StatePublished || before.Kind != status.KindIncident {
 			return fmt.Errorf("resolve incident %d: it is a %s %s; only published incidents resolve: %w", id, before.State, before.Kind, ErrState)
 		}
 		now := s.clock.Now()
@@ -1081,7 +821,7 @@ func (s *Store) Resolve(ctx context.Context, actor string, id int64, body, bodyJ
 		if err != nil {
 			return err
 		}
-		uid, err := s.insertUpdate(ctx, tx, id, StatusResolved, body, bodyJA, ms, true, affected)
+		uid, err := s.insertUpdate(ctx, tx, id, status.StatusResolved, body, bodyJA, ms, true, affected)
 		if err != nil {
 			return err
 		}
@@ -1108,7 +848,7 @@ func (s *Store) ProposeResolve(ctx context.Context, id int64, body, bodyJA strin
 		if err != nil {
 			return err
 		}
-		if before.State != StatePublished || before.Proposal != nil {
+		if before.State != status.StatePublished || before.Proposal != nil {
 			return nil
 		}
 		ms := s.clock.Now().UnixMilli()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/probed/probed/status"
 	"path/filepath"
 	"testing"
 	"time"
@@ -43,20 +44,20 @@ func TestDraftApproveResolveLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	since := t0.Add(-time.Minute)
-	d, err := s.CreateDraft(ctx, ActorEngine, DraftInput{Title: "OCSP down", Body: "We are investigating.", BodyJA: "調査中です。", Origin: OriginProbe,
-		Components: []ComponentImpact{{ID: "ocsp", Status: MajorOutage, Since: &since}},
-		Evidence:   []Evidence{{Component: "ocsp", Probe: "ocsp-good", Location: "tokyo-1", Check: "ocsp_next_update", Message: "stale", Since: since, Values: map[string]string{"next_update": "x"}}}})
+	d, err := s.CreateDraft(ctx, ActorEngine, status.NewIncident{Title: "OCSP down", Body: "We are investigating.", BodyJA: "調査中です。", Origin: status.OriginProbe,
+		Components: []status.ComponentImpact{{ID: "ocsp", Status: status.MajorOutage, Since: &since}},
+		Evidence:   []status.Evidence{{Component: "ocsp", Probe: "ocsp-good", Location: "tokyo-1", Check: "ocsp_next_update", Message: "stale", Since: since, Values: map[string]string{"next_update": "x"}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.State != StateDraft || d.Impact != ImpactCritical || len(d.Evidence) != 1 || len(d.Updates) != 1 || d.Updates[0].BodyJA != "調査中です。" {
+	if d.State != status.StateDraft || d.Impact != status.ImpactCritical || len(d.Evidence) != 1 || len(d.Updates) != 1 || d.Updates[0].BodyJA != "調査中です。" {
 		t.Fatalf("draft = %+v", d)
 	}
 	if got := pendingKinds(t, s); len(got) != 0 {
 		t.Fatalf("a draft queued events %v; drafts must stay private", got)
 	}
 	st, _ := s.ComponentStatuses(ctx)
-	if st["ocsp"].Status != Operational {
+	if st["ocsp"].Status != status.Operational {
 		t.Fatalf("draft changed public status of ocsp to %s", st["ocsp"].Status)
 	}
 	fc.Advance(5 * time.Minute)
@@ -64,22 +65,22 @@ func TestDraftApproveResolveLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.State != StatePublished || p.PublishedAt == nil || !p.PublishedAt.Equal(fc.Now()) || p.Updates[0].Affected[0].NewStatus != MajorOutage {
+	if p.State != status.StatePublished || p.PublishedAt == nil || !p.PublishedAt.Equal(fc.Now()) || p.Updates[0].Affected[0].NewStatus != status.MajorOutage {
 		t.Fatalf("approved = %+v", p)
 	}
 	if _, err := s.Approve(ctx, "alice", d.ID); !errors.Is(err, ErrState) {
 		t.Fatalf("second approve: %v, want ErrState", err)
 	}
 	st, _ = s.ComponentStatuses(ctx)
-	if st["ocsp"].Status != MajorOutage || st["ocsp"].IncidentID != d.ID || st["crl"].Status != Operational {
+	if st["ocsp"].Status != status.MajorOutage || st["ocsp"].IncidentID != d.ID || st["crl"].Status != status.Operational {
 		t.Fatalf("statuses after approve = %+v", st)
 	}
 	fc.Advance(10 * time.Minute)
-	if _, err := s.PostUpdate(ctx, "bob", d.ID, UpdateInput{Status: StatusIdentified, Body: "Found it.", Notify: true,
-		Components: []ComponentImpact{{ID: "ocsp", Status: PartialOutage}}}); err != nil {
+	if _, err := s.PostUpdate(ctx, "bob", d.ID, status.NewUpdate{Status: status.StatusIdentified, Body: "Found it.", Notify: true,
+		Components: []status.ComponentImpact{{ID: "ocsp", Status: status.PartialOutage}}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.PostUpdate(ctx, "bob", d.ID, UpdateInput{Status: StatusUpdate, Body: "Quiet note."}); err != nil {
+	if _, err := s.PostUpdate(ctx, "bob", d.ID, status.NewUpdate{Status: status.StatusUpdate, Body: "Quiet note."}); err != nil {
 		t.Fatal(err)
 	}
 	fc.Advance(10 * time.Minute)
@@ -87,7 +88,7 @@ func TestDraftApproveResolveLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.State != StateResolved || r.Status != StatusResolved || r.ResolvedAt == nil || len(r.Updates) != 4 || r.Updates[0].Status != StatusResolved || r.Updates[1].Status != StatusIdentified {
+	if r.State != status.StateResolved || r.Status != status.StatusResolved || r.ResolvedAt == nil || len(r.Updates) != 4 || r.Updates[0].Status != status.StatusResolved || r.Updates[1].Status != status.StatusIdentified {
 		t.Fatalf("resolved = %+v", r)
 	}
 	if got := pendingKinds(t, s); len(got) != 3 || got[0] != EventIncidentPublished || got[1] != EventIncidentUpdated || got[2] != EventIncidentResolved {
@@ -100,7 +101,7 @@ func TestDraftApproveResolveLifecycle(t *testing.T) {
 	want := []struct {
 		status   string
 		from, to time.Duration
-	}{{Operational, 0, 5 * time.Minute}, {MajorOutage, 5 * time.Minute, 15 * time.Minute}, {PartialOutage, 15 * time.Minute, 25 * time.Minute}, {Operational, 25 * time.Minute, -1}}
+	}{{status.Operational, 0, 5 * time.Minute}, {status.MajorOutage, 5 * time.Minute, 15 * time.Minute}, {status.PartialOutage, 15 * time.Minute, 25 * time.Minute}, {status.Operational, 25 * time.Minute, -1}}
 	if len(log) != len(want) {
 		t.Fatalf("log = %+v", log)
 	}
@@ -132,19 +133,19 @@ func TestRejectChangesNothingPublic(t *testing.T) {
 	ctx := context.Background()
 	fc := clock.NewFake(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))
 	s := openTest(t, fc)
-	d, err := s.CreateDraft(ctx, ActorEngine, DraftInput{Title: "CRL stale", Body: "x", Origin: OriginProbe, Components: []ComponentImpact{{ID: "crl", Status: PartialOutage}}})
+	d, err := s.CreateDraft(ctx, ActorEngine, status.NewIncident{Title: "CRL stale", Body: "x", Origin: status.OriginProbe, Components: []status.ComponentImpact{{ID: "crl", Status: status.PartialOutage}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	title := "CRL late"
-	if _, err := s.EditDraft(ctx, "carol", d.ID, DraftEdit{Title: &title}); err != nil {
+	if _, err := s.EditDraft(ctx, "carol", d.ID, status.DraftEdit{Title: &title}); err != nil {
 		t.Fatal(err)
 	}
 	r, err := s.Reject(ctx, "carol", d.ID, "probe misconfigured")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.State != StateRejected || r.Reason != "probe misconfigured" || r.Title != "CRL late" || !r.Edited {
+	if r.State != status.StateRejected || r.Reason != "probe misconfigured" || r.Title != "CRL late" || !r.Edited {
 		t.Fatalf("rejected = %+v", r)
 	}
 	if got := pendingKinds(t, s); len(got) != 0 {
@@ -154,7 +155,7 @@ func TestRejectChangesNothingPublic(t *testing.T) {
 	if len(st) != 0 {
 		t.Fatalf("statuses = %+v, want none recorded", st)
 	}
-	if _, err := s.EditDraft(ctx, "carol", d.ID, DraftEdit{Title: &title}); !errors.Is(err, ErrState) {
+	if _, err := s.EditDraft(ctx, "carol", d.ID, status.DraftEdit{Title: &title}); !errors.Is(err, ErrState) {
 		t.Fatalf("edit after reject: %v, want ErrState", err)
 	}
 	if _, err := s.GetIncident(ctx, 999); !errors.Is(err, ErrNotFound) {
@@ -167,11 +168,11 @@ func TestMaintenanceAdvancesOnTime(t *testing.T) {
 	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	fc := clock.NewFake(t0)
 	s := openTest(t, fc)
-	m, err := s.ScheduleMaintenance(ctx, "dave", MaintenanceInput{Title: "TSA HSM swap", Components: []string{"timestamp"}, Start: t0.Add(time.Hour), End: t0.Add(2 * time.Hour)})
+	m, err := s.ScheduleMaintenance(ctx, "dave", status.NewMaintenance{Title: "TSA HSM swap", Components: []string{"timestamp"}, Start: t0.Add(time.Hour), End: t0.Add(2 * time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.ScheduleMaintenance(ctx, "dave", MaintenanceInput{Title: "bad", Components: []string{"x"}, Start: t0.Add(time.Hour), End: t0}); !errors.Is(err, ErrInvalid) {
+	if _, err := s.ScheduleMaintenance(ctx, "dave", status.NewMaintenance{Title: "bad", Components: []string{"x"}, Start: t0.Add(time.Hour), End: t0}); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("end before start: %v", err)
 	}
 	if next, _ := s.NextMaintenanceChange(ctx, t0); !next.Equal(t0.Add(time.Hour)) {
@@ -189,7 +190,7 @@ func TestMaintenanceAdvancesOnTime(t *testing.T) {
 		t.Fatalf("windows = %v", win)
 	}
 	st, _ := s.ComponentStatuses(ctx)
-	if st["timestamp"].Status != UnderMaintenance {
+	if st["timestamp"].Status != status.UnderMaintenance {
 		t.Fatalf("status = %+v", st)
 	}
 	if _, err := s.VerifyMaintenance(ctx, "dave", m.ID, "", ""); err != nil {
@@ -200,11 +201,11 @@ func TestMaintenanceAdvancesOnTime(t *testing.T) {
 		t.Fatalf("complete: %v %v", moved, err)
 	}
 	got, _ := s.GetIncident(ctx, m.ID)
-	if got.Status != StatusCompleted || got.State != StateResolved || len(got.Updates) != 4 {
+	if got.Status != status.StatusCompleted || got.State != status.StateResolved || len(got.Updates) != 4 {
 		t.Fatalf("maintenance = %+v", got)
 	}
 	st, _ = s.ComponentStatuses(ctx)
-	if st["timestamp"].Status != Operational {
+	if st["timestamp"].Status != status.Operational {
 		t.Fatalf("status after = %+v", st)
 	}
 	if k := pendingKinds(t, s); len(k) != 3 || k[0] != EventMaintenanceScheduled || k[1] != EventMaintenanceStarted || k[2] != EventMaintenanceCompleted {
@@ -246,7 +247,7 @@ func TestTokensAndSessions(t *testing.T) {
 func TestAlertIdempotent(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t, clock.NewFake(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)))
-	a := Alert{Fingerprint: "abc", StartsAt: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC), Component: "ocsp", Alertname: "OCSPDown", Status: "firing", CompStatus: MajorOutage}
+	a := Alert{Fingerprint: "abc", StartsAt: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC), Component: "ocsp", Alertname: "OCSPDown", Status: "firing", CompStatus: status.MajorOutage}
 	for i, want := range []bool{true, false} {
 		if ch, err := s.RecordAlert(ctx, a); err != nil || ch != want {
 			t.Fatalf("delivery %d: changed=%v err=%v, want %v", i, ch, err, want)
@@ -275,9 +276,9 @@ func BenchmarkListIncidents1000(b *testing.B) {
 	}
 	defer s.Close()
 	for i := range 1000 {
-		if _, err := s.CreateDraft(ctx, "alice", DraftInput{Title: fmt.Sprint("incident ", i), Body: "Investigating.", Publish: true,
-			Components: []ComponentImpact{{ID: "ocsp", Status: MajorOutage}, {ID: "crl", Status: PartialOutage}},
-			Evidence:   []Evidence{{Component: "ocsp", Probe: "ocsp", Location: "tokyo-1", Check: "ocsp_next_update", Message: "stale", Values: map[string]string{"a": "b"}}}}); err != nil {
+		if _, err := s.CreateDraft(ctx, "alice", status.NewIncident{Title: fmt.Sprint("incident ", i), Body: "Investigating.", Publish: true,
+			Components: []status.ComponentImpact{{ID: "ocsp", Status: status.MajorOutage}, {ID: "crl", Status: status.PartialOutage}},
+			Evidence:   []status.Evidence{{Component: "ocsp", Probe: "ocsp", Location: "tokyo-1", Check: "ocsp_next_update", Message: "stale", Values: map[string]string{"a": "b"}}}}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -4,24 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/probed/probed/status"
 	"strings"
 	"time"
 )
 
-// MaintenanceInput schedules a maintenance window.
-type MaintenanceInput struct {
-	Title      string    `json:"title"`
-	TitleJA    string    `json:"title_ja"`
-	Components []string  `json:"components"`
-	Start      time.Time `json:"scheduled_for"`
-	End        time.Time `json:"scheduled_until"`
-	Body       string    `json:"message"`
-	BodyJA     string    `json:"message_ja"`
-}
-
 // ScheduleMaintenance publishes a maintenance window (an operator made it:
 // no approval step) with status scheduled, and tells subscribers.
-func (s *Store) ScheduleMaintenance(ctx context.Context, actor string, in MaintenanceInput) (*Incident, error) {
+func (s *Store) ScheduleMaintenance(ctx context.Context, actor string, in status.NewMaintenance) (*status.Incident, error) {
 	if strings.TrimSpace(in.Title) == "" {
 		return nil, fmt.Errorf("schedule maintenance: title is empty: %w", ErrInvalid)
 	}
@@ -34,14 +24,14 @@ func (s *Store) ScheduleMaintenance(ctx context.Context, actor string, in Mainte
 	if !in.End.After(in.Start) {
 		return nil, fmt.Errorf("schedule maintenance: end %s is not after start %s: %w", in.End.Format(time.RFC3339), in.Start.Format(time.RFC3339), ErrInvalid)
 	}
-	comps := make([]ComponentImpact, 0, len(in.Components))
+	comps := make([]status.ComponentImpact, 0, len(in.Components))
 	seen := map[string]bool{}
 	for _, c := range in.Components {
 		if c == "" || seen[c] {
 			return nil, fmt.Errorf("schedule maintenance: component %q empty or given twice: %w", c, ErrInvalid)
 		}
 		seen[c] = true
-		comps = append(comps, ComponentImpact{ID: c, Status: UnderMaintenance})
+		comps = append(comps, status.ComponentImpact{ID: c, Status: status.UnderMaintenance})
 	}
 	if strings.TrimSpace(in.Body) == "" {
 		in.Body = MaintenanceScheduledBody
@@ -63,7 +53,7 @@ func (s *Store) ScheduleMaintenance(ctx context.Context, actor string, in Mainte
 		if err := setComponents(ctx, tx, id, comps); err != nil {
 			return err
 		}
-		uid, err := s.insertUpdate(ctx, tx, id, StatusScheduled, in.Body, in.BodyJA, ms, true, nil)
+		uid, err := s.insertUpdate(ctx, tx, id, status.StatusScheduled, in.Body, in.BodyJA, ms, true, nil)
 		if err != nil {
 			return err
 		}
@@ -116,11 +106,11 @@ func (s *Store) AdvanceMaintenances(ctx context.Context, now time.Time) ([]int64
 			if err != nil {
 				return err
 			}
-			if inc.State != StatePublished || inc.Status != d.status {
+			if inc.State != status.StatePublished || inc.Status != d.status {
 				return nil // moved meanwhile by an operator
 			}
-			if inc.Status == StatusScheduled {
-				if err := s.moveMaintenance(ctx, tx, ActorEngine, inc, StatusInProgress, "", ""); err != nil {
+			if inc.Status == status.StatusScheduled {
+				if err := s.moveMaintenance(ctx, tx, ActorEngine, inc, status.StatusInProgress, "", ""); err != nil {
 					return err
 				}
 				if inc.ScheduledUntil == nil || inc.ScheduledUntil.After(now) {
@@ -131,7 +121,7 @@ func (s *Store) AdvanceMaintenances(ctx context.Context, now time.Time) ([]int64
 					return err
 				}
 			}
-			return s.moveMaintenance(ctx, tx, ActorEngine, inc, StatusCompleted, "", "")
+			return s.moveMaintenance(ctx, tx, ActorEngine, inc, status.StatusCompleted, "", "")
 		})
 		if err != nil {
 			return moved, err
@@ -143,35 +133,31 @@ func (s *Store) AdvanceMaintenances(ctx context.Context, now time.Time) ([]int64
 
 // VerifyMaintenance marks an in-progress maintenance verifying (the
 // operator is checking the work); components stay under maintenance.
-func (s *Store) VerifyMaintenance(ctx context.Context, actor string, id int64, body, bodyJA string) (*Incident, error) {
-	return s.operatorMove(ctx, actor, id, StatusVerifying, body, bodyJA, StatusInProgress)
+func (s *Store) VerifyMaintenance(ctx context.Context, actor string, id int64, body, bodyJA string) (*status.Incident, error) {
+	return s.operatorMove(ctx, actor, id, status.StatusVerifying, body, bodyJA)
 }
 
 // CompleteMaintenance ends an in-progress or verifying maintenance early.
-func (s *Store) CompleteMaintenance(ctx context.Context, actor string, id int64, body, bodyJA string) (*Incident, error) {
-	return s.operatorMove(ctx, actor, id, StatusCompleted, body, bodyJA, StatusInProgress, StatusVerifying)
+func (s *Store) CompleteMaintenance(ctx context.Context, actor string, id int64, body, bodyJA string) (*status.Incident, error) {
+	return s.operatorMove(ctx, actor, id, status.StatusCompleted, body, bodyJA)
 }
 
 // StartMaintenance starts a scheduled maintenance before its time.
-func (s *Store) StartMaintenance(ctx context.Context, actor string, id int64, body, bodyJA string) (*Incident, error) {
-	return s.operatorMove(ctx, actor, id, StatusInProgress, body, bodyJA, StatusScheduled)
+func (s *Store) StartMaintenance(ctx context.Context, actor string, id int64, body, bodyJA string) (*status.Incident, error) {
+	return s.operatorMove(ctx, actor, id, status.StatusInProgress, body, bodyJA)
 }
 
-func (s *Store) operatorMove(ctx context.Context, actor string, id int64, to, body, bodyJA string, from ...string) (*Incident, error) {
+func (s *Store) operatorMove(ctx context.Context, actor string, id int64, to, body, bodyJA string) (*status.Incident, error) {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		inc, err := s.getIncident(ctx, tx, id)
 		if err != nil {
 			return err
 		}
-		if inc.Kind != KindMaintenance || inc.State != StatePublished {
+		if inc.Kind != status.KindMaintenance || inc.State != status.StatePublished {
 			return fmt.Errorf("move maintenance %d to %s: it is a %s %s: %w", id, to, inc.State, inc.Kind, ErrState)
 		}
-		ok := false
-		for _, f := range from {
-			ok = ok || inc.Status == f
-		}
-		if !ok {
-			return fmt.Errorf("move maintenance %d to %s: it is %s (want %s): %w", id, to, inc.Status, strings.Join(from, " or "), ErrState)
+		if !status.CanMoveMaintenance(inc.Status, to) {
+			return fmt.Errorf("move maintenance %d to %s: it is %s (want %s): %w", id, to, inc.Status, strings.Join(status.MaintenanceFrom(to), " or "), ErrState)
 		}
 		return s.moveMaintenance(ctx, tx, actor, inc, to, body, bodyJA)
 	})
@@ -183,17 +169,17 @@ func (s *Store) operatorMove(ctx context.Context, actor string, id int64, to, bo
 
 // moveMaintenance changes a maintenance's status with its update, public
 // statuses, event and audit entry.
-func (s *Store) moveMaintenance(ctx context.Context, tx *sql.Tx, actor string, before *Incident, to, body, bodyJA string) error {
+func (s *Store) moveMaintenance(ctx context.Context, tx *sql.Tx, actor string, before *status.Incident, to, body, bodyJA string) error {
 	now := s.clock.Now()
 	ms := now.UnixMilli()
 	var event string
 	switch to {
-	case StatusInProgress:
+	case status.StatusInProgress:
 		event = EventMaintenanceStarted
 		defaultText(&body, &bodyJA, MaintenanceStartedBody, MaintenanceStartedJA)
-	case StatusVerifying:
+	case status.StatusVerifying:
 		defaultText(&body, &bodyJA, MaintenanceVerifyingBody, MaintenanceVerifyingJA)
-	case StatusCompleted:
+	case status.StatusCompleted:
 		event = EventMaintenanceCompleted
 		defaultText(&body, &bodyJA, MaintenanceCompletedBody, MaintenanceCompletedJA)
 	}
@@ -203,7 +189,7 @@ func (s *Store) moveMaintenance(ctx context.Context, tx *sql.Tx, actor string, b
 		return err
 	}
 	q := `UPDATE incidents SET status = ?, updated_ms = ? WHERE id = ?`
-	if to == StatusCompleted {
+	if to == status.StatusCompleted {
 		q = `UPDATE incidents SET status = ?, updated_ms = ?, state = 'resolved', resolved_ms = ` + fmt.Sprint(ms) + ` WHERE id = ?`
 	}
 	if _, err := tx.ExecContext(ctx, q, to, ms, before.ID); err != nil {
@@ -244,18 +230,18 @@ func defaultText(body, bodyJA *string, en, ja string) {
 // CancelMaintenance calls off a scheduled maintenance (state withdrawn;
 // subscribers who were told it was planned are told it is off). One already
 // in progress is completed early instead.
-func (s *Store) CancelMaintenance(ctx context.Context, actor string, id int64, reason string) (*Incident, error) {
+func (s *Store) CancelMaintenance(ctx context.Context, actor string, id int64, reason string) (*status.Incident, error) {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		before, err := s.getIncident(ctx, tx, id)
 		if err != nil {
 			return err
 		}
-		if before.Kind != KindMaintenance || before.State != StatePublished {
+		if before.Kind != status.KindMaintenance || before.State != status.StatePublished {
 			return fmt.Errorf("cancel maintenance %d: it is a %s %s: %w", id, before.State, before.Kind, ErrState)
 		}
-		if before.Status != StatusScheduled {
+		if before.Status != status.StatusScheduled {
 			body := reason
-			return s.moveMaintenance(ctx, tx, actor, before, StatusCompleted, body, "")
+			return s.moveMaintenance(ctx, tx, actor, before, status.StatusCompleted, body, "")
 		}
 		now := s.clock.Now()
 		ms := now.UnixMilli()

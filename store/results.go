@@ -11,10 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/probed/probed/probes"
+	"github.com/probed/probed/probes/run"
 )
-
-var _ probes.Sink = (*Store)(nil)
 
 type seriesKey struct{ probe, location string }
 
@@ -25,7 +23,7 @@ type seriesInfo struct {
 }
 
 type queued struct {
-	res   probes.Result
+	res   run.Result
 	flush chan struct{} // non-nil: a Flush marker, closed once everything before it is written
 }
 
@@ -34,7 +32,7 @@ type queued struct {
 // up to Options.RecordWait, then drops the result, counted in
 // probed_store_results_dropped_total. Its error is for the caller's log,
 // never a probe failure.
-func (s *Store) Record(ctx context.Context, r probes.Result) error {
+func (s *Store) Record(ctx context.Context, r run.Result) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
@@ -94,7 +92,7 @@ func (s *Store) enqueueFlush(ctx context.Context, ch chan struct{}) error {
 // writer drains the queue in batches until Close closes it.
 func (s *Store) writer() {
 	defer close(s.done)
-	var batch []probes.Result
+	var batch []run.Result
 	var flushes []chan struct{}
 	for {
 		item, ok := <-s.queue
@@ -126,7 +124,7 @@ func (s *Store) writer() {
 	}
 }
 
-func (s *Store) add(batch []probes.Result, flushes []chan struct{}, item queued) ([]probes.Result, []chan struct{}) {
+func (s *Store) add(batch []run.Result, flushes []chan struct{}, item queued) ([]run.Result, []chan struct{}) {
 	if item.flush != nil {
 		return batch, append(flushes, item.flush)
 	}
@@ -137,7 +135,7 @@ func (s *Store) add(batch []probes.Result, flushes []chan struct{}, item queued)
 // transient: a locked database is a wait, never a lost result. A result the
 // database refuses outright is dropped alone, loudly. Only Close's deadline
 // ends the retries.
-func (s *Store) write(batch []probes.Result) {
+func (s *Store) write(batch []run.Result) {
 	if len(batch) == 0 {
 		return
 	}
@@ -178,7 +176,7 @@ func (s *Store) write(batch []probes.Result) {
 	}
 }
 
-func (s *Store) drop(batch []probes.Result, why string, err error) {
+func (s *Store) drop(batch []run.Result, why string, err error) {
 	s.lost.Add(int64(len(batch)))
 	s.m.dropped.Add(float64(len(batch)))
 	for _, r := range batch {
@@ -189,7 +187,7 @@ func (s *Store) drop(batch []probes.Result, why string, err error) {
 // writeBatch writes results in one transaction. A result for an hour
 // already rolled up marks that hour dirty, in the same transaction, so the
 // next housekeeping pass recomputes it.
-func (s *Store) writeBatch(ctx context.Context, batch []probes.Result) error {
+func (s *Store) writeBatch(ctx context.Context, batch []run.Result) error {
 	pending := map[seriesKey]seriesInfo{}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		rolled, _, err := getMeta(ctx, tx, metaRolled)
@@ -244,7 +242,7 @@ func markDirtyHour(ctx context.Context, tx *sql.Tx, h int64) error {
 	return err
 }
 
-func (s *Store) seriesID(ctx context.Context, tx *sql.Tx, r probes.Result, pending map[seriesKey]seriesInfo) (int64, error) {
+func (s *Store) seriesID(ctx context.Context, tx *sql.Tx, r run.Result, pending map[seriesKey]seriesInfo) (int64, error) {
 	k := seriesKey{r.Probe, r.Location}
 	if in, ok := pending[k]; ok && in.component == r.Component && in.kind == r.Kind {
 		return in.id, nil
@@ -309,19 +307,19 @@ func (s *Store) Series(ctx context.Context, probe string) ([]Series, error) {
 // Results returns a probe's stored results in [from, to), oldest first, with
 // their failed checks. Results older than storage.retention are gone; the
 // rollups (ProbeUptime) keep their counts.
-func (s *Store) Results(ctx context.Context, probe string, from, to time.Time) ([]probes.Result, error) {
+func (s *Store) Results(ctx context.Context, probe string, from, to time.Time) ([]run.Result, error) {
 	series, err := s.Series(ctx, probe)
 	if err != nil {
 		return nil, fmt.Errorf("read results %s: %w", probe, err)
 	}
-	var out []probes.Result
+	var out []run.Result
 	for _, sr := range series {
 		es, err := readRaw(ctx, s.r, sr.ID, from.UnixMilli(), to.UnixMilli())
 		if err != nil {
 			return nil, fmt.Errorf("read results %s: %w", probe, err)
 		}
 		for _, e := range es {
-			r := probes.Result{Probe: sr.Probe, Kind: sr.Kind, Component: sr.Component, Location: sr.Location,
+			r := run.Result{Probe: sr.Probe, Kind: sr.Kind, Component: sr.Component, Location: sr.Location,
 				Start: time.UnixMilli(e.at), Duration: time.Duration(e.durUS) * time.Microsecond, Success: e.ok}
 			if e.failed != "" {
 				if err := json.Unmarshal([]byte(e.failed), &r.Checks); err != nil {
@@ -331,7 +329,7 @@ func (s *Store) Results(ctx context.Context, probe string, from, to time.Time) (
 			out = append(out, r)
 		}
 	}
-	slices.SortStableFunc(out, func(a, b probes.Result) int {
+	slices.SortStableFunc(out, func(a, b run.Result) int {
 		if c := a.Start.Compare(b.Start); c != 0 {
 			return c
 		}

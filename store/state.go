@@ -5,11 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-
-	"github.com/probed/probed/probes"
 )
-
-var _ probes.State = (*Store)(nil)
 
 // GetState returns a probe's saved value for key, or nil when there is none.
 func (s *Store) GetState(ctx context.Context, probe, key string) ([]byte, error) {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/probed/probed/status"
 	"time"
 )
 
@@ -19,7 +20,7 @@ type StatusInterval struct {
 }
 
 // publicStatus computes a component's public status from published
-// incidents and running maintenances: the worst wins (StatusRank), the
+// incidents and running maintenances: the worst wins (status.Rank), the
 // oldest incident breaks ties.
 func publicStatus(ctx context.Context, q querier, component string) (string, int64, error) {
 	rows, err := q.QueryContext(ctx, `SELECT i.id, i.kind, ic.status FROM incident_components ic JOIN incidents i ON i.id = ic.incident_id
@@ -29,21 +30,21 @@ func publicStatus(ctx context.Context, q querier, component string) (string, int
 		return "", 0, fmt.Errorf("public status of %s: %w", component, err)
 	}
 	defer rows.Close()
-	status, by := Operational, int64(0)
+	worst, by := status.Operational, int64(0)
 	for rows.Next() {
 		var id int64
 		var kind, st string
 		if err := rows.Scan(&id, &kind, &st); err != nil {
 			return "", 0, fmt.Errorf("public status of %s: %w", component, err)
 		}
-		if kind == KindMaintenance {
-			st = UnderMaintenance
+		if kind == status.KindMaintenance {
+			st = status.UnderMaintenance
 		}
-		if StatusRank(st) > StatusRank(status) {
-			status, by = st, id
+		if status.Rank(st) > status.Rank(worst) {
+			worst, by = st, id
 		}
 	}
-	return status, by, rows.Err()
+	return worst, by, rows.Err()
 }
 
 // publicStatuses reads the statuses in force (from the log) of components.
@@ -53,7 +54,7 @@ func (s *Store) publicStatuses(ctx context.Context, tx *sql.Tx, comps []string) 
 		var st string
 		err := tx.QueryRowContext(ctx, `SELECT status FROM component_status_log WHERE component = ? AND to_ms IS NULL`, c).Scan(&st)
 		if errors.Is(err, sql.ErrNoRows) {
-			st = Operational
+			st = status.Operational
 		} else if err != nil {
 			return nil, fmt.Errorf("status of %s: %w", c, err)
 		}
@@ -63,14 +64,14 @@ func (s *Store) publicStatuses(ctx context.Context, tx *sql.Tx, comps []string) 
 }
 
 // affected lists the components whose public status differs from old.
-func (s *Store) affected(ctx context.Context, tx *sql.Tx, comps []string, old map[string]string) ([]AffectedComponent, error) {
+func (s *Store) affected(ctx context.Context, tx *sql.Tx, comps []string, old map[string]string) ([]status.AffectedComponent, error) {
 	now, err := s.publicStatuses(ctx, tx, comps)
 	if err != nil {
 		return nil, err
 	}
-	out := []AffectedComponent{}
+	out := []status.AffectedComponent{}
 	for _, c := range comps {
-		out = append(out, AffectedComponent{ID: c, OldStatus: old[c], NewStatus: now[c]})
+		out = append(out, status.AffectedComponent{ID: c, OldStatus: old[c], NewStatus: now[c]})
 	}
 	return out, nil
 }

@@ -9,6 +9,12 @@ import (
 	"github.com/probed/probed/probes"
 )
 
+// The store is the scheduler's sink of results and the probes' state.
+var (
+	_ probes.Sink  = (*Store)(nil)
+	_ probes.State = (*Store)(nil)
+)
+
 func TestResultsSurviveReopen(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "probed.db")

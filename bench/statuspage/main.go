@@ -8,6 +8,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/probed/probed/status"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -116,43 +117,43 @@ func history(cs []config.Component, now time.Time, days int) statuspage.Data {
 	start := now.AddDate(0, 0, -days)
 	d := statuspage.Data{FirstData: start}
 	for _, l := range leaves {
-		d.StatusLog = append(d.StatusLog, statuspage.StatusChange{Component: l, Status: statuspage.StatusOperational, At: start})
+		d.StatusLog = append(d.StatusLog, statuspage.StatusChange{Component: l, Status: status.Operational, At: start})
 	}
 	id := int64(1)
-	statuses := []string{statuspage.StatusDegraded, statuspage.StatusPartialOutage, statuspage.StatusMajorOutage}
-	impacts := map[string]string{statuspage.StatusDegraded: "minor", statuspage.StatusPartialOutage: "major", statuspage.StatusMajorOutage: "critical"}
+	statuses := []string{status.DegradedPerformance, status.PartialOutage, status.MajorOutage}
+	impacts := map[string]string{status.DegradedPerformance: "minor", status.PartialOutage: "major", status.MajorOutage: "critical"}
 	for t := start.Add(time.Duration(rng.IntN(24)) * time.Hour); t.Before(now.Add(-2 * time.Hour)); t = t.Add(time.Duration(12+rng.IntN(24)) * time.Hour) {
 		comp := leaves[rng.IntN(len(leaves))]
 		st := statuses[rng.IntN(len(statuses))]
 		dur := time.Duration(5+rng.IntN(180)) * time.Minute
 		end := t.Add(dur)
 		body := "We are investigating elevated error rates for this service. Certificates already issued are not affected."
-		r := statuspage.Record{ID: id, Kind: statuspage.KindIncident, State: statuspage.StateResolved, Status: "resolved", Impact: impacts[st],
+		r := statuspage.Record{ID: id, Kind: status.KindIncident, State: status.StateResolved, Status: "resolved", Impact: impacts[st],
 			Title: fmt.Sprintf("Elevated errors on %s", comp), TitleJA: fmt.Sprintf("%s のエラー増加", comp),
 			Components: []statuspage.RecordComponent{{ID: comp, Status: st}}, CreatedAt: t, PublishedAt: t, StartedAt: t, ResolvedAt: end,
 			Updates: []statuspage.RecordUpdate{
 				{ID: id*10 + 1, Status: "investigating", Body: body, BodyJA: "調査しています。", CreatedAt: t, Notify: true,
-					Affected: []statuspage.AffectedComponent{{ID: comp, OldStatus: statuspage.StatusOperational, NewStatus: st}}},
+					Affected: []statuspage.AffectedComponent{{ID: comp, OldStatus: status.Operational, NewStatus: st}}},
 				{ID: id*10 + 2, Status: "identified", Body: "The issue has been identified and a fix is being implemented.", CreatedAt: t.Add(dur / 4)},
 				{ID: id*10 + 3, Status: "monitoring", Body: "A fix has been implemented and we are monitoring the results.", CreatedAt: t.Add(dur / 2)},
 				{ID: id*10 + 4, Status: "resolved", Body: "This incident has been resolved.", CreatedAt: end, Notify: true,
-					Affected: []statuspage.AffectedComponent{{ID: comp, OldStatus: st, NewStatus: statuspage.StatusOperational}}},
+					Affected: []statuspage.AffectedComponent{{ID: comp, OldStatus: st, NewStatus: status.Operational}}},
 			}}
 		d.Records = append(d.Records, r)
 		d.StatusLog = append(d.StatusLog, statuspage.StatusChange{Component: comp, Status: st, At: t},
-			statuspage.StatusChange{Component: comp, Status: statuspage.StatusOperational, At: end})
+			statuspage.StatusChange{Component: comp, Status: status.Operational, At: end})
 		id++
 	}
 	for t := start.Add(50 * time.Hour); t.Before(now.AddDate(0, 0, 14)); t = t.AddDate(0, 0, 7) {
 		comp := leaves[rng.IntN(len(leaves))]
 		end := t.Add(2 * time.Hour)
-		r := statuspage.Record{ID: id, Kind: statuspage.KindMaintenance, State: statuspage.StatePublished, Status: "scheduled",
-			Title: "Scheduled maintenance of " + comp, Components: []statuspage.RecordComponent{{ID: comp, Status: statuspage.StatusMaintenance}},
+		r := statuspage.Record{ID: id, Kind: status.KindMaintenance, State: status.StatePublished, Status: "scheduled",
+			Title: "Scheduled maintenance of " + comp, Components: []statuspage.RecordComponent{{ID: comp, Status: status.UnderMaintenance}},
 			CreatedAt: t.AddDate(0, 0, -7), PublishedAt: t.AddDate(0, 0, -7), ScheduledFor: t, ScheduledUntil: end,
 			Updates: []statuspage.RecordUpdate{{ID: id*10 + 1, Status: "scheduled", Body: "We will be undergoing scheduled maintenance during this time.", CreatedAt: t.AddDate(0, 0, -7)}}}
 		switch {
 		case end.Before(now):
-			r.State, r.Status, r.ResolvedAt = statuspage.StateResolved, "completed", end
+			r.State, r.Status, r.ResolvedAt = status.StateResolved, "completed", end
 			r.Updates = append(r.Updates,
 				statuspage.RecordUpdate{ID: id*10 + 2, Status: "in_progress", Body: "Scheduled maintenance is currently in progress.", CreatedAt: t},
 				statuspage.RecordUpdate{ID: id*10 + 3, Status: "completed", Body: "The scheduled maintenance has been completed.", CreatedAt: end})

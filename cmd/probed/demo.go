@@ -5,12 +5,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/probed/probed/status"
 	"io"
 	"os"
 	"time"
 
 	"github.com/probed/probed/internal/demo"
-	"github.com/probed/probed/store"
 )
 
 // demoOperator names the demo's operator token in the audit log.
@@ -68,7 +68,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return secret, err
 		},
 		ScheduleMaintenance: func(ctx context.Context, actor string, components []string, start time.Time, length time.Duration) (int64, error) {
-			inc, err := d.engine.ScheduleMaintenance(ctx, actor, store.MaintenanceInput{
+			inc, err := d.engine.ScheduleMaintenance(ctx, actor, status.NewMaintenance{
 				Title: "CRL distribution point maintenance", TitleJA: "CRL 配布ポイントのメンテナンス",
 				Components: components, Start: start, End: start.Add(length),
 				Body:   fmt.Sprintf("On %s from %s to %s UTC, Demo CA will be performing planned maintenance of the CRL distribution point.", start.UTC().Format("2006-01-02"), start.UTC().Format("15:04"), start.Add(length).UTC().Format("15:04")),

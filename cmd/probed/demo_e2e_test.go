@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/probed/probed/status"
 	"io"
 	"net"
 	"net/http"
@@ -20,7 +21,6 @@ import (
 	"time"
 
 	"github.com/probed/probed/internal/demo"
-	"github.com/probed/probed/store"
 )
 
 // demoProc is `probed demo` running as a subprocess.
@@ -191,15 +191,15 @@ func TestDemoEndToEnd(t *testing.T) {
 	if code := p.call(http.MethodPost, "/demo/faults", map[string]any{"fault": "ocsp_stale", "on": true}, nil); code != 200 {
 		t.Fatalf("switching the fault: HTTP %d", code)
 	}
-	var draft store.Incident
+	var draft status.Incident
 	eventually(t, "a draft for OCSP with evidence", func() (bool, string) {
-		var list []store.Incident
+		var list []status.Incident
 		p.call(http.MethodGet, "/api/v1/incidents?state=draft", nil, &list)
 		if len(list) != 1 {
 			return false, fmt.Sprintf("%d drafts", len(list))
 		}
 		draft = list[0]
-		return len(draft.Evidence) > 0 && slices.ContainsFunc(draft.Evidence, func(e store.Evidence) bool { return e.Check == "ocsp_next_update" }), fmt.Sprintf("%+v", draft.Evidence)
+		return len(draft.Evidence) > 0 && slices.ContainsFunc(draft.Evidence, func(e status.Evidence) bool { return e.Check == "ocsp_next_update" }), fmt.Sprintf("%+v", draft.Evidence)
 	})
 	if ids := draft.ComponentIDs(); !slices.Equal(ids, []string{"ocsp"}) {
 		t.Fatalf("draft covers %v, want [ocsp]", ids)
@@ -214,8 +214,8 @@ func TestDemoEndToEnd(t *testing.T) {
 	}
 
 	// Approve: the page changes and the OCSP subscribers (only) get mail.
-	var approved store.Incident
-	if code := p.call(http.MethodPost, fmt.Sprintf("/api/v1/incidents/%d/approve", draft.ID), nil, &approved); code != 200 || approved.State != store.StatePublished {
+	var approved status.Incident
+	if code := p.call(http.MethodPost, fmt.Sprintf("/api/v1/incidents/%d/approve", draft.ID), nil, &approved); code != 200 || approved.State != status.StatePublished {
 		t.Fatalf("approve: HTTP %d, state %q", code, approved.State)
 	}
 	eventually(t, "OCSP not operational on the public API", func() (bool, string) {
@@ -244,7 +244,7 @@ func TestDemoEndToEnd(t *testing.T) {
 	// Clear the fault: probed proposes to resolve.
 	p.call(http.MethodPost, "/demo/faults", map[string]any{"fault": "ocsp_stale", "on": false}, nil)
 	eventually(t, "a resolve proposal", func() (bool, string) {
-		var inc store.Incident
+		var inc status.Incident
 		p.call(http.MethodGet, fmt.Sprintf("/api/v1/incidents/%d", draft.ID), nil, &inc)
 		return inc.Proposal != nil && inc.Proposal.Action == "resolve", fmt.Sprintf("state %s proposal %+v", inc.State, inc.Proposal)
 	})

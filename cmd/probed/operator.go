@@ -7,6 +7,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/probed/probed/status"
+	"github.com/probed/probed/web/console"
 	"io"
 	"net/http"
 	"os"
@@ -261,7 +263,7 @@ func incidentList(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	q := fmt.Sprintf("/api/v1/incidents?state=%s&component=%s&limit=%d", urlq(*state), urlq(*comp), *limit)
-	var list []store.Incident
+	var list []status.Incident
 	if err := c.call(ctx, http.MethodGet, q, nil, &list); err != nil {
 		return err
 	}
@@ -276,7 +278,7 @@ func urlq(s string) string {
 	return r.Replace(s)
 }
 
-func componentsText(inc *store.Incident) string {
+func componentsText(inc *status.Incident) string {
 	var parts []string
 	for _, c := range inc.Components {
 		parts = append(parts, c.ID+"="+c.Status)
@@ -284,7 +286,7 @@ func componentsText(inc *store.Incident) string {
 	return strings.Join(parts, ",")
 }
 
-func printIncidentTable(w io.Writer, list []store.Incident, maint bool) error {
+func printIncidentTable(w io.Writer, list []status.Incident, maint bool) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	if maint {
 		fmt.Fprintln(tw, "ID\tSTATE\tSTATUS\tSTART\tEND\tCOMPONENTS\tTITLE")
@@ -313,7 +315,7 @@ func fmtT(t *time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
-func printIncident(w io.Writer, inc *store.Incident) {
+func printIncident(w io.Writer, inc *status.Incident) {
 	fmt.Fprintf(w, "#%d %s\n", inc.ID, inc.Title)
 	if inc.TitleJA != "" {
 		fmt.Fprintf(w, "   %s\n", inc.TitleJA)
@@ -359,7 +361,7 @@ func oneIncident(ctx context.Context, stdout io.Writer, server, out, method, pat
 	if err != nil {
 		return err
 	}
-	var inc store.Incident
+	var inc status.Incident
 	if err := c.call(ctx, method, path, body, &inc); err != nil {
 		return err
 	}
@@ -381,8 +383,8 @@ func incidentShow(ctx context.Context, args []string, stdout, stderr io.Writer) 
 }
 
 // parseComponents reads "a:major_outage,b" (a bare id takes def).
-func parseComponents(s, def string) ([]store.ComponentImpact, error) {
-	var out []store.ComponentImpact
+func parseComponents(s, def string) ([]status.ComponentImpact, error) {
+	var out []status.ComponentImpact
 	for _, part := range strings.Split(s, ",") {
 		part = strings.TrimSpace(part)
 		if part == "" {
@@ -393,9 +395,9 @@ func parseComponents(s, def string) ([]store.ComponentImpact, error) {
 			st = def
 		}
 		if st == "" {
-			return nil, fmt.Errorf("component %q: give a status as id:status (%s)", id, strings.Join(store.ComponentStatuses[:4], ", "))
+			return nil, fmt.Errorf("component %q: give a status as id:status (%s)", id, strings.Join(status.IncidentComponentStatuses(), ", "))
 		}
-		out = append(out, store.ComponentImpact{ID: id, Status: st})
+		out = append(out, status.ComponentImpact{ID: id, Status: st})
 	}
 	return out, nil
 }
@@ -408,17 +410,17 @@ func incidentCreate(ctx context.Context, args []string, stdout, stderr io.Writer
 	msg := fs.String("message", "", "first update")
 	msgJA := fs.String("message-ja", "", "first update in Japanese")
 	impact := fs.String("impact", "", "none, minor, major or critical (default: from the component statuses)")
-	status := fs.String("status", "investigating", "investigating, identified or monitoring")
+	st := fs.String("status", "investigating", "investigating, identified or monitoring")
 	comps := fs.String("components", "", "affected components as id:status,... (a bare id means major_outage)")
 	publish := fs.Bool("publish", false, "publish at once instead of leaving a draft")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cs, err := parseComponents(*comps, store.MajorOutage)
+	cs, err := parseComponents(*comps, status.MajorOutage)
 	if err != nil {
 		return err
 	}
-	body := map[string]any{"title": *title, "title_ja": *titleJA, "message": *msg, "message_ja": *msgJA, "impact": *impact, "status": *status,
+	body := map[string]any{"title": *title, "title_ja": *titleJA, "message": *msg, "message_ja": *msgJA, "impact": *impact, "status": *st,
 		"components": cs, "publish": *publish}
 	return oneIncident(ctx, stdout, *server, *out, http.MethodPost, "/api/v1/incidents", body)
 }
@@ -570,7 +572,7 @@ func maintenanceSchedule(ctx context.Context, args []string, stdout, stderr io.W
 			ids = append(ids, c)
 		}
 	}
-	body := store.MaintenanceInput{Title: *title, TitleJA: *titleJA, Components: ids, Start: s, End: e, Body: *msg, BodyJA: *msgJA}
+	body := console.ScheduleMaintenanceRequest{Title: *title, TitleJA: *titleJA, Components: ids, Start: s, End: e, Message: *msg, MessageJA: *msgJA}
 	return oneIncident(ctx, stdout, *server, *out, http.MethodPost, "/api/v1/maintenances", body)
 }
 
@@ -588,7 +590,7 @@ func maintenanceList(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
-	var list []store.Incident
+	var list []status.Incident
 	if err := c.call(ctx, http.MethodGet, "/api/v1/maintenances?state="+urlq(*state), nil, &list); err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/probed/probed/status"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -81,16 +82,16 @@ incidents: {failures_to_open: 2, successes_to_close: 2}
 		}
 		return out
 	}
-	incidentJSON := func(args ...string) store.Incident {
+	incidentJSON := func(args ...string) status.Incident {
 		t.Helper()
-		var inc store.Incident
+		var inc status.Incident
 		if err := json.Unmarshal([]byte(ok(append(args, "-o", "json")...)), &inc); err != nil {
 			t.Fatalf("probed %s -o json: %v", strings.Join(args, " "), err)
 		}
 		return inc
 	}
 
-	var drafts []store.Incident
+	var drafts []status.Incident
 	eventually(t, "a draft for the failing CRL probe", func() (bool, string) {
 		out := ok("incident", "list", "-state", "draft", "-o", "json")
 		drafts = nil
@@ -131,7 +132,7 @@ incidents: {failures_to_open: 2, successes_to_close: 2}
 	if m.Status != "scheduled" || m.ScheduledFor == nil || !m.ScheduledFor.Equal(start) {
 		t.Fatalf("schedule = %+v", m)
 	}
-	var ms []store.Incident
+	var ms []status.Incident
 	json.Unmarshal([]byte(ok("maintenance", "list", "-o", "json")), &ms)
 	if len(ms) != 1 || ms[0].ID != m.ID {
 		t.Fatalf("maintenance list = %+v", ms)

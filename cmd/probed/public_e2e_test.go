@@ -3,14 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"github.com/probed/probed/status"
 	"io"
 	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/probed/probed/store"
 )
 
 // TestPublicPageServed runs the daemon in-process and reads its public page
@@ -102,12 +101,12 @@ probes:
 
 	// An operator's approval reaches the page at once (the engine's change
 	// hook, not the minute ticker); a draft made before it never does.
-	if _, err := d.engine.CreateIncident(ctx, "alice", store.DraftInput{Title: "DRAFT-NEVER-PUBLIC", Body: "draft",
-		Components: []store.ComponentImpact{{ID: "ocsp", Status: store.MajorOutage}}}); err != nil {
+	if _, err := d.engine.CreateIncident(ctx, "alice", status.NewIncident{Title: "DRAFT-NEVER-PUBLIC", Body: "draft",
+		Components: []status.ComponentImpact{{ID: "ocsp", Status: status.MajorOutage}}}); err != nil {
 		t.Fatal(err)
 	}
-	inc, err := d.engine.CreateIncident(ctx, "alice", store.DraftInput{Title: "ACME orders delayed", Body: "We are investigating.",
-		Components: []store.ComponentImpact{{ID: "acme", Status: store.PartialOutage}}})
+	inc, err := d.engine.CreateIncident(ctx, "alice", status.NewIncident{Title: "ACME orders delayed", Body: "We are investigating.",
+		Components: []status.ComponentImpact{{ID: "acme", Status: status.PartialOutage}}})
 	if err != nil {
 		t.Fatal(err)
 	}

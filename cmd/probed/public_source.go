@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/probed/probed/status"
 	"time"
 
 	"github.com/probed/probed/store"
@@ -27,7 +28,7 @@ func (s storeSource) PublicData(ctx context.Context, from, to time.Time) (status
 	if limit <= 0 {
 		limit = 5000
 	}
-	incs, err := s.Store.ListIncidents(ctx, store.IncidentFilter{State: store.StatePublished + "," + store.StateResolved, Limit: limit})
+	incs, err := s.Store.ListIncidents(ctx, store.IncidentFilter{State: status.StatePublished + "," + status.StateResolved, Limit: limit})
 	if err != nil {
 		return statuspage.Data{}, fmt.Errorf("read public incidents: %w", err)
 	}
@@ -80,7 +81,7 @@ func (s storeSource) coverage(ctx context.Context, from, to time.Time) ([]status
 	return statuspage.Normalize(out), nil
 }
 
-func recordOf(inc store.Incident) statuspage.Record {
+func recordOf(inc status.Incident) statuspage.Record {
 	r := statuspage.Record{ID: inc.ID, Kind: inc.Kind, State: inc.State, Status: inc.Status, Impact: inc.Impact,
 		Title: inc.Title, TitleJA: inc.TitleJA, CreatedAt: inc.CreatedAt}
 	r.PublishedAt = deref(inc.PublishedAt)
@@ -91,7 +92,7 @@ func recordOf(inc store.Incident) statuspage.Record {
 	for _, c := range inc.Components {
 		r.Components = append(r.Components, statuspage.RecordComponent{ID: c.ID, Status: c.Status})
 		// The outage began when the engine saw it, which can be before publication.
-		if c.Since != nil && (r.StartedAt.IsZero() || c.Since.Before(r.StartedAt)) && inc.Kind == store.KindIncident {
+		if c.Since != nil && (r.StartedAt.IsZero() || c.Since.Before(r.StartedAt)) && inc.Kind == status.KindIncident {
 			r.StartedAt = *c.Since
 		}
 	}

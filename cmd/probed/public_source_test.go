@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"github.com/probed/probed/status"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -41,19 +42,19 @@ func TestStoreSource(t *testing.T) {
 	}
 
 	at(3, 10, 0)
-	draft, err := st.CreateDraft(ctx, store.ActorEngine, store.DraftInput{Title: "OCSP responder down", TitleJA: "OCSP レスポンダーの停止",
-		Body: "OCSP requests fail.", BodyJA: "OCSP の要求が失敗しています。", Origin: store.OriginProbe,
-		Components: []store.ComponentImpact{{ID: "ocsp", Status: store.MajorOutage}}})
+	draft, err := st.CreateDraft(ctx, store.ActorEngine, status.NewIncident{Title: "OCSP responder down", TitleJA: "OCSP レスポンダーの停止",
+		Body: "OCSP requests fail.", BodyJA: "OCSP の要求が失敗しています。", Origin: status.OriginProbe,
+		Components: []status.ComponentImpact{{ID: "ocsp", Status: status.MajorOutage}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rejected, err := st.CreateDraft(ctx, store.ActorEngine, store.DraftInput{Title: "REJECTED-NEVER-PUBLIC", Body: "never public", Origin: store.OriginProbe,
-		Components: []store.ComponentImpact{{ID: "crl", Status: store.MajorOutage}}})
+	rejected, err := st.CreateDraft(ctx, store.ActorEngine, status.NewIncident{Title: "REJECTED-NEVER-PUBLIC", Body: "never public", Origin: status.OriginProbe,
+		Components: []status.ComponentImpact{{ID: "crl", Status: status.MajorOutage}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	pending, err := st.CreateDraft(ctx, store.ActorEngine, store.DraftInput{Title: "DRAFT-NEVER-PUBLIC", Body: "never public", Origin: store.OriginProbe,
-		Components: []store.ComponentImpact{{ID: "acme", Status: store.PartialOutage}}})
+	pending, err := st.CreateDraft(ctx, store.ActorEngine, status.NewIncident{Title: "DRAFT-NEVER-PUBLIC", Body: "never public", Origin: status.OriginProbe,
+		Components: []status.ComponentImpact{{ID: "acme", Status: status.PartialOutage}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +81,7 @@ func TestStoreSource(t *testing.T) {
 	go st.Heartbeat(hbCtx2, time.Hour)
 	eventually(t, "the second run recorded", func() (bool, string) { n := runs(t, dbPath); return n == 2, strconv.Itoa(n) })
 
-	m, err := st.ScheduleMaintenance(ctx, "alice", store.MaintenanceInput{Title: "CRL publisher upgrade", Components: []string{"crl"},
+	m, err := st.ScheduleMaintenance(ctx, "alice", status.NewMaintenance{Title: "CRL publisher upgrade", Components: []string{"crl"},
 		Start: time.Date(2021, 9, 7, 2, 0, 0, 0, time.UTC), End: time.Date(2021, 9, 7, 4, 0, 0, 0, time.UTC)})
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +119,7 @@ func TestStoreSource(t *testing.T) {
 	if got := s.Incidents[0].Updates; len(got) != 2 || got[0].Label() != "resolved" || got[1].Label() != "investigating" {
 		t.Errorf("timeline %+v", got)
 	}
-	if s.Status.Indicator != "none" || s.ByID["acme"].Status != statuspage.StatusOperational {
+	if s.Status.Indicator != "none" || s.ByID["acme"].Status != status.Operational {
 		t.Errorf("the pending draft shows: indicator %s, acme %s", s.Status.Indicator, s.ByID["acme"].Status)
 	}
 	day := func(id string, d int) statuspage.Day {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/probed/probed/status"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -62,7 +63,7 @@ func adminPages(loc func() *time.Location) map[string]*template.Template {
 			}
 			return b.String()
 		},
-		"statusOf": func(inc *store.Incident, id string) string {
+		"statusOf": func(inc *status.Incident, id string) string {
 			if c := inc.Component(id); c != nil {
 				return c.Status
 			}
@@ -122,7 +123,7 @@ func (s *Console) view(r *http.Request, title, nav string, data any) adminView {
 	cfg := s.config()
 	op, _ := OperatorFrom(r.Context())
 	v := adminView{Title: title, Nav: nav, PageName: cfg.Page.Name, Operator: op.Name, Components: cfg.Leaves(),
-		Statuses: []string{store.Operational, store.DegradedPerformance, store.PartialOutage, store.MajorOutage},
+		Statuses: []string{status.Operational, status.DegradedPerformance, status.PartialOutage, status.MajorOutage},
 		TimeZone: cfg.Page.TimeZone, Now: s.clock.Now(), Notice: r.URL.Query().Get("done"), Data: data}
 	if op.Session != nil {
 		v.CSRF = op.Session.CSRF
@@ -227,10 +228,10 @@ func (s *Console) adminLogout(w http.ResponseWriter, r *http.Request) {
 }
 
 type dashboardData struct {
-	Drafts       []store.Incident
-	Open         []store.Incident
-	Maintenances []store.Incident
-	Recent       []store.Incident
+	Drafts       []status.Incident
+	Open         []status.Incident
+	Maintenances []status.Incident
+	Recent       []status.Incident
 	Health       map[string]store.ComponentHealth
 	Public       map[string]store.StatusInterval
 }
@@ -239,10 +240,10 @@ func (s *Console) adminDashboard(w http.ResponseWriter, r *http.Request) {
 	st, ctx := s.store, r.Context()
 	var d dashboardData
 	var err error
-	if d.Drafts, err = st.ListIncidents(ctx, store.IncidentFilter{Kind: store.KindIncident, State: store.StateDraft}); err == nil {
-		if d.Open, err = st.ListIncidents(ctx, store.IncidentFilter{Kind: store.KindIncident, State: store.StatePublished}); err == nil {
-			if d.Maintenances, err = st.ListIncidents(ctx, store.IncidentFilter{Kind: store.KindMaintenance, State: store.StatePublished}); err == nil {
-				if d.Recent, err = st.ListIncidents(ctx, store.IncidentFilter{Kind: store.KindIncident, State: "resolved,rejected,withdrawn", Limit: 10}); err == nil {
+	if d.Drafts, err = st.ListIncidents(ctx, store.IncidentFilter{Kind: status.KindIncident, State: status.StateDraft}); err == nil {
+		if d.Open, err = st.ListIncidents(ctx, store.IncidentFilter{Kind: status.KindIncident, State: status.StatePublished}); err == nil {
+			if d.Maintenances, err = st.ListIncidents(ctx, store.IncidentFilter{Kind: status.KindMaintenance, State: status.StatePublished}); err == nil {
+				if d.Recent, err = st.ListIncidents(ctx, store.IncidentFilter{Kind: status.KindIncident, State: "resolved,rejected,withdrawn", Limit: 10}); err == nil {
 					d.Public, err = st.ComponentStatuses(ctx)
 				}
 			}
@@ -264,16 +265,16 @@ func (s *Console) viewErr(r *http.Request, title, nav string, data any, err erro
 
 type incidentsData struct {
 	State string
-	List  []store.Incident
+	List  []status.Incident
 }
 
 func (s *Console) adminIncidents(w http.ResponseWriter, r *http.Request) {
 	state := r.URL.Query().Get("state")
-	if state != "" && !store.ValidState(state) {
+	if state != "" && !status.ValidState(state) {
 		s.render(w, "incidents", http.StatusBadRequest, s.viewErr(r, "Incidents", "incidents", incidentsData{}, fmt.Errorf("unknown state %q: %w", state, store.ErrInvalid)))
 		return
 	}
-	list, err := s.store.ListIncidents(r.Context(), store.IncidentFilter{Kind: store.KindIncident, State: state, Limit: 200})
+	list, err := s.store.ListIncidents(r.Context(), store.IncidentFilter{Kind: status.KindIncident, State: state, Limit: 200})
 	if err != nil {
 		s.render(w, "incidents", errCode(err), s.viewErr(r, "Incidents", "incidents", incidentsData{}, err))
 		return
@@ -282,7 +283,7 @@ func (s *Console) adminIncidents(w http.ResponseWriter, r *http.Request) {
 }
 
 type incidentData struct {
-	Inc   *store.Incident
+	Inc   *status.Incident
 	Audit []store.AuditEntry
 }
 
@@ -293,7 +294,7 @@ func (s *Console) adminIncident(w http.ResponseWriter, r *http.Request) {
 // showIncident renders an incident's page, with err (from a failed action) shown on it.
 func (s *Console) showIncident(w http.ResponseWriter, r *http.Request, code int, actErr error) {
 	id, err := pathID(r)
-	var inc *store.Incident
+	var inc *status.Incident
 	if err == nil {
 		inc, err = s.store.GetIncident(r.Context(), id)
 	}
@@ -307,7 +308,7 @@ func (s *Console) showIncident(w http.ResponseWriter, r *http.Request, code int,
 		return
 	}
 	nav := "incidents"
-	if inc.Kind == store.KindMaintenance {
+	if inc.Kind == status.KindMaintenance {
 		nav = "maintenance"
 	}
 	v := s.view(r, fmt.Sprintf("#%d %s", inc.ID, inc.Title), nav, incidentData{Inc: inc, Audit: audit})
@@ -319,23 +320,23 @@ func (s *Console) showIncident(w http.ResponseWriter, r *http.Request, code int,
 }
 
 func (s *Console) adminNew(w http.ResponseWriter, r *http.Request) {
-	s.render(w, "new", http.StatusOK, s.view(r, "New incident", "incidents", store.DraftInput{}))
+	s.render(w, "new", http.StatusOK, s.view(r, "New incident", "incidents", status.NewIncident{}))
 }
 
 // formComponents reads component.<id> selects; empty ones are not part of
 // the incident.
-func formComponents(r *http.Request, leaves []config.Component) []store.ComponentImpact {
-	var out []store.ComponentImpact
+func formComponents(r *http.Request, leaves []config.Component) []status.ComponentImpact {
+	var out []status.ComponentImpact
 	for _, c := range leaves {
 		if v := r.PostFormValue("component." + c.ID); v != "" {
-			out = append(out, store.ComponentImpact{ID: c.ID, Status: v})
+			out = append(out, status.ComponentImpact{ID: c.ID, Status: v})
 		}
 	}
 	return out
 }
 
 func (s *Console) adminCreate(w http.ResponseWriter, r *http.Request) {
-	in := store.DraftInput{Title: r.PostFormValue("title"), TitleJA: r.PostFormValue("title_ja"), Impact: r.PostFormValue("impact"),
+	in := status.NewIncident{Title: r.PostFormValue("title"), TitleJA: r.PostFormValue("title_ja"), Impact: r.PostFormValue("impact"),
 		Status: r.PostFormValue("status"), Body: r.PostFormValue("message"), BodyJA: r.PostFormValue("message_ja"),
 		Components: formComponents(r, s.config().Leaves()), Publish: r.PostFormValue("publish") != ""}
 	inc, err := s.engine.CreateIncident(r.Context(), actor(r), in)
@@ -363,7 +364,7 @@ func (s *Console) adminIncidentAction(w http.ResponseWriter, r *http.Request) {
 		_, err = e.Reject(ctx, who, id, r.PostFormValue("reason"))
 		done = "rejected"
 	case "edit":
-		ed := store.DraftEdit{}
+		ed := status.DraftEdit{}
 		for field, dst := range map[string]**string{"title": &ed.Title, "title_ja": &ed.TitleJA, "impact": &ed.Impact, "status": &ed.Status,
 			"message": &ed.Body, "message_ja": &ed.BodyJA} {
 			if _, ok := r.PostForm[field]; ok {
@@ -373,12 +374,12 @@ func (s *Console) adminIncidentAction(w http.ResponseWriter, r *http.Request) {
 		}
 		ed.Components = formComponents(r, s.config().Leaves())
 		if ed.Components == nil {
-			ed.Components = []store.ComponentImpact{}
+			ed.Components = []status.ComponentImpact{}
 		}
 		_, err = e.EditDraft(ctx, who, id, ed)
 		done = "draft saved"
 	case "update":
-		_, err = e.PostUpdate(ctx, who, id, store.UpdateInput{Status: r.PostFormValue("status"), Body: r.PostFormValue("message"),
+		_, err = e.PostUpdate(ctx, who, id, status.NewUpdate{Status: r.PostFormValue("status"), Body: r.PostFormValue("message"),
 			BodyJA: r.PostFormValue("message_ja"), Notify: r.PostFormValue("notify") != "", Components: formComponents(r, s.config().Leaves())})
 		done = "update posted"
 	case "resolve":
@@ -395,34 +396,34 @@ func (s *Console) adminIncidentAction(w http.ResponseWriter, r *http.Request) {
 }
 
 type maintenanceData struct {
-	Upcoming []store.Incident
-	Active   []store.Incident
-	Past     []store.Incident
+	Upcoming []status.Incident
+	Active   []status.Incident
+	Past     []status.Incident
 	Days     []calendarDay
-	Form     store.MaintenanceInput
+	Form     status.NewMaintenance
 }
 
 // calendarDay is one day of the next four weeks with the windows touching it.
 type calendarDay struct {
 	Date    time.Time
-	Windows []store.Incident
+	Windows []status.Incident
 }
 
-func (s *Console) maintenanceView(r *http.Request, form store.MaintenanceInput) (maintenanceData, error) {
+func (s *Console) maintenanceView(r *http.Request, form status.NewMaintenance) (maintenanceData, error) {
 	st, ctx := s.store, r.Context()
 	d := maintenanceData{Form: form}
-	live, err := st.ListIncidents(ctx, store.IncidentFilter{Kind: store.KindMaintenance, State: store.StatePublished, Limit: 500})
+	live, err := st.ListIncidents(ctx, store.IncidentFilter{Kind: status.KindMaintenance, State: status.StatePublished, Limit: 500})
 	if err != nil {
 		return d, err
 	}
 	for _, m := range live {
-		if m.Status == store.StatusScheduled {
+		if m.Status == status.StatusScheduled {
 			d.Upcoming = append(d.Upcoming, m)
 		} else {
 			d.Active = append(d.Active, m)
 		}
 	}
-	if d.Past, err = st.ListIncidents(ctx, store.IncidentFilter{Kind: store.KindMaintenance, State: "resolved,withdrawn", Limit: 20}); err != nil {
+	if d.Past, err = st.ListIncidents(ctx, store.IncidentFilter{Kind: status.KindMaintenance, State: "resolved,withdrawn", Limit: 20}); err != nil {
 		return d, err
 	}
 	loc := s.config().Page.Location
@@ -447,7 +448,7 @@ func (s *Console) maintenanceView(r *http.Request, form store.MaintenanceInput) 
 
 func (s *Console) adminMaintenance(w http.ResponseWriter, r *http.Request) {
 	now := s.clock.Now()
-	d, err := s.maintenanceView(r, store.MaintenanceInput{Start: now.Add(24 * time.Hour).Truncate(time.Hour), End: now.Add(26 * time.Hour).Truncate(time.Hour)})
+	d, err := s.maintenanceView(r, status.NewMaintenance{Start: now.Add(24 * time.Hour).Truncate(time.Hour), End: now.Add(26 * time.Hour).Truncate(time.Hour)})
 	if err != nil {
 		s.render(w, "maintenance", errCode(err), s.viewErr(r, "Maintenance", "maintenance", d, err))
 		return
@@ -473,7 +474,7 @@ func (s *Console) parseFormTime(field, v string) (time.Time, error) {
 }
 
 func (s *Console) adminSchedule(w http.ResponseWriter, r *http.Request) {
-	in := store.MaintenanceInput{Title: r.PostFormValue("title"), TitleJA: r.PostFormValue("title_ja"), Body: r.PostFormValue("message"),
+	in := status.NewMaintenance{Title: r.PostFormValue("title"), TitleJA: r.PostFormValue("title_ja"), Body: r.PostFormValue("message"),
 		BodyJA: r.PostFormValue("message_ja"), Components: r.PostForm["components"]}
 	start, err := s.parseFormTime("start", r.PostFormValue("start"))
 	if err == nil {
@@ -482,7 +483,7 @@ func (s *Console) adminSchedule(w http.ResponseWriter, r *http.Request) {
 		end, err = s.parseFormTime("end", r.PostFormValue("end"))
 		in.End = end
 	}
-	var m *store.Incident
+	var m *status.Incident
 	if err == nil {
 		m, err = s.engine.ScheduleMaintenance(r.Context(), actor(r), in)
 	}

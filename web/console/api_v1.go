@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/probed/probed/status"
 	"io"
 	"net/http"
 	"strconv"
@@ -30,7 +31,7 @@ func (s *Console) operatorRoutes(mux *http.ServeMux) {
 	}
 	mux.Handle("GET /api/v1/incidents", s.apiAuth(s.apiListIncidents))
 	mux.Handle("POST /api/v1/incidents", s.apiAuth(s.apiCreateIncident))
-	mux.Handle("GET /api/v1/incidents/{id}", s.apiAuth(s.apiGetIncident(store.KindIncident)))
+	mux.Handle("GET /api/v1/incidents/{id}", s.apiAuth(s.apiGetIncident(status.KindIncident)))
 	mux.Handle("PATCH /api/v1/incidents/{id}", s.apiAuth(s.apiEditIncident))
 	mux.Handle("POST /api/v1/incidents/{id}/approve", s.apiAuth(s.apiApprove))
 	mux.Handle("POST /api/v1/incidents/{id}/reject", s.apiAuth(s.apiReject))
@@ -38,7 +39,7 @@ func (s *Console) operatorRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /api/v1/incidents/{id}/resolve", s.apiAuth(s.apiResolve))
 	mux.Handle("GET /api/v1/maintenances", s.apiAuth(s.apiListMaintenances))
 	mux.Handle("POST /api/v1/maintenances", s.apiAuth(s.apiScheduleMaintenance))
-	mux.Handle("GET /api/v1/maintenances/{id}", s.apiAuth(s.apiGetIncident(store.KindMaintenance)))
+	mux.Handle("GET /api/v1/maintenances/{id}", s.apiAuth(s.apiGetIncident(status.KindMaintenance)))
 	mux.Handle("POST /api/v1/maintenances/{id}/{action}", s.apiAuth(s.apiMoveMaintenance))
 	mux.Handle("GET /api/v1/audit", s.apiAuth(s.apiAudit))
 	mux.Handle("POST /api/v1/alertmanager", s.apiAuth(s.apiAlertmanager))
@@ -137,7 +138,7 @@ func (s *Console) listFilter(r *http.Request, kind string) (store.IncidentFilter
 	q := r.URL.Query()
 	f := store.IncidentFilter{Kind: kind, State: q.Get("state"), Status: q.Get("status"), Component: q.Get("component")}
 	for _, st := range strings.Split(f.State, ",") {
-		if st != "" && !store.ValidState(st) {
+		if st != "" && !status.ValidState(st) {
 			return f, fmt.Errorf("state %q: want draft, published, resolved, rejected or withdrawn: %w", st, store.ErrInvalid)
 		}
 	}
@@ -159,7 +160,7 @@ func (s *Console) listFilter(r *http.Request, kind string) (store.IncidentFilter
 }
 
 func (s *Console) apiListIncidents(w http.ResponseWriter, r *http.Request) {
-	f, err := s.listFilter(r, store.KindIncident)
+	f, err := s.listFilter(r, status.KindIncident)
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
@@ -193,13 +194,13 @@ func (s *Console) apiGetIncident(kind string) http.HandlerFunc {
 
 // CreateIncidentRequest is the body of POST /api/v1/incidents.
 type CreateIncidentRequest struct {
-	Title      string                  `json:"title"`
-	TitleJA    string                  `json:"title_ja"`
-	Impact     string                  `json:"impact"`
-	Status     string                  `json:"status"`
-	Message    string                  `json:"message"`
-	MessageJA  string                  `json:"message_ja"`
-	Components []store.ComponentImpact `json:"components"`
+	Title      string                   `json:"title"`
+	TitleJA    string                   `json:"title_ja"`
+	Impact     string                   `json:"impact"`
+	Status     string                   `json:"status"`
+	Message    string                   `json:"message"`
+	MessageJA  string                   `json:"message_ja"`
+	Components []status.ComponentImpact `json:"components"`
 	// Publish skips the draft step (an operator made it by hand).
 	Publish bool `json:"publish"`
 }
@@ -210,7 +211,7 @@ func (s *Console) apiCreateIncident(w http.ResponseWriter, r *http.Request) {
 		s.apiFail(w, r, err)
 		return
 	}
-	inc, err := s.engine.CreateIncident(r.Context(), actor(r), store.DraftInput{Title: req.Title, TitleJA: req.TitleJA, Impact: req.Impact,
+	inc, err := s.engine.CreateIncident(r.Context(), actor(r), status.NewIncident{Title: req.Title, TitleJA: req.TitleJA, Impact: req.Impact,
 		Status: req.Status, Body: req.Message, BodyJA: req.MessageJA, Components: req.Components, Publish: req.Publish})
 	if err != nil {
 		s.apiFail(w, r, err)
@@ -220,18 +221,31 @@ func (s *Console) apiCreateIncident(w http.ResponseWriter, r *http.Request) {
 	apiJSON(w, http.StatusCreated, inc)
 }
 
+// EditDraftRequest is the body of PATCH /api/v1/incidents/{id}; absent
+// fields stay as they are.
+type EditDraftRequest struct {
+	Title      *string                  `json:"title"`
+	TitleJA    *string                  `json:"title_ja"`
+	Impact     *string                  `json:"impact"`
+	Status     *string                  `json:"status"`
+	Message    *string                  `json:"message"`
+	MessageJA  *string                  `json:"message_ja"`
+	Components []status.ComponentImpact `json:"components"`
+}
+
 func (s *Console) apiEditIncident(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r)
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
 	}
-	var ed store.DraftEdit
-	if err := decode(r, &ed); err != nil {
+	var req EditDraftRequest
+	if err := decode(r, &req); err != nil {
 		s.apiFail(w, r, err)
 		return
 	}
-	inc, err := s.engine.EditDraft(r.Context(), actor(r), id, ed)
+	inc, err := s.engine.EditDraft(r.Context(), actor(r), id, status.DraftEdit{Title: req.Title, TitleJA: req.TitleJA,
+		Impact: req.Impact, Status: req.Status, Body: req.Message, BodyJA: req.MessageJA, Components: req.Components})
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
@@ -279,9 +293,20 @@ func (s *Console) apiReject(w http.ResponseWriter, r *http.Request) {
 	apiJSON(w, http.StatusOK, inc)
 }
 
+// PostUpdateRequest is the body of POST /api/v1/incidents/{id}/updates.
+// Status is identified, monitoring, investigating, update (keep the
+// status) or resolved; components, when given, change the public statuses.
+type PostUpdateRequest struct {
+	Status     string                   `json:"status"`
+	Message    string                   `json:"message"`
+	MessageJA  string                   `json:"message_ja"`
+	Notify     bool                     `json:"notify"`
+	Components []status.ComponentImpact `json:"components"`
+}
+
 func (s *Console) apiPostUpdate(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r)
-	var req store.UpdateInput
+	var req PostUpdateRequest
 	if err == nil {
 		err = decode(r, &req)
 	}
@@ -289,7 +314,8 @@ func (s *Console) apiPostUpdate(w http.ResponseWriter, r *http.Request) {
 		s.apiFail(w, r, err)
 		return
 	}
-	inc, err := s.engine.PostUpdate(r.Context(), actor(r), id, req)
+	inc, err := s.engine.PostUpdate(r.Context(), actor(r), id, status.NewUpdate{Status: req.Status, Body: req.Message,
+		BodyJA: req.MessageJA, Notify: req.Notify, Components: req.Components})
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
@@ -323,7 +349,7 @@ func (s *Console) apiResolve(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Console) apiListMaintenances(w http.ResponseWriter, r *http.Request) {
-	f, err := s.listFilter(r, store.KindMaintenance)
+	f, err := s.listFilter(r, status.KindMaintenance)
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
@@ -336,13 +362,25 @@ func (s *Console) apiListMaintenances(w http.ResponseWriter, r *http.Request) {
 	apiJSON(w, http.StatusOK, list)
 }
 
+// ScheduleMaintenanceRequest is the body of POST /api/v1/maintenances.
+type ScheduleMaintenanceRequest struct {
+	Title      string    `json:"title"`
+	TitleJA    string    `json:"title_ja"`
+	Components []string  `json:"components"`
+	Start      time.Time `json:"scheduled_for"`
+	End        time.Time `json:"scheduled_until"`
+	Message    string    `json:"message"`
+	MessageJA  string    `json:"message_ja"`
+}
+
 func (s *Console) apiScheduleMaintenance(w http.ResponseWriter, r *http.Request) {
-	var req store.MaintenanceInput
+	var req ScheduleMaintenanceRequest
 	if err := decode(r, &req); err != nil {
 		s.apiFail(w, r, err)
 		return
 	}
-	inc, err := s.engine.ScheduleMaintenance(r.Context(), actor(r), req)
+	inc, err := s.engine.ScheduleMaintenance(r.Context(), actor(r), status.NewMaintenance{Title: req.Title, TitleJA: req.TitleJA,
+		Components: req.Components, Start: req.Start, End: req.End, Body: req.Message, BodyJA: req.MessageJA})
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
@@ -362,7 +400,7 @@ func (s *Console) apiMoveMaintenance(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e, ctx, who := s.engine, r.Context(), actor(r)
-	var inc *store.Incident
+	var inc *status.Incident
 	switch r.PathValue("action") {
 	case "cancel":
 		reason := req.Reason

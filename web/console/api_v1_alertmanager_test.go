@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/probed/probed/status"
 	"io"
 	"net"
 	"net/http"
@@ -32,9 +33,9 @@ func (h *opHarness) deliver(body string) (int, alertReport, string) {
 	return code, rep, raw
 }
 
-func (h *opHarness) all() []store.Incident {
+func (h *opHarness) all() []status.Incident {
 	h.t.Helper()
-	list, err := h.st.ListIncidents(h.ctx, store.IncidentFilter{Kind: store.KindIncident})
+	list, err := h.st.ListIncidents(h.ctx, store.IncidentFilter{Kind: status.KindIncident})
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/probed/probed/status"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -160,7 +161,7 @@ func TestOperatorAPIAuth(t *testing.T) {
 func TestApproveRejectAndAuditOverAPI(t *testing.T) {
 	h := newOpHarness(t)
 	h.failCRL(2)
-	var drafts []store.Incident
+	var drafts []status.Incident
 	if code, body := h.do("alice", "GET", "/api/v1/incidents?state=draft", nil, &drafts); code != 200 || len(drafts) != 1 {
 		t.Fatalf("drafts = %d %s", code, body)
 	}
@@ -178,7 +179,7 @@ func TestApproveRejectAndAuditOverAPI(t *testing.T) {
 		t.Errorf("evidence = %v", raw["evidence"])
 	}
 	// Edit, then approve: the public status changes.
-	var edited store.Incident
+	var edited status.Incident
 	if code, body := h.do("bob", "PATCH", "/api/v1/incidents/1", map[string]any{"title": "CRL not refreshed", "message": "The CRL is stale; we are on it.",
 		"components": []map[string]string{{"id": "crl", "status": "partial_outage"}}}, &edited); code != 200 || edited.Title != "CRL not refreshed" {
 		t.Fatalf("edit = %d %s", code, body)
@@ -189,14 +190,14 @@ func TestApproveRejectAndAuditOverAPI(t *testing.T) {
 	if code, body := h.do("bob", "PATCH", "/api/v1/incidents/1", map[string]any{"components": []map[string]string{{"id": "nope", "status": "major_outage"}}}, nil); code != 400 || !strings.Contains(body, "unknown component") {
 		t.Fatalf("unknown component = %d %s", code, body)
 	}
-	if st, _ := h.st.ComponentStatuses(h.ctx); st["crl"].Status != store.Operational {
+	if st, _ := h.st.ComponentStatuses(h.ctx); st["crl"].Status != status.Operational {
 		t.Fatalf("draft public status = %s", st["crl"].Status)
 	}
-	var pub store.Incident
+	var pub status.Incident
 	if code, body := h.do("alice", "POST", "/api/v1/incidents/1/approve", nil, &pub); code != 200 || pub.State != "published" || pub.PublishedAt == nil {
 		t.Fatalf("approve = %d %s", code, body)
 	}
-	if st, _ := h.st.ComponentStatuses(h.ctx); st["crl"].Status != store.PartialOutage {
+	if st, _ := h.st.ComponentStatuses(h.ctx); st["crl"].Status != status.PartialOutage {
 		t.Fatalf("after approve crl = %s", st["crl"].Status)
 	}
 	if code, _ := h.do("alice", "POST", "/api/v1/incidents/1/approve", nil, nil); code != 409 {
@@ -205,14 +206,14 @@ func TestApproveRejectAndAuditOverAPI(t *testing.T) {
 	if code, _ := h.do("alice", "GET", "/api/v1/incidents/999", nil, nil); code != 404 {
 		t.Fatalf("missing = %d", code)
 	}
-	var upd store.Incident
+	var upd status.Incident
 	if code, body := h.do("bob", "POST", "/api/v1/incidents/1/updates", map[string]any{"status": "identified", "message": "A signer job stalled.", "message_ja": "署名ジョブが停止していました。", "notify": true}, &upd); code != 201 || upd.Status != "identified" || upd.Updates[0].BodyJA == "" {
 		t.Fatalf("update = %d %s", code, body)
 	}
 	if code, body := h.do("bob", "POST", "/api/v1/incidents/1/updates", map[string]any{"status": "fixed", "message": "x"}, nil); code != 400 || !strings.Contains(body, "status") {
 		t.Fatalf("bad status = %d %s", code, body)
 	}
-	var res store.Incident
+	var res status.Incident
 	if code, body := h.do("alice", "POST", "/api/v1/incidents/1/resolve", map[string]any{"message": "Fixed."}, &res); code != 200 || res.State != "resolved" || res.ResolvedAt == nil {
 		t.Fatalf("resolve = %d %s", code, body)
 	}
@@ -229,18 +230,18 @@ func TestApproveRejectAndAuditOverAPI(t *testing.T) {
 		t.Fatalf("second draft = %+v", drafts)
 	}
 	events, _ := h.st.PendingEvents(h.ctx, 100)
-	var rej store.Incident
+	var rej status.Incident
 	if code, body := h.do("bob", "POST", "/api/v1/incidents/2/reject", map[string]string{"reason": "test CA"}, &rej); code != 200 || rej.State != "rejected" || rej.Reason != "test CA" {
 		t.Fatalf("reject = %d %s", code, body)
 	}
-	if st, _ := h.st.ComponentStatuses(h.ctx); st["crl"].Status != store.Operational {
+	if st, _ := h.st.ComponentStatuses(h.ctx); st["crl"].Status != status.Operational {
 		t.Fatalf("after reject crl = %s", st["crl"].Status)
 	}
 	if after, _ := h.st.PendingEvents(h.ctx, 100); len(after) != len(events) {
 		t.Fatalf("reject queued %d events", len(after)-len(events))
 	}
 	// Create by hand and publish at once.
-	var manual store.Incident
+	var manual status.Incident
 	if code, body := h.do("alice", "POST", "/api/v1/incidents", map[string]any{"title": "Portal slow", "message": "Investigating.", "publish": true,
 		"components": []map[string]string{{"id": "ocsp", "status": "degraded_performance"}}}, &manual); code != 201 || manual.State != "published" || manual.Origin != "manual" {
 		t.Fatalf("create = %d %s", code, body)
@@ -272,7 +273,7 @@ func TestApproveRejectAndAuditOverAPI(t *testing.T) {
 func TestMaintenanceOverAPI(t *testing.T) {
 	h := newOpHarness(t)
 	start := h.clk.Now().Add(time.Hour)
-	var m store.Incident
+	var m status.Incident
 	body := map[string]any{"title": "HSM swap", "components": []string{"timestamp"}, "scheduled_for": start, "scheduled_until": start.Add(time.Hour)}
 	if code, raw := h.do("alice", "POST", "/api/v1/maintenances", body, &m); code != 201 || m.Status != "scheduled" || m.Kind != "maintenance" {
 		t.Fatalf("schedule = %d %s", code, raw)
@@ -280,7 +281,7 @@ func TestMaintenanceOverAPI(t *testing.T) {
 	if code, raw := h.do("alice", "POST", "/api/v1/maintenances", map[string]any{"title": "x", "components": []string{"timestamp"}, "scheduled_for": start, "scheduled_until": start.Add(-time.Hour)}, nil); code != 400 || !strings.Contains(raw, "not after start") {
 		t.Fatalf("backwards window = %d %s", code, raw)
 	}
-	var list []store.Incident
+	var list []status.Incident
 	h.do("alice", "GET", "/api/v1/maintenances?state=published", nil, &list)
 	if len(list) != 1 {
 		t.Fatalf("list = %+v", list)
@@ -397,7 +398,7 @@ func TestConsoleLoginCookieAndCSRF(t *testing.T) {
 	if code, _ := post(c, "/admin/incidents/1/approve", url.Values{"csrf": {csrf}}, map[string]string{"Origin": "https://evil.example"}); code != 403 {
 		t.Fatalf("cross-origin approve = %d, want 403", code)
 	}
-	if inc, _ := h.st.GetIncident(h.ctx, 1); inc.State != store.StateDraft {
+	if inc, _ := h.st.GetIncident(h.ctx, 1); inc.State != status.StateDraft {
 		t.Fatalf("a refused post changed the draft: %s", inc.State)
 	}
 	// The API with the cookie needs the token too.
@@ -417,7 +418,7 @@ func TestConsoleLoginCookieAndCSRF(t *testing.T) {
 		t.Fatalf("approve = %d %s", code, body)
 	}
 	inc, _ := h.st.GetIncident(h.ctx, 1)
-	if inc.State != store.StatePublished || inc.Status != "identified" || inc.TitleJA != "CRLの更新遅延" || inc.Components[0].Status != "partial_outage" {
+	if inc.State != status.StatePublished || inc.Status != "identified" || inc.TitleJA != "CRLの更新遅延" || inc.Components[0].Status != "partial_outage" {
 		t.Fatalf("published = %+v", inc)
 	}
 	if code, body := post(c, "/admin/incidents/1/approve", url.Values{"csrf": {csrf}}, nil); code != 409 || !strings.Contains(body, "not a draft") {
@@ -465,13 +466,13 @@ func TestConsoleLoginCookieAndCSRF(t *testing.T) {
 func BenchmarkAPIListDrafts(b *testing.B) {
 	h := newOpHarness(b)
 	for i := range 20 {
-		if _, err := h.eng.CreateIncident(h.ctx, "alice", store.DraftInput{Title: fmt.Sprintf("draft %d", i), Body: "Investigating.",
-			Components: []store.ComponentImpact{{ID: "crl", Status: store.MajorOutage}}}); err != nil {
+		if _, err := h.eng.CreateIncident(h.ctx, "alice", status.NewIncident{Title: fmt.Sprintf("draft %d", i), Body: "Investigating.",
+			Components: []status.ComponentImpact{{ID: "crl", Status: status.MajorOutage}}}); err != nil {
 			b.Fatal(err)
 		}
 	}
 	for b.Loop() {
-		var list []store.Incident
+		var list []status.Incident
 		if code, body := h.do("alice", "GET", "/api/v1/incidents?state=draft", nil, &list); code != 200 || len(list) != 20 {
 			b.Fatalf("= %d %s", code, body)
 		}

@@ -6,6 +6,7 @@ package console
 
 import (
 	"context"
+	"github.com/probed/probed/status"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -26,8 +27,8 @@ type Store interface {
 	CreateSession(ctx context.Context, tokenName string, ttl time.Duration) (string, store.Session, error)
 	GetSession(ctx context.Context, secret string) (store.Session, error)
 	DeleteSession(ctx context.Context, secret string) error
-	ListIncidents(ctx context.Context, f store.IncidentFilter) ([]store.Incident, error)
-	GetIncident(ctx context.Context, id int64) (*store.Incident, error)
+	ListIncidents(ctx context.Context, f store.IncidentFilter) ([]status.Incident, error)
+	GetIncident(ctx context.Context, id int64) (*status.Incident, error)
 	ComponentStatuses(ctx context.Context) (map[string]store.StatusInterval, error)
 	Audit(ctx context.Context, actor, action, detail string) error
 	ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error)

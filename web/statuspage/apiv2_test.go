@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"github.com/probed/probed/status"
 	"io"
 	"net/http"
 	"os"
@@ -350,14 +351,14 @@ func TestIndicatorRollup(t *testing.T) {
 		description string
 	}{
 		{"all operational", nil, nil, false, "none", "All Systems Operational"},
-		{"degraded", map[string]string{"ocsp": StatusDegraded}, nil, false, "minor", "Minor Service Outage"},
-		{"partial", map[string]string{"ocsp": StatusPartialOutage, "crl": StatusDegraded}, nil, false, "major", "Partial System Outage"},
-		{"major outage", map[string]string{"acme": StatusMajorOutage, "crl": StatusPartialOutage}, nil, false, "critical", "Major Service Outage"},
+		{"degraded", map[string]string{"ocsp": status.DegradedPerformance}, nil, false, "minor", "Minor Service Outage"},
+		{"partial", map[string]string{"ocsp": status.PartialOutage, "crl": status.DegradedPerformance}, nil, false, "major", "Partial System Outage"},
+		{"major outage", map[string]string{"acme": status.MajorOutage, "crl": status.PartialOutage}, nil, false, "critical", "Major Service Outage"},
 		{"minor incident, components fine", nil, []string{"minor"}, false, "minor", "Minor Service Outage"},
-		{"critical incident wins", map[string]string{"ocsp": StatusDegraded}, []string{"critical", "minor"}, false, "critical", "Major Service Outage"},
+		{"critical incident wins", map[string]string{"ocsp": status.DegradedPerformance}, []string{"critical", "minor"}, false, "critical", "Major Service Outage"},
 		{"incident with no impact", nil, []string{"none"}, false, "none", "All Systems Operational"},
 		{"maintenance only", nil, nil, true, "none", "Service Under Maintenance"},
-		{"maintenance and an outage", map[string]string{"ocsp": StatusMajorOutage}, nil, true, "critical", "Major Service Outage"},
+		{"maintenance and an outage", map[string]string{"ocsp": status.MajorOutage}, nil, true, "critical", "Major Service Outage"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := Input{Now: fixtureNow, Page: cfg.Page, Components: cfg.Components}
@@ -365,12 +366,12 @@ func TestIndicatorRollup(t *testing.T) {
 				in.StatusLog = append(in.StatusLog, StatusChange{Component: id, Status: st, At: at})
 			}
 			for i, imp := range tc.impacts {
-				in.Records = append(in.Records, Record{ID: int64(i + 1), Kind: KindIncident, State: StatePublished, Status: "investigating", Impact: imp, CreatedAt: at})
+				in.Records = append(in.Records, Record{ID: int64(i + 1), Kind: status.KindIncident, State: status.StatePublished, Status: "investigating", Impact: imp, CreatedAt: at})
 			}
 			// A resolved critical incident never counts.
-			in.Records = append(in.Records, Record{ID: 99, Kind: KindIncident, State: StateResolved, Status: "resolved", Impact: "critical", CreatedAt: at})
+			in.Records = append(in.Records, Record{ID: 99, Kind: status.KindIncident, State: status.StateResolved, Status: "resolved", Impact: "critical", CreatedAt: at})
 			if tc.maintenance {
-				in.Records = append(in.Records, Record{ID: 50, Kind: KindMaintenance, State: StatePublished, Status: "in_progress",
+				in.Records = append(in.Records, Record{ID: 50, Kind: status.KindMaintenance, State: status.StatePublished, Status: "in_progress",
 					Components: []RecordComponent{{ID: "crl"}}, ScheduledFor: at, ScheduledUntil: fixtureNow.Add(time.Hour), CreatedAt: at})
 			}
 			s := Build(in)

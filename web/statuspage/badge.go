@@ -2,16 +2,17 @@ package statuspage
 
 import (
 	"fmt"
+	"github.com/probed/probed/status"
 	"html"
 )
 
 // badgeColors are the status colours the page uses too.
 var badgeColors = map[string]string{
-	StatusOperational:   "#2fcc66",
-	StatusDegraded:      "#f1c40f",
-	StatusPartialOutage: "#e67e22",
-	StatusMajorOutage:   "#e74c3c",
-	StatusMaintenance:   "#3498db",
+	status.Operational:         "#2fcc66",
+	status.DegradedPerformance: "#f1c40f",
+	status.PartialOutage:       "#e67e22",
+	status.MajorOutage:         "#e74c3c",
+	status.UnderMaintenance:    "#3498db",
 }
 
 // textWidth estimates the width in pixels of s in 11px Verdana, the badge

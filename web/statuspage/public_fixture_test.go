@@ -2,6 +2,7 @@ package statuspage
 
 import (
 	"context"
+	"github.com/probed/probed/status"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -40,50 +41,50 @@ func fixtureData() Data {
 	return Data{
 		FirstData: now.Add(-60 * day),
 		Records: []Record{
-			{ID: 101, Kind: KindIncident, State: StatePublished, Status: "identified", Impact: "major",
+			{ID: 101, Kind: status.KindIncident, State: status.StatePublished, Status: "identified", Impact: "major",
 				Title: "ACME order processing delayed", TitleJA: "ACME の注文処理の遅延",
-				Components: []RecordComponent{{ID: "acme", Status: StatusPartialOutage}},
+				Components: []RecordComponent{{ID: "acme", Status: status.PartialOutage}},
 				CreatedAt:  m(-55 * time.Minute), PublishedAt: m(-50 * time.Minute), StartedAt: m(-52 * time.Minute),
 				Updates: []RecordUpdate{
 					{ID: 1001, Status: "investigating", Body: "We are investigating delays in ACME order processing.",
 						BodyJA: "ACME の注文処理の遅延を調査しています。", CreatedAt: m(-50 * time.Minute), Notify: true,
-						Affected: []AffectedComponent{{ID: "acme", OldStatus: StatusOperational, NewStatus: StatusPartialOutage}}},
+						Affected: []AffectedComponent{{ID: "acme", OldStatus: status.Operational, NewStatus: status.PartialOutage}}},
 					{ID: 1002, Status: "update", Body: "We are continuing to investigate this issue.", CreatedAt: m(-40 * time.Minute)},
 					{ID: 1003, Status: "identified", Body: "The issue has been identified and a fix is being implemented.",
 						BodyJA: "原因を特定し、修正を適用しています。", CreatedAt: m(-20 * time.Minute), Notify: true},
 				}},
-			{ID: 90, Kind: KindIncident, State: StateResolved, Status: "resolved", Impact: "critical",
+			{ID: 90, Kind: status.KindIncident, State: status.StateResolved, Status: "resolved", Impact: "critical",
 				Title:      "OCSP responder unavailable",
-				Components: []RecordComponent{{ID: "ocsp", Status: StatusMajorOutage}},
+				Components: []RecordComponent{{ID: "ocsp", Status: status.MajorOutage}},
 				CreatedAt:  m(-3*day - 2*time.Hour), PublishedAt: m(-3*day - 2*time.Hour), StartedAt: m(-3*day - 2*time.Hour),
 				ResolvedAt: m(-3*day - 90*time.Minute),
 				Updates: []RecordUpdate{
 					{ID: 901, Status: "investigating", Body: "OCSP requests are failing.", CreatedAt: m(-3*day - 2*time.Hour), Notify: true,
-						Affected: []AffectedComponent{{ID: "ocsp", OldStatus: StatusOperational, NewStatus: StatusMajorOutage}}},
+						Affected: []AffectedComponent{{ID: "ocsp", OldStatus: status.Operational, NewStatus: status.MajorOutage}}},
 					{ID: 902, Status: "monitoring", Body: "A fix has been implemented and we are monitoring the results.", CreatedAt: m(-3*day - 100*time.Minute)},
 					{ID: 903, Status: "resolved", Body: "This incident has been resolved.", CreatedAt: m(-3*day - 90*time.Minute), Notify: true,
-						Affected: []AffectedComponent{{ID: "ocsp", OldStatus: StatusMajorOutage, NewStatus: StatusOperational}}},
+						Affected: []AffectedComponent{{ID: "ocsp", OldStatus: status.MajorOutage, NewStatus: status.Operational}}},
 				}},
-			{ID: 200, Kind: KindIncident, State: "draft", Status: "investigating", Impact: "critical", Title: "DRAFT-NEVER-PUBLIC",
-				Components: []RecordComponent{{ID: "crl", Status: StatusMajorOutage}}, CreatedAt: m(-10 * time.Minute),
+			{ID: 200, Kind: status.KindIncident, State: "draft", Status: "investigating", Impact: "critical", Title: "DRAFT-NEVER-PUBLIC",
+				Components: []RecordComponent{{ID: "crl", Status: status.MajorOutage}}, CreatedAt: m(-10 * time.Minute),
 				Updates: []RecordUpdate{{ID: 2001, Status: "investigating", Body: "draft body never public", CreatedAt: m(-10 * time.Minute)}}},
-			{ID: 201, Kind: KindIncident, State: "rejected", Status: "investigating", Impact: "major", Title: "REJECTED-NEVER-PUBLIC",
-				Components: []RecordComponent{{ID: "crl", Status: StatusMajorOutage}}, CreatedAt: m(-2 * day)},
-			{ID: 202, Kind: KindIncident, State: "withdrawn", Status: "investigating", Impact: "major", Title: "WITHDRAWN-NEVER-PUBLIC",
-				Components: []RecordComponent{{ID: "timestamp", Status: StatusMajorOutage}}, CreatedAt: m(-5 * day)},
-			{ID: 300, Kind: KindMaintenance, State: StatePublished, Status: "in_progress",
+			{ID: 201, Kind: status.KindIncident, State: "rejected", Status: "investigating", Impact: "major", Title: "REJECTED-NEVER-PUBLIC",
+				Components: []RecordComponent{{ID: "crl", Status: status.MajorOutage}}, CreatedAt: m(-2 * day)},
+			{ID: 202, Kind: status.KindIncident, State: "withdrawn", Status: "investigating", Impact: "major", Title: "WITHDRAWN-NEVER-PUBLIC",
+				Components: []RecordComponent{{ID: "timestamp", Status: status.MajorOutage}}, CreatedAt: m(-5 * day)},
+			{ID: 300, Kind: status.KindMaintenance, State: status.StatePublished, Status: "in_progress",
 				Title: "Timestamp service maintenance", TitleJA: "タイムスタンプサービスのメンテナンス",
-				Components: []RecordComponent{{ID: "timestamp", Status: StatusMaintenance}},
+				Components: []RecordComponent{{ID: "timestamp", Status: status.UnderMaintenance}},
 				CreatedAt:  m(-2 * day), PublishedAt: m(-2 * day), StartedAt: m(-30 * time.Minute),
 				ScheduledFor: m(-30 * time.Minute), ScheduledUntil: m(90 * time.Minute),
 				Updates: []RecordUpdate{
 					{ID: 3001, Status: "scheduled", Body: "We will be undergoing scheduled maintenance during this time.", CreatedAt: m(-2 * day), Notify: true},
 					{ID: 3002, Status: "in_progress", Body: "Scheduled maintenance is currently in progress. We will provide updates as necessary.",
 						BodyJA: "メンテナンスを実施中です。", CreatedAt: m(-30 * time.Minute), Notify: true,
-						Affected: []AffectedComponent{{ID: "timestamp", OldStatus: StatusOperational, NewStatus: StatusMaintenance}}},
+						Affected: []AffectedComponent{{ID: "timestamp", OldStatus: status.Operational, NewStatus: status.UnderMaintenance}}},
 				}},
-			{ID: 301, Kind: KindMaintenance, State: StatePublished, Status: "scheduled", Title: "CRL publisher upgrade",
-				Components: []RecordComponent{{ID: "crl", Status: StatusMaintenance}},
+			{ID: 301, Kind: status.KindMaintenance, State: status.StatePublished, Status: "scheduled", Title: "CRL publisher upgrade",
+				Components: []RecordComponent{{ID: "crl", Status: status.UnderMaintenance}},
 				CreatedAt:  m(-1 * day), PublishedAt: m(-1 * day),
 				ScheduledFor: m(2 * day), ScheduledUntil: m(2*day + 2*time.Hour),
 				Updates: []RecordUpdate{
@@ -91,9 +92,9 @@ func fixtureData() Data {
 				}},
 		},
 		StatusLog: []StatusChange{
-			{Component: "ocsp", Status: StatusMajorOutage, At: m(-3*day - 2*time.Hour)},
-			{Component: "ocsp", Status: StatusOperational, At: m(-3*day - 90*time.Minute)},
-			{Component: "acme", Status: StatusPartialOutage, At: m(-50 * time.Minute)},
+			{Component: "ocsp", Status: status.MajorOutage, At: m(-3*day - 2*time.Hour)},
+			{Component: "ocsp", Status: status.Operational, At: m(-3*day - 90*time.Minute)},
+			{Component: "acme", Status: status.PartialOutage, At: m(-50 * time.Minute)},
 		},
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"embed"
 	"fmt"
+	"github.com/probed/probed/status"
 	"html/template"
 	"io/fs"
 	"net/url"
@@ -176,7 +177,7 @@ func (v *view) Banner() string { return v.L.T(v.S.Status.bannerKey()) }
 
 // BannerClass colours the banner.
 func (v *view) BannerClass() string {
-	if v.S.Status.Indicator == IndicatorNone && v.S.Status.Maintenance {
+	if v.S.Status.Indicator == status.ImpactNone && v.S.Status.Maintenance {
 		return "maintenance"
 	}
 	return v.S.Status.Indicator

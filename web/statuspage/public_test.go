@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/probed/probed/status"
 	"html"
 	"net/http"
 	"net/http/httptest"
@@ -204,7 +205,7 @@ func labelList(body string) string {
 // cancelled maintenance) appear on no public route.
 func TestUnpublishedNeverPublic(t *testing.T) {
 	d := fixtureData()
-	d.Records = append(d.Records, Record{ID: 302, Kind: KindMaintenance, State: "withdrawn", Status: "scheduled",
+	d.Records = append(d.Records, Record{ID: 302, Kind: status.KindMaintenance, State: "withdrawn", Status: "scheduled",
 		Title: "CANCELLED-NEVER-PUBLIC", Components: []RecordComponent{{ID: "ocsp"}},
 		ScheduledFor: fixtureNow.Add(time.Hour), ScheduledUntil: fixtureNow.Add(2 * time.Hour), CreatedAt: fixtureNow.Add(-time.Hour)})
 	p, ts := newFixtureWith(t, fixtureConfig(), d)
@@ -227,7 +228,7 @@ func TestUnpublishedNeverPublic(t *testing.T) {
 	if p.Snapshot().Status.Indicator == "critical" {
 		t.Error("the critical draft raised the page indicator")
 	}
-	if p.Snapshot().ByID["crl"].Status != StatusOperational {
+	if p.Snapshot().ByID["crl"].Status != status.Operational {
 		t.Error("the draft changed crl's status")
 	}
 }
@@ -235,8 +236,8 @@ func TestUnpublishedNeverPublic(t *testing.T) {
 func TestHistoryPage(t *testing.T) {
 	d := fixtureData()
 	// An incident four months back puts history on two pages.
-	d.Records = append(d.Records, Record{ID: 50, Kind: KindIncident, State: StateResolved, Status: "resolved", Impact: "minor",
-		Title: "CRL served stale", Components: []RecordComponent{{ID: "crl", Status: StatusDegraded}},
+	d.Records = append(d.Records, Record{ID: 50, Kind: status.KindIncident, State: status.StateResolved, Status: "resolved", Impact: "minor",
+		Title: "CRL served stale", Components: []RecordComponent{{ID: "crl", Status: status.DegradedPerformance}},
 		CreatedAt: time.Date(2021, 5, 20, 8, 0, 0, 0, time.UTC), ResolvedAt: time.Date(2021, 5, 20, 9, 0, 0, 0, time.UTC),
 		Updates: []RecordUpdate{{ID: 501, Status: "resolved", Body: "Fresh CRLs are served again.", CreatedAt: time.Date(2021, 5, 20, 9, 0, 0, 0, time.UTC)}}})
 	_, ts := newFixtureWith(t, fixtureConfig(), d)
@@ -294,21 +295,21 @@ func uptimeFixture() (*config.Config, Data) {
 	d := Data{
 		Coverage: map[string][]Interval{},
 		StatusLog: []StatusChange{
-			{Component: "ocsp", Status: StatusOperational, At: start},
-			{Component: "ocsp", Status: StatusMajorOutage, At: day(10, 14, 0)},
-			{Component: "ocsp", Status: StatusOperational, At: day(10, 14, 30)},
-			{Component: "crl", Status: StatusOperational, At: start},
-			{Component: "crl", Status: StatusMaintenance, At: day(11, 2, 0)},
-			{Component: "crl", Status: StatusOperational, At: day(11, 4, 0)},
+			{Component: "ocsp", Status: status.Operational, At: start},
+			{Component: "ocsp", Status: status.MajorOutage, At: day(10, 14, 0)},
+			{Component: "ocsp", Status: status.Operational, At: day(10, 14, 30)},
+			{Component: "crl", Status: status.Operational, At: start},
+			{Component: "crl", Status: status.UnderMaintenance, At: day(11, 2, 0)},
+			{Component: "crl", Status: status.Operational, At: day(11, 4, 0)},
 		},
 		Records: []Record{
-			{ID: 7, Kind: KindIncident, State: StateResolved, Status: "resolved", Impact: "critical", Title: "OCSP outage",
-				Components: []RecordComponent{{ID: "ocsp", Status: StatusMajorOutage}},
+			{ID: 7, Kind: status.KindIncident, State: status.StateResolved, Status: "resolved", Impact: "critical", Title: "OCSP outage",
+				Components: []RecordComponent{{ID: "ocsp", Status: status.MajorOutage}},
 				CreatedAt:  day(10, 14, 5), StartedAt: day(10, 14, 0), ResolvedAt: day(10, 14, 30),
 				Updates: []RecordUpdate{{ID: 71, Status: "investigating", Body: "Down.", CreatedAt: day(10, 14, 5)},
 					{ID: 72, Status: "resolved", Body: "Up.", CreatedAt: day(10, 14, 30)}}},
-			{ID: 8, Kind: KindMaintenance, State: StateResolved, Status: "completed", Title: "CRL maintenance",
-				Components: []RecordComponent{{ID: "crl", Status: StatusMaintenance}},
+			{ID: 8, Kind: status.KindMaintenance, State: status.StateResolved, Status: "completed", Title: "CRL maintenance",
+				Components: []RecordComponent{{ID: "crl", Status: status.UnderMaintenance}},
 				CreatedAt:  day(1, 0, 0), ScheduledFor: day(11, 2, 0), ScheduledUntil: day(11, 4, 0), ResolvedAt: day(11, 4, 0),
 				Updates: []RecordUpdate{{ID: 81, Status: "scheduled", Body: "Planned.", CreatedAt: day(1, 0, 0)},
 					{ID: 82, Status: "in_progress", Body: "Started.", CreatedAt: day(11, 2, 0)},
@@ -508,7 +509,7 @@ func TestOnlyShowIfDegraded(t *testing.T) {
 	cfg.Components[3].OnlyShowIfDegraded = true // crl
 	cfg.Components[2].OnlyShowIfDegraded = true // ocsp
 	d := fixtureData()
-	d.StatusLog = append(d.StatusLog, StatusChange{Component: "ocsp", Status: StatusDegraded, At: fixtureNow.Add(-time.Minute)})
+	d.StatusLog = append(d.StatusLog, StatusChange{Component: "ocsp", Status: status.DegradedPerformance, At: fixtureNow.Add(-time.Minute)})
 	_, ts := newFixtureWith(t, cfg, d)
 	_, body := page(t, ts.URL+"/")
 	if strings.Contains(body, `data-component="crl"`) {

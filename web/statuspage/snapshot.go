@@ -4,37 +4,12 @@ import (
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
+	"github.com/probed/probed/status"
 	"slices"
 	"strconv"
 	"time"
 
 	"github.com/probed/probed/config"
-)
-
-// Component statuses (SPEC §6), ordered from best to worst by statusRank.
-const (
-	StatusOperational   = "operational"
-	StatusDegraded      = "degraded_performance"
-	StatusPartialOutage = "partial_outage"
-	StatusMajorOutage   = "major_outage"
-	StatusMaintenance   = "under_maintenance"
-)
-
-// Page indicators (SPEC §6).
-const (
-	IndicatorNone     = "none"
-	IndicatorMinor    = "minor"
-	IndicatorMajor    = "major"
-	IndicatorCritical = "critical"
-)
-
-// Record kinds and the states that may be shown to the public.
-const (
-	KindIncident    = "incident"
-	KindMaintenance = "maintenance"
-
-	StatePublished = "published"
-	StateResolved  = "resolved"
 )
 
 // DefaultUptimeDays is how many days of uptime bars the page shows.
@@ -55,7 +30,7 @@ type StatusChange struct {
 // state; the snapshot keeps only what an operator published.
 type Record struct {
 	ID     int64
-	Kind   string // KindIncident or KindMaintenance
+	Kind   string // status.KindIncident or status.KindMaintenance
 	State  string // draft, published, resolved, rejected, withdrawn
 	Status string // investigating..resolved, or scheduled..completed
 	Impact string // none, minor, major, critical (maintenance: ignored)
@@ -151,7 +126,7 @@ type PageStatus struct {
 func (s PageStatus) Description() string { return en.T(s.bannerKey()) }
 
 func (s PageStatus) bannerKey() string {
-	if s.Indicator == IndicatorNone && s.Maintenance {
+	if s.Indicator == status.ImpactNone && s.Maintenance {
 		return "banner.maintenance"
 	}
 	return "banner." + s.Indicator
@@ -176,7 +151,7 @@ type Component struct {
 
 // Visible reports whether the page shows the component now.
 func (c *Component) Visible() bool {
-	return !c.OnlyShowIfDegraded || c.Status != StatusOperational
+	return !c.OnlyShowIfDegraded || c.Status != status.Operational
 }
 
 // Incident is a public incident or maintenance with its timeline.
@@ -194,7 +169,7 @@ type Incident struct {
 }
 
 // Maintenance reports whether the record is a scheduled maintenance.
-func (i *Incident) Maintenance() bool { return i.Kind == KindMaintenance }
+func (i *Incident) Maintenance() bool { return i.Kind == status.KindMaintenance }
 
 // Resolved reports whether the incident or maintenance is over.
 func (i *Incident) Resolved() bool {
@@ -203,15 +178,17 @@ func (i *Incident) Resolved() bool {
 
 // Active reports an in-progress maintenance.
 func (i *Incident) Active() bool {
-	return i.Kind == KindMaintenance && (i.Status == "in_progress" || i.Status == "verifying")
+	return i.Kind == status.KindMaintenance && (i.Status == "in_progress" || i.Status == "verifying")
 }
 
 // Upcoming reports a maintenance that has not started.
-func (i *Incident) Upcoming() bool { return i.Kind == KindMaintenance && i.Status == "scheduled" }
+func (i *Incident) Upcoming() bool {
+	return i.Kind == status.KindMaintenance && i.Status == "scheduled"
+}
 
 // Path is the incident's page on the site.
 func (i *Incident) Path() string {
-	if i.Kind == KindMaintenance {
+	if i.Kind == status.KindMaintenance {
 		return "/maintenance/" + strconv.FormatInt(i.ID, 10)
 	}
 	return "/incidents/" + strconv.FormatInt(i.ID, 10)
@@ -221,7 +198,7 @@ func (i *Incident) Path() string {
 // resolution (or now).
 func (i *Incident) Span(now time.Time) Interval {
 	start := i.StartedAt
-	if i.Kind == KindMaintenance {
+	if i.Kind == status.KindMaintenance {
 		start = i.ScheduledFor
 		if !i.StartedAt.IsZero() {
 			start = i.StartedAt
@@ -233,7 +210,7 @@ func (i *Incident) Span(now time.Time) Interval {
 	end := now
 	if i.Resolved() && !i.ResolvedAt.IsZero() {
 		end = i.ResolvedAt
-	} else if i.Kind == KindMaintenance && i.Status == "scheduled" {
+	} else if i.Kind == status.KindMaintenance && i.Status == "scheduled" {
 		end = i.ScheduledUntil
 	}
 	return Interval{start, end}
@@ -317,39 +294,6 @@ func (d *Day) add(o *Day) {
 	d.Degraded += o.Degraded
 }
 
-func statusRank(s string) int {
-	switch s {
-	case StatusMaintenance:
-		return 1
-	case StatusDegraded:
-		return 2
-	case StatusPartialOutage:
-		return 3
-	case StatusMajorOutage:
-		return 4
-	}
-	return 0
-}
-
-func indicatorRank(s string) int {
-	switch s {
-	case IndicatorMinor:
-		return 1
-	case IndicatorMajor:
-		return 2
-	case IndicatorCritical:
-		return 3
-	}
-	return 0
-}
-
-func worse(a, b string) string {
-	if statusRank(b) > statusRank(a) {
-		return b
-	}
-	return a
-}
-
 // Build turns the input into a snapshot. It is pure: same input, same snapshot.
 func Build(in Input) *Snapshot {
 	if in.Days <= 0 {
@@ -374,7 +318,7 @@ func Build(in Input) *Snapshot {
 		var out []*Component
 		for _, cc := range cs {
 			c := &Component{ID: cc.ID, Name: cc.Name, Description: cc.Description, Group: cc.IsGroup(),
-				Parent: parent, OnlyShowIfDegraded: cc.OnlyShowIfDegraded, Status: StatusOperational}
+				Parent: parent, OnlyShowIfDegraded: cc.OnlyShowIfDegraded, Status: status.Operational}
 			s.Flat = append(s.Flat, c)
 			c.Position = len(s.Flat)
 			s.ByID[c.ID] = c
@@ -387,12 +331,12 @@ func Build(in Input) *Snapshot {
 
 	// Public records only: drafts, rejected and withdrawn never leave the store.
 	for _, r := range in.Records {
-		if r.State != StatePublished && r.State != StateResolved {
+		if r.State != status.StatePublished && r.State != status.StateResolved {
 			continue
 		}
 		inc := newIncident(r, s.ByID, now)
 		s.ByRecordID[inc.ID] = inc
-		if inc.Kind == KindMaintenance {
+		if inc.Kind == status.KindMaintenance {
 			s.Maintenances = append(s.Maintenances, inc)
 		} else {
 			s.Incidents = append(s.Incidents, inc)
@@ -431,8 +375,8 @@ func Build(in Input) *Snapshot {
 		}
 		for _, c := range m.Components {
 			for _, leaf := range leaves(c) {
-				if leaf.Status == StatusOperational {
-					leaf.Status = StatusMaintenance
+				if leaf.Status == status.Operational {
+					leaf.Status = status.UnderMaintenance
 					if m.StartedAt.After(leaf.UpdatedAt) {
 						leaf.UpdatedAt = m.StartedAt
 					}
@@ -449,10 +393,10 @@ func Build(in Input) *Snapshot {
 		if !c.Group {
 			return
 		}
-		c.Status = StatusOperational
+		c.Status = status.Operational
 		for _, ch := range c.Children {
 			roll(ch)
-			c.Status = worse(c.Status, ch.Status)
+			c.Status = status.Worse(c.Status, ch.Status)
 			if ch.UpdatedAt.After(c.UpdatedAt) {
 				c.UpdatedAt = ch.UpdatedAt
 			}
@@ -482,9 +426,9 @@ func Build(in Input) *Snapshot {
 // the unresolved incidents' impacts and of the component statuses
 // (degraded → minor, partial outage → major, major outage → critical).
 func (s *Snapshot) rollup() PageStatus {
-	ind := IndicatorNone
+	ind := status.ImpactNone
 	raise := func(i string) {
-		if indicatorRank(i) > indicatorRank(ind) {
+		if status.ImpactRank(i) > status.ImpactRank(ind) {
 			ind = i
 		}
 	}
@@ -498,16 +442,8 @@ func (s *Snapshot) rollup() PageStatus {
 		if c.Group {
 			continue
 		}
-		switch c.Status {
-		case StatusDegraded:
-			raise(IndicatorMinor)
-		case StatusPartialOutage:
-			raise(IndicatorMajor)
-		case StatusMajorOutage:
-			raise(IndicatorCritical)
-		case StatusMaintenance:
-			maint = true
-		}
+		raise(status.IndicatorFor(c.Status))
+		maint = maint || c.Status == status.UnderMaintenance
 	}
 	for _, m := range s.Maintenances {
 		if m.Active() {
@@ -539,12 +475,12 @@ func (s *Snapshot) updatedAt(first, now time.Time) time.Time {
 }
 
 func newIncident(r Record, byID map[string]*Component, now time.Time) *Incident {
-	inc := &Incident{ID: r.ID, Kind: cmp.Or(r.Kind, KindIncident), Name: r.Title, NameJA: r.TitleJA,
-		Status: r.Status, Impact: cmp.Or(r.Impact, IndicatorNone), CompStatus: map[string]string{},
+	inc := &Incident{ID: r.ID, Kind: cmp.Or(r.Kind, status.KindIncident), Name: r.Title, NameJA: r.TitleJA,
+		Status: r.Status, Impact: cmp.Or(r.Impact, status.ImpactNone), CompStatus: map[string]string{},
 		CreatedAt: cmp.Or(r.PublishedAt, r.CreatedAt), StartedAt: cmp.Or(r.StartedAt, r.PublishedAt, r.CreatedAt),
 		MonitoringAt: r.MonitoringAt, ResolvedAt: r.ResolvedAt,
 		ScheduledFor: r.ScheduledFor, ScheduledUntil: r.ScheduledUntil}
-	if inc.Kind == KindMaintenance {
+	if inc.Kind == status.KindMaintenance {
 		inc.Impact = "maintenance"
 		inc.StartedAt = r.StartedAt
 	}

@@ -1,6 +1,7 @@
 package statuspage
 
 import (
+	"github.com/probed/probed/status"
 	"slices"
 	"time"
 )
@@ -58,7 +59,7 @@ func (s *Snapshot) computeUptime(in Input, log []StatusChange, first time.Time) 
 		// Maintenance: the windows of the maintenances that ran, and any
 		// time the log shows the component under maintenance.
 		byStatus := statusIntervals(byComp[c.ID], now)
-		maint := byStatus[StatusMaintenance]
+		maint := byStatus[status.UnderMaintenance]
 		for _, mi := range maintOf[c.ID] {
 			if mi.Upcoming() && !mi.ScheduledFor.Before(now) {
 				continue
@@ -67,9 +68,9 @@ func (s *Snapshot) computeUptime(in Input, log []StatusChange, first time.Time) 
 		}
 		maint = Intersect(Normalize(maint), []Interval{window})
 		base := subtract(cover, maint)
-		major := Intersect(byStatus[StatusMajorOutage], base)
-		partial := Intersect(byStatus[StatusPartialOutage], base)
-		degraded := Intersect(byStatus[StatusDegraded], base)
+		major := Intersect(byStatus[status.MajorOutage], base)
+		partial := Intersect(byStatus[status.PartialOutage], base)
+		degraded := Intersect(byStatus[status.DegradedPerformance], base)
 
 		c.Uptime = make([]Day, len(s.Days))
 		for i, ds := range s.Days {
@@ -144,7 +145,7 @@ func statusIntervals(log []StatusChange, now time.Time) map[string][]Interval {
 		if i+1 < len(log) {
 			end = log[i+1].At
 		}
-		if e.Status == StatusOperational || !end.After(e.At) || e.At.After(now) {
+		if e.Status == status.Operational || !end.After(e.At) || e.At.After(now) {
 			continue
 		}
 		if end.After(now) {

@@ -3,6 +3,7 @@ package subscription
 import (
 	"context"
 	"fmt"
+	"github.com/probed/probed/status"
 	"html"
 	"io"
 	"mime"
@@ -315,8 +316,8 @@ func TestSubscribeConfirmManageUnsubscribeOverHTTP(t *testing.T) {
 	}
 
 	// An OCSP incident reaches them, with manage and one-click links.
-	if _, err := e.st.CreateDraft(e.ctx, "op", store.DraftInput{Title: "OCSP delays", Body: "Investigating.",
-		Components: []store.ComponentImpact{{ID: "ocsp", Status: store.MajorOutage}}, Origin: store.OriginManual, Publish: true}); err != nil {
+	if _, err := e.st.CreateDraft(e.ctx, "op", status.NewIncident{Title: "OCSP delays", Body: "Investigating.",
+		Components: []status.ComponentImpact{{ID: "ocsp", Status: status.MajorOutage}}, Origin: status.OriginManual, Publish: true}); err != nil {
 		t.Fatal(err)
 	}
 	e.drain()
@@ -402,8 +403,8 @@ func TestSubscribeConfirmManageUnsubscribeOverHTTP(t *testing.T) {
 		t.Errorf("one-click with a forged token: %d, want 400", p.code)
 	}
 	mailsBefore := e.smtp.Total()
-	if _, err := e.st.CreateDraft(e.ctx, "op", store.DraftInput{Title: "OCSP again", Body: "Investigating.",
-		Components: []store.ComponentImpact{{ID: "ocsp", Status: store.MajorOutage}}, Origin: store.OriginManual, Publish: true}); err != nil {
+	if _, err := e.st.CreateDraft(e.ctx, "op", status.NewIncident{Title: "OCSP again", Body: "Investigating.",
+		Components: []status.ComponentImpact{{ID: "ocsp", Status: status.MajorOutage}}, Origin: status.OriginManual, Publish: true}); err != nil {
 		t.Fatal(err)
 	}
 	e.drain()
