@@ -1,13 +1,13 @@
 package subscription
 
 import (
+	"github.com/probed/probed/status"
 	"html"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/probed/probed/notify"
-	"github.com/probed/probed/store"
 )
 
 var hrefRE = regexp.MustCompile(`<a [^>]*href="([^"]*)"[^>]*>([^<]*)</a>`)
@@ -100,8 +100,8 @@ func TestJapaneseSubscriberLinks(t *testing.T) {
 	}
 
 	// An incident mail: its manage and one-click links carry the language.
-	if _, err := e.st.CreateDraft(e.ctx, "op", store.DraftInput{Title: "OCSP delays", Body: "Investigating.",
-		Components: []store.ComponentImpact{{ID: "ocsp", Status: store.MajorOutage}}, Origin: store.OriginManual, Publish: true}); err != nil {
+	if _, err := e.st.CreateDraft(e.ctx, "op", status.NewIncident{Title: "OCSP delays", Body: "Investigating.",
+		Components: []status.ComponentImpact{{ID: "ocsp", Status: status.MajorOutage}}, Origin: status.OriginManual, Publish: true}); err != nil {
 		t.Fatal(err)
 	}
 	e.drain()
