@@ -11,8 +11,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // ACMEProbe is the acme: section of a probe of kind acme: an RFC 8555
@@ -67,10 +65,10 @@ type ACMEDeep struct {
 var DefaultACMEProbe = ACMEProbe{MaxBodyBytes: 64 << 10}
 
 // UnmarshalYAML sets defaults, then decodes.
-func (a *ACMEProbe) UnmarshalYAML(n *yaml.Node) error {
+func (a *ACMEProbe) UnmarshalYAML(unmarshal func(any) error) error {
 	*a = DefaultACMEProbe
 	type plain ACMEProbe
-	return n.Decode((*plain)(a))
+	return unmarshal((*plain)(a))
 }
 
 func (a *ACMEProbe) validate(p *problems, key string, c *Config) {

@@ -52,11 +52,11 @@ type Page struct {
 var DefaultPage = Page{Name: "probed", URL: "http://127.0.0.1:8080", TimeZone: "UTC", Languages: []string{"en", "ja"}}
 
 // UnmarshalYAML sets defaults, then decodes.
-func (p *Page) UnmarshalYAML(n *yaml.Node) error {
+func (p *Page) UnmarshalYAML(unmarshal func(any) error) error {
 	*p = DefaultPage
 	p.Languages = slices.Clone(DefaultPage.Languages)
 	type plain Page
-	return n.Decode((*plain)(p))
+	return unmarshal((*plain)(p))
 }
 
 // Server says where probed listens.
@@ -69,10 +69,10 @@ type Server struct {
 var DefaultServer = Server{Listen: "127.0.0.1:8080"}
 
 // UnmarshalYAML sets defaults, then decodes.
-func (s *Server) UnmarshalYAML(n *yaml.Node) error {
+func (s *Server) UnmarshalYAML(unmarshal func(any) error) error {
 	*s = DefaultServer
 	type plain Server
-	return n.Decode((*plain)(s))
+	return unmarshal((*plain)(s))
 }
 
 // Storage says where history is kept and for how long.
@@ -88,10 +88,10 @@ type Storage struct {
 var DefaultStorage = Storage{Path: "probed.db", Retention: Duration(14 * 24 * time.Hour), RollupRetention: Duration(400 * 24 * time.Hour)}
 
 // UnmarshalYAML sets defaults, then decodes.
-func (s *Storage) UnmarshalYAML(n *yaml.Node) error {
+func (s *Storage) UnmarshalYAML(unmarshal func(any) error) error {
 	*s = DefaultStorage
 	type plain Storage
-	return n.Decode((*plain)(s))
+	return unmarshal((*plain)(s))
 }
 
 // Component is a node of the component tree shown on the page. A component
@@ -116,9 +116,13 @@ type Component struct {
 }
 
 // UnmarshalYAML decodes and remembers the component's line.
-func (c *Component) UnmarshalYAML(n *yaml.Node) error {
+func (c *Component) UnmarshalYAML(unmarshal func(any) error) error {
+	n, err := nodeOf(unmarshal)
+	if err != nil {
+		return err
+	}
 	type plain Component
-	err := n.Decode((*plain)(c))
+	err = unmarshal((*plain)(c))
 	c.Line = n.Line
 	c.notMapping = n.Kind != yaml.MappingNode && err != nil
 	return keepTypeErrors(err, &c.decodeErrs)
@@ -162,19 +166,43 @@ const DefaultTimeout = 10 * time.Second
 const DefaultInterval = time.Minute
 
 // UnmarshalYAML decodes and remembers the probe's line.
-func (p *Probe) UnmarshalYAML(n *yaml.Node) error {
+func (p *Probe) UnmarshalYAML(unmarshal func(any) error) error {
+	n, err := nodeOf(unmarshal)
+	if err != nil {
+		return err
+	}
 	type plain Probe
-	err := n.Decode((*plain)(p))
+	err = unmarshal((*plain)(p))
 	p.Line = n.Line
 	p.notMapping = n.Kind != yaml.MappingNode && err != nil
 	return keepTypeErrors(err, &p.decodeErrs)
+}
+
+// nodeOf returns the node an unmarshaler is decoding, for its line and kind.
+// The func-style unmarshalers (`type plain T; unmarshal((*plain)(x))`) keep
+// the decoder's KnownFields; yaml.Node.Decode would start a lax one.
+func nodeOf(unmarshal func(any) error) (yaml.Node, error) {
+	var c nodeCapture
+	err := unmarshal(&c)
+	return c.n, err
+}
+
+// nodeCapture keeps the node it is decoded from (decoding into a *yaml.Node
+// through a func-style unmarshaler would treat Node as a struct).
+type nodeCapture struct{ n yaml.Node }
+
+func (c *nodeCapture) UnmarshalYAML(n *yaml.Node) error {
+	c.n = *n
+	return nil
 }
 
 // keepTypeErrors stores yaml type errors in dst and reports them as no
 // error, so the element stays in its list; other errors pass through.
 func keepTypeErrors(err error, dst *[]string) error {
 	if te, ok := errors.AsType[*yaml.TypeError](err); ok {
-		*dst = te.Errors
+		// A copy: yaml hands a func-style unmarshaler a slice of its own
+		// error list, which later errors overwrite.
+		*dst = slices.Clone(te.Errors)
 		return nil
 	}
 	return err
@@ -200,10 +228,10 @@ func (i Incidents) EffectiveQuorum() int { return max(1, i.Quorum) }
 var DefaultIncidents = Incidents{FailuresToOpen: 3, SuccessesToClose: 2}
 
 // UnmarshalYAML sets defaults, then decodes.
-func (i *Incidents) UnmarshalYAML(n *yaml.Node) error {
+func (i *Incidents) UnmarshalYAML(unmarshal func(any) error) error {
 	*i = DefaultIncidents
 	type plain Incidents
-	return n.Decode((*plain)(i))
+	return unmarshal((*plain)(i))
 }
 
 // Notify configures outgoing mail and webhooks (config/notify.go has the
@@ -242,10 +270,10 @@ type SMTP struct {
 var DefaultSMTP = SMTP{Host: "127.0.0.1", Port: 25, TLS: "starttls", Timeout: Duration(30 * time.Second)}
 
 // UnmarshalYAML sets defaults, then decodes.
-func (s *SMTP) UnmarshalYAML(n *yaml.Node) error {
+func (s *SMTP) UnmarshalYAML(unmarshal func(any) error) error {
 	*s = DefaultSMTP
 	type plain SMTP
-	return n.Decode((*plain)(s))
+	return unmarshal((*plain)(s))
 }
 
 // Default returns the configuration of an empty file.

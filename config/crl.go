@@ -5,8 +5,6 @@ import (
 	"net/url"
 	"strconv"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // CRLProbe is the crl: section of a probe of kind crl: one distribution
@@ -49,10 +47,10 @@ type CRLProbe struct {
 var DefaultCRLProbe = CRLProbe{Kind: "subscriber", MaxBytes: 64 << 20, Skew: Duration(5 * time.Minute)}
 
 // UnmarshalYAML sets defaults, then decodes.
-func (o *CRLProbe) UnmarshalYAML(n *yaml.Node) error {
+func (o *CRLProbe) UnmarshalYAML(unmarshal func(any) error) error {
 	*o = DefaultCRLProbe
 	type plain CRLProbe
-	return n.Decode((*plain)(o))
+	return unmarshal((*plain)(o))
 }
 
 // BR limits per CRL kind (BR §4.9.7).

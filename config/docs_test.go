@@ -23,7 +23,7 @@ func TestREADMEDocumentsEveryKey(t *testing.T) {
 	}
 	elsewhere := map[string]bool{"probes[].ocsp": true, "probes[].crl": true, "probes[].tsa": true, "probes[].acme": true}
 	var missing []string
-	for _, key := range configKeys(reflectTypeOfConfig, "", map[reflect.Type]bool{}) {
+	for _, key := range configKeys(reflect.TypeFor[Config](), "", map[reflect.Type]bool{}) {
 		if underAny(key, elsewhere) && !elsewhere[key] {
 			continue
 		}

@@ -11,8 +11,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // HTTPProbe is the http: section of a probe of kind http.
@@ -75,10 +73,10 @@ type JSONAssertion struct {
 var DefaultHTTPProbe = HTTPProbe{Method: http.MethodGet, MaxBodyBytes: 1 << 20, Redirects: "follow", CertExpiryWarning: Duration(14 * 24 * time.Hour)}
 
 // UnmarshalYAML sets defaults, then decodes.
-func (h *HTTPProbe) UnmarshalYAML(n *yaml.Node) error {
+func (h *HTTPProbe) UnmarshalYAML(unmarshal func(any) error) error {
 	*h = DefaultHTTPProbe
 	type plain HTTPProbe
-	return n.Decode((*plain)(h))
+	return unmarshal((*plain)(h))
 }
 
 func (h *HTTPProbe) validate(p *problems, key string, c *Config) {

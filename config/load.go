@@ -1,9 +1,11 @@
 package config
 
 import (
+	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -31,25 +33,34 @@ func Load(path string, kinds []string) (*Config, error) {
 // what validation of the whole finds, each with its line and key.
 func Parse(data []byte, file string, kinds []string) (*Config, error) {
 	dir, _ := filepath.Abs(filepath.Dir(file))
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		msg := strings.TrimPrefix(err.Error(), "yaml: ")
-		return nil, Errors{{File: file, Line: yamlErrLine(msg), Msg: "YAML syntax: " + stripLine(msg)}}
-	}
 	cfg := Default()
 	cfg.File, cfg.Dir = file, dir
 	var p problems
-	unknownKeys(&root, reflectTypeOfConfig, "", &p)
 	var typeErrs []string
-	if len(root.Content) > 0 {
-		if err := root.Decode(&cfg); err != nil {
-			te, ok := errors.AsType[*yaml.TypeError](err)
-			if !ok {
-				msg := strings.TrimPrefix(err.Error(), "yaml: ")
-				return nil, finish(append(p.list, Error{Line: yamlErrLine(msg), Msg: stripLine(msg)}), &root, file)
-			}
-			typeErrs = te.Errors
+	// The document as nodes places errors at their lines; a file without
+	// errors never needs it, so it is parsed only then.
+	var root yaml.Node
+	parsed := false
+	tree := func() *yaml.Node {
+		if !parsed {
+			parsed = true
+			_ = yaml.Unmarshal(data, &root)
 		}
+		return &root
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		te, ok := errors.AsType[*yaml.TypeError](err)
+		if !ok {
+			if serr := yaml.Unmarshal(data, &root); serr != nil {
+				msg := strings.TrimPrefix(serr.Error(), "yaml: ")
+				return nil, Errors{{File: file, Line: yamlErrLine(msg), Msg: "YAML syntax: " + stripLine(msg)}}
+			}
+			msg := strings.TrimPrefix(err.Error(), "yaml: ")
+			return nil, finish([]Error{{Line: yamlErrLine(msg), Msg: stripLine(msg)}}, &root, file)
+		}
+		typeErrs = te.Errors
 	}
 	var failed []string // key paths validation must leave alone
 	for i := range cfg.Probes {
@@ -67,9 +78,14 @@ func Parse(data []byte, file string, kinds []string) (*Config, error) {
 	// Validation still runs after decode errors so that one pass reports
 	// everything; it skips keys whose value could not be decoded, whose
 	// "problems" would only echo the decode error.
+	seen := map[*yaml.Node]bool{}
 	for _, msg := range typeErrs {
+		if e, ok := unknownKey(tree(), msg, seen); ok {
+			p.list = append(p.list, e)
+			continue
+		}
 		line := yamlErrLine(msg)
-		key := keyAt(&root, line, quotedValue(msg))
+		key := keyAt(tree(), line, quotedValue(msg))
 		msg = stripLine(msg)
 		if m := dupKeyRE.FindStringSubmatch(msg); m != nil {
 			// yaml leaves a mapping with a repeated key wholly undecoded.
@@ -87,7 +103,7 @@ func Parse(data []byte, file string, kinds []string) (*Config, error) {
 		})
 	}))
 	if len(p.list) > 0 {
-		return nil, finish(p.list, &root, file)
+		return nil, finish(p.list, tree(), file)
 	}
 	cfg.probeIndex = make(map[string]int, len(cfg.Probes))
 	for i := range cfg.Probes {

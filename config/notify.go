@@ -5,8 +5,6 @@ import (
 	"net"
 	"net/netip"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // Retry says how a temporary delivery failure (an SMTP 4xx, a dropped
@@ -71,10 +69,10 @@ func DefaultNotify() Notify {
 }
 
 // UnmarshalYAML sets defaults, then decodes.
-func (n *Notify) UnmarshalYAML(node *yaml.Node) error {
+func (n *Notify) UnmarshalYAML(unmarshal func(any) error) error {
 	*n = DefaultNotify()
 	type plain Notify
-	return node.Decode((*plain)(n))
+	return unmarshal((*plain)(n))
 }
 
 // validateDelivery checks the delivery and subscription keys (validateNotify

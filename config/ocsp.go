@@ -8,8 +8,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // OCSPProbe is the ocsp: section of a probe of kind ocsp: one certificate
@@ -81,11 +79,11 @@ var DefaultOCSPProbe = OCSPProbe{
 }
 
 // UnmarshalYAML sets defaults, then decodes.
-func (o *OCSPProbe) UnmarshalYAML(n *yaml.Node) error {
+func (o *OCSPProbe) UnmarshalYAML(unmarshal func(any) error) error {
 	*o = DefaultOCSPProbe
 	o.Methods = slices.Clone(DefaultOCSPProbe.Methods)
 	type plain OCSPProbe
-	return n.Decode((*plain)(o))
+	return unmarshal((*plain)(o))
 }
 
 // ReasonCodes maps RFC 5280 §5.3.1 reason names to their codes.

@@ -2,107 +2,113 @@ package config
 
 import (
 	"reflect"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
 
-// unknownKeys walks the document beside the Go type it decodes into and
-// reports every mapping key no field accepts, with its line. yaml.v3 forgets
-// KnownFields inside custom unmarshalers, so strictness is checked here, once,
-// for the whole tree.
-func unknownKeys(n *yaml.Node, t reflect.Type, path string, p *problems) {
-	k := keyChecker{p: p, fields: map[reflect.Type]map[string]reflect.Type{}, aliased: map[aliasUse]bool{}}
-	k.walk(n, t, path)
-}
+// Decoding is strict: Parse decodes with KnownFields(true), and every
+// unmarshaler is func-style (`type plain T; unmarshal((*plain)(t))`), which
+// keeps the decoder and so its strictness all the way down. yaml reports an
+// unknown key as "line N: field K not found in type T"; unknownKey turns that
+// into the key's path and a message with a suggestion.
 
-// keyChecker holds one walk's caches: each struct's fields, reflected once,
-// and the aliased nodes already checked, so that nested aliases (a "billion
-// laughs" file) cost their size, not their expansion.
-type keyChecker struct {
-	p       *problems
-	fields  map[reflect.Type]map[string]reflect.Type
-	aliased map[aliasUse]bool
-}
+var unknownFieldRE = regexp.MustCompile(`^line (\d+): field (.+) not found in type \S+$`)
 
-type aliasUse struct {
-	n *yaml.Node
-	t reflect.Type
-}
-
-func (k *keyChecker) walk(n *yaml.Node, t reflect.Type, path string) {
-	p := k.p
-	if n == nil {
-		return
+// unknownKey recognises yaml's unknown-field message and returns the error
+// to report instead.
+func unknownKey(root *yaml.Node, msg string, seen map[*yaml.Node]bool) (Error, bool) {
+	m := unknownFieldRE.FindStringSubmatch(msg)
+	if m == nil {
+		return Error{}, false
 	}
-	if n.Kind == yaml.DocumentNode {
-		for _, c := range n.Content {
-			k.walk(c, t, path)
-		}
-		return
+	line, _ := strconv.Atoi(m[1])
+	name := m[2]
+	key := keyNamed(root, line, name, seen)
+	if key == "" {
+		key = name
 	}
-	if n.Kind == yaml.AliasNode {
-		use := aliasUse{n.Alias, t}
-		if !k.aliased[use] {
-			k.aliased[use] = true
-			k.walk(n.Alias, t, path)
+	return Error{Line: line, Key: key, Msg: unknownKeyMsg(name, fieldsAt(parentKey(key)))}, true
+}
+
+// keyNamed finds the path of the mapping key name written on line. A key in
+// an anchored mapping merged elsewhere is reported where it is written (once:
+// its repeats are the same error). seen keeps two keys of one name on one
+// line apart.
+func keyNamed(root *yaml.Node, line int, name string, seen map[*yaml.Node]bool) string {
+	type match struct {
+		k   *yaml.Node
+		key string
+	}
+	var found []match
+	var walk func(n *yaml.Node, path string)
+	walk = func(n *yaml.Node, path string) {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, path)
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				walk(c, path+"["+strconv.Itoa(i)+"]")
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k := n.Content[i]
+				key := join(path, k.Value)
+				if k.Line == line && k.Value == name {
+					found = append(found, match{k, key})
+				}
+				walk(n.Content[i+1], key)
+			}
 		}
-		return
+	}
+	walk(root, "")
+	for _, m := range found {
+		if !seen[m.k] {
+			seen[m.k] = true
+			return m.key
+		}
+	}
+	if len(found) > 0 {
+		return found[0].key
+	}
+	return ""
+}
+
+// fieldsAt returns the keys the mapping at a key path accepts (nil when the
+// path leads to no struct), following the yaml tags from Config down.
+func fieldsAt(path string) map[string]reflect.Type {
+	t := reflect.TypeFor[Config]()
+	for _, part := range splitPath(path) {
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		switch {
+		case part.index >= 0 && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array):
+			t = t.Elem()
+		case part.index < 0 && t.Kind() == reflect.Map:
+			t = t.Elem()
+		case part.index < 0 && t.Kind() == reflect.Struct:
+			ft, ok := yamlFields(t)[part.key]
+			if !ok {
+				return nil
+			}
+			t = ft
+		default:
+			return nil
+		}
 	}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if t == reflect.TypeOf(yaml.Node{}) {
-		return
+	if t.Kind() != reflect.Struct {
+		return nil
 	}
-	switch t.Kind() {
-	case reflect.Slice, reflect.Array:
-		if n.Kind != yaml.SequenceNode {
-			return
-		}
-		for i, c := range n.Content {
-			k.walk(c, t.Elem(), path+"["+itoa(i)+"]")
-		}
-	case reflect.Map:
-		if n.Kind != yaml.MappingNode {
-			return
-		}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k.walk(n.Content[i+1], t.Elem(), join(path, n.Content[i].Value))
-		}
-	case reflect.Struct:
-		if n.Kind != yaml.MappingNode {
-			return
-		}
-		fields, ok := k.fields[t]
-		if !ok {
-			fields = yamlFields(t)
-			k.fields[t] = fields
-		}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			kn, v := n.Content[i], n.Content[i+1]
-			if kn.ShortTag() == "!!merge" {
-				// A merge key (<<: *defaults or <<: [*a, *b]) brings in the
-				// keys of the mappings it names: they must fit here too.
-				if v.Kind == yaml.SequenceNode {
-					for _, m := range v.Content {
-						k.walk(m, t, path)
-					}
-				} else {
-					k.walk(v, t, path)
-				}
-				continue
-			}
-			key := join(path, kn.Value)
-			ft, ok := fields[kn.Value]
-			if !ok {
-				p.list = append(p.list, Error{Line: kn.Line, Key: key, Msg: unknownKeyMsg(kn.Value, fields)})
-				continue
-			}
-			k.walk(v, ft, key)
-		}
-	}
+	return yamlFields(t)
 }
 
 // yamlFields maps each yaml key a struct accepts to its field type,
@@ -216,7 +222,7 @@ func keyAt(root *yaml.Node, line int, hint string) string {
 			}
 		case yaml.SequenceNode:
 			for i, c := range n.Content {
-				key := path + "[" + itoa(i) + "]"
+				key := path + "[" + strconv.Itoa(i) + "]"
 				walk(c, key)
 				if c.Kind == yaml.ScalarNode && c.Line == line {
 					cands = append(cands, cand{key, c})
@@ -259,12 +265,4 @@ func join(path, key string) string {
 		return key
 	}
 	return path + "." + key
-}
-
-func itoa(i int) string {
-	const digits = "0123456789"
-	if i < 10 {
-		return digits[i : i+1]
-	}
-	return itoa(i/10) + digits[i%10:i%10+1]
 }

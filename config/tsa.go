@@ -14,8 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // TSAProbe is the tsa: section of a probe of kind tsa: an RFC 3161 timestamp
@@ -85,10 +83,10 @@ var DefaultTSAProbe = TSAProbe{
 }
 
 // UnmarshalYAML sets defaults, then decodes.
-func (t *TSAProbe) UnmarshalYAML(n *yaml.Node) error {
+func (t *TSAProbe) UnmarshalYAML(unmarshal func(any) error) error {
 	*t = DefaultTSAProbe
 	type plain TSAProbe
-	return n.Decode((*plain)(t))
+	return unmarshal((*plain)(t))
 }
 
 // TSAHashes maps the hash names the tsa kind accepts to their functions.

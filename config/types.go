@@ -1,5 +1,0 @@
-package config
-
-import "reflect"
-
-var reflectTypeOfConfig = reflect.TypeOf(Config{})
