@@ -1,13 +1,13 @@
 package subscription
 
 import (
-	"github.com/probed/probed/status"
 	"html"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/probed/probed/notify"
+	"github.com/probed/probed/status"
 )
 
 var hrefRE = regexp.MustCompile(`<a [^>]*href="([^"]*)"[^>]*>([^<]*)</a>`)
