@@ -55,7 +55,11 @@ var nonceRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 const acmeUserAgent = "probed"
 
 func (a *acmeProber) Probe(ctx context.Context, r *Report) {
-	client := NewHTTPClient(a.env, &tls.Config{RootCAs: a.cfg.RootPool}, false)
+	roots := a.cfg.RootPool
+	client, closeConns := newRunClient(ctx, r, a.env, runTransportOpts{tlsConfig: func(host string) *tls.Config {
+		return &tls.Config{RootCAs: roots, ServerName: host}
+	}})
+	defer closeConns()
 	dir, ok := a.directory(ctx, r, client)
 	r.Gauge("probe_acme_directory_success", "Whether the ACME directory was fetched and had every required field as an https URL.", b2f(ok))
 	if dir == nil {
@@ -91,7 +95,7 @@ func (a *acmeProber) get(ctx context.Context, client *http.Client, method, u str
 		return nil, nil, err
 	}
 	defer resp.Body.Close()
-	body, tooLarge, err := ReadLimited(resp.Body, a.cfg.MaxBodyBytes)
+	body, tooLarge, err := readBody(resp.Body, resp.ContentLength, a.cfg.MaxBodyBytes)
 	if err == nil && tooLarge {
 		err = fmt.Errorf("%w (max_body_bytes %d)", errBodyTooLarge, a.cfg.MaxBodyBytes)
 	}
@@ -109,10 +113,11 @@ func (a *acmeProber) directory(ctx context.Context, r *Report, client *http.Clie
 		r.Fail("acme_directory", fmt.Sprintf("GET %s: %s", u, describeNetErr(ctx, err)), map[string]string{"url": u, "error": err.Error()})
 		return nil, false
 	}
-	r.Gauge("probe_http_status_code", "HTTP status code of the last response.", float64(resp.StatusCode))
+	gaugeHTTPStatus(r, resp.StatusCode)
 	if resp.TLS != nil {
-		if exp, ok := earliestExpiry(resp.TLS); ok {
-			r.Gauge("probe_tls_cert_expiry_timestamp_seconds", "Earliest NotAfter across the presented certificate chain.", float64(exp.Unix()))
+		if len(resp.TLS.PeerCertificates) > 0 {
+			exp, _ := chainExpiry(resp.TLS.PeerCertificates, resp.TLS.VerifiedChains)
+			gaugeCertExpiry(r, exp)
 		}
 	}
 	ev := map[string]string{"url": u, "status": strconv.Itoa(resp.StatusCode)}
@@ -296,7 +301,7 @@ func (a *acmeProber) errorFormat(ctx context.Context, r *Report, client *http.Cl
 		return
 	}
 	defer resp.Body.Close()
-	body, _, _ := ReadLimited(resp.Body, a.cfg.MaxBodyBytes)
+	body, _, _ := readBody(resp.Body, resp.ContentLength, a.cfg.MaxBodyBytes)
 	ct := resp.Header.Get("Content-Type")
 	mt, _, _ := mime.ParseMediaType(ct)
 	var prob struct {
@@ -340,7 +345,7 @@ func (a *acmeProber) deep(ctx context.Context, r *Report, hc *http.Client) bool 
 	// latency and outages from the probe.
 	cl := &acme.Client{
 		Key:          d.Key,
-		HTTPClient:   hc,
+		HTTPClient:   limitBodies(hc, a.cfg.MaxBodyBytes),
 		DirectoryURL: a.cfg.Directory,
 		UserAgent:    acmeUserAgent,
 		RetryBackoff: func(int, *http.Request, *http.Response) time.Duration { return 0 },
@@ -428,15 +433,4 @@ func acmeEvidence(err error) map[string]string {
 		ev["detail"] = ae.Detail
 	}
 	return ev
-}
-
-// earliestExpiry is the earliest NotAfter in a TLS peer chain.
-func earliestExpiry(st *tls.ConnectionState) (time.Time, bool) {
-	var out time.Time
-	for _, c := range st.PeerCertificates {
-		if out.IsZero() || c.NotAfter.Before(out) {
-			out = c.NotAfter
-		}
-	}
-	return out, !out.IsZero()
 }

@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"math/big"
 	"net/http"
 	"net/http/httptrace"
@@ -115,7 +114,9 @@ func (p *crlProber) fetch(ctx context.Context, c *checker) (body []byte, final *
 	}
 	req.Header.Set("User-Agent", "probed")
 	start := time.Now()
-	resp, err := NewHTTPClient(p.env, nil, true).Do(req)
+	client, closeConns := newRunClient(ctx, c.r, p.env, runTransportOpts{follow: true})
+	defer closeConns()
+	resp, err := client.Do(req)
 	if err != nil {
 		c.fail("crl_transport", fmt.Sprintf("GET %s: %s", redactURL(cfg.URL), describeNetErr(ctx, err)), map[string]string{"error": err.Error()})
 		return nil, nil, false
@@ -123,7 +124,7 @@ func (p *crlProber) fetch(ctx context.Context, c *checker) (body []byte, final *
 	defer resp.Body.Close()
 	status := strconv.Itoa(resp.StatusCode)
 	c.base["http_status"] = status // every later failure carries it
-	c.r.Gauge("probe_http_status_code", "HTTP status code of the last response.", float64(resp.StatusCode))
+	gaugeHTTPStatus(c.r, resp.StatusCode)
 	if resp.StatusCode != http.StatusOK {
 		ph.Record(c.r, time.Now())
 		c.pass("crl_transport", "connected")
@@ -137,7 +138,7 @@ func (p *crlProber) fetch(ctx context.Context, c *checker) (body []byte, final *
 		c.fail("crl_body_size", fmt.Sprintf("Content-Length %d is over max_bytes %d", resp.ContentLength, cfg.MaxBytes), map[string]string{"content_length": strconv.FormatInt(resp.ContentLength, 10), "limit": strconv.FormatInt(cfg.MaxBytes, 10), "http_status": status})
 		return nil, nil, false
 	}
-	body, tooLarge, err := readSized(resp.Body, resp.ContentLength, cfg.MaxBytes)
+	body, tooLarge, err := readBody(resp.Body, resp.ContentLength, cfg.MaxBytes)
 	end := time.Now()
 	ph.Record(c.r, end)
 	c.r.Gauge("probe_crl_bytes", "Size of the last CRL downloaded.", float64(len(body)))
@@ -153,20 +154,6 @@ func (p *crlProber) fetch(ctx context.Context, c *checker) (body []byte, final *
 	c.pass("crl_transport", fmt.Sprintf("%d bytes in %s", len(body), roundLatency(end.Sub(start))))
 	c.pass("crl_body_size", fmt.Sprintf("%d bytes (limit %d)", len(body), cfg.MaxBytes))
 	return body, resp.Request.URL, true
-}
-
-// readSized reads at most limit bytes, allocating once when the length is
-// announced: a 10 MB CRL read by doubling would hold twice that at its peak.
-func readSized(r io.Reader, announced, limit int64) ([]byte, bool, error) {
-	if announced < 0 || announced > limit {
-		return ReadLimited(r, limit)
-	}
-	buf := bytes.NewBuffer(make([]byte, 0, announced+512))
-	_, err := buf.ReadFrom(io.LimitReader(r, limit+1))
-	if int64(buf.Len()) > limit {
-		return buf.Bytes()[:limit], true, err
-	}
-	return buf.Bytes(), false, err
 }
 
 // checkURL: BR §7.1.2.11.2 wants CRL distribution points over plain http

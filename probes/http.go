@@ -54,28 +54,6 @@ func (e *RedirectError) Error() string {
 	return fmt.Sprintf("redirect from %s to %s refused: %s", e.From, e.To, e.Reason)
 }
 
-// NewHTTPClient returns a client with a fresh transport (no connection reuse
-// across runs, so every run measures a real connect and handshake), redirects
-// limited to http(s) and the given policy, and TLS set from tlsConf.
-func NewHTTPClient(env Env, tlsConf *tls.Config, followRedirects bool) *http.Client {
-	var rt http.RoundTripper = env.Dialer.Transport
-	if rt == nil {
-		rt = newTransport(tlsConf)
-	}
-	return &http.Client{Transport: rt, CheckRedirect: checkRedirect(followRedirects)}
-}
-
-func newTransport(tlsConf *tls.Config) *http.Transport {
-	return &http.Transport{
-		Proxy:                  nil,
-		DialContext:            (&net.Dialer{KeepAlive: -1}).DialContext,
-		TLSClientConfig:        tlsConf,
-		DisableKeepAlives:      true,
-		ForceAttemptHTTP2:      false,
-		MaxResponseHeaderBytes: 64 << 10,
-	}
-}
-
 // redactURL is raw with any password hidden (url.URL.Redacted), for check
 // messages and evidence. Config refuses credentials in probe URLs; this keeps
 // one that slipped through (a certificate's AIA, a redirect) out of history.
@@ -173,62 +151,29 @@ func (ph *Phases) Stalled() string {
 	return "before connecting"
 }
 
-// ReadLimited reads at most limit bytes; tooLarge is true when the body had more.
+// ReadLimited reads at most limit bytes, growing with what arrives;
+// tooLarge is true when the body had more.
 func ReadLimited(body io.Reader, limit int64) (data []byte, tooLarge bool, err error) {
-	data, err = io.ReadAll(io.LimitReader(body, limit+1))
-	if int64(len(data)) > limit {
-		return data[:limit], true, err
-	}
-	return data, false, err
+	return readBody(body, -1, limit)
 }
 
-// client returns this run's client: a fresh connection per run, the
-// probe's redirect policy, and TLS checked by v, which records the tls_*
-// checks of every handshake and refuses a server it cannot trust before
+// tlsConfig is the configuration of one handshake with serverName (or
+// the probe's server_name): verification is done by v, which names the
+// check that failed and still refuses the connection when one does, before
 // the request (and any secret header in it) is sent.
-func (h *httpProber) client(v *tlsVerifier) *http.Client {
-	if h.env.Dialer.Transport != nil {
-		return NewHTTPClient(h.env, nil, h.cfg.Redirects == "follow")
-	}
-	dialer := &net.Dialer{KeepAlive: -1}
-	tr := newTransport(nil)
-	tr.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		host, _, err := net.SplitHostPort(addr)
-		if err != nil {
-			return nil, err
-		}
-		conn, err := dialer.DialContext(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
+func (h *httpProber) tlsConfig(v *tlsVerifier) func(host string) *tls.Config {
+	return func(host string) *tls.Config {
 		serverName := h.cfg.ServerName
 		if serverName == "" {
 			serverName = host
 		}
-		conf := &tls.Config{
-			ServerName: serverName,
-			MinVersion: minVersion(h.cfg.MinTLSVersion),
-			// Verification is done by v, which names the check that
-			// failed; the connection is still refused when one does.
+		return &tls.Config{
+			ServerName:         serverName,
+			MinVersion:         minVersion(h.cfg.MinTLSVersion),
 			InsecureSkipVerify: true, //nolint:gosec // verified in VerifyConnection
 			VerifyConnection:   func(cs tls.ConnectionState) error { return v.verify(cs, serverName) },
 		}
-		tc := tls.Client(conn, conf)
-		trace := httptrace.ContextClientTrace(ctx)
-		if trace != nil && trace.TLSHandshakeStart != nil {
-			trace.TLSHandshakeStart()
-		}
-		err = tc.HandshakeContext(ctx)
-		if trace != nil && trace.TLSHandshakeDone != nil {
-			trace.TLSHandshakeDone(tc.ConnectionState(), err)
-		}
-		if err != nil {
-			conn.Close()
-			return nil, err
-		}
-		return tc, nil
 	}
-	return &http.Client{Transport: tr, CheckRedirect: checkRedirect(h.cfg.Redirects == "follow")}
 }
 
 // minVersion lets the handshake go below Go's default (TLS 1.2) only when
@@ -247,7 +192,8 @@ func minVersion(min string) uint16 {
 func (h *httpProber) Probe(ctx context.Context, r *Report) {
 	cfg := h.cfg
 	v := &tlsVerifier{cfg: cfg, r: r}
-	client := h.client(v)
+	client, closeConns := newRunClient(ctx, r, h.env, runTransportOpts{tlsConfig: h.tlsConfig(v), follow: cfg.Redirects == "follow"})
+	defer closeConns()
 	var body io.Reader
 	if cfg.Body != "" {
 		body = strings.NewReader(cfg.Body)
@@ -274,12 +220,12 @@ func (h *httpProber) Probe(ctx context.Context, r *Report) {
 		return
 	}
 	defer resp.Body.Close()
-	data, tooLarge, readErr := ReadLimited(resp.Body, cfg.MaxBodyBytes)
+	data, tooLarge, readErr := readBody(resp.Body, resp.ContentLength, cfg.MaxBodyBytes)
 	end := time.Now()
 	ph.Record(r, end)
 	r.Pass("http_connect", fmt.Sprintf("%s %s answered", cfg.Method, resp.Request.URL.Redacted()))
-	r.Gauge("probe_http_status_code", "HTTP status code of the last response.", float64(resp.StatusCode))
-	r.Gauge("probe_http_content_length_bytes", "Bytes of the response body read.", float64(len(data)))
+	gaugeHTTPStatus(r, resp.StatusCode)
+	gaugeBodyBytes(r, len(data))
 	hops := redirects(resp)
 	r.Gauge("probe_http_redirects", "Redirects followed.", float64(hops))
 	if cfg.Redirects == "follow" && hops > 0 {
@@ -501,7 +447,7 @@ func (v *tlsVerifier) verify(cs tls.ConnectionState, serverName string) error {
 		}
 	}
 	expiry, subject := chainExpiry(certs, chains)
-	r.Gauge("probe_tls_cert_expiry_timestamp_seconds", "Earliest NotAfter of the certificate chain of the last connection (the verified chain that lasts longest, or the presented certificates when none verifies).", float64(expiry.Unix()))
+	gaugeCertExpiry(r, expiry)
 	evidence := map[string]string{"not_after": expiry.UTC().Format(time.RFC3339), "subject": subject}
 	switch left := expiry.Sub(now); {
 	case left <= 0:

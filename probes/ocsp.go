@@ -140,7 +140,8 @@ func (o *ocspProber) exchange(ctx context.Context, c *checker, method string, id
 	}
 	req.Header.Set("User-Agent", "probed")
 	req.Header.Set("Accept", "application/ocsp-response")
-	client := NewHTTPClient(o.env, nil, true)
+	client, closeConns := newRunClient(ctx, c.r, o.env, runTransportOpts{follow: true})
+	defer closeConns()
 	start := time.Now()
 	resp, err := client.Do(req)
 	if err != nil {
@@ -149,10 +150,10 @@ func (o *ocspProber) exchange(ctx context.Context, c *checker, method string, id
 	}
 	defer resp.Body.Close()
 	c.base["http_status"] = strconv.Itoa(resp.StatusCode) // every later failure carries it
-	body, tooLarge, readErr := ReadLimited(resp.Body, cfg.MaxBodyBytes)
+	body, tooLarge, readErr := readBody(resp.Body, resp.ContentLength, cfg.MaxBodyBytes)
 	end := time.Now()
 	ph.Record(c.r, end)
-	c.r.Gauge("probe_http_status_code", "HTTP status code of the last response.", float64(resp.StatusCode))
+	gaugeHTTPStatus(c.r, resp.StatusCode)
 	c.r.Gauge("probe_ocsp_request_duration_seconds", "Time from sending an OCSP request to reading the whole answer, by method.", end.Sub(start).Seconds(), Label{"method", req.Method})
 	status := map[string]string{"http_status": strconv.Itoa(resp.StatusCode)}
 	switch {

@@ -85,9 +85,35 @@ type Report struct {
 	clock  clock.Clock
 	logger *slog.Logger
 
-	mu      sync.Mutex
-	checks  []Check
-	samples []Sample
+	mu       sync.Mutex
+	checks   []Check
+	samples  []Sample
+	internal *InternalFailure
+}
+
+// InternalFailure is why a run failed because of probed's own limits (out
+// of file descriptors), not the target: the run says nothing about the
+// target, so it is reported as probed's (check probed_internal).
+type InternalFailure struct {
+	Reason string // file_descriptors, system_file_descriptors, socket_memory
+	Err    error
+}
+
+// internalFailure records that one of probed's own limits failed the run.
+// The first one is kept.
+func (r *Report) internalFailure(reason string, err error) {
+	r.mu.Lock()
+	if r.internal == nil {
+		r.internal = &InternalFailure{Reason: reason, Err: err}
+	}
+	r.mu.Unlock()
+}
+
+// Internal returns what of probed's own failed the run, or nil.
+func (r *Report) Internal() *InternalFailure {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.internal
 }
 
 // NewReport returns an empty report for one run.

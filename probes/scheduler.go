@@ -97,6 +97,7 @@ type Scheduler struct {
 	stopped bool
 
 	runs     *prometheus.CounterVec
+	internal *prometheus.CounterVec
 	lag      prometheus.Histogram
 	running  prometheus.Gauge
 	inFlight atomic.Int64
@@ -163,14 +164,19 @@ func NewScheduler(opts SchedulerOptions) *Scheduler {
 		slots:    map[slotKey]*slot{},
 		cron:     cron.New(cron.WithLocation(time.UTC), cron.WithChain(cron.Recover(cronLogger{opts.Logger}))),
 		runs: f.NewCounterVec(prometheus.CounterOpts{Name: "probed_probe_runs_total",
-			Help: "Probe runs by result: success, failure, or skipped because the previous run of the same probe was still going."}, []string{"result"}),
+			Help: "Probe runs by result: success, failure, skipped because the previous run of the same probe was still going, or internal when probed's own limits failed the run (see probed_probe_internal_failures_total)."}, []string{"result"}),
+		internal: f.NewCounterVec(prometheus.CounterOpts{Name: "probed_probe_internal_failures_total",
+			Help: "Probe runs that failed because of probed's own limits, not the target's, by reason (file_descriptors, system_file_descriptors, socket_memory); they are neither exported as the probe's result nor recorded."}, []string{"reason"}),
 		lag: f.NewHistogram(prometheus.HistogramOpts{Name: "probed_schedule_lag_seconds",
 			Help:    "Delay between when a run was due and when it started (including any wait for the concurrency limit).",
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}}),
 		running: f.NewGauge(prometheus.GaugeOpts{Name: "probed_probe_runs_in_flight", Help: "Probe runs in flight."}),
 	}
-	for _, r := range []string{"success", "failure", "skipped"} {
+	for _, r := range []string{"success", "failure", "skipped", "internal"} {
 		s.runs.WithLabelValues(r)
+	}
+	for _, r := range []string{"file_descriptors", "system_file_descriptors", "socket_memory"} {
+		s.internal.WithLabelValues(r)
 	}
 	opts.Registerer.MustRegister(scheduledCollector{s})
 	return s
@@ -497,6 +503,21 @@ func (s *Scheduler) execute(parent context.Context, e *entry) Result {
 	}
 	res := Result{Probe: p.Name, Kind: p.Kind, Component: p.Component, Location: e.location,
 		Start: start, Duration: time.Since(began), Success: r.Success(), Checks: r.Checks()}
+	if in := r.Internal(); in != nil {
+		// The run says nothing about the target: it is probed's failure.
+		// The probe's exported series and its history keep the last run
+		// that reached the target, and the incident engine never sees it.
+		res.Success, res.Internal = false, true
+		res.Checks = []Check{{Name: "probed_internal", Severity: Critical, Message: fmt.Sprintf("probed could not run the probe: its own %s ran out (%v); the target was not judged", strings.ReplaceAll(in.Reason, "_", " "), in.Err),
+			Evidence: map[string]string{"reason": in.Reason, "error": in.Err.Error()}}}
+		s.runs.WithLabelValues("internal").Inc()
+		s.internal.WithLabelValues(in.Reason).Inc()
+		logger.Error("probe run failed because of probed's own limits; not recorded as the target's result", "check", "probed_internal", "reason", in.Reason, "err", in.Err)
+		if !abandoned {
+			e.busy.Store(false)
+		}
+		return res
+	}
 	if res.Success {
 		s.runs.WithLabelValues("success").Inc()
 	} else {

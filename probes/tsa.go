@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto"
 	"crypto/rand"
-	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -238,7 +237,8 @@ func (t *tsaProber) Probe(ctx context.Context, r *Report) {
 		r.Fail("tsa_request", fmt.Sprintf("cannot build the timestamp request: %v", err), nil)
 		return
 	}
-	client := NewHTTPClient(t.env, &tls.Config{}, false)
+	client, closeConns := newRunClient(ctx, r, t.env, runTransportOpts{})
+	defer closeConns()
 	var ph Phases
 	sent := t.env.Clock.Now()
 	resp, body, err := t.post(httptrace.WithClientTrace(ctx, ph.Trace()), client, req.der, cfg.MaxBodyBytes)
@@ -249,8 +249,8 @@ func (t *tsaProber) Probe(ctx context.Context, r *Report) {
 		return
 	}
 	r.Pass("tsa_connect", "connected to "+resp.Request.URL.Host)
-	r.Gauge("probe_http_status_code", "HTTP status code of the last response.", float64(resp.StatusCode))
-	r.Gauge("probe_http_content_length_bytes", "Bytes of the response body read.", float64(len(body)))
+	gaugeHTTPStatus(r, resp.StatusCode)
+	gaugeBodyBytes(r, len(body))
 	if !checkTSATransport(ctx, r, resp, body, err, cfg.MaxBodyBytes) {
 		return
 	}
@@ -280,7 +280,7 @@ func (t *tsaProber) post(ctx context.Context, client *http.Client, der []byte, l
 		return nil, nil, err
 	}
 	defer resp.Body.Close()
-	body, tooLarge, err := ReadLimited(resp.Body, limit)
+	body, tooLarge, err := readBody(resp.Body, resp.ContentLength, limit)
 	if err == nil && tooLarge {
 		err = errBodyTooLarge
 	}

@@ -67,6 +67,10 @@ type Result struct {
 	Duration  time.Duration `json:"duration"`
 	Success   bool          `json:"success"`
 	Checks    []Check       `json:"checks"` // every check, passed and failed
+	// Internal is true when probed's own limits failed the run (the one
+	// check is probed_internal): the scheduler keeps such a run away from
+	// the collector, the store and the incident engine.
+	Internal bool `json:"internal,omitempty"`
 }
 
 // FailedChecks returns the checks of r that did not hold.
