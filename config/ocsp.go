@@ -45,11 +45,15 @@ type OCSPProbe struct {
 	Hash string `yaml:"hash"`
 	// Nonce sends an RFC 9654 nonce; a nonce echoed back must match.
 	Nonce bool `yaml:"nonce"`
-	// MaxAge is the oldest thisUpdate accepted (BR §4.9.10: 4 days; for
-	// validity under 16h, half the validity applies regardless).
+	// MaxAge is the oldest thisUpdate accepted (BR §4.9.10: no later than
+	// four days after thisUpdate).
 	MaxAge Duration `yaml:"max_age"`
-	// MaxValidity is the longest nextUpdate − thisUpdate (BR: 10 days).
+	// MaxValidity is the longest validity interval, nextUpdate − thisUpdate
+	// counted inclusively (BR §4.9.10: 10 days).
 	MaxValidity Duration `yaml:"max_validity"`
+	// MinValidity is the shortest validity interval, counted inclusively
+	// (BR §4.9.10: 8 hours); 0 turns the check off.
+	MinValidity Duration `yaml:"min_validity"`
 	// MaxLatency is the slowest acceptable answer (BR §4.10.2: 10s).
 	MaxLatency Duration `yaml:"max_latency"`
 	// MaxBodyBytes cuts the response read (default 1 MiB); longer fails.
@@ -73,6 +77,7 @@ var DefaultOCSPProbe = OCSPProbe{
 	Hash:         "sha1",
 	MaxAge:       Duration(4 * 24 * time.Hour),
 	MaxValidity:  Duration(10 * 24 * time.Hour),
+	MinValidity:  Duration(8 * time.Hour),
 	MaxLatency:   Duration(10 * time.Second),
 	MaxBodyBytes: 1 << 20,
 	Skew:         Duration(5 * time.Minute),
@@ -218,5 +223,11 @@ func (o *OCSPProbe) validate(p *problems, key string, c *Config) {
 	}
 	if o.Skew < 0 {
 		p.add(key+".skew", "must not be negative")
+	}
+	switch {
+	case o.MinValidity < 0:
+		p.add(key+".min_validity", "must not be negative")
+	case o.MaxValidity > 0 && o.MinValidity > o.MaxValidity:
+		p.add(key+".min_validity", "%s is over max_validity %s", o.MinValidity.D(), o.MaxValidity.D())
 	}
 }

@@ -290,6 +290,7 @@ func (o *ocspProber) checkSigner(c *checker, parsed *ocspwire.Parsed, now time.T
 	alg, err := ocspwire.SignatureAlgorithm(basic.SignatureAlgorithm)
 	if err != nil {
 		c.fail("ocsp_signature", fmt.Sprintf("cannot check the signature: %v", err), map[string]string{"algorithm": basic.SignatureAlgorithm.Algorithm.String()})
+		o.checkAlgorithms(c, basic, nil, false)
 		return
 	}
 	sig := basic.Signature.RightAlign()
@@ -303,6 +304,7 @@ func (o *ocspProber) checkSigner(c *checker, parsed *ocspwire.Parsed, now time.T
 	if signer == nil {
 		c.fail("ocsp_signature", fmt.Sprintf("the %s signature verifies neither under the issuer %q nor under any of the %d certificates in the response", alg, issuer.Subject.CommonName, len(parsed.Certs)),
 			map[string]string{"algorithm": alg.String(), "certificates": strconv.Itoa(len(parsed.Certs))})
+		o.checkAlgorithms(c, basic, nil, false)
 		return
 	}
 	byIssuer := bytes.Equal(signer.RawSubjectPublicKeyInfo, issuer.RawSubjectPublicKeyInfo)
@@ -312,8 +314,8 @@ func (o *ocspProber) checkSigner(c *checker, parsed *ocspwire.Parsed, now time.T
 	ev := map[string]string{"signer_subject": signer.Subject.String(), "signer_serial": serialHex(signer.SerialNumber), "signer_not_after": rfc3339(signer.NotAfter)}
 	var problems []string
 	if !byIssuer {
-		if err := signer.CheckSignatureFrom(issuer); err != nil {
-			problems = append(problems, fmt.Sprintf("responder certificate %q is issued by %q, not by the issuing CA %q", signer.Subject.CommonName, signer.Issuer.CommonName, issuer.Subject.CommonName))
+		if p := issuedBy(signer, issuer); p != "" {
+			problems = append(problems, p)
 		}
 		if signer.IsCA {
 			problems = append(problems, fmt.Sprintf("responder certificate %q is a CA certificate", signer.Subject.CommonName))
@@ -360,6 +362,8 @@ func (o *ocspProber) checkSigner(c *checker, parsed *ocspwire.Parsed, now time.T
 		}
 	}
 
+	o.checkAlgorithms(c, basic, signer, byIssuer)
+
 	rid := basic.TBSResponseData.ResponderID
 	switch rid.Tag {
 	case ocspwire.ResponderByName:
@@ -381,6 +385,60 @@ func (o *ocspProber) checkSigner(c *checker, parsed *ocspwire.Parsed, now time.T
 	default:
 		c.fail("ocsp_responder_id", fmt.Sprintf("ResponderID has tag [%d], neither byName [1] nor byKey [2]", rid.Tag), ev)
 	}
+}
+
+// issuedBy says why a delegated responder certificate is not issued by the
+// issuing CA, or "" when it is. Go refuses SHA-1 in CheckSignatureFrom; a
+// SHA-1 signature by the CA still proves issuance (the algorithm is
+// ocsp_signature_algorithm's finding), so it is checked again with
+// CheckSignature, which accepts SHA-1. Any other error is kept and shown.
+func issuedBy(signer, issuer *x509.Certificate) string {
+	err := signer.CheckSignatureFrom(issuer)
+	if err == nil {
+		return ""
+	}
+	var insecure x509.InsecureAlgorithmError
+	if errors.As(err, &insecure) && issuer.CheckSignature(signer.SignatureAlgorithm, signer.RawTBSCertificate, signer.Signature) == nil {
+		return ""
+	}
+	if !bytes.Equal(signer.RawIssuer, issuer.RawSubject) {
+		return fmt.Sprintf("responder certificate %q is issued by %q, not by the issuing CA %q", signer.Subject.CommonName, signer.Issuer.CommonName, issuer.Subject.CommonName)
+	}
+	return fmt.Sprintf("responder certificate %q names the issuing CA %q as its issuer, but its %s signature does not verify under the CA's key: %v", signer.Subject.CommonName, issuer.Subject.CommonName, signer.SignatureAlgorithm, err)
+}
+
+// checkAlgorithms is the algorithm policy for OCSP: the response signature
+// is not SHA-1 (BR §7.1.3.2.1, from producedAt 2022-06-01) or weaker, the
+// signing key meets BR §6.1.5, and a delegated responder certificate is
+// not signed with SHA-1 (BR §7.1.3, issued from 2016-01-01) or weaker.
+func (o *ocspProber) checkAlgorithms(c *checker, basic *ocspwire.BasicResponse, signer *x509.Certificate, byIssuer bool) {
+	produced := basic.TBSResponseData.ProducedAt
+	var found []algFinding
+	ev := map[string]string{"algorithm": basic.SignatureAlgorithm.Algorithm.String(), "produced_at": rfc3339(produced)}
+	if h, name := weakSignatureOID(basic.SignatureAlgorithm.Algorithm); h != "" {
+		rule, since := hashRule(h, "BR §7.1.3.2.1: no SHA-1 OCSP response signatures with producedAt from 2022-06-01", sha1OCSPSince)
+		found = append(found, algFinding{what: fmt.Sprintf("the response is signed with %s (%s)", h, name), rule: rule, since: since, at: produced})
+	}
+	if signer != nil {
+		if p := keyProblem(signer.PublicKey); p != "" {
+			found = append(found, algFinding{what: fmt.Sprintf("the response is signed by %q with %s", signer.Subject.CommonName, p), rule: "BR §6.1.5, from 2014-01-01", since: weakKeySince, at: produced})
+		}
+		if !byIssuer {
+			ev["signer_algorithm"] = signer.SignatureAlgorithm.String()
+			if h := weakSignatureAlgorithm(signer.SignatureAlgorithm); h != "" {
+				rule, since := hashRule(h, "BR §7.1.3: no SHA-1 signed certificates issued from 2016-01-01", sha1CertSince)
+				found = append(found, algFinding{what: fmt.Sprintf("responder certificate %q is signed with %s (%s)", signer.Subject.CommonName, h, signer.SignatureAlgorithm), rule: rule, since: since, at: signer.NotBefore})
+			}
+		}
+	}
+	ok := "response signed with " + basic.SignatureAlgorithm.Algorithm.String()
+	if alg, err := ocspwire.SignatureAlgorithm(basic.SignatureAlgorithm); err == nil {
+		ok = "response signed with " + alg.String()
+	}
+	if signer != nil && !byIssuer {
+		ok += fmt.Sprintf(", responder certificate signed with %s", signer.SignatureAlgorithm)
+	}
+	reportAlgorithms(c, "ocsp_signature_algorithm", found, ok, ev)
 }
 
 func (o *ocspProber) checkTimes(c *checker, s *ocspwire.SingleResponse, producedAt, now time.Time, hdr http.Header) {
@@ -410,25 +468,59 @@ func (o *ocspProber) checkTimes(c *checker, s *ocspwire.SingleResponse, produced
 	default:
 		c.pass("ocsp_next_update", fmt.Sprintf("nextUpdate in %s (%s)", Ago(next.Sub(now)), FormatTime(next)))
 	}
-	validity := next.Sub(this)
-	if !next.IsZero() {
-		if validity > cfg.MaxValidity.D() {
-			c.fail("ocsp_validity", fmt.Sprintf("validity nextUpdate − thisUpdate is %s, over the %s limit (BR §4.9.10)", Ago(validity), days(cfg.MaxValidity.D())), ev)
-		} else {
-			c.pass("ocsp_validity", "validity "+Ago(validity))
-		}
-	}
-	limit, rule := cfg.MaxAge.D(), "the "+days(cfg.MaxAge.D())+" refresh limit (BR §4.9.10)"
-	if !next.IsZero() && validity > 0 && validity < 16*time.Hour && validity/2 < limit {
-		limit, rule = validity/2, fmt.Sprintf("half its %s validity (BR §4.9.10)", Ago(validity))
-	}
-	if age := now.Sub(this); age > limit {
-		c.fail("ocsp_this_update_age", fmt.Sprintf("thisUpdate is %s old (%s), older than %s", Ago(age), FormatTime(this), rule), ev)
+	o.checkValidity(c, this, next, now, ev)
+	o.checkCache(c, hdr, next, now)
+}
+
+// checkValidity applies BR §4.9.10 to a response's times. The validity
+// interval is nextUpdate − thisUpdate counted inclusively, as the BRs and
+// RFC 5280 count it (a response from 00:00:00 to 00:00:59 is valid for a
+// minute): it must be at least 8 hours and at most 10 days. A response must
+// be replaced no later than four days after thisUpdate, and, while it is
+// still valid, by half its validity before nextUpdate when it is valid for
+// under 16 hours, else at least 8 hours before nextUpdate.
+func (o *ocspProber) checkValidity(c *checker, this, next, now time.Time, ev map[string]string) {
+	cfg := o.cfg
+	if age := now.Sub(this); age > cfg.MaxAge.D() {
+		c.fail("ocsp_this_update_age", fmt.Sprintf("thisUpdate is %s old (%s): a response must be replaced no later than %s after its thisUpdate (BR §4.9.10)", Ago(age), FormatTime(this), days(cfg.MaxAge.D())), ev)
 	} else {
 		c.pass("ocsp_this_update_age", fmt.Sprintf("thisUpdate %s old", Ago(max(age, 0))))
 	}
-	o.checkCache(c, hdr, next, now)
+	if next.IsZero() {
+		return // ocsp_next_update has failed already
+	}
+	validity := next.Sub(this) + time.Second
+	ev["validity"] = validity.String()
+	if validity > cfg.MaxValidity.D() {
+		c.fail("ocsp_validity", fmt.Sprintf("validity interval is %s (nextUpdate − thisUpdate + 1s, counted inclusively), over the %s limit (BR §4.9.10)", exactDuration(validity), days(cfg.MaxValidity.D())), ev)
+	} else {
+		c.pass("ocsp_validity", "validity interval "+exactDuration(validity))
+	}
+	if minimum := cfg.MinValidity.D(); minimum > 0 {
+		if validity < minimum {
+			c.fail("ocsp_validity_min", fmt.Sprintf("validity interval is %s (counted inclusively), under the %s minimum (BR §4.9.10)", exactDuration(validity), days(minimum)), ev)
+		} else {
+			c.pass("ocsp_validity_min", fmt.Sprintf("validity interval %s, at least %s", exactDuration(validity), days(minimum)))
+		}
+	}
+	if !next.After(now) {
+		return // expired: ocsp_next_update says so
+	}
+	lead, rule := 8*time.Hour, "responses valid for 16h or more must be replaced at least 8h before nextUpdate"
+	if validity < 16*time.Hour {
+		lead, rule = validity/2, fmt.Sprintf("a response valid for under 16h must be replaced half its validity (%s) before nextUpdate", exactDuration(validity/2))
+	}
+	deadline := next.Add(-lead)
+	if now.After(deadline) {
+		ev["refresh_by"] = rfc3339(deadline)
+		c.fail("ocsp_refresh", fmt.Sprintf("the response is still served %s before its nextUpdate (%s): %s (BR §4.9.10), so it should have been replaced by %s", Ago(next.Sub(now)), FormatTime(next), rule, FormatTime(deadline)), ev)
+	} else {
+		c.pass("ocsp_refresh", fmt.Sprintf("due for replacement by %s (%s before nextUpdate)", FormatTime(deadline), exactDuration(lead)))
+	}
 }
+
+// exactDuration prints a duration to the second: 240h0m1s, 4h0m0s.
+func exactDuration(d time.Duration) string { return d.Round(time.Second).String() }
 
 // checkCache warns when HTTP caching outlives nextUpdate (RFC 5019 §6.2).
 func (o *ocspProber) checkCache(c *checker, hdr http.Header, next, now time.Time) {

@@ -26,9 +26,9 @@ func TestOCSPAgainstOpenSSL(t *testing.T) {
 	ca.issue("good", "leaf_ext", goodSerial)
 	ca.issue("revoked", "leaf_ext", "")
 	ca.revoke("revoked", "keyCompromise")
-	ca.startOCSP(ports[0], "ocsp", "-nmin", "5")
-	ca.startOCSP(ports[1], "issuer", "-nmin", "5", "-resp_key_id")
-	ca.startOCSP(ports[2], "ocsp", "-nmin", "5", "-badsig")
+	ca.startOCSP(ports[0], "ocsp", "-ndays", "1")
+	ca.startOCSP(ports[1], "issuer", "-nmin", "600", "-resp_key_id")
+	ca.startOCSP(ports[2], "ocsp", "-ndays", "1", "-badsig")
 	ca.startOCSP(ports[3], "ocsp", "-ndays", "11")
 	url := func(i int) string { return fmt.Sprintf("http://127.0.0.1:%d/", ports[i]) }
 

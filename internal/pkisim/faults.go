@@ -16,6 +16,25 @@ const (
 	OCSPFuture Fault = "ocsp_future"
 	// OCSPLongValidity: nextUpdate − thisUpdate is 11 days (ocsp_validity).
 	OCSPLongValidity Fault = "ocsp_long_validity"
+	// OCSPShortValidity: valid for 4 hours, under the BR minimum of 8
+	// (ocsp_validity_min).
+	OCSPShortValidity Fault = "ocsp_short_validity"
+	// OCSPLateRefresh: a 24-hour response still served 4 hours before its
+	// nextUpdate; the BRs want it replaced 8 hours before (ocsp_refresh).
+	OCSPLateRefresh Fault = "ocsp_late_refresh"
+	// OCSPValidity240h: nextUpdate − thisUpdate is exactly 240 hours, one
+	// second over 10 days when counted inclusively (ocsp_validity).
+	OCSPValidity240h Fault = "ocsp_validity_240h"
+	// OCSPSHA1: the response is signed with ECDSA with SHA-1
+	// (ocsp_signature_algorithm).
+	OCSPSHA1 Fault = "ocsp_sha1"
+	// OCSPSignerSHA1: the delegated responder certificate is signed by the
+	// issuing CA with ECDSA with SHA-1 (ocsp_signature_algorithm; ocsp_signer
+	// still passes: the CA did issue it).
+	OCSPSignerSHA1 Fault = "ocsp_signer_sha1"
+	// OCSPWeakKey: signed by a delegated responder with a 1024-bit RSA key
+	// (ocsp_signature_algorithm).
+	OCSPWeakKey Fault = "ocsp_weak_key"
 	// OCSPWrongSigner: signed by a responder of an unrelated CA (ocsp_signer).
 	OCSPWrongSigner Fault = "ocsp_wrong_signer"
 	// OCSPSignerNoEKU: the delegated signer lacks id-kp-OCSPSigning (ocsp_signer_eku).
@@ -118,6 +137,7 @@ const (
 func KnownFaults() []Fault {
 	return []Fault{
 		OCSPStale, OCSPTooOld, OCSPFuture, OCSPLongValidity,
+		OCSPShortValidity, OCSPLateRefresh, OCSPValidity240h, OCSPSHA1, OCSPSignerSHA1, OCSPWeakKey,
 		OCSPWrongSigner, OCSPSignerNoEKU, OCSPSignerNoCheck,
 		OCSPOtherSerial, OCSPOtherIssuer,
 		OCSPTryLater, OCSPUnauthorized, OCSPMalformed,

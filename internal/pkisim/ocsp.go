@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/rand"
-	"crypto/sha256"
+	"crypto/rsa"
+	_ "crypto/sha1" // the SHA-1 faults
+	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/base64"
@@ -137,6 +139,12 @@ func (s *Sim) ocspResponse(req *ocspwire.OCSPRequest) ([]byte, time.Time, error)
 		thisUpdate = now.Add(time.Hour)
 	case s.on(OCSPLongValidity):
 		validity = 11 * 24 * time.Hour
+	case s.on(OCSPShortValidity):
+		validity = 4 * time.Hour
+	case s.on(OCSPLateRefresh):
+		thisUpdate, validity = now.Add(-20*time.Hour), 24*time.Hour
+	case s.on(OCSPValidity240h):
+		validity = 240 * time.Hour
 	}
 	nextUpdate := thisUpdate.Add(validity)
 
@@ -179,6 +187,11 @@ func (s *Sim) ocspResponse(req *ocspwire.OCSPRequest) ([]byte, time.Time, error)
 		signer = s.signerNoEKU
 	case s.on(OCSPSignerNoCheck):
 		signer = s.signerNoCheck
+	case s.on(OCSPSignerSHA1), s.on(OCSPWeakKey):
+		var err error
+		if signer, err = s.responderVariant(); err != nil {
+			return nil, time.Time{}, err
+		}
 	}
 	var exts []pkix.Extension
 	nonce, hasNonce := ocspwire.Nonce(req.TBSRequest.Extensions)
@@ -209,14 +222,22 @@ func (s *Sim) ocspResponse(req *ocspwire.OCSPRequest) ([]byte, time.Time, error)
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("marshal response data: %w", err)
 	}
-	digest := sha256.Sum256(tbs)
-	sig, err := signer.key.Sign(rand.Reader, digest[:], crypto.SHA256)
+	hash, alg := crypto.SHA256, ocspwire.ECDSAWithSHA256
+	switch {
+	case s.on(OCSPSHA1):
+		hash, alg = crypto.SHA1, pkix.AlgorithmIdentifier{Algorithm: oidECDSAWithSHA1}
+	case s.on(OCSPWeakKey):
+		alg = pkix.AlgorithmIdentifier{Algorithm: oidSHA256WithRSA, Parameters: asn1.NullRawValue}
+	}
+	h := hash.New()
+	h.Write(tbs)
+	sig, err := signer.key.Sign(rand.Reader, h.Sum(nil), hash)
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("sign response: %w", err)
 	}
 	basic := ocspwire.BasicResponse{
 		TBSResponseData:    ocspwire.ResponseData{Raw: tbs},
-		SignatureAlgorithm: ocspwire.ECDSAWithSHA256,
+		SignatureAlgorithm: alg,
 		Signature:          asn1.BitString{Bytes: sig, BitLength: 8 * len(sig)},
 		Certificates:       []asn1.RawValue{{FullBytes: signer.cert.Raw}},
 	}
@@ -232,6 +253,37 @@ func (s *Sim) ocspResponse(req *ocspwire.OCSPRequest) ([]byte, time.Time, error)
 		return nil, time.Time{}, fmt.Errorf("marshal response: %w", err)
 	}
 	return out, nextUpdate, nil
+}
+
+var oidSHA256WithRSA = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 11}
+
+// responderVariant issues, on the spot, the delegated responder the
+// algorithm-policy faults sign with: one whose certificate the issuing CA
+// signs with ECDSA with SHA-1, or one with a 1024-bit RSA key. Only tests
+// and the demo's fault panel turn these on, so nothing is cached.
+func (s *Sim) responderVariant() (*issued, error) {
+	base := s.ocspSigner.cert
+	tmpl := &x509.Certificate{
+		Subject:               pkix.Name{Organization: base.Subject.Organization},
+		NotBefore:             base.NotBefore,
+		NotAfter:              base.NotAfter,
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageOCSPSigning},
+		BasicConstraintsValid: true,
+		ExtraExtensions:       []pkix.Extension{{Id: ocspwire.OIDNoCheck, Value: asn1.NullBytes}},
+	}
+	var key crypto.Signer
+	var err error
+	if s.on(OCSPWeakKey) {
+		tmpl.Subject.CommonName = "probed sim OCSP Responder, RSA-1024"
+		if key, err = rsa.GenerateKey(rand.Reader, 1024); err != nil {
+			return nil, fmt.Errorf("generate RSA-1024 key: %w", err)
+		}
+	} else {
+		tmpl.Subject.CommonName = "probed sim OCSP Responder, SHA-1 signed"
+		tmpl.SignatureAlgorithm = x509.ECDSAWithSHA1
+	}
+	return issueWithKey(tmpl, s.issuer, key)
 }
 
 // certStatus is the CertStatus CHOICE for a serial, faults applied.

@@ -269,9 +269,17 @@ func getSerial(issuer *x509.Certificate) (*big.Int, error) {
 // issue makes a certificate from tmpl with a fresh P-256 key, signed by
 // parent (self-signed when parent is nil).
 func issue(tmpl *x509.Certificate, parent *issued) (*issued, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("generate key: %w", err)
+	return issueWithKey(tmpl, parent, nil)
+}
+
+// issueWithKey is issue with the subject's key given (nil: a fresh P-256 key).
+func issueWithKey(tmpl *x509.Certificate, parent *issued, key crypto.Signer) (*issued, error) {
+	if key == nil {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, fmt.Errorf("generate key: %w", err)
+		}
+		key = k
 	}
 	if tmpl.SerialNumber == nil {
 		b := make([]byte, 16)
