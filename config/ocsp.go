@@ -224,10 +224,7 @@ func (o *OCSPProbe) validate(p *problems, key string, c *Config) {
 	if o.Skew < 0 {
 		p.add(key+".skew", "must not be negative")
 	}
-	switch {
-	case o.MinValidity < 0:
-		p.add(key+".min_validity", "must not be negative")
-	case o.MaxValidity > 0 && o.MinValidity > o.MaxValidity:
+	if o.MaxValidity > 0 && o.MinValidity > o.MaxValidity {
 		p.add(key+".min_validity", "%s is over max_validity %s", o.MinValidity.D(), o.MaxValidity.D())
 	}
 }

@@ -117,6 +117,7 @@ func TestOCSPCRLInvalid(t *testing.T) {
 		{"ocsp", "{certificate: leaf.pem, issuer: issuer.pem, methods: []}", []string{"probes[0].ocsp.methods: must name post, get or both"}},
 		{"ocsp", "{certificate: leaf.pem, issuer: issuer.pem, hash: md5}", []string{`probes[0].ocsp.hash: must be sha1 or sha256, got "md5"`}},
 		{"ocsp", "{certificate: leaf.pem, issuer: issuer.pem, max_body_bytes: 0}", []string{"probes[0].ocsp.max_body_bytes: must be positive"}},
+		{"ocsp", "{certificate: leaf.pem, issuer: issuer.pem, min_validity: 11d}", []string{"probes[0].ocsp.min_validity: 264h0m0s is over max_validity 240h0m0s"}},
 		{"ocsp", "{certificate: leaf.pem, issuer: missing.pem}", []string{"probes[0].ocsp.issuer: cannot read certificate file missing.pem: no such file or directory"}},
 		{"crl", "{issuer: issuer.pem}", []string{`probes[0].crl.url: must be an absolute http URL, got ""`}},
 		{"crl", "{url: http://x/a.crl}", []string{"probes[0].crl.issuer: must name the CA certificate that signs the CRL"}},
