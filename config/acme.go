@@ -9,7 +9,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"net/url"
-	"os"
 	"strings"
 )
 
@@ -105,7 +104,7 @@ func (d *ACMEDeep) validate(p *problems, key string, c *Config) {
 	if d.KeyFile == "" {
 		p.add(key+".key_file", "required: a PEM account key (the account is reused across runs)")
 	} else {
-		data, err := os.ReadFile(c.Path(d.KeyFile))
+		data, err := readFile(c.Path(d.KeyFile), MaxFileBytes)
 		if err != nil {
 			p.add(key+".key_file", "cannot read %s: %v", d.KeyFile, unwrapPathErr(err))
 		} else if k, err := ParsePrivateKey(data); err != nil {

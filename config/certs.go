@@ -5,7 +5,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"os"
 )
 
 // loadCerts reads PEM (or a single DER) certificates from a file named in the
@@ -14,7 +13,7 @@ func (c *Config) loadCerts(p *problems, key, path string) []*x509.Certificate {
 	if path == "" {
 		return nil
 	}
-	data, err := os.ReadFile(c.Path(path))
+	data, err := readFile(c.Path(path), MaxFileBytes)
 	if err != nil {
 		p.add(key, "cannot read certificate file %s: %v", path, unwrapPathErr(err))
 		return nil

@@ -6,7 +6,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -345,9 +344,10 @@ func (c *Config) Probe(name string) *Probe {
 	return nil
 }
 
-// ReadSecret reads a *_file secret, trimming one trailing newline.
+// ReadSecret reads a *_file secret (a regular file of at most MaxFileBytes),
+// trimming one trailing newline.
 func (c *Config) ReadSecret(path string) (string, error) {
-	b, err := os.ReadFile(c.Path(path))
+	b, err := readFile(c.Path(path), MaxFileBytes)
 	if err != nil {
 		return "", fmt.Errorf("read secret: %w", err)
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -20,7 +19,7 @@ import (
 // the binary knows (probes.Kinds()); config does not import probes, so the
 // caller passes them. The error, when not nil, is Errors.
 func Load(path string, kinds []string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := readFile(path, MaxConfigBytes)
 	if err != nil {
 		return nil, Errors{{File: path, Msg: fmt.Sprintf("read config: %v", err)}}
 	}
