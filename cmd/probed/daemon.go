@@ -121,7 +121,7 @@ func NewDaemon(ctx context.Context, path string, logger *slog.Logger, opts Daemo
 		return nil, err
 	}
 	d.public, err = statuspage.New(statuspage.Options{Config: d.Config, Source: storeSource{Store: d.store}, Clock: opts.Clock,
-		Logger: logger.With("component", "public"), Registerer: d.registry})
+		Logger: logger.With("component", "public"), Observer: newPageMetrics(d.registry)})
 	if err != nil {
 		d.store.Close()
 		return nil, err

@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/probed/probed/status"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/probed/probed/status"
 	"github.com/probed/probed/store"
 	"github.com/probed/probed/web/statuspage"
 )
@@ -105,6 +108,41 @@ func recordOf(inc status.Incident) statuspage.Record {
 		r.Updates = append(r.Updates, ru)
 	}
 	return r
+}
+
+// pageMetrics are the status page's snapshot metrics (statuspage.BuildObserver).
+type pageMetrics struct {
+	builds  *prometheus.CounterVec
+	seconds prometheus.Histogram
+	at      prometheus.Gauge
+}
+
+var _ statuspage.BuildObserver = (*pageMetrics)(nil)
+
+func newPageMetrics(reg prometheus.Registerer) *pageMetrics {
+	f := promauto.With(reg)
+	m := &pageMetrics{
+		builds: f.NewCounterVec(prometheus.CounterOpts{Name: "probed_status_snapshot_builds_total",
+			Help: "Public page snapshot builds, by result (ok, error)."}, []string{"result"}),
+		seconds: f.NewHistogram(prometheus.HistogramOpts{Name: "probed_status_snapshot_build_seconds",
+			Help: "Time to read, build and render a public page snapshot.", Buckets: prometheus.ExponentialBuckets(0.001, 4, 8)}),
+		at: f.NewGauge(prometheus.GaugeOpts{Name: "probed_status_snapshot_timestamp_seconds",
+			Help: "When the public page snapshot in use was built."}),
+	}
+	m.builds.WithLabelValues("ok")
+	m.builds.WithLabelValues("error")
+	return m
+}
+
+// Built implements statuspage.BuildObserver.
+func (m *pageMetrics) Built(ok bool, took time.Duration, at time.Time) {
+	if !ok {
+		m.builds.WithLabelValues("error").Inc()
+		return
+	}
+	m.builds.WithLabelValues("ok").Inc()
+	m.seconds.Observe(took.Seconds())
+	m.at.Set(float64(at.Unix()))
 }
 
 func deref(t *time.Time) time.Time {

@@ -30,6 +30,18 @@ func TestImportsOnlyConfigAndStd(t *testing.T) {
 			t.Errorf("the public site depends on %s; it may use only %v", d, allowedDeps)
 		}
 	}
+	// Its own imports: those packages and the standard library, nothing
+	// from outside (its metrics are the daemon's, through BuildObserver).
+	out, err = exec.Command("go", "list", "-f", `{{join .Imports "\n"}}`, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, imp := range strings.Fields(string(out)) {
+		first, _, _ := strings.Cut(imp, "/")
+		if strings.Contains(first, ".") && !slices.Contains(allowedDeps, imp) {
+			t.Errorf("the public site imports %s; it may import only %v and the standard library", imp, allowedDeps)
+		}
+	}
 }
 
 // allowedDeps are the probed packages the public site may import (status is

@@ -17,9 +17,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
-
 	"github.com/probed/probed/config"
 	"github.com/probed/probed/internal/clock"
 )
@@ -41,11 +38,12 @@ type Data struct {
 
 // Options configures the public site. Config is required.
 type Options struct {
-	Config     func() *config.Config
-	Source     Source // nil: the page shows the configured components with no history
-	Clock      clock.Clock
-	Logger     *slog.Logger
-	Registerer prometheus.Registerer
+	Config func() *config.Config
+	Source Source // nil: the page shows the configured components with no history
+	Clock  clock.Clock
+	Logger *slog.Logger
+	// Observer hears of every rebuild (the daemon keeps metrics of them); nil: none.
+	Observer BuildObserver
 	// Refresh is how often the snapshot is rebuilt even when nothing was
 	// invalidated, so "Posted 5 minutes ago" and today's bar stay true (default 1m).
 	Refresh time.Duration
@@ -56,6 +54,12 @@ type Options struct {
 	Days int
 	// MaxCached bounds the lazily rendered responses kept per snapshot (default 4096).
 	MaxCached int
+}
+
+// BuildObserver hears of every snapshot rebuild: whether it worked, how
+// long reading and rendering took, and the time of the snapshot now served.
+type BuildObserver interface {
+	Built(ok bool, took time.Duration, at time.Time)
 }
 
 // Site serves the status page, the API v2, the feeds and the badges from
@@ -70,10 +74,7 @@ type Site struct {
 	// static assets, rendered once at start.
 	static map[string]*entry
 
-	builds    *prometheus.CounterVec
-	buildTime prometheus.Histogram
-	builtAt   prometheus.Gauge
-	buildMu   sync.Mutex
+	buildMu sync.Mutex
 }
 
 // rendered is one snapshot and the responses rendered from it.
@@ -118,9 +119,6 @@ func New(opts Options) (*Site, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.Registerer == nil {
-		opts.Registerer = prometheus.NewRegistry()
-	}
 	opts.Refresh = cmp.Or(opts.Refresh, time.Minute)
 	opts.MinInterval = cmp.Or(opts.MinInterval, time.Second)
 	opts.Days = cmp.Or(opts.Days, DefaultUptimeDays)
@@ -133,15 +131,6 @@ func New(opts Options) (*Site, error) {
 	if p.static, err = loadStatic(); err != nil {
 		return nil, err
 	}
-	f := promauto.With(opts.Registerer)
-	p.builds = f.NewCounterVec(prometheus.CounterOpts{Name: "probed_status_snapshot_builds_total",
-		Help: "Public page snapshot builds, by result (ok, error)."}, []string{"result"})
-	p.builds.WithLabelValues("ok")
-	p.builds.WithLabelValues("error")
-	p.buildTime = f.NewHistogram(prometheus.HistogramOpts{Name: "probed_status_snapshot_build_seconds",
-		Help: "Time to read, build and render a public page snapshot.", Buckets: prometheus.ExponentialBuckets(0.001, 4, 8)})
-	p.builtAt = f.NewGauge(prometheus.GaugeOpts{Name: "probed_status_snapshot_timestamp_seconds",
-		Help: "When the public page snapshot in use was built."})
 	if err := p.install(Data{}); err != nil {
 		return nil, err
 	}
@@ -192,23 +181,24 @@ func (p *Site) Rebuild(ctx context.Context) error {
 	p.buildMu.Lock()
 	defer p.buildMu.Unlock()
 	start := time.Now()
+	err := p.rebuild(ctx)
+	if p.opts.Observer != nil {
+		p.opts.Observer.Built(err == nil, time.Since(start), p.Snapshot().Now)
+	}
+	return err
+}
+
+func (p *Site) rebuild(ctx context.Context) error {
 	var d Data
 	if p.opts.Source != nil {
 		now := p.opts.Clock.Now()
 		from := now.AddDate(0, 0, -p.opts.Days-1)
 		var err error
 		if d, err = p.opts.Source.PublicData(ctx, from, now); err != nil {
-			p.builds.WithLabelValues("error").Inc()
 			return fmt.Errorf("rebuild public page: %w", err)
 		}
 	}
-	if err := p.install(d); err != nil {
-		p.builds.WithLabelValues("error").Inc()
-		return err
-	}
-	p.builds.WithLabelValues("ok").Inc()
-	p.buildTime.Observe(time.Since(start).Seconds())
-	return nil
+	return p.install(d)
 }
 
 // install builds a snapshot from d and the current config and renders the
@@ -234,7 +224,6 @@ func (p *Site) install(d Data) error {
 		r.fixed["/|"+code] = e
 	}
 	p.cur.Store(r)
-	p.builtAt.Set(float64(snap.Now.Unix()))
 	return nil
 }
 

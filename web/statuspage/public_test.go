@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/probed/probed/status"
 	"html"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/probed/probed/config"
 	"github.com/probed/probed/internal/clock"
+	"github.com/probed/probed/status"
 )
 
 func page(t *testing.T, url string, hdr ...string) (int, string) {
@@ -418,7 +418,8 @@ func (m *mutableSource) set(d Data, err error) {
 func TestSnapshotRebuild(t *testing.T) {
 	src := &mutableSource{}
 	cfg := fixtureConfig()
-	p, err := New(Options{Config: func() *config.Config { return cfg }, Source: src, Clock: clock.NewFake(fixtureNow)})
+	obs := &buildLog{}
+	p, err := New(Options{Config: func() *config.Config { return cfg }, Source: src, Clock: clock.NewFake(fixtureNow), Observer: obs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -451,6 +452,35 @@ func TestSnapshotRebuild(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+	// The observer (the daemon's metrics) heard of each build and its outcome.
+	ok, failed, at := obs.counts()
+	if ok < 2 || failed != 1 || !at.Equal(fixtureNow) {
+		t.Errorf("observer: %d ok, %d failed, last at %v; want at least 2 ok, 1 failed, at %v", ok, failed, at, fixtureNow)
+	}
+}
+
+// buildLog records what a BuildObserver hears.
+type buildLog struct {
+	mu         sync.Mutex
+	ok, failed int
+	at         time.Time
+}
+
+func (b *buildLog) Built(ok bool, took time.Duration, at time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if ok {
+		b.ok++
+		b.at = at
+	} else {
+		b.failed++
+	}
+}
+
+func (b *buildLog) counts() (ok, failed int, at time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.ok, b.failed, b.at
 }
 
 func TestLazyCacheBounded(t *testing.T) {
