@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/probed/probed/notify"
-	"github.com/probed/probed/status"
 )
 
 var hrefRE = regexp.MustCompile(`<a [^>]*href="([^"]*)"[^>]*>([^<]*)</a>`)
@@ -100,18 +99,7 @@ func TestJapaneseSubscriberLinks(t *testing.T) {
 	}
 
 	// An incident mail: its manage and one-click links carry the language.
-	if _, err := e.st.CreateDraft(e.ctx, "op", status.NewIncident{Title: "OCSP delays", Body: "Investigating.",
-		Components: []status.ComponentImpact{{ID: "ocsp", Status: status.MajorOutage}}, Origin: status.OriginManual, Publish: true}); err != nil {
-		t.Fatal(err)
-	}
-	e.drain()
-	text, hdr := e.mailTo(addr)
-	manageLink, unsubLink := "", strings.Trim(hdr.Get("List-Unsubscribe"), "<>")
-	for _, l := range linkRE.FindAllString(text, -1) {
-		if strings.Contains(l, "/subscriptions/manage?t=") {
-			manageLink = l
-		}
-	}
+	manageLink, unsubLink := e.incidentLinks(addr)
 	for what, link := range map[string]string{"manage": manageLink, "unsubscribe": unsubLink} {
 		if !strings.HasSuffix(link, "&lang=ja") {
 			t.Errorf("the mailed %s link %q does not carry lang=ja", what, link)
