@@ -18,10 +18,14 @@ import (
 
 // Config is a whole probes.yaml.
 type Config struct {
-	Page       Page        `yaml:"page"`
-	Server     Server      `yaml:"server"`
-	Storage    Storage     `yaml:"storage"`
-	Location   string      `yaml:"location"`
+	Page     Page    `yaml:"page"`
+	Server   Server  `yaml:"server"`
+	Storage  Storage `yaml:"storage"`
+	Location string  `yaml:"location"`
+	// Role is what this instance does: RoleHolder (the default) probes,
+	// drafts incidents and serves the page; RoleProber only probes and
+	// exports metrics, for the other locations of a deployment.
+	Role       string      `yaml:"role"`
 	Components []Component `yaml:"components"`
 	Probes     []Probe     `yaml:"probes"`
 	Incidents  Incidents   `yaml:"incidents"`
@@ -218,13 +222,17 @@ type Incidents struct {
 	// AutoResolve resolves a published incident by itself once all its
 	// components have recovered, instead of proposing it to the operator.
 	AutoResolve bool `yaml:"auto_resolve"`
+	// StaleIntervals is how many of a probe's intervals a location may stay
+	// silent before it leaves the quorum (it counts neither up nor down).
+	StaleIntervals int `yaml:"stale_intervals"`
 }
 
 // EffectiveQuorum is Quorum with its default applied.
 func (i Incidents) EffectiveQuorum() int { return max(1, i.Quorum) }
 
-// DefaultIncidents: three failures in a row to open, two successes to close.
-var DefaultIncidents = Incidents{FailuresToOpen: 3, SuccessesToClose: 2}
+// DefaultIncidents: three failures in a row to open, two successes to
+// close, a location silent for three intervals leaves the quorum.
+var DefaultIncidents = Incidents{FailuresToOpen: 3, SuccessesToClose: 2, StaleIntervals: 3}
 
 // UnmarshalYAML sets defaults, then decodes.
 func (i *Incidents) UnmarshalYAML(unmarshal func(any) error) error {
@@ -275,9 +283,18 @@ func (s *SMTP) UnmarshalYAML(unmarshal func(any) error) error {
 	return unmarshal((*plain)(s))
 }
 
+// The roles an instance can play (the role key).
+const (
+	RoleHolder = "holder"
+	RoleProber = "prober"
+)
+
+// Prober reports whether the instance only probes and exports metrics.
+func (c *Config) Prober() bool { return c.Role == RoleProber }
+
 // Default returns the configuration of an empty file.
 func Default() Config {
-	c := Config{Page: DefaultPage, Server: DefaultServer, Storage: DefaultStorage, Location: "default", Incidents: DefaultIncidents}
+	c := Config{Page: DefaultPage, Server: DefaultServer, Storage: DefaultStorage, Location: "default", Role: RoleHolder, Incidents: DefaultIncidents}
 	c.Page.Languages = slices.Clone(DefaultPage.Languages)
 	c.Notify = DefaultNotify()
 	return c

@@ -180,7 +180,8 @@ func TestValidFull(t *testing.T) {
 	check("certcentral-api.latency_objective", cfg.Component("certcentral-api").LatencyObjective.D(), 2*time.Second)
 	check("acme.only_show_if_degraded", cfg.Component("acme").OnlyShowIfDegraded, true)
 	check("website.only_show_if_degraded", cfg.Component("website").OnlyShowIfDegraded, false)
-	check("incidents", cfg.Incidents, config.Incidents{FailuresToOpen: 5, SuccessesToClose: 3})
+	check("incidents", cfg.Incidents, config.Incidents{FailuresToOpen: 5, SuccessesToClose: 3, StaleIntervals: 4})
+	check("role", cfg.Role, "prober")
 	check("notify.from", cfg.Notify.From, "Example CA Status <noreply@example.com>")
 	check("notify.smtp", cfg.Notify.SMTP, config.SMTP{Host: "smtp.example.com", Port: 587, TLS: "tls", Username: "status", PasswordFile: "smtp-password", Password: "smtp-secret", Timeout: config.Duration(30 * time.Second)})
 
@@ -242,10 +243,10 @@ func TestDefaults(t *testing.T) {
 	if cfg.Storage.Path != filepath.Join(dir, "probed.db") || cfg.Storage.Retention.D() != 14*24*time.Hour || cfg.Storage.RollupRetention.D() != 400*24*time.Hour {
 		t.Errorf("storage = %+v", cfg.Storage)
 	}
-	if cfg.Location != "default" {
-		t.Errorf("location = %q", cfg.Location)
+	if cfg.Location != "default" || cfg.Role != "holder" || cfg.Prober() {
+		t.Errorf("location = %q, role %q", cfg.Location, cfg.Role)
 	}
-	if cfg.Incidents != (config.Incidents{FailuresToOpen: 3, SuccessesToClose: 2}) {
+	if cfg.Incidents != (config.Incidents{FailuresToOpen: 3, SuccessesToClose: 2, StaleIntervals: 3}) {
 		t.Errorf("incidents = %+v", cfg.Incidents)
 	}
 	if cfg.Notify.From != "" || cfg.Notify.SMTP != (config.SMTP{Host: "127.0.0.1", Port: 25, TLS: "starttls", Timeout: config.Duration(30 * time.Second)}) {
@@ -261,7 +262,7 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Notify.SMTP != (config.SMTP{Host: "mail.example.com", Port: 25, TLS: "starttls", Timeout: config.Duration(30 * time.Second)}) || cfg.Incidents != (config.Incidents{FailuresToOpen: 4, SuccessesToClose: 2}) {
+	if cfg.Notify.SMTP != (config.SMTP{Host: "mail.example.com", Port: 25, TLS: "starttls", Timeout: config.Duration(30 * time.Second)}) || cfg.Incidents != (config.Incidents{FailuresToOpen: 4, SuccessesToClose: 2, StaleIntervals: 3}) {
 		t.Errorf("partial sections: smtp %+v, incidents %+v", cfg.Notify.SMTP, cfg.Incidents)
 	}
 	// An empty file is the default configuration.

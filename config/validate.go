@@ -47,6 +47,12 @@ func (c *Config) validate(p *problems, kinds []string) {
 	if c.Location == "" {
 		p.add("location", "must not be empty")
 	}
+	if c.Role != RoleHolder && c.Role != RoleProber {
+		p.add("role", "must be holder (drafts incidents, serves the page) or prober (probes and metrics only), got %q", c.Role)
+	}
+	if c.Incidents.StaleIntervals < 1 {
+		p.add("incidents.stale_intervals", "must be at least 1 (intervals a location may stay silent before it leaves the quorum), got %d", c.Incidents.StaleIntervals)
+	}
 	if c.Incidents.FailuresToOpen < 1 {
 		p.add("incidents.failures_to_open", "must be at least 1, got %d", c.Incidents.FailuresToOpen)
 	}
