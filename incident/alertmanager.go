@@ -169,20 +169,41 @@ func (e *Engine) receive(ctx context.Context, cfg *config.Config, p *Payload, no
 		touched[comp] = true
 		if a.Status == "firing" {
 			fresh = append(fresh, sa)
+		} else if probe, loc := alertLocation(sa); probe != "" {
+			end := now
+			if sa.EndsAt != nil && sa.EndsAt.Before(now) {
+				end = *sa.EndsAt
+			}
+			e.ended[probeKey{probe, loc}] = end
+		} else {
+			e.ended[probeKey{name, "alertmanager"}] = now
 		}
 	}
 	if len(touched) == 0 {
 		return false, nil
 	}
+	var err error
+	if e.alerts, err = e.st.FiringAlerts(ctx); err != nil {
+		return false, err
+	}
 	changed := false
 	if len(fresh) > 0 {
-		// Evidence for incidents that already cover the component; a draft
-		// made below gets it with its creation.
+		// Evidence for incidents that already cover the component, from the
+		// alerts that count there (an alert for this instance's own location
+		// does not: its own results do); a draft made below gets it with its
+		// creation.
 		open, err := e.openIncidents(ctx)
 		if err != nil {
 			return false, err
 		}
 		for _, a := range fresh {
+			key := probeKey{a.Alertname, "alertmanager"}
+			if probe, loc := alertLocation(a); probe != "" {
+				key = probeKey{probe, loc}
+			}
+			if !slices.Contains(counted(e.sources(cfg, a.Component)), key) {
+				continue
+			}
 			for i := range open {
 				if open[i].Component(a.Component) != nil {
 					if err := e.st.AddEvidence(ctx, open[i].ID, []status.Evidence{alertEvidence(a)}); err != nil {
@@ -193,10 +214,6 @@ func (e *Engine) receive(ctx context.Context, cfg *config.Config, p *Payload, no
 				}
 			}
 		}
-	}
-	var err error
-	if e.alerts, err = e.st.FiringAlerts(ctx); err != nil {
-		return changed, err
 	}
 	comps := make([]string, 0, len(touched))
 	for c := range touched {

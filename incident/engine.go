@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
-	"strings"
 	"sync"
 	"text/template"
 	"time"
@@ -58,6 +57,14 @@ type Engine struct {
 	byComp map[string]map[probeKey]*store.ProbeHealth
 	comps  map[string]store.ComponentHealth
 	alerts []store.Alert
+	// counted holds, per failing component, the locations its status
+	// rests on; ended, when each alert-fed location recovered (the
+	// resolved alert's endsAt). Together they date a recovery.
+	counted map[string][]probeKey
+	ended   map[probeKey]time.Time
+	// stale holds the locations that left the quorum by silence (logged
+	// once each way).
+	stale map[probeKey]bool
 	// ensured holds the leaves whose status log is open (a reload may add some).
 	ensured map[string]bool
 
@@ -88,7 +95,8 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		opts.Interval = 30 * time.Second
 	}
 	e := &Engine{opts: opts, st: opts.Store, clock: opts.Clock, logger: opts.Logger,
-		probes: map[probeKey]*store.ProbeHealth{}, byComp: map[string]map[probeKey]*store.ProbeHealth{}, wake: make(chan struct{}, 1), tmpl: newTextTemplates()}
+		probes: map[probeKey]*store.ProbeHealth{}, byComp: map[string]map[probeKey]*store.ProbeHealth{}, wake: make(chan struct{}, 1), tmpl: newTextTemplates(),
+		counted: map[string][]probeKey{}, ended: map[probeKey]time.Time{}, stale: map[probeKey]bool{}}
 	hs, err := e.st.LoadProbeHealth(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("new incident engine: %w", err)
@@ -194,10 +202,14 @@ func (e *Engine) record(ctx context.Context, cfg *config.Config, r probes.Result
 			return false, err
 		}
 	}
+	if e.stale[k] {
+		delete(e.stale, k)
+		e.logger.Info("location reports again and is back in the quorum", "probe", r.Probe, "location", r.Location)
+	}
 	if !r.Success {
 		// Fresh evidence for an incident already following this component
 		// (before evaluating: a draft made now gets it with its creation).
-		if err := e.refreshEvidence(ctx, h); err != nil {
+		if err := e.refreshEvidence(ctx, cfg, h); err != nil {
 			return false, err
 		}
 	}
@@ -294,77 +306,6 @@ func healthChanged(a, b store.ProbeHealth) bool {
 	return false
 }
 
-// source is one input to a component's status: a probe (over its
-// locations, with the quorum applied) or a firing alert.
-type source struct {
-	level    int // 0 up, 1 slow, 2 down
-	since    time.Time
-	evidence []status.Evidence
-}
-
-// sources gathers the probes and alerts that speak for a component.
-func (e *Engine) sources(cfg *config.Config, component string) []source {
-	quorum := cfg.Incidents.EffectiveQuorum()
-	byProbe := map[string][]*store.ProbeHealth{}
-	for _, h := range e.byComp[component] {
-		if h.Component != component {
-			continue
-		}
-		if p := cfg.Probe(h.Probe); p == nil || p.Component != component {
-			continue
-		}
-		byProbe[h.Probe] = append(byProbe[h.Probe], h)
-	}
-	names := make([]string, 0, len(byProbe))
-	for n := range byProbe {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	var out []source
-	for _, n := range names {
-		locs := byProbe[n]
-		slices.SortFunc(locs, func(a, b *store.ProbeHealth) int { return strings.Compare(a.Location, b.Location) })
-		// A strict count: an instance alone with quorum 2 never drafts from
-		// its own results (the multi-location holder relies on Alertmanager).
-		need := quorum
-		var down, slow []*store.ProbeHealth
-		for _, h := range locs {
-			switch {
-			case h.Down:
-				down = append(down, h)
-			case h.Slow:
-				slow = append(slow, h)
-			}
-		}
-		src := source{}
-		var these []*store.ProbeHealth
-		switch {
-		case len(down) >= need:
-			src.level, these = 2, down
-		case len(down)+len(slow) >= need && len(slow) > 0:
-			src.level, these = 1, append(down, slow...)
-		}
-		for _, h := range these {
-			if src.since.IsZero() || h.Since.Before(src.since) {
-				src.since = h.Since
-			}
-			src.evidence = append(src.evidence, probeEvidence(h)...)
-		}
-		out = append(out, src)
-	}
-	for _, a := range e.alerts {
-		if a.Component != component {
-			continue
-		}
-		lvl := 2
-		if a.CompStatus == status.DegradedPerformance {
-			lvl = 1
-		}
-		out = append(out, source{level: lvl, since: a.StartsAt, evidence: []status.Evidence{alertEvidence(a)}})
-	}
-	return out
-}
-
 func probeEvidence(h *store.ProbeHealth) []status.Evidence {
 	var out []status.Evidence
 	for _, c := range h.Checks {
@@ -401,58 +342,38 @@ func alertEvidence(a store.Alert) status.Evidence {
 		loc = "alertmanager"
 	}
 	return status.Evidence{Component: a.Component, Source: status.OriginAlertmanager, Probe: probe, Location: loc, Check: a.Alertname,
-		Message: msg, Since: a.StartsAt, Last: a.ReceivedAt, Values: vals}
-}
-
-// componentStatus applies the rule: every source down → major_outage, some
-// down → partial_outage, some slow → degraded_performance.
-func componentStatus(srcs []source) (string, time.Time) {
-	var down, slow int
-	var since time.Time
-	for _, s := range srcs {
-		switch s.level {
-		case 2:
-			down++
-		case 1:
-			slow++
-		default:
-			continue
-		}
-		if since.IsZero() || s.since.Before(since) {
-			since = s.since
-		}
-	}
-	switch {
-	case down > 0 && down == len(srcs):
-		return status.MajorOutage, since
-	case down > 0:
-		return status.PartialOutage, since
-	case slow > 0:
-		return status.DegradedPerformance, since
-	}
-	return status.Operational, time.Time{}
+		Message: msg, Since: alertSince(a), Last: a.ReceivedAt, Values: vals}
 }
 
 // evaluate recomputes a component's status and, when it changed, saves it
-// and brings the incidents in line.
+// and brings the incidents in line. An outage begins at the earliest
+// failure among the locations that count (a location joining later with an
+// earlier failure moves it back); it ends at the last of their recoveries.
 func (e *Engine) evaluate(ctx context.Context, cfg *config.Config, component string) (bool, error) {
-	st, since := componentStatus(e.sources(cfg, component))
+	srcs := e.sources(cfg, component)
+	st, since := componentStatus(srcs)
 	cur, known := e.comps[component]
 	if !known {
 		cur = store.ComponentHealth{Component: component, Status: status.Operational}
 	}
-	if cur.Status == st && known {
+	if st != status.Operational {
+		e.counted[component] = counted(srcs)
+	}
+	earlier := st != status.Operational && cur.Status != status.Operational && !since.IsZero() && since.Before(cur.Since)
+	if cur.Status == st && known && !earlier {
 		return false, nil
 	}
 	next := store.ComponentHealth{Component: component, Status: st, Since: cur.Since}
+	now := e.clock.Now()
 	switch {
 	case st == status.Operational:
-		next.Since = e.clock.Now()
-	case cur.Status == status.Operational || !known:
+		next.Since = e.recoveredAt(e.counted[component], now)
+		delete(e.counted, component)
+	case cur.Status == status.Operational || !known || earlier:
 		next.Since = since // a new outage begins at its first failure
 	}
 	if next.Since.IsZero() {
-		next.Since = e.clock.Now()
+		next.Since = now
 	}
 	if err := e.st.SaveComponentHealth(ctx, next); err != nil {
 		return false, err

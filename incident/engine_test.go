@@ -494,6 +494,12 @@ func TestMaintenanceMovesOnTimeAndSuppressesItsComponentsOnly(t *testing.T) {
 	if maintStatus() != status.StatusVerifying || h.public("ocsp") != status.UnderMaintenance {
 		t.Fatalf("verifying: %s, ocsp %s", maintStatus(), h.public("ocsp"))
 	}
+	// The probes still fail when the window closes (a location silent that
+	// long would have left the quorum).
+	h.clk.Set(t0.Add(3*time.Hour - 2*time.Minute))
+	h.fail("ocsp-good", 1)
+	h.fail("ocsp-revoked", 1)
+	h.fail("crl", 1)
 	h.clk.Set(t0.Add(3 * time.Hour))
 	tick()
 	if maintStatus() != status.StatusCompleted || h.public("ocsp") != status.Operational {

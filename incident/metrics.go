@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/probed/probed/config"
 	"github.com/probed/probed/store"
 )
 
@@ -21,7 +22,16 @@ var (
 		"Incidents (not maintenances) by state.", []string{"state"}, nil)
 	maintenancesDesc = prometheus.NewDesc("probed_maintenances",
 		"Scheduled maintenances not yet over, by status.", []string{"status"}, nil)
+	detectedStatusDesc = prometheus.NewDesc("probed_component_detected_status",
+		"Status the incident engine computed for each component from every location it knows, with the quorum (before any operator decision): 1 for the status in force, 0 for the others.",
+		[]string{"component", "status"}, nil)
+	locationStaleDesc = prometheus.NewDesc("probed_location_stale",
+		"1 while a location's results for a probe have stopped (silent for incidents.stale_intervals of its intervals) and it is out of the probe's quorum, else 0.",
+		[]string{"probe", "location"}, nil)
 )
+
+// detectedStatuses are the statuses the engine computes (never under_maintenance: that is a decision).
+var detectedStatuses = []string{status.Operational, status.DegradedPerformance, status.PartialOutage, status.MajorOutage}
 
 var states = []string{status.StateDraft, status.StatePublished, status.StateResolved, status.StateRejected, status.StateWithdrawn}
 
@@ -29,12 +39,50 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- componentStatusDesc
 	ch <- incidentsDesc
 	ch <- maintenancesDesc
+	ch <- detectedStatusDesc
+	ch <- locationStaleDesc
+	ch <- probeDownDesc
+	ch <- probeDownSinceDesc
+}
+
+// collectEngine writes what the engine holds in memory: the detected
+// statuses, this location's down states, and which locations are silent.
+func (c *collector) collectEngine(ch chan<- prometheus.Metric, cfg *config.Config) {
+	e := c.e
+	now := e.clock.Now()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, comp := range cfg.Leaves() {
+		cur := status.Operational
+		if h, ok := e.comps[comp.ID]; ok {
+			cur = h.Status
+		}
+		for _, s := range detectedStatuses {
+			v := 0.0
+			if s == cur {
+				v = 1
+			}
+			ch <- prometheus.MustNewConstMetric(detectedStatusDesc, prometheus.GaugeValue, v, comp.ID, s)
+		}
+	}
+	collectDown(ch, cfg, e.probes)
+	for _, h := range e.probes {
+		if cfg.Probe(h.Probe) == nil {
+			continue
+		}
+		v := 0.0
+		if stale(cfg, h, now) {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(locationStaleDesc, prometheus.GaugeValue, v, h.Probe, h.Location)
+	}
 }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	cfg := c.e.opts.Config()
+	c.collectEngine(ch, cfg)
 	cur, err := c.e.st.ComponentStatuses(ctx)
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(componentStatusDesc, err)

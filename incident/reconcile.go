@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/probed/probed/status"
+	"slices"
 	"time"
 
 	"github.com/probed/probed/config"
+	"github.com/probed/probed/status"
 	"github.com/probed/probed/store"
 )
 
@@ -101,7 +102,7 @@ func (e *Engine) reconcile(ctx context.Context, cfg *config.Config, component st
 		if err := e.st.AddEvidence(ctx, inc.ID, ev); err != nil {
 			return true, err
 		}
-		e.logger.Info("component joined draft incident", "incident", inc.ID, "component", component, "status", ch.Status)
+		e.logger.Info("component joined draft incident", "incident", inc.ID, "component_id", component, "status", ch.Status)
 		return true, nil
 	}
 	comps := []status.ComponentImpact{mine}
@@ -114,7 +115,7 @@ func (e *Engine) reconcile(ctx context.Context, cfg *config.Config, component st
 	if err != nil {
 		return false, err
 	}
-	e.logger.Info("draft incident created", "incident", inc.ID, "component", component, "status", ch.Status, "since", since)
+	e.logger.Info("draft incident created", "incident", inc.ID, "component_id", component, "status", ch.Status, "since", since)
 	return true, nil
 }
 
@@ -125,6 +126,10 @@ func (e *Engine) currentStatuses(inc *status.Incident) []status.ComponentImpact 
 	for _, c := range inc.Components {
 		if h, ok := e.comps[c.ID]; ok {
 			c.Status = h.Status
+			if h.Status != status.Operational {
+				since := h.Since
+				c.Since = &since
+			}
 		}
 		out = append(out, c)
 	}
@@ -237,9 +242,13 @@ func (e *Engine) settle(ctx context.Context, cfg *config.Config, inc *status.Inc
 }
 
 // refreshEvidence attaches a failed run's checks to the open incidents that
-// already cover its component, while the probe counts as down there.
-func (e *Engine) refreshEvidence(ctx context.Context, h *store.ProbeHealth) error {
+// already cover its component, while the probe counts as down there: down
+// at this location, and this location among those the status rests on.
+func (e *Engine) refreshEvidence(ctx context.Context, cfg *config.Config, h *store.ProbeHealth) error {
 	if !h.Down {
+		return nil
+	}
+	if !slices.Contains(counted(e.sources(cfg, h.Component)), probeKey{h.Probe, h.Location}) {
 		return nil
 	}
 	open, err := e.openIncidents(ctx)
@@ -283,6 +292,7 @@ func (e *Engine) tick(ctx context.Context, cfg *config.Config) (bool, error) {
 	for _, id := range moved {
 		e.logger.Info("maintenance moved on schedule", "maintenance", id)
 	}
+	e.noteStale(cfg)
 	for _, c := range cfg.Leaves() {
 		if _, err := e.evaluate(ctx, cfg, c.ID); err != nil {
 			return changed, err
