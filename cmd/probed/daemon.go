@@ -66,6 +66,10 @@ type Daemon struct {
 	reloadOK   prometheus.Gauge
 	reloadTime prometheus.Gauge
 
+	// prober serves /metrics and health alone (role prober, prober.go);
+	// nil on the holder.
+	prober http.Handler
+
 	// Addrs are the listeners' actual addresses once serving (public, admin).
 	publicLn, adminLn net.Listener
 }
@@ -106,6 +110,9 @@ func NewDaemon(ctx context.Context, path string, logger *slog.Logger, opts Daemo
 	}
 	collector := probes.NewCollector()
 	d.registry.MustRegister(collector)
+	if cfg.Prober() {
+		return d.newProber(opts, collector) // prober.go: probes and metrics only
+	}
 	d.engine, err = incident.New(ctx, incident.Options{Store: d.store, Config: d.Config, Clock: opts.Clock,
 		Logger: logger.With("component", "incident"), Registerer: d.registry})
 	if err != nil {
@@ -165,7 +172,9 @@ func (d *Daemon) Reload(ctx context.Context) error {
 	}
 	d.reloadOK.Set(1)
 	d.reloadTime.Set(float64(d.clock.Now().Unix()))
-	d.public.Invalidate() // page name, components or languages may have changed
+	if d.public != nil {
+		d.public.Invalidate() // page name, components or languages may have changed
+	}
 	d.logger.Info("config reloaded", "file", d.path, "probes", len(d.Config().Probes), "added", added, "removed", removed)
 	return nil
 }
@@ -182,6 +191,9 @@ func (d *Daemon) reload(ctx context.Context) (added, removed []string, err error
 	}
 	if cfg.Server.Listen != old.Server.Listen {
 		fixed = append(fixed, fmt.Sprintf("server.listen (%s → %s)", old.Server.Listen, cfg.Server.Listen))
+	}
+	if cfg.Role != old.Role {
+		fixed = append(fixed, fmt.Sprintf("role (%s → %s)", old.Role, cfg.Role))
 	}
 	if cfg.Server.AdminListen != old.Server.AdminListen {
 		fixed = append(fixed, fmt.Sprintf("server.admin_listen (%q → %q)", old.Server.AdminListen, cfg.Server.AdminListen))
@@ -222,7 +234,7 @@ func (d *Daemon) Listen() error {
 			d.publicLn.Close()
 			return fmt.Errorf("listen %s: %w", cfg.Server.AdminListen, err)
 		}
-	} else if host, _, _ := net.SplitHostPort(cfg.Server.Listen); !isLoopback(host) {
+	} else if host, _, _ := net.SplitHostPort(cfg.Server.Listen); !isLoopback(host) && !cfg.Prober() {
 		d.logger.Warn("operator routes are served on a public listener: set server.admin_listen to keep them inside", "listen", cfg.Server.Listen)
 	}
 	return nil
@@ -252,14 +264,18 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	// with ctx, and store.Close waits for them.
 	g.Go(func() error { return d.store.Heartbeat(gctx, 0) })
 	g.Go(func() error { return d.store.Housekeep(gctx, 0) })
-	g.Go(func() error { return d.public.Run(gctx) })
-	g.Go(func() error {
-		defer close(d.engineDone)
-		return d.engine.Run(gctx)
-	})
-	g.Go(func() error { return d.notify.Run(gctx) })
 	var servers []*http.Server
-	if d.adminLn != nil {
+	if d.engine != nil {
+		g.Go(func() error { return d.public.Run(gctx) })
+		g.Go(func() error {
+			defer close(d.engineDone)
+			return d.engine.Run(gctx)
+		})
+		g.Go(func() error { return d.notify.Run(gctx) })
+	}
+	if d.prober != nil {
+		servers = d.serveProber(g)
+	} else if d.adminLn != nil {
 		pub := httpserver.New(d.publicLn.Addr().String(), d.web.PublicHandler(), d.logger)
 		adm := httpserver.New(d.adminLn.Addr().String(), d.web.AdminHandler(), d.logger)
 		servers = append(servers, pub, adm)
@@ -283,7 +299,7 @@ func (d *Daemon) Serve(ctx context.Context) error {
 			}
 		}
 	})
-	d.logger.Info("probed started", "listen", d.publicLn.Addr().String(), "admin", addrOf(d.adminLn), "probes", len(d.Config().Probes), "location", d.Config().Location)
+	d.logger.Info("probed started", "listen", d.publicLn.Addr().String(), "admin", addrOf(d.adminLn), "probes", len(d.Config().Probes), "location", d.Config().Location, "role", d.Config().Role)
 	g.Go(func() error {
 		<-gctx.Done()
 		return d.shutdown(servers)
@@ -328,13 +344,15 @@ func (d *Daemon) shutdown(servers []*http.Server) error {
 			errs = append(errs, err)
 		}
 	}
-	select {
-	case <-d.engineDone:
-	case <-ctx.Done():
-	}
-	select {
-	case <-d.notify.Done():
-	case <-ctx.Done():
+	if d.engine != nil {
+		select {
+		case <-d.engineDone:
+		case <-ctx.Done():
+		}
+		select {
+		case <-d.notify.Done():
+		case <-ctx.Done():
+		}
 	}
 	if err := d.store.Close(); err != nil {
 		errs = append(errs, err)
