@@ -8,6 +8,7 @@ import (
 	"github.com/probed/probed/status"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/probed/probed/internal/demo"
@@ -23,8 +24,13 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	keep := fs.Bool("keep", false, "keep the temporary folder (config, certificates, database) after Ctrl-C")
 	interval := fs.Duration("interval", 5*time.Second, "time between probe runs")
 	level := fs.String("log.level", "warn", "log level: debug, info, warn, error")
+	caOnly := fs.Bool("ca-only", false, "run the simulated CA alone (no probed) on -ca.listen and -ca.acme-listen; print the probes.yaml fragment that probes it")
+	caListen := fs.String("ca.listen", "127.0.0.1:9400", "with -ca-only: HTTP address of OCSP, CRL, TSA, API, portal and /faults (loopback)")
+	caACME := fs.String("ca.acme-listen", "127.0.0.1:9443", "with -ca-only: TLS address of the ACME directory (loopback)")
+	caDir := fs.String("ca.dir", "probed-ca", "with -ca-only: folder for pki/ (the certificates the fragment names)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: probed demo [-listen 127.0.0.1:8080] [-keep] [-interval 5s]")
+		fmt.Fprintln(stderr, "       probed demo -ca-only [-ca.listen 127.0.0.1:9400] [-ca.acme-listen 127.0.0.1:9443] [-ca.dir probed-ca] [-interval 10s]")
 		fmt.Fprintln(stderr, "\nThe whole system on a built-in simulated CA, offline: status page, console, metrics, a mailbox and a fault panel.")
 		fs.PrintDefaults()
 	}
@@ -34,6 +40,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	logger, err := newLogger(stderr, *level, "text")
 	if err != nil {
 		return err
+	}
+	if *caOnly {
+		return runCAOnly(ctx, demo.CAOptions{Listen: *caListen, ACMEListen: *caACME, Dir: *caDir, Interval: *interval, Logger: logger}, stdout, stderr)
 	}
 	dm, err := demo.Start(ctx, demo.Options{Listen: *listen, Interval: *interval, Logger: logger})
 	if err != nil {
@@ -87,6 +96,34 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		err = nil
 	}
 	return err
+}
+
+// runCAOnly serves the simulated CA until ctx ends: what it serves and how
+// to break it on stderr, the probes.yaml fragment that probes it on stdout
+// (so `probed demo -ca-only > ca.yaml` captures the fragment alone).
+func runCAOnly(ctx context.Context, opts demo.CAOptions, stdout, stderr io.Writer) error {
+	ca, err := demo.StartCA(opts)
+	if err != nil {
+		return err
+	}
+	defer ca.Close(true)
+	fmt.Fprintf(stderr, `probed demo -ca-only: the simulated CA is running on loopback (no probed).
+
+  HTTP          %[1]s   (OCSP, CRL, TSA, REST API, portal)
+  ACME (TLS)    %[2]s/acme/directory
+  Certificates  %[3]s   (new keys at every start: reload probed after a restart)
+  Faults        curl -s %[1]s/faults
+                curl -s -H 'Content-Type: application/json' -d '{"fault": "api_bad_body", "on": true}' %[1]s/faults
+
+The probes.yaml fragment (components and probes) that probes it follows on stdout.
+Ctrl-C stops the CA.
+
+`, ca.BaseURL(), ca.ACMEURL(), filepath.Join(ca.Dir, "pki"))
+	if err := ca.Fragment(stdout); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	return nil
 }
 
 // seedSubscribers adds the demo's subscribers, confirmed at once.

@@ -9,6 +9,8 @@ import (
 	"crypto/rand"
 	"encoding/pem"
 	"fmt"
+	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -51,10 +53,12 @@ type Demo struct {
 
 	loginMu sync.Mutex
 	ownDir  bool
-	http    *httptest.Server
-	acme    *httptest.Server
-	logger  *slog.Logger
-	closers []func()
+	// interval is the probes' interval of a CA-only run's fragment.
+	interval time.Duration
+	http     *httptest.Server
+	acme     *httptest.Server
+	logger   *slog.Logger
+	closers  []func()
 }
 
 // Subscribers the demo seeds: one per component group, one for everything.
@@ -93,44 +97,15 @@ func Start(ctx context.Context, opts Options) (*Demo, error) {
 		d.Close(false)
 		return nil, fmt.Errorf("start demo: %w", err)
 	}
-	// The sim's certificates carry its URL, so its listener comes first.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	if err := d.startSim("127.0.0.1:0", "127.0.0.1:0", nil); err != nil {
 		return fail(err)
 	}
-	d.http = httptest.NewUnstartedServer(nil)
-	d.http.Listener.Close()
-	d.http.Listener = ln
-	d.Sim, err = pkisim.New(pkisim.Options{BaseURL: "http://" + ln.Addr().String()})
-	if err != nil {
-		ln.Close()
-		return fail(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/", d.Sim.Handler())
-	services := d.Sim.ServicesHandler()
-	mux.Handle(pkisim.APIPath, services)
-	mux.Handle(pkisim.PortalPath, services)
-	d.http.Config.Handler = mux
-	d.http.Start()
-	d.closers = append(d.closers, d.http.Close)
-	d.acme = d.Sim.NewTLSServer()
-	d.closers = append(d.closers, d.acme.Close)
-
+	var err error
 	d.Sink, err = mailsink.Start("127.0.0.1:0", 2000)
 	if err != nil {
 		return fail(err)
 	}
 	d.closers = append(d.closers, func() { d.Sink.Close() })
-
-	pki := filepath.Join(d.Dir, "pki")
-	if err := d.Sim.WriteFiles(pki); err != nil {
-		return fail(err)
-	}
-	acmeRoot := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: d.acme.Certificate().Raw})
-	if err := os.WriteFile(filepath.Join(pki, "acme-tls.pem"), acmeRoot, 0o644); err != nil {
-		return fail(err)
-	}
 	d.ConfigPath = filepath.Join(d.Dir, "probes.yaml")
 	if err := d.writeConfig(opts.Interval); err != nil {
 		return fail(err)
@@ -150,7 +125,13 @@ server:
 storage:
   path: probed.db
 location: demo-1
-components:
+{{template "catalog" .}}incidents:
+  failures_to_open: 2
+  successes_to_close: 2
+notify:
+  from: "Demo CA Status <noreply@status.demo.example>"
+  smtp: {host: 127.0.0.1, port: {{.SMTPPort}}, tls: none}
+{{define "catalog"}}components:
   - id: certcentral
     name: CertCentral
     components:
@@ -184,21 +165,21 @@ probes:
     interval: {{.Interval}}
     acme:
       directory: {{.ACME}}/acme/directory
-      roots: pki/acme-tls.pem
+      roots: {{.PKI}}/acme-tls.pem
   - name: tsa
     component: timestamp
     kind: tsa
     interval: {{.Interval}}
     tsa:
       url: {{.Base}}/tsa
-      roots: pki/tsa-root.pem
+      roots: {{.PKI}}/tsa-root.pem
   - name: ocsp-good
     component: ocsp
     kind: ocsp
     interval: {{.Interval}}
     ocsp:
-      certificate: pki/good.pem
-      issuer: pki/issuer.pem
+      certificate: {{.PKI}}/good.pem
+      issuer: {{.PKI}}/issuer.pem
       expect: good
       methods: [post, get]
   - name: ocsp-revoked
@@ -206,8 +187,8 @@ probes:
     kind: ocsp
     interval: {{.Interval}}
     ocsp:
-      certificate: pki/revoked.pem
-      issuer: pki/issuer.pem
+      certificate: {{.PKI}}/revoked.pem
+      issuer: {{.PKI}}/issuer.pem
       expect: revoked
   - name: crl
     component: crl
@@ -215,14 +196,8 @@ probes:
     interval: {{.Interval}}
     crl:
       url: {{.Base}}/crl/issuer.crl
-      issuer: pki/issuer.pem
-incidents:
-  failures_to_open: 2
-  successes_to_close: 2
-notify:
-  from: "Demo CA Status <noreply@status.demo.example>"
-  smtp: {host: 127.0.0.1, port: {{.SMTPPort}}, tls: none}
-`))
+      issuer: {{.PKI}}/issuer.pem
+{{end}}`))
 
 func (d *Demo) writeConfig(interval time.Duration) error {
 	f, err := os.Create(d.ConfigPath)
@@ -230,9 +205,65 @@ func (d *Demo) writeConfig(interval time.Duration) error {
 		return err
 	}
 	defer f.Close()
-	return configTmpl.Execute(f, map[string]any{
-		"Listen": d.Listen, "Interval": config.Duration(interval).String(), "APITimeout": config.Duration(min(2500*time.Millisecond, interval*8/10)).String(), "Base": d.http.URL, "ACME": d.acme.URL, "SMTPPort": d.Sink.Port(),
-	})
+	vars := d.catalogVars(interval, "pki")
+	vars["Listen"], vars["SMTPPort"] = d.Listen, d.Sink.Port()
+	return configTmpl.Execute(f, vars)
+}
+
+// catalogVars fills the catalog template: probes every interval, the
+// certificates under pki (relative to the config file, or absolute).
+func (d *Demo) catalogVars(interval time.Duration, pki string) map[string]any {
+	return map[string]any{"Interval": config.Duration(interval).String(), "APITimeout": config.Duration(min(2500*time.Millisecond, interval*8/10)).String(),
+		"Base": d.http.URL, "ACME": d.acme.URL, "PKI": pki}
+}
+
+// startSim serves the simulated CA: OCSP, CRL, TSA, the API and the portal
+// over HTTP on listen, ACME over TLS on acmeListen; extra adds routes to the
+// HTTP side. It writes the certificates the probes need under Dir/pki.
+func (d *Demo) startSim(listen, acmeListen string, extra func(*http.ServeMux)) error {
+	// The sim's certificates carry its URL, so its listener comes first.
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return err
+	}
+	d.http = httptest.NewUnstartedServer(nil)
+	d.http.Listener.Close()
+	d.http.Listener = ln
+	d.Sim, err = pkisim.New(pkisim.Options{BaseURL: "http://" + ln.Addr().String()})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", d.Sim.Handler())
+	services := d.Sim.ServicesHandler()
+	mux.Handle(pkisim.APIPath, services)
+	mux.Handle(pkisim.PortalPath, services)
+	if extra != nil {
+		extra(mux)
+	}
+	d.http.Config.Handler = mux
+	d.http.Start()
+	d.closers = append(d.closers, d.http.Close)
+	aln, err := net.Listen("tcp", acmeListen)
+	if err != nil {
+		return err
+	}
+	d.acme = httptest.NewUnstartedServer(d.Sim.Handler())
+	d.acme.Listener.Close()
+	d.acme.Listener = aln
+	// Probes that do not trust the test certificate make handshakes fail;
+	// that is their finding, not log noise.
+	d.acme.Config.ErrorLog = log.New(io.Discard, "", 0)
+	d.acme.StartTLS()
+	d.closers = append(d.closers, d.acme.Close)
+
+	pki := filepath.Join(d.Dir, "pki")
+	if err := d.Sim.WriteFiles(pki); err != nil {
+		return err
+	}
+	acmeRoot := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: d.acme.Certificate().Raw})
+	return os.WriteFile(filepath.Join(pki, "acme-tls.pem"), acmeRoot, 0o644)
 }
 
 // Close stops the sim and the sink and removes the folder it made, unless keep.
