@@ -187,11 +187,22 @@ func dashboard(uid, title, desc string, panels []Panel) Dashboard {
 		Links: []Link{{Title: "probed", Type: "dashboards", Tags: []string{"probed"}, AsDropdown: true, IncludeVars: true, KeepTime: true}}}
 }
 
-// upDown maps 1/0 to Up/Down.
-var upDown = []any{map[string]any{"type": "value", "options": map[string]any{
-	"0": map[string]any{"text": "Down", "color": "red", "index": 0},
-	"1": map[string]any{"text": "Up", "color": "green", "index": 1},
-}}}
+// statusMappings names the ranks statusExpr returns.
+var statusMappings = []any{map[string]any{"type": "value", "options": map[string]any{
+	"0": map[string]any{"text": "operational", "color": "green"}, "1": map[string]any{"text": "degraded_performance", "color": "yellow"},
+	"2": map[string]any{"text": "partial_outage", "color": "orange"}, "3": map[string]any{"text": "major_outage", "color": "red"},
+	"4": map[string]any{"text": "under_maintenance", "color": "blue"}}}}
+
+// statusExpr turns a {component, status} one-hot gauge into one rank per
+// component (0 operational … 4 under_maintenance).
+func statusExpr(metric string) string {
+	return fmt.Sprintf(`max by (component) (
+  %[2]s{%[1]s, status="degraded_performance"} * 1
+  or %[2]s{%[1]s, status="partial_outage"} * 2
+  or %[2]s{%[1]s, status="major_outage"} * 3
+  or %[2]s{%[1]s, status="under_maintenance"} * 4
+  or %[2]s{%[1]s, status="operational"} * 0)`, Sel, metric)
+}
 
 func greenRed(red float64) *Thresholds {
 	return &Thresholds{Mode: "absolute", Steps: []Step{{Color: "green"}, {Color: "red", Value: f(red)}}}
@@ -205,11 +216,11 @@ func redGreen(green float64) *Thresholds {
 func Overview() Dashboard {
 	return dashboard("probed-overview", "probed / Overview", "Every component's probe status, what fails now, availability and latency.", []Panel{
 		{Type: "state-timeline", Title: "Component status over time",
-			Description: "Worst probe result per component across the selected locations: Up when every probe of the component succeeded, Down when any failed.",
+			Description: "What the incident holder decided for each component from every location it knows, with the quorum (probed_component_detected_status): one location of three failing stays operational, all of them failing is a major outage. Before any operator decision; the public status is the last panel.",
 			GridPos:     GridPos{H: 10, W: 24, X: 0, Y: 0},
-			FieldConfig: FieldConfig{Defaults: FieldDefaults{Unit: "bool_on_off", Mappings: upDown, Thresholds: redGreen(1)}},
+			FieldConfig: FieldConfig{Defaults: FieldDefaults{Unit: "none", Thresholds: greenRed(1), Mappings: statusMappings}},
 			Options:     map[string]any{"showValue": "never", "mergeValues": true, "rowHeight": 0.8},
-			Targets:     []Target{{Expr: fmt.Sprintf(`min by (component) (probe_success{%s})`, ProbeSel), LegendFormat: "{{component}}"}}},
+			Targets:     []Target{{Expr: statusExpr("probed_component_detected_status"), LegendFormat: "{{component}}"}}},
 		{Type: "table", Title: "Probes failing now",
 			Description: "Checks failing on the last run of each probe, with the location that saw it. The probe's message and evidence are in the probed console.",
 			GridPos:     GridPos{H: 9, W: 12, X: 0, Y: 10},
@@ -240,17 +251,9 @@ func Overview() Dashboard {
 		{Type: "state-timeline", Title: "Public component status",
 			Description: "The status shown on the public page, as set by operator-approved incidents and maintenance (not by probes alone).",
 			GridPos:     GridPos{H: 10, W: 24, X: 0, Y: 28},
-			FieldConfig: FieldConfig{Defaults: FieldDefaults{Unit: "none", Thresholds: greenRed(1), Mappings: []any{map[string]any{"type": "value", "options": map[string]any{
-				"0": map[string]any{"text": "operational", "color": "green"}, "1": map[string]any{"text": "degraded_performance", "color": "yellow"},
-				"2": map[string]any{"text": "partial_outage", "color": "orange"}, "3": map[string]any{"text": "major_outage", "color": "red"},
-				"4": map[string]any{"text": "under_maintenance", "color": "blue"}}}}}},
-			Options: map[string]any{"showValue": "never", "mergeValues": true},
-			Targets: []Target{{Expr: fmt.Sprintf(`max by (component) (
-  probed_component_status{%[1]s, status="degraded_performance"} * 1
-  or probed_component_status{%[1]s, status="partial_outage"} * 2
-  or probed_component_status{%[1]s, status="major_outage"} * 3
-  or probed_component_status{%[1]s, status="under_maintenance"} * 4
-  or probed_component_status{%[1]s, status="operational"} * 0)`, Sel), LegendFormat: "{{component}}"}}},
+			FieldConfig: FieldConfig{Defaults: FieldDefaults{Unit: "none", Thresholds: greenRed(1), Mappings: statusMappings}},
+			Options:     map[string]any{"showValue": "never", "mergeValues": true},
+			Targets:     []Target{{Expr: statusExpr("probed_component_status"), LegendFormat: "{{component}}"}}},
 	})
 }
 

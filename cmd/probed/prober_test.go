@@ -121,4 +121,3 @@ func get(t *testing.T, method, url string) (int, string) {
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
-
