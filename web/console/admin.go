@@ -234,6 +234,8 @@ type dashboardData struct {
 	Recent       []status.Incident
 	Health       map[string]store.ComponentHealth
 	Public       map[string]store.StatusInterval
+	// Silent are the locations out of a probe's quorum for silence.
+	Silent []incident.Location
 }
 
 func (s *Console) adminDashboard(w http.ResponseWriter, r *http.Request) {
@@ -254,6 +256,11 @@ func (s *Console) adminDashboard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.Health = s.engine.ComponentHealth()
+	for _, l := range s.engine.Locations() {
+		if l.Stale {
+			d.Silent = append(d.Silent, l)
+		}
+	}
 	s.render(w, "dashboard", http.StatusOK, s.view(r, "Drafts and open incidents", "drafts", d))
 }
 
