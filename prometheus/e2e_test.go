@@ -121,7 +121,12 @@ func waitFor(t *testing.T, timeout time.Duration, desc string, cond func() (bool
 }
 
 func httpGet(url string, header map[string]string) (int, []byte, error) {
-	req, err := http.NewRequest(http.MethodGet, url, nil)
+	return httpDo(http.MethodGet, url, header)
+}
+
+// httpDo sends a bodiless request with the given headers, bounded by 5s.
+func httpDo(method, url string, header map[string]string) (int, []byte, error) {
+	req, err := http.NewRequest(method, url, nil)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -413,7 +418,7 @@ func TestSeveralLocationsOneTruth(t *testing.T) {
 	assertDrafts(t, tokyo, 1)
 
 	// The operator approves; then every location recovers.
-	if code, body, err := httpDo(http.MethodPost, fmt.Sprintf("%s/api/v1/incidents/%d/approve", tokyo.url(), draft.ID), tokyo.token); err != nil || code != 200 {
+	if code, body, err := httpDo(http.MethodPost, fmt.Sprintf("%s/api/v1/incidents/%d/approve", tokyo.url(), draft.ID), map[string]string{"Authorization": "Bearer " + tokyo.token}); err != nil || code != 200 {
 		t.Fatalf("approve: %d %s %v", code, body, err)
 	}
 	fixedAt := time.Now()
@@ -439,22 +444,6 @@ func TestSeveralLocationsOneTruth(t *testing.T) {
 	assertDrafts(t, tokyo, 0)
 }
 
-func httpDo(method, url, token string) (int, []byte, error) {
-	req, err := http.NewRequest(method, url, nil)
-	if err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	resp, err := http.DefaultClient.Do(req.WithContext(ctx))
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, b, err
-}
 
 func grep(s, sub string) string {
 	var out []string
