@@ -444,7 +444,6 @@ func TestSeveralLocationsOneTruth(t *testing.T) {
 	assertDrafts(t, tokyo, 0)
 }
 
-
 func grep(s, sub string) string {
 	var out []string
 	sc := bufio.NewScanner(strings.NewReader(s))
