@@ -202,10 +202,14 @@ func (s *Subscriptions) Resolve(ctx context.Context, purpose, token string) (sto
 }
 
 // Confirm applies the choice a confirmation link stands for. A link used
-// twice answers ErrAlreadyDone with the subscriber.
-func (s *Subscriptions) Confirm(ctx context.Context, token string) (store.Subscriber, error) {
+// twice answers ErrAlreadyDone with the subscriber. language is the page's
+// (see keepLanguage).
+func (s *Subscriptions) Confirm(ctx context.Context, token, language string) (store.Subscriber, error) {
 	sub, err := s.Resolve(ctx, PurposeConfirm, token)
 	if err != nil {
+		return sub, err
+	}
+	if err := s.keepLanguage(ctx, sub, language); err != nil {
 		return sub, err
 	}
 	out, err := s.store.ConfirmSubscription(ctx, sub.ID)
@@ -216,8 +220,8 @@ func (s *Subscriptions) Confirm(ctx context.Context, token string) (store.Subscr
 }
 
 // Update replaces the choice of the subscriber a manage link names; an
-// empty choice unsubscribes.
-func (s *Subscriptions) Update(ctx context.Context, token string, components []string) (store.Subscriber, error) {
+// empty choice unsubscribes. language is the page's (see keepLanguage).
+func (s *Subscriptions) Update(ctx context.Context, token string, components []string, language string) (store.Subscriber, error) {
 	sub, err := s.Resolve(ctx, PurposeManage, token)
 	if err != nil {
 		return sub, err
@@ -226,7 +230,23 @@ func (s *Subscriptions) Update(ctx context.Context, token string, components []s
 	if err != nil && !errors.Is(err, ErrNoComponents) {
 		return sub, err
 	}
+	if err := s.keepLanguage(ctx, sub, language); err != nil {
+		return sub, err
+	}
 	return s.store.SetSubscriberComponents(ctx, sub.ID, comps)
+}
+
+// keepLanguage makes the language of the page a subscriber confirms or
+// saves on (one of page.languages) the one its mailed links carry from
+// then on.
+func (s *Subscriptions) keepLanguage(ctx context.Context, sub store.Subscriber, language string) error {
+	if language == sub.Language || !slices.Contains(s.config().Page.Languages, language) {
+		return nil
+	}
+	if err := s.store.SetSubscriberLanguage(ctx, sub.ID, language); err != nil {
+		return fmt.Errorf("keep the subscriber's language: %w", err)
+	}
+	return nil
 }
 
 // Unsubscribe stops all mail to the subscriber an unsubscribe (or manage)

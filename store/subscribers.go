@@ -324,6 +324,21 @@ func (s *Store) ConfirmSubscription(ctx context.Context, id int64) (Subscriber, 
 	return out, err
 }
 
+// SetSubscriberLanguage sets the page language a subscriber's mailed links
+// carry.
+func (s *Store) SetSubscriberLanguage(ctx context.Context, id int64, language string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE subscribers SET language = ? WHERE id = ?`, language, id)
+		if err != nil {
+			return fmt.Errorf("set subscriber language: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("set subscriber language: subscriber %d: %w", id, ErrNotFound)
+		}
+		return nil
+	})
+}
+
 // SetSubscriberComponents replaces a subscriber's choice and makes it
 // active (the caller has proved the address is theirs: a signed link that
 // was only ever mailed to it, or an operator); an empty choice unsubscribes.

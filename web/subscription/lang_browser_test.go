@@ -73,8 +73,8 @@ const readSubPage = `(() => {
 
 // TestMailedManageLinkSwitchLanguageInBrowser: in Chromium, a subscriber
 // opens the manage link of a mail, switches to 日本語 with the page's own
-// link, saves, switches back to English: the page keeps working (the
-// token stays) at every step.
+// link, saves (Japanese is now its language), switches back to English:
+// the page keeps working (the token stays) at every step.
 func TestMailedManageLinkSwitchLanguageInBrowser(t *testing.T) {
 	e := newSubEnv(t)
 	if _, id := e.confirmLinkIn("taro@example.com", "en"); true {
@@ -118,8 +118,8 @@ func TestMailedManageLinkSwitchLanguageInBrowser(t *testing.T) {
 	if p := read("saved"); p.Saved != "保存しました。" {
 		t.Fatalf("after saving in Japanese: %+v", p)
 	}
-	if sub := e.subscriber("taro@example.com"); strings.Join(sub.Components, ",") != "crl,ocsp" {
-		t.Errorf("saved components %v, want crl,ocsp", sub.Components)
+	if sub := e.subscriber("taro@example.com"); strings.Join(sub.Components, ",") != "crl,ocsp" || sub.Language != "ja" {
+		t.Errorf("saved components %v, language %q; want crl,ocsp, and ja (the page's) for the links mailed from now on", sub.Components, sub.Language)
 	}
 	do("switch back to English", chromedp.Click(chromedp.CSS(`a.lang[hreflang="en"]`)), chromedp.WaitVisible(chromedp.CSS(`html[lang="en"] #address`)))
 	if p := read("back in English"); p.Heading != "Your subscription" || p.Address != "taro@example.com" || p.Error != "" {

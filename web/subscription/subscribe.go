@@ -419,7 +419,7 @@ func (s *Pages) confirmPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := s.subView(w, r, "done.confirmed")
-	sub, err := s.subs.Confirm(r.Context(), linkToken(r))
+	sub, err := s.subs.Confirm(r.Context(), linkToken(r), s.pageLang(r))
 	switch {
 	case errors.Is(err, notify.ErrAlreadyDone):
 		v.Message = v.T("done.already")
@@ -477,7 +477,7 @@ func (s *Pages) managePost(w http.ResponseWriter, r *http.Request) {
 	}
 	v := s.subView(w, r, "manage.title")
 	tok := linkToken(r)
-	sub, err := s.subs.Update(r.Context(), tok, r.PostForm["c"])
+	sub, err := s.subs.Update(r.Context(), tok, r.PostForm["c"], s.pageLang(r))
 	if err != nil {
 		if errors.Is(err, notify.ErrBadLink) {
 			v.Error = v.T("err.link")
