@@ -199,6 +199,38 @@ func (c *nodeCapture) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
+// List is a YAML list of scalars that keeps every element in its place. yaml
+// drops an element it cannot decode, which would shift every later element,
+// and so the index validation reports for it (status: [1e400, -1] would call
+// -1 status[0], and an error at status[0] would hide it). Here a bad element
+// stays as T's zero value and its error is reported with the others.
+type List[T any] []T
+
+// UnmarshalYAML decodes each element on its own.
+func (l *List[T]) UnmarshalYAML(unmarshal func(any) error) error {
+	var nodes []nodeCapture
+	if err := unmarshal(&nodes); err != nil {
+		return err
+	}
+	out := make(List[T], len(nodes))
+	var errs []string
+	for i := range nodes {
+		// A scalar: the lax decoder of Node.Decode has no keys to miss.
+		if err := nodes[i].n.Decode(&out[i]); err != nil {
+			te, ok := errors.AsType[*yaml.TypeError](err)
+			if !ok {
+				return err
+			}
+			errs = append(errs, te.Errors...)
+		}
+	}
+	*l = out
+	if len(errs) > 0 {
+		return &yaml.TypeError{Errors: errs}
+	}
+	return nil
+}
+
 // keepTypeErrors stores yaml type errors in dst and reports them as no
 // error, so the element stays in its list; other errors pass through.
 func keepTypeErrors(err error, dst *[]string) error {

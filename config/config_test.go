@@ -95,6 +95,17 @@ func TestInvalid(t *testing.T) {
 		"probe-not-mapping": {
 			`2: probes[0]: want a mapping, got text "foo"`,
 		},
+		// Numbers out of range, each at its own key and index: a flow
+		// mapping's other keys do not take the error, a bad list element
+		// neither hides a later one nor shifts its index.
+		"out-of-range": {
+			"3: probes[0].http.max_body_bytes: 99999999999999999999999999 is out of range: want a whole number from -9223372036854775808 to 9223372036854775807",
+			"9: probes[1].http.status[0]: 1e400 is out of range: want a whole number from -9223372036854775808 to 9223372036854775807",
+			"9: probes[1].http.status[1]: -1 is not an HTTP status code",
+			"9: probes[1].http.status[2]: 9223372036854775807 is not an HTTP status code",
+			"10: notify.concurrency: 99999999999999999999 is out of range: want a whole number from -9223372036854775808 to 9223372036854775807",
+			"10: notify.rate: 1e400 is out of range: want a number of at most about 1.8e308",
+		},
 		"yaml-syntax": {
 			"6: YAML syntax: mapping values are not allowed in this context",
 		},
@@ -194,7 +205,7 @@ func TestValidFull(t *testing.T) {
 	check("http.headers", h.Headers, map[string]string{"Accept": "application/json"})
 	check("http.secret header (from header_files)", h.SecretHeader, http.Header{"X-Dc-Devkey": {"devkey-123"}})
 	check("http.body", h.Body, `{"ping": true}`)
-	check("http.status", h.Status, []int{200, 204})
+	check("http.status", h.Status, config.List[int]{200, 204})
 	check("http.body_matches", h.BodyMatchesRE[0].String(), `"ok"`)
 	check("http.body_not_matches", h.BodyNotMatchesRE[0].String(), "maintenance")
 	check("http.json", h.JSON, []config.JSONAssertion{{Path: "status", Equal: "ok"}})

@@ -27,7 +27,7 @@ type HTTPProbe struct {
 	HeaderEnv map[string]string `yaml:"header_env"`
 	Body      string            `yaml:"body"`
 	// Status lists the accepted status codes (default 200-299).
-	Status []int `yaml:"status"`
+	Status List[int] `yaml:"status"`
 	// BodyMatches and BodyNotMatches are regular expressions the body must
 	// (must not) match.
 	BodyMatches    []string `yaml:"body_matches"`

@@ -84,14 +84,14 @@ func Parse(data []byte, file string, kinds []string) (*Config, error) {
 			continue
 		}
 		line := yamlErrLine(msg)
-		key := keyAt(tree(), line, quotedValue(msg))
+		key, v := keyAt(tree(), line, quotedValue(msg))
 		msg = stripLine(msg)
 		if m := dupKeyRE.FindStringSubmatch(msg); m != nil {
 			// yaml leaves a mapping with a repeated key wholly undecoded.
 			msg = fmt.Sprintf("key %s given twice (first at line %s): the whole mapping is ignored", m[1], m[2])
 			key = parentKey(key)
 		}
-		p.list = append(p.list, Error{Line: line, Key: key, Msg: friendly(msg)})
+		p.list = append(p.list, Error{Line: line, Key: key, Msg: friendly(msg, v)})
 		failed = append(failed, key)
 	}
 	nBefore := len(p.list)
@@ -194,14 +194,67 @@ func walkComponents(list []Component, path string, f func(c *Component, key stri
 	}
 }
 
+// intRange gives the bounds of the Go integer type a yaml message names
+// ("int", "int64", "uint16").
+func intRange(typ string) (lo, hi string, ok bool) {
+	bits := func(s string) int {
+		if s == "" {
+			return strconv.IntSize
+		}
+		n, _ := strconv.Atoi(s)
+		return n
+	}
+	if s, isUint := strings.CutPrefix(typ, "uint"); isUint {
+		if n := bits(s); n > 0 {
+			return "0", strconv.FormatUint(1<<n-1, 10), true
+		}
+		return "", "", false
+	}
+	if s, isInt := strings.CutPrefix(typ, "int"); isInt {
+		if n := bits(s); n > 0 {
+			return strconv.FormatInt(-1<<(n-1), 10), strconv.FormatInt(1<<(n-1)-1, 10), true
+		}
+	}
+	return "", "", false
+}
+
+var wholeRE = regexp.MustCompile(`^[-+]?[0-9][0-9_]*$`)
+
+// tooLarge reports whether a value yaml could not store in an integer is a
+// number too large for it: a whole number (read as !!int, or as !!float when
+// it does not fit 64 bits), or one that does not fit a float64 at all (1e400,
+// which yaml then reads as text).
+func tooLarge(tag, value string) bool {
+	switch tag {
+	case "int":
+		return true
+	case "float":
+		return wholeRE.MatchString(value)
+	case "str":
+		_, err := strconv.ParseFloat(strings.ReplaceAll(value, "_", ""), 64)
+		return errors.Is(err, strconv.ErrRange)
+	}
+	return false
+}
+
 var unmarshalRE = regexp.MustCompile("^cannot unmarshal !!(\\w+) (?:`(.*)` )?into (.+)$")
 
 // friendly rewrites yaml's "cannot unmarshal !!str `x` into int" into what
-// an operator can act on.
-func friendly(msg string) string {
+// an operator can act on. v, when known, is the value's node: its text in
+// full (yaml shortens it) and, for a whole number too large, the range.
+func friendly(msg string, v *yaml.Node) string {
 	m := unmarshalRE.FindStringSubmatch(msg)
 	if m == nil {
 		return msg
+	}
+	if v != nil && v.Kind == yaml.ScalarNode && m[2] != "" {
+		m[2] = v.Value
+	}
+	if lo, hi, ok := intRange(m[3]); ok && tooLarge(m[1], m[2]) {
+		return fmt.Sprintf("%s is out of range: want a whole number from %s to %s", m[2], lo, hi)
+	}
+	if strings.HasPrefix(m[3], "float") && m[1] == "str" && tooLarge(m[1], m[2]) {
+		return fmt.Sprintf("%s is out of range: want a number of at most about 1.8e308", m[2])
 	}
 	got := map[string]string{"str": "text", "int": "a number", "float": "a number", "bool": "true/false",
 		"seq": "a list", "map": "a mapping", "null": "nothing", "timestamp": "a date"}[m[1]]

@@ -206,8 +206,9 @@ func editDistance(a, b string) int {
 // keyAt finds the key path of the mapping key or value on a line, so decode
 // errors, which know only a line, can name their key. Several keys can share
 // a line ({id: a, latency_objective: fast}); hint, the offending value when
-// the message quotes it, picks among them.
-func keyAt(root *yaml.Node, line int, hint string) string {
+// the message quotes it, picks among them. It also returns the value's node,
+// whose text yaml's message may have shortened.
+func keyAt(root *yaml.Node, line int, hint string) (string, *yaml.Node) {
 	type cand struct {
 		key string
 		v   *yaml.Node
@@ -241,23 +242,33 @@ func keyAt(root *yaml.Node, line int, hint string) string {
 	}
 	walk(root, "")
 	if len(cands) == 0 {
-		return ""
+		return "", nil
 	}
 	// cands holds the deepest keys first.
 	for _, c := range cands {
-		if hint != "" && c.v.Kind == yaml.ScalarNode && c.v.Value == hint {
-			return c.key
+		if hint != "" && c.v.Kind == yaml.ScalarNode && quotes(hint, c.v.Value) {
+			return c.key, c.v
 		}
 	}
 	if hint == "" {
 		// No value quoted: a list or mapping where a scalar belongs.
 		for _, c := range cands {
 			if c.v.Kind != yaml.ScalarNode {
-				return c.key
+				return c.key, c.v
 			}
 		}
 	}
-	return cands[0].key
+	return cands[0].key, nil
+}
+
+// quotes reports whether hint, a value quoted in a yaml message, is value:
+// yaml shortens values over 10 characters to their first 7 and "...".
+func quotes(hint, value string) bool {
+	if hint == value {
+		return true
+	}
+	prefix, ok := strings.CutSuffix(hint, "...")
+	return ok && len(prefix) == 7 && len(value) > 10 && strings.HasPrefix(value, prefix)
 }
 
 func join(path, key string) string {
