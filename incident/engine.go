@@ -167,9 +167,6 @@ func (e *Engine) changed() {
 	}
 }
 
-// Store returns the store the engine works on (read access for the web).
-func (e *Engine) Store() *store.Store { return e.st }
-
 // Record evaluates one finished probe run (probes.Sink).
 func (e *Engine) Record(ctx context.Context, r probes.Result) error {
 	cfg := e.opts.Config()
