@@ -71,7 +71,7 @@ func (c *collector) collectEngine(ch chan<- prometheus.Metric, cfg *config.Confi
 			continue
 		}
 		v := 0.0
-		if stale(cfg, h, now) {
+		if e.silent(cfg, h, now) {
 			v = 1
 		}
 		ch <- prometheus.MustNewConstMetric(locationStaleDesc, prometheus.GaugeValue, v, h.Probe, h.Location)

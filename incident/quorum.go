@@ -72,6 +72,18 @@ func stale(cfg *config.Config, h *store.ProbeHealth, now time.Time) bool {
 	return now.Sub(h.Last) > time.Duration(cfg.Incidents.StaleIntervals)*period
 }
 
+// silent is stale counted from the engine's start at the earliest: after a
+// restart (even a long one) every location keeps its say for its intervals
+// and is out only if it does not report within them.
+func (e *Engine) silent(cfg *config.Config, h *store.ProbeHealth, now time.Time) bool {
+	if h.Last.Before(e.started) {
+		since := *h
+		since.Last = e.started
+		return stale(cfg, &since, now)
+	}
+	return stale(cfg, h, now)
+}
+
 // alertSince is when the outage an alert reports began at its location:
 // the prober's first failed run (annotation down_since, Unix seconds), else
 // the alert's startsAt. A down_since later than startsAt or a day before
@@ -117,7 +129,7 @@ func (e *Engine) sources(cfg *config.Config, component string) []source {
 		if p := cfg.Probe(h.Probe); p == nil || p.Component != component {
 			continue
 		}
-		if stale(cfg, h, now) {
+		if e.silent(cfg, h, now) {
 			continue
 		}
 		ls := &locState{key: k, own: true, down: h.Down, slow: h.Slow, since: h.Since}
@@ -281,9 +293,10 @@ func (e *Engine) recoveredAt(keys []probeKey, now time.Time) time.Time {
 func (e *Engine) noteStale(cfg *config.Config) {
 	now := e.clock.Now()
 	for k, h := range e.probes {
-		if e.stale[k] || cfg.Probe(h.Probe) == nil || !stale(cfg, h, now) {
+		if e.stale[k] || cfg.Probe(h.Probe) == nil || !e.silent(cfg, h, now) {
 			continue
 		}
+
 		e.stale[k] = true
 		e.logger.Warn("location left the quorum: no results", "probe", h.Probe, "location", h.Location,
 			"last_result", h.Last, "silent_for", now.Sub(h.Last).Round(time.Second), "stale_intervals", cfg.Incidents.StaleIntervals)
@@ -310,7 +323,7 @@ func (e *Engine) Locations() []Location {
 			continue
 		}
 		out = append(out, Location{Probe: h.Probe, Location: h.Location, Component: h.Component, Down: h.Down, Slow: h.Slow,
-			Stale: stale(cfg, h, now), Since: h.Since, Last: h.Last})
+			Stale: e.silent(cfg, h, now), Since: h.Since, Last: h.Last})
 	}
 	slices.SortFunc(out, func(a, b Location) int {
 		if c := strings.Compare(a.Probe, b.Probe); c != 0 {

@@ -259,3 +259,40 @@ func TestTrackerExportsDownAsTheEngineJudges(t *testing.T) {
 		t.Fatalf("%d probed_probe_down series, want one per probe (%d)", n, len(h.cfg.Probes))
 	}
 }
+
+// TestRestartAfterSilenceLogsOnlyTheSilent: after a restart following a
+// long stop, every location keeps its say for its intervals (no draft is
+// withdrawn, nobody is called silent before it could report); one that
+// then stays silent leaves the quorum and is logged.
+func TestRestartAfterSilenceLogsOnlyTheSilent(t *testing.T) {
+	var logs bytes.Buffer
+	h := newHarness(t, "incidents: {failures_to_open: 1, quorum: 2}\n")
+	h.run("crl", "tokyo-1", false, time.Millisecond)
+	h.run("crl", "osaka-1", false, time.Millisecond)
+	h.only(status.StateDraft)
+	h.clk.Advance(time.Hour) // probed was stopped for an hour
+	h.restart()
+	h.eng.logger = slog.New(slog.NewTextHandler(&logs, nil))
+	if err := h.eng.Tick(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.eng.ComponentHealth()["crl"].Status; got != status.MajorOutage {
+		t.Fatalf("right after the restart the locations lost their say: crl %s", got)
+	}
+	if strings.Contains(logs.String(), "left the quorum") {
+		t.Fatalf("locations called silent right after the restart:\n%s", logs.String())
+	}
+	h.only(status.StateDraft)
+	// tokyo-1 reports, osaka-1 does not: after three intervals only
+	// osaka-1 is logged.
+	for range 7 {
+		h.run("crl", "tokyo-1", true, time.Millisecond)
+	}
+	if err := h.eng.Tick(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "probe=crl location=osaka-1") || strings.Contains(logs.String(), "location=tokyo-1") {
+		t.Fatalf("want osaka-1 alone logged as silent:\n%s", logs.String())
+	}
+	h.only(status.StateWithdrawn) // tokyo-1 recovered, osaka-1 out: the failure cleared
+}
