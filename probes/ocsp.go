@@ -570,7 +570,11 @@ func (o *ocspProber) checkStatus(c *checker, s *ocspwire.SingleResponse) {
 	status := ""
 	var revokedAt time.Time
 	reason := -1
-	switch s.CertStatus.Tag {
+	tag := s.CertStatus.Tag
+	if s.CertStatus.Class != asn1.ClassContextSpecific {
+		tag = -1 // a universal SEQUENCE is no [16] of the CHOICE
+	}
+	switch tag {
 	case ocspwire.StatusGood:
 		status = "good"
 	case ocspwire.StatusUnknown:
@@ -586,13 +590,15 @@ func (o *ocspProber) checkStatus(c *checker, s *ocspwire.SingleResponse) {
 		revokedAt = info.RevocationTime
 		if len(info.Reason.Bytes) > 0 {
 			var e asn1.Enumerated
-			if _, err := asn1.Unmarshal(info.Reason.Bytes, &e); err == nil {
-				reason = int(e)
+			if _, err := asn1.Unmarshal(info.Reason.Bytes, &e); err != nil {
+				c.fail("ocsp_status", fmt.Sprintf("revoked, but the revocationReason does not parse: %v", err), nil)
+				return
 			}
+			reason = int(e)
 		}
 		r.Gauge("probe_ocsp_revocation_timestamp_seconds", "revocationTime of the last OCSP response (revoked certificates only).", float64(revokedAt.Unix()))
 	default:
-		c.fail("ocsp_status", fmt.Sprintf("CertStatus has tag [%d], not good, revoked or unknown", s.CertStatus.Tag), nil)
+		c.fail("ocsp_status", fmt.Sprintf("CertStatus has %s tag %d, not good [0], revoked [1] or unknown [2]", tagClass(s.CertStatus.Class), s.CertStatus.Tag), nil)
 		return
 	}
 	for _, st := range []string{"good", "revoked", "unknown"} {
@@ -630,6 +636,19 @@ func (o *ocspProber) checkStatus(c *checker, s *ocspwire.SingleResponse) {
 	default:
 		c.pass("ocsp_status", desc)
 	}
+}
+
+// tagClass names an ASN.1 tag class.
+func tagClass(c int) string {
+	switch c {
+	case asn1.ClassUniversal:
+		return "universal"
+	case asn1.ClassApplication:
+		return "application"
+	case asn1.ClassContextSpecific:
+		return "context-specific"
+	}
+	return "private"
 }
 
 // getURL appends the request to the responder URL as RFC 5019 §5 asks:
