@@ -155,8 +155,11 @@ func (p *parsedCRL) walk(list cryptobyte.String) error {
 	p.serials = make([]serialEntry, 0, len(list)/48+1)
 	for i := 0; !list.Empty(); i++ {
 		var entry, serial cryptobyte.String
-		if !list.ReadASN1(&entry, cbasn1.SEQUENCE) || !entry.ReadASN1(&serial, cbasn1.INTEGER) || len(serial) == 0 {
+		if !list.ReadASN1(&entry, cbasn1.SEQUENCE) || !entry.ReadASN1(&serial, cbasn1.INTEGER) {
 			return fmt.Errorf("malformed CRL entry %d", i)
+		}
+		if !minimalInteger(serial) {
+			return fmt.Errorf("malformed serial number in CRL entry %d: not a DER INTEGER", i)
 		}
 		var e serialEntry
 		reason := -1
@@ -181,7 +184,7 @@ func (p *parsedCRL) walk(list cryptobyte.String) error {
 				// optional BOOLEAN, not an explicitly tagged one.
 				var critical bool
 				if !exts.ReadASN1(&ext, cbasn1.SEQUENCE) || !ext.ReadASN1(&oid, cbasn1.OBJECT_IDENTIFIER) ||
-					ext.PeekASN1Tag(cbasn1.BOOLEAN) && !ext.ReadASN1Boolean(&critical) || !ext.ReadASN1(&val, cbasn1.OCTET_STRING) {
+					!validOID(oid) || ext.PeekASN1Tag(cbasn1.BOOLEAN) && !ext.ReadASN1Boolean(&critical) || !ext.ReadASN1(&val, cbasn1.OCTET_STRING) {
 					return fmt.Errorf("malformed extension in CRL entry %d", i)
 				}
 				switch {
@@ -209,6 +212,46 @@ func (p *parsedCRL) walk(list cryptobyte.String) error {
 		p.serials = append(p.serials, e)
 	}
 	return nil
+}
+
+// minimalInteger reports whether b is the content of a DER INTEGER: not
+// empty and in its shortest form (X.690 §8.3.2), as x509 reads serials.
+func minimalInteger(b []byte) bool {
+	switch {
+	case len(b) == 0:
+		return false
+	case len(b) == 1:
+		return true
+	}
+	return !(b[0] == 0 && b[1]&0x80 == 0) && !(b[0] == 0xff && b[1]&0x80 != 0)
+}
+
+// validOID reports whether content is a DER OBJECT IDENTIFIER's content as
+// x509 (cryptobyte's ReadASN1ObjectIdentifier) accepts it: not empty, each
+// subidentifier in its fewest octets (X.690 §8.19.2), at most 5 octets and
+// below 2^31, none cut short. It allocates nothing, unlike the reader.
+func validOID(content []byte) bool {
+	if len(content) == 0 {
+		return false
+	}
+	for len(content) > 0 {
+		v := 0
+		for i := 0; ; i++ {
+			if i == 5 || len(content) == 0 || v >= 1<<(31-7) {
+				return false
+			}
+			b := content[0]
+			content = content[1:]
+			if i == 0 && b == 0x80 {
+				return false
+			}
+			v = v<<7 | int(b&0x7f)
+			if b&0x80 == 0 {
+				break
+			}
+		}
+	}
+	return true
 }
 
 // oidString prints the content bytes of a DER OBJECT IDENTIFIER dotted.
