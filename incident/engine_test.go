@@ -203,13 +203,13 @@ func TestSustainedFailureDraftsExactlyOneIncidentWithEvidence(t *testing.T) {
 		!ev.Since.Equal(start) || ev.Values["next_update"] != "2026-03-01T00:00:00Z" {
 		t.Errorf("evidence = %+v, want the failed check since the first failure with its values", ev)
 	}
-	if !strings.Contains(d.Title, "Online Certificate Status Protocol (OCSP)") || !strings.Contains(d.TitleJA, "一部停止") {
-		t.Errorf("titles = %q / %q", d.Title, d.TitleJA)
+	if !strings.Contains(d.Title["en"], "Online Certificate Status Protocol (OCSP)") || !strings.Contains(d.Title["ja"], "一部停止") {
+		t.Errorf("titles = %q / %q", d.Title["en"], d.Title["ja"])
 	}
 	u := d.Updates[0]
-	if u.Status != status.StatusInvestigating || !strings.Contains(u.Body, "partial outage") || !strings.Contains(u.Body, "2026-03-01 10:00 JST") ||
-		!strings.Contains(u.BodyJA, "2026年3月1日 10:00 (JST)頃より") || !strings.Contains(u.BodyJA, "調査") {
-		t.Errorf("first update = %q / %q", u.Body, u.BodyJA)
+	if u.Status != status.StatusInvestigating || !strings.Contains(u.Body["en"], "partial outage") || !strings.Contains(u.Body["en"], "2026-03-01 10:00 JST") ||
+		!strings.Contains(u.Body["ja"], "2026年3月1日 10:00 (JST)頃より") || !strings.Contains(u.Body["ja"], "調査") {
+		t.Errorf("first update = %q / %q", u.Body["en"], u.Body["ja"])
 	}
 	// The second probe going down too makes it a major outage in the same draft.
 	h.fail("ocsp-revoked", 1)
@@ -320,8 +320,8 @@ func TestApprovePublishesThenResolveProposal(t *testing.T) {
 	h.ok("crl", 2)
 	q := h.only(status.StatePublished)
 	p = &q
-	if p.Proposal == nil || p.Proposal.Action != "resolve" || !strings.Contains(p.Proposal.Body, "Certificate Revocation List (CRL) has been operating normally") ||
-		!strings.Contains(p.Proposal.BodyJA, "復旧") {
+	if p.Proposal == nil || p.Proposal.Action != "resolve" || !strings.Contains(p.Proposal.Body["en"], "Certificate Revocation List (CRL) has been operating normally") ||
+		!strings.Contains(p.Proposal.Body["ja"], "復旧") {
 		t.Fatalf("proposal = %+v", p.Proposal)
 	}
 	if h.public("crl") != status.MajorOutage {
@@ -332,11 +332,11 @@ func TestApprovePublishesThenResolveProposal(t *testing.T) {
 		t.Fatalf("proposal kept after a relapse: %+v", p.Proposal)
 	}
 	h.ok("crl", 2)
-	r, err := h.eng.Resolve(h.ctx, "alice", p.ID, "", "")
+	r, err := h.eng.Resolve(h.ctx, "alice", p.ID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.State != status.StateResolved || !strings.Contains(r.Updates[0].Body, "operating normally") || h.public("crl") != status.Operational {
+	if r.State != status.StateResolved || !strings.Contains(r.Updates[0].Body["en"], "operating normally") || h.public("crl") != status.Operational {
 		t.Fatalf("resolved = %+v", r)
 	}
 	kinds := []string{}
@@ -371,8 +371,8 @@ func TestComponentsJoinTheOpenDraft(t *testing.T) {
 	if got := describe([]status.Incident{d}); got != "[draft(crl=major_outage,ocsp=major_outage)]" {
 		t.Fatalf("draft = %s", got)
 	}
-	if !strings.Contains(d.Title, "Certificate Revocation List (CRL), Online Certificate Status Protocol (OCSP)") {
-		t.Errorf("title = %q", d.Title)
+	if !strings.Contains(d.Title["en"], "Certificate Revocation List (CRL), Online Certificate Status Protocol (OCSP)") {
+		t.Errorf("title = %q", d.Title["en"])
 	}
 	// crl recovers: the draft stays for ocsp, with crl shown operational.
 	h.ok("crl", 2)
@@ -448,12 +448,12 @@ func TestRejectedOutageIsNotDraftedAgain(t *testing.T) {
 func TestMaintenanceMovesOnTimeAndSuppressesItsComponentsOnly(t *testing.T) {
 	h := newHarness(t, "incidents: {failures_to_open: 2}\n")
 	t0 := h.clk.Now()
-	m, err := h.eng.ScheduleMaintenance(h.ctx, "dave", status.NewMaintenance{Title: "OCSP responder upgrade", Components: []string{"ocsp"},
+	m, err := h.eng.ScheduleMaintenance(h.ctx, "dave", status.NewMaintenance{Title: status.Text{"en": "OCSP responder upgrade"}, Components: []string{"ocsp"},
 		Start: t0.Add(time.Hour), End: t0.Add(3 * time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.eng.ScheduleMaintenance(h.ctx, "dave", status.NewMaintenance{Title: "x", Components: []string{"certcentral"}, Start: t0, End: t0.Add(time.Hour)}); err == nil {
+	if _, err := h.eng.ScheduleMaintenance(h.ctx, "dave", status.NewMaintenance{Title: status.Text{"en": "x"}, Components: []string{"certcentral"}, Start: t0, End: t0.Add(time.Hour)}); err == nil {
 		t.Fatal("a maintenance on a group was accepted")
 	}
 	maintStatus := func() string {
@@ -488,7 +488,7 @@ func TestMaintenanceMovesOnTimeAndSuppressesItsComponentsOnly(t *testing.T) {
 	if got := describe(h.incidents("")); got != "[draft(crl=major_outage)]" {
 		t.Fatalf("a component outside the window: %s", got)
 	}
-	if _, err := h.eng.VerifyMaintenance(h.ctx, "dave", m.ID, "", ""); err != nil {
+	if _, err := h.eng.VerifyMaintenance(h.ctx, "dave", m.ID, nil); err != nil {
 		t.Fatal(err)
 	}
 	if maintStatus() != status.StatusVerifying || h.public("ocsp") != status.UnderMaintenance {
@@ -589,7 +589,7 @@ func TestRestartKeepsOneIncidentPerOutage(t *testing.T) {
 		}, func(h *harness) { h.fail("crl", 3) }, "[rejected(crl=major_outage)]"},
 		{"maintenance", func(h *harness) {
 			now := h.clk.Now()
-			h.eng.ScheduleMaintenance(h.ctx, "dave", status.NewMaintenance{Title: "m", Components: []string{"crl"}, Start: now, End: now.Add(time.Hour)})
+			h.eng.ScheduleMaintenance(h.ctx, "dave", status.NewMaintenance{Title: status.Text{"en": "m"}, Components: []string{"crl"}, Start: now, End: now.Add(time.Hour)})
 			h.fail("crl", 3)
 		}, func(h *harness) { h.fail("crl", 3) }, "[]"},
 	}

@@ -90,14 +90,14 @@ func (e *Engine) PostUpdate(ctx context.Context, actor string, id int64, in stat
 
 // Resolve resolves a published incident; an empty body takes the resolve
 // proposal's text when there is one.
-func (e *Engine) Resolve(ctx context.Context, actor string, id int64, body, bodyJA string) (*status.Incident, error) {
+func (e *Engine) Resolve(ctx context.Context, actor string, id int64, body status.Text) (*status.Incident, error) {
 	return e.act(ctx, func(*config.Config) (*status.Incident, error) {
-		if body == "" {
+		if body.Empty() {
 			if inc, err := e.st.GetIncident(ctx, id); err == nil && inc.Proposal != nil {
-				body, bodyJA = inc.Proposal.Body, inc.Proposal.BodyJA
+				body = inc.Proposal.Body
 			}
 		}
-		return e.st.Resolve(ctx, actor, id, body, bodyJA)
+		return e.st.Resolve(ctx, actor, id, body)
 	})
 }
 
@@ -124,22 +124,22 @@ func (e *Engine) CancelMaintenance(ctx context.Context, actor string, id int64, 
 }
 
 // VerifyMaintenance marks a running window verifying.
-func (e *Engine) VerifyMaintenance(ctx context.Context, actor string, id int64, body, bodyJA string) (*status.Incident, error) {
+func (e *Engine) VerifyMaintenance(ctx context.Context, actor string, id int64, body status.Text) (*status.Incident, error) {
 	return e.act(ctx, func(*config.Config) (*status.Incident, error) {
-		return e.st.VerifyMaintenance(ctx, actor, id, body, bodyJA)
+		return e.st.VerifyMaintenance(ctx, actor, id, body)
 	})
 }
 
 // CompleteMaintenance ends a running window early.
-func (e *Engine) CompleteMaintenance(ctx context.Context, actor string, id int64, body, bodyJA string) (*status.Incident, error) {
+func (e *Engine) CompleteMaintenance(ctx context.Context, actor string, id int64, body status.Text) (*status.Incident, error) {
 	return e.act(ctx, func(*config.Config) (*status.Incident, error) {
-		return e.st.CompleteMaintenance(ctx, actor, id, body, bodyJA)
+		return e.st.CompleteMaintenance(ctx, actor, id, body)
 	})
 }
 
 // StartMaintenance starts a scheduled window before its time.
-func (e *Engine) StartMaintenance(ctx context.Context, actor string, id int64, body, bodyJA string) (*status.Incident, error) {
+func (e *Engine) StartMaintenance(ctx context.Context, actor string, id int64, body status.Text) (*status.Incident, error) {
 	return e.act(ctx, func(*config.Config) (*status.Incident, error) {
-		return e.st.StartMaintenance(ctx, actor, id, body, bodyJA)
+		return e.st.StartMaintenance(ctx, actor, id, body)
 	})
 }

@@ -71,7 +71,7 @@ func TestHolderCountsEveryLocation(t *testing.T) {
 	self := locAlert("crl", "crl", "tokyo-1", t0.Add(-time.Hour), t0.Add(40*time.Second), 3)
 	h.deliver(osaka, self)
 	d := h.only(status.StateDraft)
-	if d.Components[0].Status != status.PartialOutage || !d.Components[0].Since.Equal(t0) || !strings.Contains(d.Title, "partial outage") {
+	if d.Components[0].Status != status.PartialOutage || !d.Components[0].Since.Equal(t0) || !strings.Contains(d.Title["en"], "partial outage") {
 		t.Fatalf("two of three locations: %+v, want a partial outage since %s", d.Components[0], t0)
 	}
 	if got := evidenceAt(d); !slices.Equal(got, []string{"alertmanager@osaka-1", "probe@tokyo-1"}) {
@@ -81,7 +81,7 @@ func TestHolderCountsEveryLocation(t *testing.T) {
 	// outage dated from that first failure.
 	h.deliver(locAlert("crl", "crl", "fra-1", t0.Add(-5*time.Second), t0.Add(50*time.Second), 3))
 	d = h.only(status.StateDraft)
-	if d.Components[0].Status != status.MajorOutage || !d.Components[0].Since.Equal(t0.Add(-5*time.Second)) || !strings.Contains(d.Title, "major outage") {
+	if d.Components[0].Status != status.MajorOutage || !d.Components[0].Since.Equal(t0.Add(-5*time.Second)) || !strings.Contains(d.Title["en"], "major outage") {
 		t.Fatalf("all three locations: %+v %q, want a major outage since %s", d.Components[0], d.Title, t0.Add(-5*time.Second))
 	}
 	if got := evidenceAt(d); !slices.Equal(got, []string{"alertmanager@fra-1", "alertmanager@osaka-1", "probe@tokyo-1"}) {
@@ -121,7 +121,7 @@ func TestHolderCountsEveryLocation(t *testing.T) {
 	if got := h.eng.ComponentHealth()["crl"].Since; !got.Equal(end) {
 		t.Errorf("recovered at %s, want osaka-1's recovery %s (the last of those that counted)", got, end)
 	}
-	if want := end.In(h.cfg.Page.Location).Format("15:04"); !strings.Contains(p.Proposal.Body, "operating normally since 2026-03-01 "+want) {
+	if want := end.In(h.cfg.Page.Location).Format("15:04"); !strings.Contains(p.Proposal.Body["en"], "operating normally since 2026-03-01 "+want) {
 		t.Errorf("proposal %q does not say %s", p.Proposal.Body, want)
 	}
 }

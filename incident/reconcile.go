@@ -110,7 +110,7 @@ func (e *Engine) reconcile(ctx context.Context, cfg *config.Config, component st
 	if err != nil {
 		return false, err
 	}
-	inc, err := e.st.CreateDraft(ctx, store.ActorEngine, status.NewIncident{Title: t.Title, TitleJA: t.TitleJA, Body: t.Body, BodyJA: t.BodyJA,
+	inc, err := e.st.CreateDraft(ctx, store.ActorEngine, status.NewIncident{Title: t.Title, Body: t.Body,
 		Components: comps, Evidence: ev, Origin: origin})
 	if err != nil {
 		return false, err
@@ -154,7 +154,7 @@ func (e *Engine) revise(ctx context.Context, cfg *config.Config, inc *status.Inc
 	if err != nil {
 		return err
 	}
-	err = e.st.ReviseDraft(ctx, inc.ID, status.DraftRevision{Title: t.Title, TitleJA: t.TitleJA, Body: t.Body, BodyJA: t.BodyJA, Components: comps})
+	err = e.st.ReviseDraft(ctx, inc.ID, status.DraftRevision{Title: t.Title, Body: t.Body, Components: comps})
 	if errors.Is(err, store.ErrState) {
 		return nil // approved or rejected meanwhile
 	}
@@ -226,13 +226,13 @@ func (e *Engine) settle(ctx context.Context, cfg *config.Config, inc *status.Inc
 			return false, err
 		}
 		if cfg.Incidents.AutoResolve {
-			_, err := e.st.Resolve(ctx, store.ActorEngine, inc.ID, t.Body, t.BodyJA)
+			_, err := e.st.Resolve(ctx, store.ActorEngine, inc.ID, t.Body)
 			if err == nil {
 				e.logger.Info("incident resolved automatically: its components recovered", "incident", inc.ID)
 			}
 			return err == nil, err
 		}
-		if err := e.st.ProposeResolve(ctx, inc.ID, t.Body, t.BodyJA); err != nil {
+		if err := e.st.ProposeResolve(ctx, inc.ID, t.Body); err != nil {
 			return false, err
 		}
 		e.logger.Info("resolve proposed: the incident's components recovered", "incident", inc.ID)

@@ -46,7 +46,7 @@ type textData struct {
 }
 
 // drafted is a set of proposed texts.
-type drafted struct{ Title, TitleJA, Body, BodyJA string }
+type drafted struct{ Title, Body status.Text }
 
 func newTextTemplates() *template.Template {
 	return template.Must(template.New("texts").Funcs(template.FuncMap{
@@ -127,7 +127,7 @@ func (e *Engine) texts(cfg *config.Config, comps []status.ComponentImpact) (draf
 	if err != nil {
 		return drafted{}, err
 	}
-	return drafted{Title: out[0], TitleJA: out[1], Body: out[2], BodyJA: out[3]}, nil
+	return drafted{Title: status.Text{"en": out[0], "ja": out[1]}, Body: status.Text{"en": out[2], "ja": out[3]}}, nil
 }
 
 // resolveTexts proposes the final update of an incident whose components recovered.
@@ -146,5 +146,5 @@ func (e *Engine) resolveTexts(cfg *config.Config, inc *status.Incident) (drafted
 	if err != nil {
 		return drafted{}, err
 	}
-	return drafted{Body: out[0], BodyJA: out[1]}, nil
+	return drafted{Body: status.Text{"en": out[0], "ja": out[1]}}, nil
 }

@@ -61,8 +61,8 @@ func BenchmarkFanOut(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		inc, err := st.CreateDraft(ctx, "alice", status.NewIncident{Title: "OCSP responder errors", Body: "We are investigating OCSP failures.",
-			BodyJA: "OCSP の障害を調査しています。", Origin: status.OriginManual, Publish: true,
+		inc, err := st.CreateDraft(ctx, "alice", status.NewIncident{Title: status.Text{"en": "OCSP responder errors"}, Body: status.Text{"en": "We are investigating OCSP failures.", "ja": "OCSP の障害を調査しています。"},
+			Origin: status.OriginManual, Publish: true,
 			Components: []status.ComponentImpact{{ID: "ocsp", Status: status.MajorOutage}}})
 		if err != nil {
 			b.Fatal(err)

@@ -167,15 +167,9 @@ func (c *Composer) StoryOf(ev store.Event, inc *status.Incident) (*Story, error)
 	}
 	s.Subject = Subject(c.cfg.Page.Name, inc, loc)
 
-	d := storyData{Page: c.cfg.Page.Name, Kind: "Incident", KindJA: "障害情報", Title: inc.Title, TitleJA: inc.TitleJA,
+	d := storyData{Page: c.cfg.Page.Name, Kind: "Incident", KindJA: "障害情報", Title: inc.Title.In("en"), TitleJA: inc.Title.In("ja"),
 		Label: label(statusLabels, s.Update.Status, false), LabelJA: label(statusLabels, s.Update.Status, true),
-		Body: s.Update.Body, BodyJA: s.Update.BodyJA, URL: s.URL, Manage: phManage, Unsub: phUnsub}
-	if d.TitleJA == "" {
-		d.TitleJA = d.Title
-	}
-	if d.BodyJA == "" {
-		d.BodyJA = d.Body
-	}
+		Body: s.Update.Body.In("en"), BodyJA: s.Update.Body.In("ja"), URL: s.URL, Manage: phManage, Unsub: phUnsub}
 	at := s.Update.DisplayAt
 	if at.IsZero() {
 		at = s.Update.CreatedAt
@@ -240,7 +234,7 @@ func Subject(page string, inc *status.Incident, loc *time.Location) string {
 			at = *inc.ScheduledFor
 		}
 	}
-	return page + " " + kind + " - " + oneLine(inc.Title) + " - " + at.In(loc).Format("2 January 2006")
+	return page + " " + kind + " - " + oneLine(inc.Title.In("en")) + " - " + at.In(loc).Format("2 January 2006")
 }
 
 func oneLine(s string) string {

@@ -149,7 +149,7 @@ func TestCrashMidFanOutLosesNothing(t *testing.T) {
 	if err := addSubscribers(ctx, st, addrs("s", subscribers), []string{"ocsp"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.CreateDraft(ctx, "alice", status.NewIncident{Title: "OCSP down", Body: "Investigating.", Origin: status.OriginManual, Publish: true,
+	if _, err := st.CreateDraft(ctx, "alice", status.NewIncident{Title: status.Text{"en": "OCSP down"}, Body: status.Text{"en": "Investigating."}, Origin: status.OriginManual, Publish: true,
 		Components: []status.ComponentImpact{{ID: "ocsp", Status: status.MajorOutage}}}); err != nil {
 		t.Fatal(err)
 	}

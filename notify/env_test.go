@@ -124,8 +124,8 @@ func (e *env) publish(title string, comps ...string) *status.Incident {
 	for _, c := range comps {
 		ci = append(ci, status.ComponentImpact{ID: c, Status: status.MajorOutage})
 	}
-	inc, err := e.st.CreateDraft(e.ctx, "alice", status.NewIncident{Title: title, Body: "We are investigating failures of " + strings.Join(comps, ", ") + ".",
-		BodyJA: "現在、障害を調査しています。", Components: ci, Origin: status.OriginManual, Publish: true})
+	inc, err := e.st.CreateDraft(e.ctx, "alice", status.NewIncident{Title: status.Text{"en": title}, Body: status.Text{"en": "We are investigating failures of " + strings.Join(comps, ", ") + ".",
+		"ja": "現在、障害を調査しています。"}, Components: ci, Origin: status.OriginManual, Publish: true})
 	if err != nil {
 		e.t.Fatal(err)
 	}

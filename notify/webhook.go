@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/probed/probed/status"
 	"io"
 	"net/http"
 	"strconv"
@@ -53,6 +54,7 @@ type WebhookPage struct {
 type WebhookIncident struct {
 	ID              string             `json:"id"`
 	Name            string             `json:"name"`
+	Names           status.Text        `json:"names,omitempty"` // every language (name is the page's first)
 	Status          string             `json:"status"`
 	Impact          string             `json:"impact"`
 	CreatedAt       string             `json:"created_at"`
@@ -74,7 +76,7 @@ type WebhookUpdate struct {
 	IncidentID           string            `json:"incident_id"`
 	Status               string            `json:"status"`
 	Body                 string            `json:"body"`
-	BodyJA               string            `json:"body_ja,omitempty"`
+	Bodies               status.Text       `json:"bodies,omitempty"` // every language (body is the page's first)
 	CreatedAt            string            `json:"created_at"`
 	UpdatedAt            string            `json:"updated_at"`
 	DisplayAt            string            `json:"display_at"`
@@ -116,8 +118,12 @@ func (c *Composer) WebhookBody(s *Story, sub store.Subscriber, now time.Time) ([
 		}
 		return id
 	}
-	status := inc.Status
+	st := inc.Status
 	impact := inc.Impact
+	lang := "en"
+	if len(c.cfg.Page.Languages) > 0 {
+		lang = c.cfg.Page.Languages[0]
+	}
 	started := inc.CreatedAt
 	if inc.PublishedAt != nil {
 		started = *inc.PublishedAt
@@ -125,7 +131,7 @@ func (c *Composer) WebhookBody(s *Story, sub store.Subscriber, now time.Time) ([
 	p := WebhookPayload{
 		Meta: WebhookMeta{Unsubscribe: UnsubscribeURL(c.cfg, c.links, sub), Documentation: c.pageURL("/subscribe"), Event: s.Event.Kind, GeneratedAt: ts(now)},
 		Page: WebhookPage{ID: c.host, Name: c.cfg.Page.Name, URL: c.cfg.Page.URL},
-		Incident: WebhookIncident{ID: strconv.FormatInt(inc.ID, 10), Name: inc.Title, Status: status, Impact: impact,
+		Incident: WebhookIncident{ID: strconv.FormatInt(inc.ID, 10), Name: inc.Title.In(lang), Names: inc.Title.Clean(), Status: st, Impact: impact,
 			CreatedAt: ts(inc.CreatedAt), UpdatedAt: ts(inc.UpdatedAt), MonitoringAt: tsp(inc.MonitoringAt), ResolvedAt: tsp(inc.ResolvedAt),
 			StartedAt: ts(started), ScheduledFor: tsp(inc.ScheduledFor), ScheduledUntil: tsp(inc.ScheduledUntil), Shortlink: s.URL, PageID: c.host,
 			IncidentUpdates: []WebhookUpdate{}, Components: []WebhookComponent{}},
@@ -136,7 +142,7 @@ func (c *Composer) WebhookBody(s *Story, sub store.Subscriber, now time.Time) ([
 		if s.Update.ID != 0 && u.ID > s.Update.ID {
 			continue
 		}
-		wu := WebhookUpdate{ID: strconv.FormatInt(u.ID, 10), IncidentID: p.Incident.ID, Status: u.Status, Body: u.Body, BodyJA: u.BodyJA,
+		wu := WebhookUpdate{ID: strconv.FormatInt(u.ID, 10), IncidentID: p.Incident.ID, Status: u.Status, Body: u.Body.In(lang), Bodies: u.Body.Clean(),
 			CreatedAt: ts(u.CreatedAt), UpdatedAt: ts(u.CreatedAt), DisplayAt: ts(u.DisplayAt), DeliverNotifications: u.Notify,
 			AffectedComponents: []WebhookAffected{}}
 		for _, a := range u.Affected {

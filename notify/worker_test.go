@@ -43,7 +43,7 @@ func TestSubscribersGetOnlyTheirComponents(t *testing.T) {
 
 	// Maintenance goes to the subscribers of its components, and of those only.
 	start := e.clk.Now().Add(24 * time.Hour)
-	m, err := e.st.ScheduleMaintenance(e.ctx, "alice", status.NewMaintenance{Title: "CRL and TSA maintenance", Components: []string{"crl", "timestamp"},
+	m, err := e.st.ScheduleMaintenance(e.ctx, "alice", status.NewMaintenance{Title: status.Text{"en": "CRL and TSA maintenance"}, Components: []string{"crl", "timestamp"},
 		Start: start, End: start.Add(2 * time.Hour)})
 	if err != nil {
 		t.Fatal(err)
@@ -152,16 +152,16 @@ func TestMailFormatThreadingAndUnsubscribeHeaders(t *testing.T) {
 	sub := e.add("reader@example.com", "ocsp")
 	inc := e.publish("OCSP 応答の遅延 / responses delayed", "ocsp")
 	e.clk.Advance(20 * time.Minute)
-	if _, err := e.st.PostUpdate(e.ctx, "alice", inc.ID, status.NewUpdate{Status: status.StatusIdentified, Body: "The cause is a signer HSM timeout.",
-		BodyJA: "原因は署名用 HSM のタイムアウトです。", Notify: true}); err != nil {
+	if _, err := e.st.PostUpdate(e.ctx, "alice", inc.ID, status.NewUpdate{Status: status.StatusIdentified, Body: status.Text{"en": "The cause is a signer HSM timeout.", "ja": "原因は署名用 HSM のタイムアウトです。"},
+		Notify: true}); err != nil {
 		t.Fatal(err)
 	}
 	// An update without notify sends nothing.
-	if _, err := e.st.PostUpdate(e.ctx, "alice", inc.ID, status.NewUpdate{Status: status.StatusUpdate, Body: "Still working.", Notify: false}); err != nil {
+	if _, err := e.st.PostUpdate(e.ctx, "alice", inc.ID, status.NewUpdate{Status: status.StatusUpdate, Body: status.Text{"en": "Still working."}, Notify: false}); err != nil {
 		t.Fatal(err)
 	}
 	e.clk.Advance(time.Hour)
-	if _, err := e.st.Resolve(e.ctx, "alice", inc.ID, "", ""); err != nil {
+	if _, err := e.st.Resolve(e.ctx, "alice", inc.ID, nil); err != nil {
 		t.Fatal(err)
 	}
 	e.drain()
@@ -239,7 +239,7 @@ func TestMaintenanceMailSaysItsWindow(t *testing.T) {
 	e := newEnv(t)
 	e.add("ops@example.com", "timestamp")
 	start := time.Date(2026, 3, 12, 4, 0, 0, 0, time.UTC)
-	m, err := e.st.ScheduleMaintenance(e.ctx, "alice", status.NewMaintenance{Title: "Maintenance Window", TitleJA: "定期メンテナンス",
+	m, err := e.st.ScheduleMaintenance(e.ctx, "alice", status.NewMaintenance{Title: status.Text{"en": "Maintenance Window", "ja": "定期メンテナンス"},
 		Components: []string{"timestamp"}, Start: start, End: start.Add(2 * time.Hour)})
 	if err != nil {
 		t.Fatal(err)
@@ -267,8 +267,8 @@ func TestMaintenanceMailSaysItsWindow(t *testing.T) {
 func TestJapaneseSubjectsRoundTrip(t *testing.T) {
 	e := newEnv(t)
 	for _, title := range []string{"タイムスタンプサービスの障害", "OCSP レスポンダーの応答遅延（東京）", "Ünïcödé — “quoted” – 日本語 😀 very long title that goes past seventy-eight characters of a header line"} {
-		inc := &status.Incident{ID: 1, Kind: status.KindIncident, Title: title, CreatedAt: time.Date(2021, 9, 2, 16, 50, 0, 0, time.UTC),
-			Updates: []status.Update{{ID: 1, Status: status.StatusInvestigating, Body: "b"}}}
+		inc := &status.Incident{ID: 1, Kind: status.KindIncident, Title: status.Text{"en": title}, CreatedAt: time.Date(2021, 9, 2, 16, 50, 0, 0, time.UTC),
+			Updates: []status.Update{{ID: 1, Status: status.StatusInvestigating, Body: status.Text{"en": "b"}}}}
 		c, err := NewComposer(e.cfg, e.links)
 		if err != nil {
 			t.Fatal(err)

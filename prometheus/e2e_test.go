@@ -402,7 +402,7 @@ func TestSeveralLocationsOneTruth(t *testing.T) {
 	if since.Before(faultAt.Add(-time.Second)) {
 		t.Errorf("the draft's start %s is before the fault (%s)", since, faultAt)
 	}
-	if !strings.Contains(draft.Title, "major outage") {
+	if !strings.Contains(draft.Title["en"], "major outage") {
 		t.Errorf("draft title %q", draft.Title)
 	}
 	var where []string
@@ -436,7 +436,7 @@ func TestSeveralLocationsOneTruth(t *testing.T) {
 			return false, err.Error()
 		}
 		if inc.Proposal != nil {
-			proposal = inc.Proposal.Body
+			proposal = inc.Proposal.Body["en"]
 		}
 		return inc.Proposal != nil && inc.Proposal.Action == "resolve", string(body)
 	})

@@ -10,8 +10,7 @@ type Incident struct {
 	State          string            `json:"state"`
 	Status         string            `json:"status"`
 	Impact         string            `json:"impact"`
-	Title          string            `json:"title"`
-	TitleJA        string            `json:"title_ja,omitempty"`
+	Title          Text              `json:"title"` // by language
 	Components     []ComponentImpact `json:"components"`
 	Updates        []Update          `json:"updates"`
 	Evidence       []Evidence        `json:"evidence"`
@@ -43,8 +42,7 @@ type Update struct {
 	ID         int64               `json:"id"`
 	IncidentID int64               `json:"incident_id"`
 	Status     string              `json:"status"`
-	Body       string              `json:"body"`
-	BodyJA     string              `json:"body_ja,omitempty"`
+	Body       Text                `json:"body"` // by language
 	CreatedAt  time.Time           `json:"created_at"`
 	DisplayAt  time.Time           `json:"display_at"`
 	Notify     bool                `json:"notify"`
@@ -78,8 +76,7 @@ type Evidence struct {
 // incident whose components have recovered.
 type Proposal struct {
 	Action string    `json:"action"` // resolve
-	Body   string    `json:"body"`
-	BodyJA string    `json:"body_ja,omitempty"`
+	Body   Text      `json:"body"`   // by language
 	At     time.Time `json:"at"`
 }
 
@@ -109,33 +106,31 @@ func (i *Incident) ComponentIDs() []string {
 // NewIncident is a new incident: a draft from the engine (Origin probe or
 // alertmanager) or an operator (manual; Publish approves it at once).
 type NewIncident struct {
-	Title      string
-	TitleJA    string
+	Title      Text
 	Impact     string // empty: proposed from the component statuses
 	Status     string // first update's status; empty: investigating
-	Body       string
-	BodyJA     string
+	Body       Text
 	Components []ComponentImpact
 	Evidence   []Evidence
 	Origin     string
 	Publish    bool
 }
 
-// DraftEdit is an operator's change to a draft; nil fields stay as they are.
+// DraftEdit is an operator's change to a draft; nil fields stay as they
+// are, and Title and Body change only the languages they hold (a blank text
+// removes that language).
 type DraftEdit struct {
-	Title      *string
-	TitleJA    *string
+	Title      Text
 	Impact     *string
 	Status     *string
-	Body       *string
-	BodyJA     *string
+	Body       Text
 	Components []ComponentImpact
 }
 
 // DraftRevision is the engine's fresh view of an unedited draft it made.
 type DraftRevision struct {
-	Title, TitleJA, Body, BodyJA string
-	Components                   []ComponentImpact
+	Title, Body Text
+	Components  []ComponentImpact
 }
 
 // NewUpdate is an update posted to a published incident. Status is
@@ -143,19 +138,16 @@ type DraftRevision struct {
 // resolved. Components, when given, change the public statuses.
 type NewUpdate struct {
 	Status     string
-	Body       string
-	BodyJA     string
+	Body       Text
 	Notify     bool
 	Components []ComponentImpact
 }
 
 // NewMaintenance is a maintenance window to schedule.
 type NewMaintenance struct {
-	Title      string
-	TitleJA    string
+	Title      Text
 	Components []string
 	Start      time.Time
 	End        time.Time
-	Body       string
-	BodyJA     string
+	Body       Text // empty: the default text
 }

@@ -40,7 +40,7 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-const incidentCols = `id, kind, state, status, impact, title, title_ja, origin, edited, reason, proposal, proposal_body, proposal_body_ja, proposal_ms,
+const incidentCols = `id, kind, state, status, impact, origin, edited, reason, proposal, proposal_ms,
 	created_ms, updated_ms, published_ms, monitoring_ms, resolved_ms, scheduled_for_ms, scheduled_until_ms, shortlink`
 
 // ListIncidents returns the incidents matching f, newest first, each whole.
@@ -120,11 +120,11 @@ func (s *Store) GetIncident(ctx context.Context, id int64) (*status.Incident, er
 func scanIncident(sc scanner) (*status.Incident, error) {
 	var inc status.Incident
 	var edited int
-	var propKind, propBody, propBodyJA string
+	var propKind string
 	var propMS, pub, mon, res, sf, su sql.NullInt64
 	var created, updated int64
-	if err := sc.Scan(&inc.ID, &inc.Kind, &inc.State, &inc.Status, &inc.Impact, &inc.Title, &inc.TitleJA, &inc.Origin, &edited, &inc.Reason,
-		&propKind, &propBody, &propBodyJA, &propMS, &created, &updated, &pub, &mon, &res, &sf, &su, &inc.Shortlink); err != nil {
+	if err := sc.Scan(&inc.ID, &inc.Kind, &inc.State, &inc.Status, &inc.Impact, &inc.Origin, &edited, &inc.Reason,
+		&propKind, &propMS, &created, &updated, &pub, &mon, &res, &sf, &su, &inc.Shortlink); err != nil {
 		return nil, err
 	}
 	inc.Edited = edited == 1
@@ -132,11 +132,12 @@ func scanIncident(sc scanner) (*status.Incident, error) {
 	inc.PublishedAt, inc.MonitoringAt, inc.ResolvedAt = nullTime(pub), nullTime(mon), nullTime(res)
 	inc.ScheduledFor, inc.ScheduledUntil = nullTime(sf), nullTime(su)
 	if propKind != "" {
-		inc.Proposal = &status.Proposal{Action: propKind, Body: propBody, BodyJA: propBodyJA}
+		inc.Proposal = &status.Proposal{Action: propKind, Body: status.Text{}}
 		if propMS.Valid {
 			inc.Proposal.At = fromMS(propMS.Int64)
 		}
 	}
+	inc.Title = status.Text{}
 	inc.Components, inc.Updates, inc.Evidence = []status.ComponentImpact{}, []status.Update{}, []status.Evidence{}
 	return &inc, nil
 }
@@ -155,7 +156,8 @@ func (s *Store) getIncident(ctx context.Context, q querier, id int64) (*status.I
 	return inc, nil
 }
 
-// loadParts reads the components, updates and evidence of incs in three queries.
+// loadParts reads the texts, components, updates and evidence of incs in
+// five queries.
 func loadParts(ctx context.Context, q querier, incs []*status.Incident) error {
 	if len(incs) == 0 {
 		return nil
@@ -188,7 +190,7 @@ func loadParts(ctx context.Context, q querier, incs []*status.Incident) error {
 		return fmt.Errorf("read incident components: %w", err)
 	}
 
-	rows, err = q.QueryContext(ctx, `SELECT id, incident_id, status, body, body_ja, created_ms, display_ms, notify, affected FROM incident_updates
+	rows, err = q.QueryContext(ctx, `SELECT id, incident_id, status, created_ms, display_ms, notify, affected FROM incident_updates
 		WHERE incident_id IN `+set+` ORDER BY incident_id, display_ms DESC, id DESC`, args...)
 	if err != nil {
 		return fmt.Errorf("read incident updates: %w", err)
@@ -198,7 +200,7 @@ func loadParts(ctx context.Context, q querier, incs []*status.Incident) error {
 		var created, display int64
 		var notify int
 		var affected string
-		if err := rows.Scan(&u.ID, &u.IncidentID, &u.Status, &u.Body, &u.BodyJA, &created, &display, &notify, &affected); err != nil {
+		if err := rows.Scan(&u.ID, &u.IncidentID, &u.Status, &created, &display, &notify, &affected); err != nil {
 			rows.Close()
 			return fmt.Errorf("read incident updates: %w", err)
 		}
@@ -210,11 +212,15 @@ func loadParts(ctx context.Context, q querier, incs []*status.Incident) error {
 		if u.Affected == nil {
 			u.Affected = []status.AffectedComponent{}
 		}
+		u.Body = status.Text{}
 		byID[u.IncidentID].Updates = append(byID[u.IncidentID].Updates, u)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read incident updates: %w", err)
+	}
+	if err := loadTexts(ctx, q, byID, set, args); err != nil {
+		return err
 	}
 
 	rows, err = q.QueryContext(ctx, `SELECT id, incident_id, component, source, probe, location, check_name, message, since_ms, last_ms, count, vals
@@ -239,13 +245,97 @@ func loadParts(ctx context.Context, q querier, incs []*status.Incident) error {
 	return rows.Err()
 }
 
+// loadTexts fills the titles, proposals and update bodies of the incidents
+// in byID from their rows, one per language.
+func loadTexts(ctx context.Context, q querier, byID map[int64]*status.Incident, set string, args []any) error {
+	rows, err := q.QueryContext(ctx, `SELECT incident_id, field, lang, text FROM incident_texts WHERE incident_id IN `+set, args...)
+	if err != nil {
+		return fmt.Errorf("read incident texts: %w", err)
+	}
+	for rows.Next() {
+		var id int64
+		var field, lang, text string
+		if err := rows.Scan(&id, &field, &lang, &text); err != nil {
+			rows.Close()
+			return fmt.Errorf("read incident texts: %w", err)
+		}
+		inc := byID[id]
+		switch {
+		case field == textTitle:
+			inc.Title[lang] = text
+		case field == textProposal && inc.Proposal != nil:
+			inc.Proposal.Body[lang] = text
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read incident texts: %w", err)
+	}
+	updates := map[int64]*status.Update{}
+	for _, inc := range byID {
+		for i := range inc.Updates {
+			updates[inc.Updates[i].ID] = &inc.Updates[i]
+		}
+	}
+	rows, err = q.QueryContext(ctx, `SELECT t.update_id, t.lang, t.text FROM update_texts t JOIN incident_updates u ON u.id = t.update_id
+		WHERE u.incident_id IN `+set, args...)
+	if err != nil {
+		return fmt.Errorf("read update texts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var lang, text string
+		if err := rows.Scan(&id, &lang, &text); err != nil {
+			return fmt.Errorf("read update texts: %w", err)
+		}
+		if u := updates[id]; u != nil {
+			u.Body[lang] = text
+		}
+	}
+	return rows.Err()
+}
+
+// The fields of incident_texts.
+const (
+	textTitle    = "title"
+	textProposal = "proposal"
+)
+
+// setIncidentText replaces an incident's title or proposal: one row per
+// language with a text.
+func setIncidentText(ctx context.Context, tx *sql.Tx, id int64, field string, t status.Text) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM incident_texts WHERE incident_id = ? AND field = ?`, id, field); err != nil {
+		return fmt.Errorf("set %s of %d: %w", field, id, err)
+	}
+	for lang, text := range t.Clean() {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO incident_texts (incident_id, field, lang, text) VALUES (?, ?, ?, ?)`, id, field, lang, text); err != nil {
+			return fmt.Errorf("set %s of %d in %q: %w", field, id, lang, err)
+		}
+	}
+	return nil
+}
+
+// setUpdateText replaces an update's body: one row per language with a text.
+func setUpdateText(ctx context.Context, tx *sql.Tx, updateID int64, t status.Text) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM update_texts WHERE update_id = ?`, updateID); err != nil {
+		return fmt.Errorf("set text of update %d: %w", updateID, err)
+	}
+	for lang, text := range t.Clean() {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO update_texts (update_id, lang, text) VALUES (?, ?, ?)`, updateID, lang, text); err != nil {
+			return fmt.Errorf("set text of update %d in %q: %w", updateID, lang, err)
+		}
+	}
+	return nil
+}
+
 // CreateDraft stores a new incident in state draft with its proposed first
 // update (and, with Publish, approves it in the same transaction).
 func (s *Store) CreateDraft(ctx context.Context, actor string, in status.NewIncident) (*status.Incident, error) {
-	if strings.TrimSpace(in.Title) == "" {
+	if in.Title.Empty() {
 		return nil, fmt.Errorf("create incident: title is empty: %w", ErrInvalid)
 	}
-	if strings.TrimSpace(in.Body) == "" {
+	if in.Body.Empty() {
 		return nil, fmt.Errorf("create incident: message is empty: %w", ErrInvalid)
 	}
 	if in.Origin == "" {
@@ -272,8 +362,8 @@ func (s *Store) CreateDraft(ctx context.Context, actor string, in status.NewInci
 	var id int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		now := s.clock.Now().UnixMilli()
-		res, err := tx.ExecContext(ctx, `INSERT INTO incidents (kind, state, status, impact, title, title_ja, origin, created_ms, updated_ms)
-			VALUES ('incident', 'draft', ?, ?, ?, ?, ?, ?, ?)`, in.Status, in.Impact, in.Title, in.TitleJA, in.Origin, now, now)
+		res, err := tx.ExecContext(ctx, `INSERT INTO incidents (kind, state, status, impact, origin, created_ms, updated_ms)
+			VALUES ('incident', 'draft', ?, ?, ?, ?, ?)`, in.Status, in.Impact, in.Origin, now, now)
 		if err != nil {
 			return fmt.Errorf("create incident: %w", err)
 		}
@@ -281,9 +371,17 @@ func (s *Store) CreateDraft(ctx context.Context, actor string, in status.NewInci
 		if err := setComponents(ctx, tx, id, in.Components); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO incident_updates (incident_id, status, body, body_ja, created_ms, display_ms) VALUES (?, ?, ?, ?, ?, ?)`,
-			id, in.Status, in.Body, in.BodyJA, now, now); err != nil {
+		if err := setIncidentText(ctx, tx, id, textTitle, in.Title); err != nil {
+			return err
+		}
+		res, err = tx.ExecContext(ctx, `INSERT INTO incident_updates (incident_id, status, created_ms, display_ms) VALUES (?, ?, ?, ?)`,
+			id, in.Status, now, now)
+		if err != nil {
 			return fmt.Errorf("create incident: %w", err)
+		}
+		uid, _ := res.LastInsertId()
+		if err := setUpdateText(ctx, tx, uid, in.Body); err != nil {
+			return err
 		}
 		if err := addEvidence(ctx, tx, id, in.Evidence); err != nil {
 			return err
@@ -406,12 +504,6 @@ func (s *Store) AddEvidence(ctx context.Context, id int64, ev []status.Evidence)
 // EditDraft applies an operator's edit to a draft. The engine stops
 // rewriting an edited draft's texts and statuses.
 func (s *Store) EditDraft(ctx context.Context, actor string, id int64, e status.DraftEdit) (*status.Incident, error) {
-	if e.Title != nil && strings.TrimSpace(*e.Title) == "" {
-		return nil, fmt.Errorf("edit incident %d: title is empty: %w", id, ErrInvalid)
-	}
-	if e.Body != nil && strings.TrimSpace(*e.Body) == "" {
-		return nil, fmt.Errorf("edit incident %d: message is empty: %w", id, ErrInvalid)
-	}
 	if e.Impact != nil && !status.ValidImpact(*e.Impact) {
 		return nil, fmt.Errorf("edit incident %d: impact %q (want none, minor, major or critical): %w", id, *e.Impact, ErrInvalid)
 	}
@@ -432,14 +524,18 @@ func (s *Store) EditDraft(ctx context.Context, actor string, id int64, e status.
 			return fmt.Errorf("edit incident %d: it is %s, only drafts can be edited: %w", id, before.State, ErrState)
 		}
 		now := s.clock.Now().UnixMilli()
-		title, titleJA, impact, status := before.Title, before.TitleJA, before.Impact, before.Status
-		set(&title, e.Title)
-		set(&titleJA, e.TitleJA)
+		title, impact, st := before.Title.With(e.Title), before.Impact, before.Status
+		if title.Empty() {
+			return fmt.Errorf("edit incident %d: title is empty: %w", id, ErrInvalid)
+		}
 		set(&impact, e.Impact)
-		set(&status, e.Status)
-		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET title = ?, title_ja = ?, impact = ?, status = ?, edited = 1, updated_ms = ? WHERE id = ?`,
-			title, titleJA, impact, status, now, id); err != nil {
+		set(&st, e.Status)
+		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET impact = ?, status = ?, edited = 1, updated_ms = ? WHERE id = ?`,
+			impact, st, now, id); err != nil {
 			return fmt.Errorf("edit incident %d: %w", id, err)
+		}
+		if err := setIncidentText(ctx, tx, id, textTitle, title); err != nil {
+			return err
 		}
 		if e.Components != nil {
 			if err := setComponents(ctx, tx, id, e.Components); err != nil {
@@ -448,11 +544,15 @@ func (s *Store) EditDraft(ctx context.Context, actor string, id int64, e status.
 		}
 		if len(before.Updates) > 0 {
 			u := before.Updates[len(before.Updates)-1]
-			body, bodyJA := u.Body, u.BodyJA
-			set(&body, e.Body)
-			set(&bodyJA, e.BodyJA)
-			if _, err := tx.ExecContext(ctx, `UPDATE incident_updates SET body = ?, body_ja = ?, status = ? WHERE id = ?`, body, bodyJA, status, u.ID); err != nil {
+			body := u.Body.With(e.Body)
+			if body.Empty() {
+				return fmt.Errorf("edit incident %d: message is empty: %w", id, ErrInvalid)
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE incident_updates SET status = ? WHERE id = ?`, st, u.ID); err != nil {
 				return fmt.Errorf("edit incident %d: %w", id, err)
+			}
+			if err := setUpdateText(ctx, tx, u.ID, body); err != nil {
+				return err
 			}
 		}
 		after, err := s.getIncident(ctx, tx, id)
@@ -503,13 +603,16 @@ func (s *Store) ReviseDraft(ctx context.Context, id int64, r status.DraftRevisio
 		}
 		now := s.clock.Now().UnixMilli()
 		if !before.Edited {
-			if _, err := tx.ExecContext(ctx, `UPDATE incidents SET title = ?, title_ja = ?, impact = ?, updated_ms = ? WHERE id = ?`,
-				r.Title, r.TitleJA, status.ImpactFor(comps), now, id); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE incidents SET impact = ?, updated_ms = ? WHERE id = ?`,
+				status.ImpactFor(comps), now, id); err != nil {
 				return fmt.Errorf("revise draft %d: %w", id, err)
+			}
+			if err := setIncidentText(ctx, tx, id, textTitle, r.Title); err != nil {
+				return err
 			}
 			if len(before.Updates) > 0 {
 				u := before.Updates[len(before.Updates)-1]
-				if _, err := tx.ExecContext(ctx, `UPDATE incident_updates SET body = ?, body_ja = ? WHERE id = ?`, r.Body, r.BodyJA, u.ID); err != nil {
+				if err := setUpdateText(ctx, tx, u.ID, r.Body); err != nil {
 					return fmt.Errorf("revise draft %d: %w", id, err)
 				}
 			}
@@ -651,7 +754,7 @@ func (s *Store) closeDraft(ctx context.Context, actor string, id int64, state, a
 // update writes its event in the same transaction.
 func (s *Store) PostUpdate(ctx context.Context, actor string, id int64, in status.NewUpdate) (*status.Incident, error) {
 	if in.Status == status.StatusResolved {
-		return s.Resolve(ctx, actor, id, in.Body, in.BodyJA)
+		return s.Resolve(ctx, actor, id, in.Body)
 	}
 	if in.Status == "" {
 		in.Status = status.StatusUpdate
@@ -659,7 +762,7 @@ func (s *Store) PostUpdate(ctx context.Context, actor string, id int64, in statu
 	if !status.ValidUpdateStatus(in.Status) {
 		return nil, fmt.Errorf("post update to %d: status %q (want investigating, identified, monitoring, update or resolved): %w", id, in.Status, ErrInvalid)
 	}
-	if strings.TrimSpace(in.Body) == "" {
+	if in.Body.Empty() {
 		return nil, fmt.Errorf("post update to %d: message is empty: %w", id, ErrInvalid)
 	}
 	if err := checkComponents(in.Components); err != nil {
@@ -725,7 +828,7 @@ func (s *Store) PostUpdate(ctx context.Context, actor string, id int64, in statu
 		if err != nil {
 			return err
 		}
-		uid, err := s.insertUpdate(ctx, tx, id, st, in.Body, in.BodyJA, ms, in.Notify, affected)
+		uid, err := s.insertUpdate(ctx, tx, id, st, in.Body, ms, in.Notify, affected)
 		if err != nil {
 			return err
 		}
@@ -755,7 +858,7 @@ func findComp(list []status.ComponentImpact, id string) *status.ComponentImpact 
 	return nil
 }
 
-func (s *Store) insertUpdate(ctx context.Context, tx *sql.Tx, id int64, st, body, bodyJA string, ms int64, notify bool, affected []status.AffectedComponent) (int64, error) {
+func (s *Store) insertUpdate(ctx context.Context, tx *sql.Tx, id int64, st string, body status.Text, ms int64, notify bool, affected []status.AffectedComponent) (int64, error) {
 	if affected == nil {
 		affected = []status.AffectedComponent{}
 	}
@@ -763,39 +866,49 @@ func (s *Store) insertUpdate(ctx context.Context, tx *sql.Tx, id int64, st, body
 	if err != nil {
 		return 0, fmt.Errorf("insert update: %w", err)
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO incident_updates (incident_id, status, body, body_ja, created_ms, display_ms, notify, affected) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		id, st, body, bodyJA, ms, ms, boolInt(notify), string(aj))
+	res, err := tx.ExecContext(ctx, `INSERT INTO incident_updates (incident_id, status, created_ms, display_ms, notify, affected) VALUES (?, ?, ?, ?, ?, ?)`,
+		id, st, ms, ms, boolInt(notify), string(aj))
 	if err != nil {
 		return 0, fmt.Errorf("insert update of %d: %w", id, err)
 	}
-	return res.LastInsertId()
+	uid, err := res.LastInsertId()
+	if err != nil {
+		return 0, fmt.Errorf("insert update of %d: %w", id, err)
+	}
+	return uid, setUpdateText(ctx, tx, uid, body)
 }
 
-// Default texts of the updates probed writes itself.
-const (
-	ResolvedBody             = "This incident has been resolved."
-	ResolvedBodyJA           = "この障害は解消しました。"
-	MaintenanceScheduledBody = "The scheduled maintenance has been planned."
-	MaintenanceScheduledJA   = "定期メンテナンスを予定しています。"
-	MaintenanceStartedBody   = "The scheduled maintenance is in progress. We will provide updates as necessary."
-	MaintenanceStartedJA     = "定期メンテナンスを実施中です。必要に応じて続報をお知らせします。"
-	MaintenanceVerifyingBody = "Verification is currently underway for the maintenance items."
-	MaintenanceVerifyingJA   = "メンテナンス作業の確認を行っています。"
-	MaintenanceCompletedBody = "The scheduled maintenance has been completed."
-	MaintenanceCompletedJA   = "定期メンテナンスは完了しました。"
-	MaintenanceCancelledBody = "The scheduled maintenance has been cancelled."
-	MaintenanceCancelledJA   = "定期メンテナンスは中止になりました。"
-)
+// Default texts of the updates probed writes itself, by what happened.
+func defaultBody(what string) status.Text {
+	switch what {
+	case status.StatusResolved:
+		return status.Text{"en": "This incident has been resolved.", "ja": "この障害は解消しました。"}
+	case status.StatusScheduled:
+		return status.Text{"en": "The scheduled maintenance has been planned.", "ja": "定期メンテナンスを予定しています。"}
+	case status.StatusInProgress:
+		return status.Text{"en": "The scheduled maintenance is in progress. We will provide updates as necessary.", "ja": "定期メンテナンスを実施中です。必要に応じて続報をお知らせします。"}
+	case status.StatusVerifying:
+		return status.Text{"en": "Verification is currently underway for the maintenance items.", "ja": "メンテナンス作業の確認を行っています。"}
+	case status.StatusCompleted:
+		return status.Text{"en": "The scheduled maintenance has been completed.", "ja": "定期メンテナンスは完了しました。"}
+	case status.StateWithdrawn:
+		return status.Text{"en": "The scheduled maintenance has been cancelled.", "ja": "定期メンテナンスは中止になりました。"}
+	}
+	return nil
+}
+
+// orDefault is body, or the default text of what when body is empty.
+func orDefault(body status.Text, what string) status.Text {
+	if body.Empty() {
+		return defaultBody(what)
+	}
+	return body
+}
 
 // Resolve resolves a published incident: it leaves the public statuses,
 // gets a final update, and subscribers are told.
-func (s *Store) Resolve(ctx context.Context, actor string, id int64, body, bodyJA string) (*status.Incident, error) {
-	if strings.TrimSpace(body) == "" {
-		body = ResolvedBody
-		if bodyJA == "" {
-			bodyJA = ResolvedBodyJA
-		}
-	}
+func (s *Store) Resolve(ctx context.Context, actor string, id int64, body status.Text) (*status.Incident, error) {
+	body = orDefault(body, status.StatusResolved)
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		before, err := s.getIncident(ctx, tx, id)
 		if err != nil {
@@ -821,7 +934,7 @@ func (s *Store) Resolve(ctx context.Context, actor string, id int64, body, bodyJ
 		if err != nil {
 			return err
 		}
-		uid, err := s.insertUpdate(ctx, tx, id, status.StatusResolved, body, bodyJA, ms, true, affected)
+		uid, err := s.insertUpdate(ctx, tx, id, status.StatusResolved, body, ms, true, affected)
 		if err != nil {
 			return err
 		}
@@ -842,7 +955,7 @@ func (s *Store) Resolve(ctx context.Context, actor string, id int64, body, bodyJ
 
 // ProposeResolve records the engine's proposal to resolve a published
 // incident whose components have recovered. Nothing public changes.
-func (s *Store) ProposeResolve(ctx context.Context, id int64, body, bodyJA string) error {
+func (s *Store) ProposeResolve(ctx context.Context, id int64, body status.Text) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		before, err := s.getIncident(ctx, tx, id)
 		if err != nil {
@@ -852,9 +965,12 @@ func (s *Store) ProposeResolve(ctx context.Context, id int64, body, bodyJA strin
 			return nil
 		}
 		ms := s.clock.Now().UnixMilli()
-		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET proposal = 'resolve', proposal_body = ?, proposal_body_ja = ?, proposal_ms = ?, updated_ms = ? WHERE id = ?`,
-			body, bodyJA, ms, ms, id); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET proposal = 'resolve', proposal_ms = ?, updated_ms = ? WHERE id = ?`,
+			ms, ms, id); err != nil {
 			return fmt.Errorf("propose resolving %d: %w", id, err)
+		}
+		if err := setIncidentText(ctx, tx, id, textProposal, body); err != nil {
+			return err
 		}
 		after, err := s.getIncident(ctx, tx, id)
 		if err != nil {

@@ -44,13 +44,13 @@ func TestDraftApproveResolveLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	since := t0.Add(-time.Minute)
-	d, err := s.CreateDraft(ctx, ActorEngine, status.NewIncident{Title: "OCSP down", Body: "We are investigating.", BodyJA: "調査中です。", Origin: status.OriginProbe,
+	d, err := s.CreateDraft(ctx, ActorEngine, status.NewIncident{Title: status.Text{"en": "OCSP down"}, Body: status.Text{"en": "We are investigating.", "ja": "調査中です。"}, Origin: status.OriginProbe,
 		Components: []status.ComponentImpact{{ID: "ocsp", Status: status.MajorOutage, Since: &since}},
 		Evidence:   []status.Evidence{{Component: "ocsp", Probe: "ocsp-good", Location: "tokyo-1", Check: "ocsp_next_update", Message: "stale", Since: since, Values: map[string]string{"next_update": "x"}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.State != status.StateDraft || d.Impact != status.ImpactCritical || len(d.Evidence) != 1 || len(d.Updates) != 1 || d.Updates[0].BodyJA != "調査中です。" {
+	if d.State != status.StateDraft || d.Impact != status.ImpactCritical || len(d.Evidence) != 1 || len(d.Updates) != 1 || d.Updates[0].Body["ja"] != "調査中です。" {
 		t.Fatalf("draft = %+v", d)
 	}
 	if got := pendingKinds(t, s); len(got) != 0 {
@@ -76,15 +76,15 @@ func TestDraftApproveResolveLifecycle(t *testing.T) {
 		t.Fatalf("statuses after approve = %+v", st)
 	}
 	fc.Advance(10 * time.Minute)
-	if _, err := s.PostUpdate(ctx, "bob", d.ID, status.NewUpdate{Status: status.StatusIdentified, Body: "Found it.", Notify: true,
+	if _, err := s.PostUpdate(ctx, "bob", d.ID, status.NewUpdate{Status: status.StatusIdentified, Body: status.Text{"en": "Found it."}, Notify: true,
 		Components: []status.ComponentImpact{{ID: "ocsp", Status: status.PartialOutage}}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.PostUpdate(ctx, "bob", d.ID, status.NewUpdate{Status: status.StatusUpdate, Body: "Quiet note."}); err != nil {
+	if _, err := s.PostUpdate(ctx, "bob", d.ID, status.NewUpdate{Status: status.StatusUpdate, Body: status.Text{"en": "Quiet note."}}); err != nil {
 		t.Fatal(err)
 	}
 	fc.Advance(10 * time.Minute)
-	r, err := s.Resolve(ctx, "bob", d.ID, "", "")
+	r, err := s.Resolve(ctx, "bob", d.ID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,19 +133,19 @@ func TestRejectChangesNothingPublic(t *testing.T) {
 	ctx := context.Background()
 	fc := clock.NewFake(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))
 	s := openTest(t, fc)
-	d, err := s.CreateDraft(ctx, ActorEngine, status.NewIncident{Title: "CRL stale", Body: "x", Origin: status.OriginProbe, Components: []status.ComponentImpact{{ID: "crl", Status: status.PartialOutage}}})
+	d, err := s.CreateDraft(ctx, ActorEngine, status.NewIncident{Title: status.Text{"en": "CRL stale"}, Body: status.Text{"en": "x"}, Origin: status.OriginProbe, Components: []status.ComponentImpact{{ID: "crl", Status: status.PartialOutage}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	title := "CRL late"
-	if _, err := s.EditDraft(ctx, "carol", d.ID, status.DraftEdit{Title: &title}); err != nil {
+	title := status.Text{"en": "CRL late"}
+	if _, err := s.EditDraft(ctx, "carol", d.ID, status.DraftEdit{Title: title}); err != nil {
 		t.Fatal(err)
 	}
 	r, err := s.Reject(ctx, "carol", d.ID, "probe misconfigured")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.State != status.StateRejected || r.Reason != "probe misconfigured" || r.Title != "CRL late" || !r.Edited {
+	if r.State != status.StateRejected || r.Reason != "probe misconfigured" || r.Title["en"] != "CRL late" || !r.Edited {
 		t.Fatalf("rejected = %+v", r)
 	}
 	if got := pendingKinds(t, s); len(got) != 0 {
@@ -155,7 +155,7 @@ func TestRejectChangesNothingPublic(t *testing.T) {
 	if len(st) != 0 {
 		t.Fatalf("statuses = %+v, want none recorded", st)
 	}
-	if _, err := s.EditDraft(ctx, "carol", d.ID, status.DraftEdit{Title: &title}); !errors.Is(err, ErrState) {
+	if _, err := s.EditDraft(ctx, "carol", d.ID, status.DraftEdit{Title: title}); !errors.Is(err, ErrState) {
 		t.Fatalf("edit after reject: %v, want ErrState", err)
 	}
 	if _, err := s.GetIncident(ctx, 999); !errors.Is(err, ErrNotFound) {
@@ -168,11 +168,11 @@ func TestMaintenanceAdvancesOnTime(t *testing.T) {
 	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	fc := clock.NewFake(t0)
 	s := openTest(t, fc)
-	m, err := s.ScheduleMaintenance(ctx, "dave", status.NewMaintenance{Title: "TSA HSM swap", Components: []string{"timestamp"}, Start: t0.Add(time.Hour), End: t0.Add(2 * time.Hour)})
+	m, err := s.ScheduleMaintenance(ctx, "dave", status.NewMaintenance{Title: status.Text{"en": "TSA HSM swap"}, Components: []string{"timestamp"}, Start: t0.Add(time.Hour), End: t0.Add(2 * time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.ScheduleMaintenance(ctx, "dave", status.NewMaintenance{Title: "bad", Components: []string{"x"}, Start: t0.Add(time.Hour), End: t0}); !errors.Is(err, ErrInvalid) {
+	if _, err := s.ScheduleMaintenance(ctx, "dave", status.NewMaintenance{Title: status.Text{"en": "bad"}, Components: []string{"x"}, Start: t0.Add(time.Hour), End: t0}); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("end before start: %v", err)
 	}
 	if next, _ := s.NextMaintenanceChange(ctx, t0); !next.Equal(t0.Add(time.Hour)) {
@@ -193,7 +193,7 @@ func TestMaintenanceAdvancesOnTime(t *testing.T) {
 	if st["timestamp"].Status != status.UnderMaintenance {
 		t.Fatalf("status = %+v", st)
 	}
-	if _, err := s.VerifyMaintenance(ctx, "dave", m.ID, "", ""); err != nil {
+	if _, err := s.VerifyMaintenance(ctx, "dave", m.ID, nil); err != nil {
 		t.Fatal(err)
 	}
 	fc.Advance(time.Hour)
@@ -276,7 +276,7 @@ func BenchmarkListIncidents1000(b *testing.B) {
 	}
 	defer s.Close()
 	for i := range 1000 {
-		if _, err := s.CreateDraft(ctx, "alice", status.NewIncident{Title: fmt.Sprint("incident ", i), Body: "Investigating.", Publish: true,
+		if _, err := s.CreateDraft(ctx, "alice", status.NewIncident{Title: status.Text{"en": fmt.Sprint("incident ", i)}, Body: status.Text{"en": "Investigating."}, Publish: true,
 			Components: []status.ComponentImpact{{ID: "ocsp", Status: status.MajorOutage}, {ID: "crl", Status: status.PartialOutage}},
 			Evidence:   []status.Evidence{{Component: "ocsp", Probe: "ocsp", Location: "tokyo-1", Check: "ocsp_next_update", Message: "stale", Values: map[string]string{"a": "b"}}}}); err != nil {
 			b.Fatal(err)

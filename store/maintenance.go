@@ -12,7 +12,7 @@ import (
 // ScheduleMaintenance publishes a maintenance window (an operator made it:
 // no approval step) with status scheduled, and tells subscribers.
 func (s *Store) ScheduleMaintenance(ctx context.Context, actor string, in status.NewMaintenance) (*status.Incident, error) {
-	if strings.TrimSpace(in.Title) == "" {
+	if in.Title.Empty() {
 		return nil, fmt.Errorf("schedule maintenance: title is empty: %w", ErrInvalid)
 	}
 	if len(in.Components) == 0 {
@@ -33,27 +33,25 @@ func (s *Store) ScheduleMaintenance(ctx context.Context, actor string, in status
 		seen[c] = true
 		comps = append(comps, status.ComponentImpact{ID: c, Status: status.UnderMaintenance})
 	}
-	if strings.TrimSpace(in.Body) == "" {
-		in.Body = MaintenanceScheduledBody
-		if in.BodyJA == "" {
-			in.BodyJA = MaintenanceScheduledJA
-		}
-	}
+	in.Body = orDefault(in.Body, status.StatusScheduled)
 	var id int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		now := s.clock.Now()
 		ms := now.UnixMilli()
-		res, err := tx.ExecContext(ctx, `INSERT INTO incidents (kind, state, status, impact, title, title_ja, origin, created_ms, updated_ms, published_ms, scheduled_for_ms, scheduled_until_ms)
-			VALUES ('maintenance', 'published', 'scheduled', 'maintenance', ?, ?, 'manual', ?, ?, ?, ?, ?)`,
-			in.Title, in.TitleJA, ms, ms, ms, in.Start.UnixMilli(), in.End.UnixMilli())
+		res, err := tx.ExecContext(ctx, `INSERT INTO incidents (kind, state, status, impact, origin, created_ms, updated_ms, published_ms, scheduled_for_ms, scheduled_until_ms)
+			VALUES ('maintenance', 'published', 'scheduled', 'maintenance', 'manual', ?, ?, ?, ?, ?)`,
+			ms, ms, ms, in.Start.UnixMilli(), in.End.UnixMilli())
 		if err != nil {
 			return fmt.Errorf("schedule maintenance: %w", err)
 		}
 		id, _ = res.LastInsertId()
+		if err := setIncidentText(ctx, tx, id, textTitle, in.Title); err != nil {
+			return err
+		}
 		if err := setComponents(ctx, tx, id, comps); err != nil {
 			return err
 		}
-		uid, err := s.insertUpdate(ctx, tx, id, status.StatusScheduled, in.Body, in.BodyJA, ms, true, nil)
+		uid, err := s.insertUpdate(ctx, tx, id, status.StatusScheduled, in.Body, ms, true, nil)
 		if err != nil {
 			return err
 		}
@@ -110,7 +108,7 @@ func (s *Store) AdvanceMaintenances(ctx context.Context, now time.Time) ([]int64
 				return nil // moved meanwhile by an operator
 			}
 			if inc.Status == status.StatusScheduled {
-				if err := s.moveMaintenance(ctx, tx, ActorEngine, inc, status.StatusInProgress, "", ""); err != nil {
+				if err := s.moveMaintenance(ctx, tx, ActorEngine, inc, status.StatusInProgress, nil); err != nil {
 					return err
 				}
 				if inc.ScheduledUntil == nil || inc.ScheduledUntil.After(now) {
@@ -121,7 +119,7 @@ func (s *Store) AdvanceMaintenances(ctx context.Context, now time.Time) ([]int64
 					return err
 				}
 			}
-			return s.moveMaintenance(ctx, tx, ActorEngine, inc, status.StatusCompleted, "", "")
+			return s.moveMaintenance(ctx, tx, ActorEngine, inc, status.StatusCompleted, nil)
 		})
 		if err != nil {
 			return moved, err
@@ -133,21 +131,21 @@ func (s *Store) AdvanceMaintenances(ctx context.Context, now time.Time) ([]int64
 
 // VerifyMaintenance marks an in-progress maintenance verifying (the
 // operator is checking the work); components stay under maintenance.
-func (s *Store) VerifyMaintenance(ctx context.Context, actor string, id int64, body, bodyJA string) (*status.Incident, error) {
-	return s.operatorMove(ctx, actor, id, status.StatusVerifying, body, bodyJA)
+func (s *Store) VerifyMaintenance(ctx context.Context, actor string, id int64, body status.Text) (*status.Incident, error) {
+	return s.operatorMove(ctx, actor, id, status.StatusVerifying, body)
 }
 
 // CompleteMaintenance ends an in-progress or verifying maintenance early.
-func (s *Store) CompleteMaintenance(ctx context.Context, actor string, id int64, body, bodyJA string) (*status.Incident, error) {
-	return s.operatorMove(ctx, actor, id, status.StatusCompleted, body, bodyJA)
+func (s *Store) CompleteMaintenance(ctx context.Context, actor string, id int64, body status.Text) (*status.Incident, error) {
+	return s.operatorMove(ctx, actor, id, status.StatusCompleted, body)
 }
 
 // StartMaintenance starts a scheduled maintenance before its time.
-func (s *Store) StartMaintenance(ctx context.Context, actor string, id int64, body, bodyJA string) (*status.Incident, error) {
-	return s.operatorMove(ctx, actor, id, status.StatusInProgress, body, bodyJA)
+func (s *Store) StartMaintenance(ctx context.Context, actor string, id int64, body status.Text) (*status.Incident, error) {
+	return s.operatorMove(ctx, actor, id, status.StatusInProgress, body)
 }
 
-func (s *Store) operatorMove(ctx context.Context, actor string, id int64, to, body, bodyJA string) (*status.Incident, error) {
+func (s *Store) operatorMove(ctx context.Context, actor string, id int64, to string, body status.Text) (*status.Incident, error) {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		inc, err := s.getIncident(ctx, tx, id)
 		if err != nil {
@@ -159,7 +157,7 @@ func (s *Store) operatorMove(ctx context.Context, actor string, id int64, to, bo
 		if !status.CanMoveMaintenance(inc.Status, to) {
 			return fmt.Errorf("move maintenance %d to %s: it is %s (want %s): %w", id, to, inc.Status, strings.Join(status.MaintenanceFrom(to), " or "), ErrState)
 		}
-		return s.moveMaintenance(ctx, tx, actor, inc, to, body, bodyJA)
+		return s.moveMaintenance(ctx, tx, actor, inc, to, body)
 	})
 	if err != nil {
 		return nil, err
@@ -169,19 +167,19 @@ func (s *Store) operatorMove(ctx context.Context, actor string, id int64, to, bo
 
 // moveMaintenance changes a maintenance's status with its update, public
 // statuses, event and audit entry.
-func (s *Store) moveMaintenance(ctx context.Context, tx *sql.Tx, actor string, before *status.Incident, to, body, bodyJA string) error {
+func (s *Store) moveMaintenance(ctx context.Context, tx *sql.Tx, actor string, before *status.Incident, to string, body status.Text) error {
 	now := s.clock.Now()
 	ms := now.UnixMilli()
 	var event string
 	switch to {
 	case status.StatusInProgress:
 		event = EventMaintenanceStarted
-		defaultText(&body, &bodyJA, MaintenanceStartedBody, MaintenanceStartedJA)
+		body = orDefault(body, to)
 	case status.StatusVerifying:
-		defaultText(&body, &bodyJA, MaintenanceVerifyingBody, MaintenanceVerifyingJA)
+		body = orDefault(body, to)
 	case status.StatusCompleted:
 		event = EventMaintenanceCompleted
-		defaultText(&body, &bodyJA, MaintenanceCompletedBody, MaintenanceCompletedJA)
+		body = orDefault(body, to)
 	}
 	comps := before.ComponentIDs()
 	old, err := s.publicStatuses(ctx, tx, comps)
@@ -202,7 +200,7 @@ func (s *Store) moveMaintenance(ctx context.Context, tx *sql.Tx, actor string, b
 	if err != nil {
 		return err
 	}
-	uid, err := s.insertUpdate(ctx, tx, before.ID, to, body, bodyJA, ms, event != "", affected)
+	uid, err := s.insertUpdate(ctx, tx, before.ID, to, body, ms, event != "", affected)
 	if err != nil {
 		return err
 	}
@@ -218,15 +216,6 @@ func (s *Store) moveMaintenance(ctx context.Context, tx *sql.Tx, actor string, b
 	return s.audit(ctx, tx, actor, "maintenance_"+to, before.ID, "", before, after)
 }
 
-func defaultText(body, bodyJA *string, en, ja string) {
-	if strings.TrimSpace(*body) == "" {
-		*body = en
-		if *bodyJA == "" {
-			*bodyJA = ja
-		}
-	}
-}
-
 // CancelMaintenance calls off a scheduled maintenance (state withdrawn;
 // subscribers who were told it was planned are told it is off). One already
 // in progress is completed early instead.
@@ -240,17 +229,15 @@ func (s *Store) CancelMaintenance(ctx context.Context, actor string, id int64, r
 			return fmt.Errorf("cancel maintenance %d: it is a %s %s: %w", id, before.State, before.Kind, ErrState)
 		}
 		if before.Status != status.StatusScheduled {
-			body := reason
-			return s.moveMaintenance(ctx, tx, actor, before, status.StatusCompleted, body, "")
+			return s.moveMaintenance(ctx, tx, actor, before, status.StatusCompleted, reasonText(reason))
 		}
 		now := s.clock.Now()
 		ms := now.UnixMilli()
 		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET state = 'withdrawn', reason = ?, updated_ms = ? WHERE id = ?`, reason, ms, id); err != nil {
 			return fmt.Errorf("cancel maintenance %d: %w", id, err)
 		}
-		body, bodyJA := reason, ""
-		defaultText(&body, &bodyJA, MaintenanceCancelledBody, MaintenanceCancelledJA)
-		uid, err := s.insertUpdate(ctx, tx, id, before.Status, body, bodyJA, ms, true, nil)
+		body := orDefault(reasonText(reason), status.StateWithdrawn)
+		uid, err := s.insertUpdate(ctx, tx, id, before.Status, body, ms, true, nil)
 		if err != nil {
 			return err
 		}
@@ -313,4 +300,13 @@ func (s *Store) NextMaintenanceChange(ctx context.Context, now time.Time) (time.
 		return time.Time{}, nil
 	}
 	return fromMS(next.Int64), nil
+}
+
+// reasonText is an operator's reason as an update body: one text, kept as
+// typed and filed under English (readers of every language fall back to it).
+func reasonText(reason string) status.Text {
+	if strings.TrimSpace(reason) == "" {
+		return nil
+	}
+	return status.Text{"en": reason}
 }

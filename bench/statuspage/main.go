@@ -129,14 +129,14 @@ func history(cs []config.Component, now time.Time, days int) statuspage.Data {
 		end := t.Add(dur)
 		body := "We are investigating elevated error rates for this service. Certificates already issued are not affected."
 		r := statuspage.Record{ID: id, Kind: status.KindIncident, State: status.StateResolved, Status: "resolved", Impact: impacts[st],
-			Title: fmt.Sprintf("Elevated errors on %s", comp), TitleJA: fmt.Sprintf("%s のエラー増加", comp),
+			Title:      status.Text{"en": fmt.Sprintf("Elevated errors on %s", comp), "ja": fmt.Sprintf("%s のエラー増加", comp)},
 			Components: []statuspage.RecordComponent{{ID: comp, Status: st}}, CreatedAt: t, PublishedAt: t, StartedAt: t, ResolvedAt: end,
 			Updates: []statuspage.RecordUpdate{
-				{ID: id*10 + 1, Status: "investigating", Body: body, BodyJA: "調査しています。", CreatedAt: t, Notify: true,
+				{ID: id*10 + 1, Status: "investigating", Body: status.Text{"en": body, "ja": "調査しています。"}, CreatedAt: t, Notify: true,
 					Affected: []statuspage.AffectedComponent{{ID: comp, OldStatus: status.Operational, NewStatus: st}}},
-				{ID: id*10 + 2, Status: "identified", Body: "The issue has been identified and a fix is being implemented.", CreatedAt: t.Add(dur / 4)},
-				{ID: id*10 + 3, Status: "monitoring", Body: "A fix has been implemented and we are monitoring the results.", CreatedAt: t.Add(dur / 2)},
-				{ID: id*10 + 4, Status: "resolved", Body: "This incident has been resolved.", CreatedAt: end, Notify: true,
+				{ID: id*10 + 2, Status: "identified", Body: status.Text{"en": "The issue has been identified and a fix is being implemented."}, CreatedAt: t.Add(dur / 4)},
+				{ID: id*10 + 3, Status: "monitoring", Body: status.Text{"en": "A fix has been implemented and we are monitoring the results."}, CreatedAt: t.Add(dur / 2)},
+				{ID: id*10 + 4, Status: "resolved", Body: status.Text{"en": "This incident has been resolved."}, CreatedAt: end, Notify: true,
 					Affected: []statuspage.AffectedComponent{{ID: comp, OldStatus: st, NewStatus: status.Operational}}},
 			}}
 		d.Records = append(d.Records, r)
@@ -148,18 +148,18 @@ func history(cs []config.Component, now time.Time, days int) statuspage.Data {
 		comp := leaves[rng.IntN(len(leaves))]
 		end := t.Add(2 * time.Hour)
 		r := statuspage.Record{ID: id, Kind: status.KindMaintenance, State: status.StatePublished, Status: "scheduled",
-			Title: "Scheduled maintenance of " + comp, Components: []statuspage.RecordComponent{{ID: comp, Status: status.UnderMaintenance}},
+			Title: status.Text{"en": "Scheduled maintenance of " + comp}, Components: []statuspage.RecordComponent{{ID: comp, Status: status.UnderMaintenance}},
 			CreatedAt: t.AddDate(0, 0, -7), PublishedAt: t.AddDate(0, 0, -7), ScheduledFor: t, ScheduledUntil: end,
-			Updates: []statuspage.RecordUpdate{{ID: id*10 + 1, Status: "scheduled", Body: "We will be undergoing scheduled maintenance during this time.", CreatedAt: t.AddDate(0, 0, -7)}}}
+			Updates: []statuspage.RecordUpdate{{ID: id*10 + 1, Status: "scheduled", Body: status.Text{"en": "We will be undergoing scheduled maintenance during this time."}, CreatedAt: t.AddDate(0, 0, -7)}}}
 		switch {
 		case end.Before(now):
 			r.State, r.Status, r.ResolvedAt = status.StateResolved, "completed", end
 			r.Updates = append(r.Updates,
-				statuspage.RecordUpdate{ID: id*10 + 2, Status: "in_progress", Body: "Scheduled maintenance is currently in progress.", CreatedAt: t},
-				statuspage.RecordUpdate{ID: id*10 + 3, Status: "completed", Body: "The scheduled maintenance has been completed.", CreatedAt: end})
+				statuspage.RecordUpdate{ID: id*10 + 2, Status: "in_progress", Body: status.Text{"en": "Scheduled maintenance is currently in progress."}, CreatedAt: t},
+				statuspage.RecordUpdate{ID: id*10 + 3, Status: "completed", Body: status.Text{"en": "The scheduled maintenance has been completed."}, CreatedAt: end})
 		case t.Before(now):
 			r.Status = "in_progress"
-			r.Updates = append(r.Updates, statuspage.RecordUpdate{ID: id*10 + 2, Status: "in_progress", Body: "Scheduled maintenance is currently in progress.", CreatedAt: t})
+			r.Updates = append(r.Updates, statuspage.RecordUpdate{ID: id*10 + 2, Status: "in_progress", Body: status.Text{"en": "Scheduled maintenance is currently in progress."}, CreatedAt: t})
 		}
 		d.Records = append(d.Records, r)
 		id++

@@ -78,10 +78,10 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		},
 		ScheduleMaintenance: func(ctx context.Context, actor string, components []string, start time.Time, length time.Duration) (int64, error) {
 			inc, err := d.engine.ScheduleMaintenance(ctx, actor, status.NewMaintenance{
-				Title: "CRL distribution point maintenance", TitleJA: "CRL 配布ポイントのメンテナンス",
+				Title:      status.Text{"en": "CRL distribution point maintenance", "ja": "CRL 配布ポイントのメンテナンス"},
 				Components: components, Start: start, End: start.Add(length),
-				Body:   fmt.Sprintf("On %s from %s to %s UTC, Demo CA will be performing planned maintenance of the CRL distribution point.", start.UTC().Format("2006-01-02"), start.UTC().Format("15:04"), start.Add(length).UTC().Format("15:04")),
-				BodyJA: fmt.Sprintf("%s %s から %s (UTC) まで、CRL 配布ポイントの計画メンテナンスを実施します。", start.UTC().Format("2006-01-02"), start.UTC().Format("15:04"), start.Add(length).UTC().Format("15:04")),
+				Body: status.Text{"en": fmt.Sprintf("On %s from %s to %s UTC, Demo CA will be performing planned maintenance of the CRL distribution point.", start.UTC().Format("2006-01-02"), start.UTC().Format("15:04"), start.Add(length).UTC().Format("15:04")),
+					"ja": fmt.Sprintf("%s %s から %s (UTC) まで、CRL 配布ポイントの計画メンテナンスを実施します。", start.UTC().Format("2006-01-02"), start.UTC().Format("15:04"), start.Add(length).UTC().Format("15:04"))},
 			})
 			if err != nil {
 				return 0, err

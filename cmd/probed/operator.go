@@ -296,14 +296,14 @@ func printIncidentTable(w io.Writer, list []status.Incident, maint bool) error {
 	for i := range list {
 		inc := &list[i]
 		if maint {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", inc.ID, inc.State, inc.Status, fmtT(inc.ScheduledFor), fmtT(inc.ScheduledUntil), componentsText(inc), inc.Title)
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", inc.ID, inc.State, inc.Status, fmtT(inc.ScheduledFor), fmtT(inc.ScheduledUntil), componentsText(inc), inc.Title.In("en"))
 			continue
 		}
 		status := inc.Status
 		if inc.Proposal != nil {
 			status += " (resolve proposed)"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", inc.ID, inc.State, status, inc.Impact, inc.CreatedAt.UTC().Format(time.RFC3339), componentsText(inc), inc.Title)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", inc.ID, inc.State, status, inc.Impact, inc.CreatedAt.UTC().Format(time.RFC3339), componentsText(inc), inc.Title.In("en"))
 	}
 	return tw.Flush()
 }
@@ -315,11 +315,20 @@ func fmtT(t *time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
-func printIncident(w io.Writer, inc *status.Incident) {
-	fmt.Fprintf(w, "#%d %s\n", inc.ID, inc.Title)
-	if inc.TitleJA != "" {
-		fmt.Fprintf(w, "   %s\n", inc.TitleJA)
+// printOtherLanguages prints a text's languages other than the English
+// shown first, each on its own line after its code.
+func printOtherLanguages(w io.Writer, indent string, t status.Text) {
+	first := t.In("en")
+	for _, lang := range t.Languages() {
+		if t[lang] != first {
+			fmt.Fprintf(w, "%s[%s] %s\n", indent, lang, t[lang])
+		}
 	}
+}
+
+func printIncident(w io.Writer, inc *status.Incident) {
+	fmt.Fprintf(w, "#%d %s\n", inc.ID, inc.Title.In("en"))
+	printOtherLanguages(w, "   ", inc.Title)
 	fmt.Fprintf(w, "kind %s · state %s · status %s · impact %s · origin %s\n", inc.Kind, inc.State, inc.Status, inc.Impact, inc.Origin)
 	fmt.Fprintf(w, "created %s · published %s · resolved %s\n", inc.CreatedAt.UTC().Format(time.RFC3339), fmtT(inc.PublishedAt), fmtT(inc.ResolvedAt))
 	if inc.ScheduledFor != nil {
@@ -330,7 +339,7 @@ func printIncident(w io.Writer, inc *status.Incident) {
 	}
 	fmt.Fprintf(w, "components: %s\n", componentsText(inc))
 	if inc.Proposal != nil {
-		fmt.Fprintf(w, "\nprobed proposes resolving it (%s): %s\n", inc.Proposal.At.UTC().Format(time.RFC3339), inc.Proposal.Body)
+		fmt.Fprintf(w, "\nprobed proposes resolving it (%s): %s\n", inc.Proposal.At.UTC().Format(time.RFC3339), inc.Proposal.Body.In("en"))
 	}
 	fmt.Fprintln(w, "\nupdates (newest first):")
 	for _, u := range inc.Updates {
@@ -338,10 +347,8 @@ func printIncident(w io.Writer, inc *status.Incident) {
 		if u.Notify {
 			notify = " (notified)"
 		}
-		fmt.Fprintf(w, "  %s  %s%s\n    %s\n", u.DisplayAt.UTC().Format(time.RFC3339), u.Status, notify, u.Body)
-		if u.BodyJA != "" {
-			fmt.Fprintf(w, "    %s\n", u.BodyJA)
-		}
+		fmt.Fprintf(w, "  %s  %s%s\n    %s\n", u.DisplayAt.UTC().Format(time.RFC3339), u.Status, notify, u.Body.In("en"))
+		printOtherLanguages(w, "    ", u.Body)
 	}
 	if len(inc.Evidence) > 0 {
 		fmt.Fprintln(w, "\nevidence:")

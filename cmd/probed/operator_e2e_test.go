@@ -108,7 +108,7 @@ incidents: {failures_to_open: 2, successes_to_close: 2}
 	if out := ok("incident", "show", id); !strings.Contains(out, "evidence:") || !strings.Contains(out, "crl@cli-e2e") {
 		t.Fatalf("incident show (text) =\n%s", out)
 	}
-	if inc := incidentJSON("incident", "edit", id, "-title", "CRL distribution point unavailable"); inc.Title != "CRL distribution point unavailable" || !inc.Edited {
+	if inc := incidentJSON("incident", "edit", id, "-title", "CRL distribution point unavailable"); inc.Title["en"] != "CRL distribution point unavailable" || !inc.Edited {
 		t.Fatalf("edit = %+v", inc)
 	}
 	if inc := incidentJSON("incident", "approve", id); inc.State != "published" || inc.PublishedAt == nil {
@@ -122,7 +122,7 @@ incidents: {failures_to_open: 2, successes_to_close: 2}
 		inc := incidentJSON("incident", "show", id)
 		return inc.Proposal != nil, fmt.Sprint(inc.Proposal)
 	})
-	if inc := incidentJSON("incident", "resolve", id, "-message", "The CRL is served again."); inc.State != "resolved" || inc.Updates[0].Body != "The CRL is served again." {
+	if inc := incidentJSON("incident", "resolve", id, "-message", "The CRL is served again."); inc.State != "resolved" || inc.Updates[0].Body["en"] != "The CRL is served again." {
 		t.Fatalf("resolve = %+v", inc)
 	}
 

@@ -101,11 +101,11 @@ probes:
 
 	// An operator's approval reaches the page at once (the engine's change
 	// hook, not the minute ticker); a draft made before it never does.
-	if _, err := d.engine.CreateIncident(ctx, "alice", status.NewIncident{Title: "DRAFT-NEVER-PUBLIC", Body: "draft",
+	if _, err := d.engine.CreateIncident(ctx, "alice", status.NewIncident{Title: status.Text{"en": "DRAFT-NEVER-PUBLIC"}, Body: status.Text{"en": "draft"},
 		Components: []status.ComponentImpact{{ID: "ocsp", Status: status.MajorOutage}}}); err != nil {
 		t.Fatal(err)
 	}
-	inc, err := d.engine.CreateIncident(ctx, "alice", status.NewIncident{Title: "ACME orders delayed", Body: "We are investigating.",
+	inc, err := d.engine.CreateIncident(ctx, "alice", status.NewIncident{Title: status.Text{"en": "ACME orders delayed"}, Body: status.Text{"en": "We are investigating."},
 		Components: []status.ComponentImpact{{ID: "acme", Status: status.PartialOutage}}})
 	if err != nil {
 		t.Fatal(err)

@@ -86,7 +86,7 @@ func (s storeSource) coverage(ctx context.Context, from, to time.Time) ([]status
 
 func recordOf(inc status.Incident) statuspage.Record {
 	r := statuspage.Record{ID: inc.ID, Kind: inc.Kind, State: inc.State, Status: inc.Status, Impact: inc.Impact,
-		Title: inc.Title, TitleJA: inc.TitleJA, CreatedAt: inc.CreatedAt}
+		Title: inc.Title, CreatedAt: inc.CreatedAt}
 	r.PublishedAt = deref(inc.PublishedAt)
 	r.MonitoringAt = deref(inc.MonitoringAt)
 	r.ResolvedAt = deref(inc.ResolvedAt)
@@ -100,7 +100,7 @@ func recordOf(inc status.Incident) statuspage.Record {
 		}
 	}
 	for _, u := range inc.Updates {
-		ru := statuspage.RecordUpdate{ID: u.ID, Status: u.Status, Body: u.Body, BodyJA: u.BodyJA, CreatedAt: u.CreatedAt,
+		ru := statuspage.RecordUpdate{ID: u.ID, Status: u.Status, Body: u.Body, CreatedAt: u.CreatedAt,
 			DisplayAt: u.DisplayAt, Notify: u.Notify}
 		for _, a := range u.Affected {
 			ru.Affected = append(ru.Affected, statuspage.AffectedComponent{ID: a.ID, OldStatus: a.OldStatus, NewStatus: a.NewStatus})

@@ -42,18 +42,18 @@ func TestStoreSource(t *testing.T) {
 	}
 
 	at(3, 10, 0)
-	draft, err := st.CreateDraft(ctx, store.ActorEngine, status.NewIncident{Title: "OCSP responder down", TitleJA: "OCSP レスポンダーの停止",
-		Body: "OCSP requests fail.", BodyJA: "OCSP の要求が失敗しています。", Origin: status.OriginProbe,
+	draft, err := st.CreateDraft(ctx, store.ActorEngine, status.NewIncident{Title: status.Text{"en": "OCSP responder down", "ja": "OCSP レスポンダーの停止"},
+		Body: status.Text{"en": "OCSP requests fail.", "ja": "OCSP の要求が失敗しています。"}, Origin: status.OriginProbe,
 		Components: []status.ComponentImpact{{ID: "ocsp", Status: status.MajorOutage}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rejected, err := st.CreateDraft(ctx, store.ActorEngine, status.NewIncident{Title: "REJECTED-NEVER-PUBLIC", Body: "never public", Origin: status.OriginProbe,
+	rejected, err := st.CreateDraft(ctx, store.ActorEngine, status.NewIncident{Title: status.Text{"en": "REJECTED-NEVER-PUBLIC"}, Body: status.Text{"en": "never public"}, Origin: status.OriginProbe,
 		Components: []status.ComponentImpact{{ID: "crl", Status: status.MajorOutage}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	pending, err := st.CreateDraft(ctx, store.ActorEngine, status.NewIncident{Title: "DRAFT-NEVER-PUBLIC", Body: "never public", Origin: status.OriginProbe,
+	pending, err := st.CreateDraft(ctx, store.ActorEngine, status.NewIncident{Title: status.Text{"en": "DRAFT-NEVER-PUBLIC"}, Body: status.Text{"en": "never public"}, Origin: status.OriginProbe,
 		Components: []status.ComponentImpact{{ID: "acme", Status: status.PartialOutage}}})
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +65,7 @@ func TestStoreSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	at(3, 10, 30)
-	if _, err := st.Resolve(ctx, "alice", draft.ID, "This incident has been resolved.", ""); err != nil {
+	if _, err := st.Resolve(ctx, "alice", draft.ID, status.Text{"en": "This incident has been resolved."}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -81,7 +81,7 @@ func TestStoreSource(t *testing.T) {
 	go st.Heartbeat(hbCtx2, time.Hour)
 	eventually(t, "the second run recorded", func() (bool, string) { n := runs(t, dbPath); return n == 2, strconv.Itoa(n) })
 
-	m, err := st.ScheduleMaintenance(ctx, "alice", status.NewMaintenance{Title: "CRL publisher upgrade", Components: []string{"crl"},
+	m, err := st.ScheduleMaintenance(ctx, "alice", status.NewMaintenance{Title: status.Text{"en": "CRL publisher upgrade"}, Components: []string{"crl"},
 		Start: time.Date(2021, 9, 7, 2, 0, 0, 0, time.UTC), End: time.Date(2021, 9, 7, 4, 0, 0, 0, time.UTC)})
 	if err != nil {
 		t.Fatal(err)

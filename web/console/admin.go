@@ -88,6 +88,7 @@ type adminView struct {
 	Error      string
 	Components []config.Component // leaves, in page order
 	Statuses   []string           // incident component statuses, best first
+	Languages  []string           // page.languages: a text field per language
 	TimeZone   string
 	Now        time.Time
 	Next       string
@@ -122,7 +123,7 @@ func (s *Console) adminRoutes(mux *http.ServeMux) {
 func (s *Console) view(r *http.Request, title, nav string, data any) adminView {
 	cfg := s.config()
 	op, _ := OperatorFrom(r.Context())
-	v := adminView{Title: title, Nav: nav, PageName: cfg.Page.Name, Operator: op.Name, Components: cfg.Leaves(),
+	v := adminView{Title: title, Nav: nav, PageName: cfg.Page.Name, Operator: op.Name, Components: cfg.Leaves(), Languages: cfg.Page.Languages,
 		Statuses: []string{status.Operational, status.DegradedPerformance, status.PartialOutage, status.MajorOutage},
 		TimeZone: cfg.Page.TimeZone, Now: s.clock.Now(), Notice: r.URL.Query().Get("done"), Data: data}
 	if op.Session != nil {
@@ -318,7 +319,7 @@ func (s *Console) showIncident(w http.ResponseWriter, r *http.Request, code int,
 	if inc.Kind == status.KindMaintenance {
 		nav = "maintenance"
 	}
-	v := s.view(r, fmt.Sprintf("#%d %s", inc.ID, inc.Title), nav, incidentData{Inc: inc, Audit: audit})
+	v := s.view(r, fmt.Sprintf("#%d %s", inc.ID, inc.Title.In("en")), nav, incidentData{Inc: inc, Audit: audit})
 	if actErr != nil {
 		v.Error = s.publicErr(r, actErr)
 		v.Notice = ""
@@ -343,8 +344,8 @@ func formComponents(r *http.Request, leaves []config.Component) []status.Compone
 }
 
 func (s *Console) adminCreate(w http.ResponseWriter, r *http.Request) {
-	in := status.NewIncident{Title: r.PostFormValue("title"), TitleJA: r.PostFormValue("title_ja"), Impact: r.PostFormValue("impact"),
-		Status: r.PostFormValue("status"), Body: r.PostFormValue("message"), BodyJA: r.PostFormValue("message_ja"),
+	in := status.NewIncident{Title: formText(r, "title").Clean(), Impact: r.PostFormValue("impact"),
+		Status: r.PostFormValue("status"), Body: formText(r, "message").Clean(),
 		Components: formComponents(r, s.config().Leaves()), Publish: r.PostFormValue("publish") != ""}
 	inc, err := s.engine.CreateIncident(r.Context(), actor(r), in)
 	if err != nil {
@@ -371,9 +372,8 @@ func (s *Console) adminIncidentAction(w http.ResponseWriter, r *http.Request) {
 		_, err = e.Reject(ctx, who, id, r.PostFormValue("reason"))
 		done = "rejected"
 	case "edit":
-		ed := status.DraftEdit{}
-		for field, dst := range map[string]**string{"title": &ed.Title, "title_ja": &ed.TitleJA, "impact": &ed.Impact, "status": &ed.Status,
-			"message": &ed.Body, "message_ja": &ed.BodyJA} {
+		ed := status.DraftEdit{Title: formText(r, "title"), Body: formText(r, "message")}
+		for field, dst := range map[string]**string{"impact": &ed.Impact, "status": &ed.Status} {
 			if _, ok := r.PostForm[field]; ok {
 				v := r.PostFormValue(field)
 				*dst = &v
@@ -386,11 +386,11 @@ func (s *Console) adminIncidentAction(w http.ResponseWriter, r *http.Request) {
 		_, err = e.EditDraft(ctx, who, id, ed)
 		done = "draft saved"
 	case "update":
-		_, err = e.PostUpdate(ctx, who, id, status.NewUpdate{Status: r.PostFormValue("status"), Body: r.PostFormValue("message"),
-			BodyJA: r.PostFormValue("message_ja"), Notify: r.PostFormValue("notify") != "", Components: formComponents(r, s.config().Leaves())})
+		_, err = e.PostUpdate(ctx, who, id, status.NewUpdate{Status: r.PostFormValue("status"), Body: formText(r, "message").Clean(),
+			Notify: r.PostFormValue("notify") != "", Components: formComponents(r, s.config().Leaves())})
 		done = "update posted"
 	case "resolve":
-		_, err = e.Resolve(ctx, who, id, r.PostFormValue("message"), r.PostFormValue("message_ja"))
+		_, err = e.Resolve(ctx, who, id, formText(r, "message").Clean())
 		done = "resolved"
 	default:
 		err = fmt.Errorf("unknown action %q: %w", action, store.ErrNotFound)
@@ -481,8 +481,7 @@ func (s *Console) parseFormTime(field, v string) (time.Time, error) {
 }
 
 func (s *Console) adminSchedule(w http.ResponseWriter, r *http.Request) {
-	in := status.NewMaintenance{Title: r.PostFormValue("title"), TitleJA: r.PostFormValue("title_ja"), Body: r.PostFormValue("message"),
-		BodyJA: r.PostFormValue("message_ja"), Components: r.PostForm["components"]}
+	in := status.NewMaintenance{Title: formText(r, "title").Clean(), Body: formText(r, "message").Clean(), Components: r.PostForm["components"]}
 	start, err := s.parseFormTime("start", r.PostFormValue("start"))
 	if err == nil {
 		in.Start = start
@@ -512,17 +511,17 @@ func (s *Console) adminMaintenanceAction(w http.ResponseWriter, r *http.Request)
 		return
 	}
 	e, ctx, who := s.engine, r.Context(), actor(r)
-	msg, msgJA := r.PostFormValue("message"), r.PostFormValue("message_ja")
+	msg, body := r.PostFormValue("message"), formText(r, "message").Clean()
 	action := r.PathValue("action")
 	switch action {
 	case "cancel":
 		_, err = e.CancelMaintenance(ctx, who, id, msg)
 	case "start":
-		_, err = e.StartMaintenance(ctx, who, id, msg, msgJA)
+		_, err = e.StartMaintenance(ctx, who, id, body)
 	case "verifying":
-		_, err = e.VerifyMaintenance(ctx, who, id, msg, msgJA)
+		_, err = e.VerifyMaintenance(ctx, who, id, body)
 	case "complete":
-		_, err = e.CompleteMaintenance(ctx, who, id, msg, msgJA)
+		_, err = e.CompleteMaintenance(ctx, who, id, body)
 	default:
 		err = fmt.Errorf("unknown action %q: %w", action, store.ErrNotFound)
 	}
@@ -549,4 +548,27 @@ func (s *Console) adminAudit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.render(w, "audit", http.StatusOK, s.view(r, "Audit log", "audit", auditData{Actor: f.Actor, Entries: list}))
+}
+
+// formText reads a text a form gives per language: field in English and
+// field_LANG (title_ja, message_fr) in any other; nil when the form has
+// none of them (an edit then leaves the text as it is).
+func formText(r *http.Request, field string) status.Text {
+	var out status.Text
+	for k, v := range r.PostForm {
+		lang := ""
+		if k == field {
+			lang = "en"
+		} else if l, ok := strings.CutPrefix(k, field+"_"); ok && l != "" {
+			lang = l
+		}
+		if lang == "" || len(v) == 0 {
+			continue
+		}
+		if out == nil {
+			out = status.Text{}
+		}
+		out[lang] = v[0]
+	}
+	return out
 }

@@ -196,10 +196,12 @@ func (s *Console) apiGetIncident(kind string) http.HandlerFunc {
 type CreateIncidentRequest struct {
 	Title      string                   `json:"title"`
 	TitleJA    string                   `json:"title_ja"`
+	Titles     status.Text              `json:"titles"`
 	Impact     string                   `json:"impact"`
 	Status     string                   `json:"status"`
 	Message    string                   `json:"message"`
 	MessageJA  string                   `json:"message_ja"`
+	Messages   status.Text              `json:"messages"`
 	Components []status.ComponentImpact `json:"components"`
 	// Publish skips the draft step (an operator made it by hand).
 	Publish bool `json:"publish"`
@@ -211,8 +213,8 @@ func (s *Console) apiCreateIncident(w http.ResponseWriter, r *http.Request) {
 		s.apiFail(w, r, err)
 		return
 	}
-	inc, err := s.engine.CreateIncident(r.Context(), actor(r), status.NewIncident{Title: req.Title, TitleJA: req.TitleJA, Impact: req.Impact,
-		Status: req.Status, Body: req.Message, BodyJA: req.MessageJA, Components: req.Components, Publish: req.Publish})
+	inc, err := s.engine.CreateIncident(r.Context(), actor(r), status.NewIncident{Title: texts(req.Titles, req.Title, req.TitleJA), Impact: req.Impact,
+		Status: req.Status, Body: texts(req.Messages, req.Message, req.MessageJA), Components: req.Components, Publish: req.Publish})
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
@@ -226,10 +228,12 @@ func (s *Console) apiCreateIncident(w http.ResponseWriter, r *http.Request) {
 type EditDraftRequest struct {
 	Title      *string                  `json:"title"`
 	TitleJA    *string                  `json:"title_ja"`
+	Titles     status.Text              `json:"titles"`
 	Impact     *string                  `json:"impact"`
 	Status     *string                  `json:"status"`
 	Message    *string                  `json:"message"`
 	MessageJA  *string                  `json:"message_ja"`
+	Messages   status.Text              `json:"messages"`
 	Components []status.ComponentImpact `json:"components"`
 }
 
@@ -244,8 +248,8 @@ func (s *Console) apiEditIncident(w http.ResponseWriter, r *http.Request) {
 		s.apiFail(w, r, err)
 		return
 	}
-	inc, err := s.engine.EditDraft(r.Context(), actor(r), id, status.DraftEdit{Title: req.Title, TitleJA: req.TitleJA,
-		Impact: req.Impact, Status: req.Status, Body: req.Message, BodyJA: req.MessageJA, Components: req.Components})
+	inc, err := s.engine.EditDraft(r.Context(), actor(r), id, status.DraftEdit{Title: edits(req.Titles, req.Title, req.TitleJA),
+		Impact: req.Impact, Status: req.Status, Body: edits(req.Messages, req.Message, req.MessageJA), Components: req.Components})
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
@@ -300,6 +304,7 @@ type PostUpdateRequest struct {
 	Status     string                   `json:"status"`
 	Message    string                   `json:"message"`
 	MessageJA  string                   `json:"message_ja"`
+	Messages   status.Text              `json:"messages"`
 	Notify     bool                     `json:"notify"`
 	Components []status.ComponentImpact `json:"components"`
 }
@@ -314,8 +319,8 @@ func (s *Console) apiPostUpdate(w http.ResponseWriter, r *http.Request) {
 		s.apiFail(w, r, err)
 		return
 	}
-	inc, err := s.engine.PostUpdate(r.Context(), actor(r), id, status.NewUpdate{Status: req.Status, Body: req.Message,
-		BodyJA: req.MessageJA, Notify: req.Notify, Components: req.Components})
+	inc, err := s.engine.PostUpdate(r.Context(), actor(r), id, status.NewUpdate{Status: req.Status,
+		Body: texts(req.Messages, req.Message, req.MessageJA), Notify: req.Notify, Components: req.Components})
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
@@ -325,9 +330,10 @@ func (s *Console) apiPostUpdate(w http.ResponseWriter, r *http.Request) {
 
 // MessageRequest is the body of resolve and of the maintenance steps.
 type MessageRequest struct {
-	Message   string `json:"message"`
-	MessageJA string `json:"message_ja"`
-	Reason    string `json:"reason"`
+	Message   string      `json:"message"`
+	MessageJA string      `json:"message_ja"`
+	Messages  status.Text `json:"messages"`
+	Reason    string      `json:"reason"`
 }
 
 func (s *Console) apiResolve(w http.ResponseWriter, r *http.Request) {
@@ -340,7 +346,7 @@ func (s *Console) apiResolve(w http.ResponseWriter, r *http.Request) {
 		s.apiFail(w, r, err)
 		return
 	}
-	inc, err := s.engine.Resolve(r.Context(), actor(r), id, req.Message, req.MessageJA)
+	inc, err := s.engine.Resolve(r.Context(), actor(r), id, req.body())
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
@@ -364,13 +370,15 @@ func (s *Console) apiListMaintenances(w http.ResponseWriter, r *http.Request) {
 
 // ScheduleMaintenanceRequest is the body of POST /api/v1/maintenances.
 type ScheduleMaintenanceRequest struct {
-	Title      string    `json:"title"`
-	TitleJA    string    `json:"title_ja"`
-	Components []string  `json:"components"`
-	Start      time.Time `json:"scheduled_for"`
-	End        time.Time `json:"scheduled_until"`
-	Message    string    `json:"message"`
-	MessageJA  string    `json:"message_ja"`
+	Title      string      `json:"title"`
+	TitleJA    string      `json:"title_ja"`
+	Titles     status.Text `json:"titles"`
+	Components []string    `json:"components"`
+	Start      time.Time   `json:"scheduled_for"`
+	End        time.Time   `json:"scheduled_until"`
+	Message    string      `json:"message"`
+	MessageJA  string      `json:"message_ja"`
+	Messages   status.Text `json:"messages"`
 }
 
 func (s *Console) apiScheduleMaintenance(w http.ResponseWriter, r *http.Request) {
@@ -379,8 +387,8 @@ func (s *Console) apiScheduleMaintenance(w http.ResponseWriter, r *http.Request)
 		s.apiFail(w, r, err)
 		return
 	}
-	inc, err := s.engine.ScheduleMaintenance(r.Context(), actor(r), status.NewMaintenance{Title: req.Title, TitleJA: req.TitleJA,
-		Components: req.Components, Start: req.Start, End: req.End, Body: req.Message, BodyJA: req.MessageJA})
+	inc, err := s.engine.ScheduleMaintenance(r.Context(), actor(r), status.NewMaintenance{Title: texts(req.Titles, req.Title, req.TitleJA),
+		Components: req.Components, Start: req.Start, End: req.End, Body: texts(req.Messages, req.Message, req.MessageJA)})
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
@@ -409,11 +417,11 @@ func (s *Console) apiMoveMaintenance(w http.ResponseWriter, r *http.Request) {
 		}
 		inc, err = e.CancelMaintenance(ctx, who, id, reason)
 	case "start":
-		inc, err = e.StartMaintenance(ctx, who, id, req.Message, req.MessageJA)
+		inc, err = e.StartMaintenance(ctx, who, id, req.body())
 	case "verifying":
-		inc, err = e.VerifyMaintenance(ctx, who, id, req.Message, req.MessageJA)
+		inc, err = e.VerifyMaintenance(ctx, who, id, req.body())
 	case "complete":
-		inc, err = e.CompleteMaintenance(ctx, who, id, req.Message, req.MessageJA)
+		inc, err = e.CompleteMaintenance(ctx, who, id, req.body())
 	default:
 		apiError(w, http.StatusNotFound, fmt.Sprintf("unknown maintenance action %q: want cancel, start, verifying or complete", r.PathValue("action")))
 		return
@@ -478,3 +486,42 @@ func (s *Console) apiAlertmanager(w http.ResponseWriter, r *http.Request) {
 	}
 	apiJSON(w, http.StatusOK, rep)
 }
+
+// texts gathers a text given in a request: the object of every language
+// ({"en": …, "fr": …}), and the shorthands for English (title, message) and
+// Japanese (title_ja, message_ja), which win over the object.
+func texts(all status.Text, en, ja string) status.Text {
+	out := status.Text{}
+	for l, t := range all {
+		out[l] = t
+	}
+	if en != "" {
+		out["en"] = en
+	}
+	if ja != "" {
+		out["ja"] = ja
+	}
+	return out.Clean()
+}
+
+// edits is texts for an edit: nil when no language is given, and a given
+// blank text removes that language.
+func edits(all status.Text, en, ja *string) status.Text {
+	out := status.Text{}
+	for l, t := range all {
+		out[l] = t
+	}
+	if en != nil {
+		out["en"] = *en
+	}
+	if ja != nil {
+		out["ja"] = *ja
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// body is the message of resolve and of the maintenance steps.
+func (m MessageRequest) body() status.Text { return texts(m.Messages, m.Message, m.MessageJA) }

@@ -181,7 +181,7 @@ func TestApproveRejectAndAuditOverAPI(t *testing.T) {
 	// Edit, then approve: the public status changes.
 	var edited status.Incident
 	if code, body := h.do("bob", "PATCH", "/api/v1/incidents/1", map[string]any{"title": "CRL not refreshed", "message": "The CRL is stale; we are on it.",
-		"components": []map[string]string{{"id": "crl", "status": "partial_outage"}}}, &edited); code != 200 || edited.Title != "CRL not refreshed" {
+		"components": []map[string]string{{"id": "crl", "status": "partial_outage"}}}, &edited); code != 200 || edited.Title["en"] != "CRL not refreshed" {
 		t.Fatalf("edit = %d %s", code, body)
 	}
 	if code, body := h.do("bob", "PATCH", "/api/v1/incidents/1", `{"title": "x", "colour": "red"}`, nil); code != 400 || !strings.Contains(body, "colour") {
@@ -207,7 +207,7 @@ func TestApproveRejectAndAuditOverAPI(t *testing.T) {
 		t.Fatalf("missing = %d", code)
 	}
 	var upd status.Incident
-	if code, body := h.do("bob", "POST", "/api/v1/incidents/1/updates", map[string]any{"status": "identified", "message": "A signer job stalled.", "message_ja": "署名ジョブが停止していました。", "notify": true}, &upd); code != 201 || upd.Status != "identified" || upd.Updates[0].BodyJA == "" {
+	if code, body := h.do("bob", "POST", "/api/v1/incidents/1/updates", map[string]any{"status": "identified", "message": "A signer job stalled.", "message_ja": "署名ジョブが停止していました。", "notify": true}, &upd); code != 201 || upd.Status != "identified" || upd.Updates[0].Body["ja"] == "" {
 		t.Fatalf("update = %d %s", code, body)
 	}
 	if code, body := h.do("bob", "POST", "/api/v1/incidents/1/updates", map[string]any{"status": "fixed", "message": "x"}, nil); code != 400 || !strings.Contains(body, "status") {
@@ -418,7 +418,7 @@ func TestConsoleLoginCookieAndCSRF(t *testing.T) {
 		t.Fatalf("approve = %d %s", code, body)
 	}
 	inc, _ := h.st.GetIncident(h.ctx, 1)
-	if inc.State != status.StatePublished || inc.Status != "identified" || inc.TitleJA != "CRLの更新遅延" || inc.Components[0].Status != "partial_outage" {
+	if inc.State != status.StatePublished || inc.Status != "identified" || inc.Title["ja"] != "CRLの更新遅延" || inc.Components[0].Status != "partial_outage" {
 		t.Fatalf("published = %+v", inc)
 	}
 	if code, body := post(c, "/admin/incidents/1/approve", url.Values{"csrf": {csrf}}, nil); code != 409 || !strings.Contains(body, "not a draft") {
@@ -466,7 +466,7 @@ func TestConsoleLoginCookieAndCSRF(t *testing.T) {
 func BenchmarkAPIListDrafts(b *testing.B) {
 	h := newOpHarness(b)
 	for i := range 20 {
-		if _, err := h.eng.CreateIncident(h.ctx, "alice", status.NewIncident{Title: fmt.Sprintf("draft %d", i), Body: "Investigating.",
+		if _, err := h.eng.CreateIncident(h.ctx, "alice", status.NewIncident{Title: status.Text{"en": fmt.Sprintf("draft %d", i)}, Body: status.Text{"en": "Investigating."},
 			Components: []status.ComponentImpact{{ID: "crl", Status: status.MajorOutage}}}); err != nil {
 			b.Fatal(err)
 		}

@@ -134,7 +134,7 @@ func (s *Snapshot) Shortlink(i *Incident) string { return s.Page.URL + i.Path() 
 
 func (s *Snapshot) apiIncident(i *Incident) apiIncident {
 	id := strconv.FormatInt(i.ID, 10)
-	a := apiIncident{ID: id, Name: i.Name, Status: i.Status, CreatedAt: apiTime(i.CreatedAt, s.Loc),
+	a := apiIncident{ID: id, Name: i.Name.In(s.Page.defaultLanguage()), Status: i.Status, CreatedAt: apiTime(i.CreatedAt, s.Loc),
 		UpdatedAt: apiTime(i.UpdatedAt, s.Loc), MonitoringAt: apiTimePtr(i.MonitoringAt, s.Loc),
 		Impact: i.Impact, Shortlink: s.Shortlink(i), StartedAt: apiTime(i.CreatedAt, s.Loc),
 		PageID: s.Page.ID, IncidentUpdates: []apiUpdate{}, Components: []apiComponent{}}
@@ -152,7 +152,7 @@ func (s *Snapshot) apiIncident(i *Incident) apiIncident {
 		}
 	}
 	for _, u := range i.Updates {
-		au := apiUpdate{ID: strconv.FormatInt(u.ID, 10), Status: u.Status, Body: u.Body, IncidentID: id,
+		au := apiUpdate{ID: strconv.FormatInt(u.ID, 10), Status: u.Status, Body: u.Body.In(s.Page.defaultLanguage()), IncidentID: id,
 			CreatedAt: apiTime(u.CreatedAt, s.Loc), UpdatedAt: apiTime(u.CreatedAt, s.Loc),
 			DisplayAt: apiTime(u.DisplayAt, s.Loc), AffectedComponents: []apiAffected{}, DeliverNotifications: u.Notify}
 		for _, ac := range u.Affected {

@@ -512,7 +512,7 @@ func TestETagStableAcrossRebuilds(t *testing.T) {
 		}
 	}
 	d := fixtureData()
-	d.Records[0].Updates = append(d.Records[0].Updates, RecordUpdate{ID: 1004, Status: "monitoring", Body: "Monitoring.", CreatedAt: fixtureNow.Add(-time.Minute)})
+	d.Records[0].Updates = append(d.Records[0].Updates, RecordUpdate{ID: 1004, Status: "monitoring", Body: status.Text{"en": "Monitoring."}, CreatedAt: fixtureNow.Add(-time.Minute)})
 	src.set(d, nil)
 	c := tags()
 	if c["/api/v2/summary.json"] == a["/api/v2/summary.json"] || c["/api/v2/status.json"] == a["/api/v2/status.json"] {

@@ -5,7 +5,6 @@ import (
 	"math"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/probed/probed/web/httpserver"
@@ -107,18 +106,12 @@ func (l *Lang) Minutes(d time.Duration) string {
 
 // Body returns the update text in this language when there is one.
 func (l *Lang) Body(u *Update) string {
-	if l.Code == "ja" && strings.TrimSpace(u.BodyJA) != "" {
-		return u.BodyJA
-	}
-	return u.Body
+	return u.Body.In(l.Code)
 }
 
 // Name returns the incident title in this language when there is one.
 func (l *Lang) Name(i *Incident) string {
-	if l.Code == "ja" && strings.TrimSpace(i.NameJA) != "" {
-		return i.NameJA
-	}
-	return i.Name
+	return i.Name.In(l.Code)
 }
 
 var en = &Lang{Code: "en", HTMLLang: "en", Tag: "en-US", dateTime: "Jan 02, 2006 - 15:04 MST", day: "Jan 2, 2006", month: "January 2006",

@@ -206,7 +206,7 @@ func labelList(body string) string {
 func TestUnpublishedNeverPublic(t *testing.T) {
 	d := fixtureData()
 	d.Records = append(d.Records, Record{ID: 302, Kind: status.KindMaintenance, State: "withdrawn", Status: "scheduled",
-		Title: "CANCELLED-NEVER-PUBLIC", Components: []RecordComponent{{ID: "ocsp"}},
+		Title: status.Text{"en": "CANCELLED-NEVER-PUBLIC"}, Components: []RecordComponent{{ID: "ocsp"}},
 		ScheduledFor: fixtureNow.Add(time.Hour), ScheduledUntil: fixtureNow.Add(2 * time.Hour), CreatedAt: fixtureNow.Add(-time.Hour)})
 	p, ts := newFixtureWith(t, fixtureConfig(), d)
 	paths := []string{"/", "/?lang=ja", "/history", "/history?component=crl", "/uptime", "/uptime?days=30",
@@ -237,9 +237,9 @@ func TestHistoryPage(t *testing.T) {
 	d := fixtureData()
 	// An incident four months back puts history on two pages.
 	d.Records = append(d.Records, Record{ID: 50, Kind: status.KindIncident, State: status.StateResolved, Status: "resolved", Impact: "minor",
-		Title: "CRL served stale", Components: []RecordComponent{{ID: "crl", Status: status.DegradedPerformance}},
+		Title: status.Text{"en": "CRL served stale"}, Components: []RecordComponent{{ID: "crl", Status: status.DegradedPerformance}},
 		CreatedAt: time.Date(2021, 5, 20, 8, 0, 0, 0, time.UTC), ResolvedAt: time.Date(2021, 5, 20, 9, 0, 0, 0, time.UTC),
-		Updates: []RecordUpdate{{ID: 501, Status: "resolved", Body: "Fresh CRLs are served again.", CreatedAt: time.Date(2021, 5, 20, 9, 0, 0, 0, time.UTC)}}})
+		Updates: []RecordUpdate{{ID: 501, Status: "resolved", Body: status.Text{"en": "Fresh CRLs are served again."}, CreatedAt: time.Date(2021, 5, 20, 9, 0, 0, 0, time.UTC)}}})
 	_, ts := newFixtureWith(t, fixtureConfig(), d)
 
 	code, body := page(t, ts.URL+"/history")
@@ -303,17 +303,17 @@ func uptimeFixture() (*config.Config, Data) {
 			{Component: "crl", Status: status.Operational, At: day(11, 4, 0)},
 		},
 		Records: []Record{
-			{ID: 7, Kind: status.KindIncident, State: status.StateResolved, Status: "resolved", Impact: "critical", Title: "OCSP outage",
+			{ID: 7, Kind: status.KindIncident, State: status.StateResolved, Status: "resolved", Impact: "critical", Title: status.Text{"en": "OCSP outage"},
 				Components: []RecordComponent{{ID: "ocsp", Status: status.MajorOutage}},
 				CreatedAt:  day(10, 14, 5), StartedAt: day(10, 14, 0), ResolvedAt: day(10, 14, 30),
-				Updates: []RecordUpdate{{ID: 71, Status: "investigating", Body: "Down.", CreatedAt: day(10, 14, 5)},
-					{ID: 72, Status: "resolved", Body: "Up.", CreatedAt: day(10, 14, 30)}}},
-			{ID: 8, Kind: status.KindMaintenance, State: status.StateResolved, Status: "completed", Title: "CRL maintenance",
+				Updates: []RecordUpdate{{ID: 71, Status: "investigating", Body: status.Text{"en": "Down."}, CreatedAt: day(10, 14, 5)},
+					{ID: 72, Status: "resolved", Body: status.Text{"en": "Up."}, CreatedAt: day(10, 14, 30)}}},
+			{ID: 8, Kind: status.KindMaintenance, State: status.StateResolved, Status: "completed", Title: status.Text{"en": "CRL maintenance"},
 				Components: []RecordComponent{{ID: "crl", Status: status.UnderMaintenance}},
 				CreatedAt:  day(1, 0, 0), ScheduledFor: day(11, 2, 0), ScheduledUntil: day(11, 4, 0), ResolvedAt: day(11, 4, 0),
-				Updates: []RecordUpdate{{ID: 81, Status: "scheduled", Body: "Planned.", CreatedAt: day(1, 0, 0)},
-					{ID: 82, Status: "in_progress", Body: "Started.", CreatedAt: day(11, 2, 0)},
-					{ID: 83, Status: "completed", Body: "Done.", CreatedAt: day(11, 4, 0)}}},
+				Updates: []RecordUpdate{{ID: 81, Status: "scheduled", Body: status.Text{"en": "Planned."}, CreatedAt: day(1, 0, 0)},
+					{ID: 82, Status: "in_progress", Body: status.Text{"en": "Started."}, CreatedAt: day(11, 2, 0)},
+					{ID: 83, Status: "completed", Body: status.Text{"en": "Done."}, CreatedAt: day(11, 4, 0)}}},
 		},
 	}
 	// Every leaf watched from start to now, except the whole of Sep 12.

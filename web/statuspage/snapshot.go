@@ -35,9 +35,9 @@ type Record struct {
 	Status string // investigating..resolved, or scheduled..completed
 	Impact string // none, minor, major, critical (maintenance: ignored)
 
-	Title, TitleJA string
-	Components     []RecordComponent
-	Updates        []RecordUpdate // any order; sorted newest first in the snapshot
+	Title      status.Text // by language
+	Components []RecordComponent
+	Updates    []RecordUpdate // any order; sorted newest first in the snapshot
 
 	CreatedAt, PublishedAt, StartedAt, MonitoringAt, ResolvedAt time.Time
 	ScheduledFor, ScheduledUntil                                time.Time
@@ -54,12 +54,12 @@ type RecordUpdate struct {
 	ID int64
 	// Status is the record's status after this update; "update" (or the
 	// same status as before) means the status did not change.
-	Status       string
-	Body, BodyJA string
-	CreatedAt    time.Time
-	DisplayAt    time.Time // zero: CreatedAt
-	Notify       bool
-	Affected     []AffectedComponent
+	Status    string
+	Body      status.Text // by language
+	CreatedAt time.Time
+	DisplayAt time.Time // zero: CreatedAt
+	Notify    bool
+	Affected  []AffectedComponent
 }
 
 // AffectedComponent is a component status change an update announced.
@@ -116,6 +116,15 @@ type PageInfo struct {
 	Languages []string
 }
 
+// defaultLanguage is the page's first language: the one the API and
+// the feeds' fallback use.
+func (p PageInfo) defaultLanguage() string {
+	if len(p.Languages) > 0 {
+		return p.Languages[0]
+	}
+	return "en"
+}
+
 // PageStatus is the page indicator and its description key.
 type PageStatus struct {
 	Indicator   string
@@ -158,7 +167,7 @@ func (c *Component) Visible() bool {
 type Incident struct {
 	ID             int64
 	Kind           string
-	Name, NameJA   string
+	Name           status.Text // by language
 	Status, Impact string
 	Components     []*Component
 	CompStatus     map[string]string
@@ -218,14 +227,14 @@ func (i *Incident) Span(now time.Time) Interval {
 
 // Update is one timeline entry.
 type Update struct {
-	ID           int64
-	Status       string // the record's status after the update (never "update")
-	Changed      bool   // the status changed with this update (else it is shown as "Update")
-	Body, BodyJA string
-	CreatedAt    time.Time
-	DisplayAt    time.Time
-	Notify       bool
-	Affected     []AffectedComponent
+	ID        int64
+	Status    string      // the record's status after the update (never "update")
+	Changed   bool        // the status changed with this update (else it is shown as "Update")
+	Body      status.Text // by language
+	CreatedAt time.Time
+	DisplayAt time.Time
+	Notify    bool
+	Affected  []AffectedComponent
 }
 
 // Label is the timeline label key: the status for a change, "update" otherwise.
@@ -475,7 +484,7 @@ func (s *Snapshot) updatedAt(first, now time.Time) time.Time {
 }
 
 func newIncident(r Record, byID map[string]*Component, now time.Time) *Incident {
-	inc := &Incident{ID: r.ID, Kind: cmp.Or(r.Kind, status.KindIncident), Name: r.Title, NameJA: r.TitleJA,
+	inc := &Incident{ID: r.ID, Kind: cmp.Or(r.Kind, status.KindIncident), Name: r.Title,
 		Status: r.Status, Impact: cmp.Or(r.Impact, status.ImpactNone), CompStatus: map[string]string{},
 		CreatedAt: cmp.Or(r.PublishedAt, r.CreatedAt), StartedAt: cmp.Or(r.StartedAt, r.PublishedAt, r.CreatedAt),
 		MonitoringAt: r.MonitoringAt, ResolvedAt: r.ResolvedAt,
@@ -503,7 +512,7 @@ func newIncident(r Record, byID map[string]*Component, now time.Time) *Incident 
 			inc.MonitoringAt = u.CreatedAt
 		}
 		prev = st
-		inc.Updates = append(inc.Updates, &Update{ID: u.ID, Status: st, Changed: changed, Body: u.Body, BodyJA: u.BodyJA,
+		inc.Updates = append(inc.Updates, &Update{ID: u.ID, Status: st, Changed: changed, Body: u.Body,
 			CreatedAt: u.CreatedAt, DisplayAt: cmp.Or(u.DisplayAt, u.CreatedAt), Notify: u.Notify, Affected: u.Affected})
 	}
 	slices.Reverse(inc.Updates)

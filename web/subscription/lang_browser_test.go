@@ -37,7 +37,7 @@ func (e *subEnv) confirmLinkIn(addr, lang string) (link string, id int64) {
 // returns the manage and one-click unsubscribe links of the mail.
 func (e *subEnv) incidentLinks(addr string) (manage, unsub string) {
 	e.t.Helper()
-	if _, err := e.st.CreateDraft(e.ctx, "op", status.NewIncident{Title: "OCSP delays", Body: "Investigating.",
+	if _, err := e.st.CreateDraft(e.ctx, "op", status.NewIncident{Title: status.Text{"en": "OCSP delays"}, Body: status.Text{"en": "Investigating."},
 		Components: []status.ComponentImpact{{ID: "ocsp", Status: status.MajorOutage}}, Origin: status.OriginManual, Publish: true}); err != nil {
 		e.t.Fatal(err)
 	}

@@ -316,7 +316,7 @@ func TestSubscribeConfirmManageUnsubscribeOverHTTP(t *testing.T) {
 	}
 
 	// An OCSP incident reaches them, with manage and one-click links.
-	if _, err := e.st.CreateDraft(e.ctx, "op", status.NewIncident{Title: "OCSP delays", Body: "Investigating.",
+	if _, err := e.st.CreateDraft(e.ctx, "op", status.NewIncident{Title: status.Text{"en": "OCSP delays"}, Body: status.Text{"en": "Investigating."},
 		Components: []status.ComponentImpact{{ID: "ocsp", Status: status.MajorOutage}}, Origin: status.OriginManual, Publish: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -403,7 +403,7 @@ func TestSubscribeConfirmManageUnsubscribeOverHTTP(t *testing.T) {
 		t.Errorf("one-click with a forged token: %d, want 400", p.code)
 	}
 	mailsBefore := e.smtp.Total()
-	if _, err := e.st.CreateDraft(e.ctx, "op", status.NewIncident{Title: "OCSP again", Body: "Investigating.",
+	if _, err := e.st.CreateDraft(e.ctx, "op", status.NewIncident{Title: status.Text{"en": "OCSP again"}, Body: status.Text{"en": "Investigating."},
 		Components: []status.ComponentImpact{{ID: "ocsp", Status: status.MajorOutage}}, Origin: status.OriginManual, Publish: true}); err != nil {
 		t.Fatal(err)
 	}
