@@ -66,10 +66,15 @@ func (p *Page) UnmarshalYAML(unmarshal func(any) error) error {
 type Server struct {
 	Listen      string `yaml:"listen"`
 	AdminListen string `yaml:"admin_listen"`
+	// MaxConnections caps the connections each listener holds.
+	MaxConnections int `yaml:"max_connections"`
+	// MaxConnectionsPerClient caps them per client address (trusted
+	// proxies of notify.subscribe.trusted_proxies excepted).
+	MaxConnectionsPerClient int `yaml:"max_connections_per_client"`
 }
 
 // DefaultServer listens on loopback only.
-var DefaultServer = Server{Listen: "127.0.0.1:8080"}
+var DefaultServer = Server{Listen: "127.0.0.1:8080", MaxConnections: 1024, MaxConnectionsPerClient: 64}
 
 // UnmarshalYAML sets defaults, then decodes.
 func (s *Server) UnmarshalYAML(unmarshal func(any) error) error {

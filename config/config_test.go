@@ -50,6 +50,9 @@ func TestInvalid(t *testing.T) {
 			// An irregular schedule is judged by its shortest gap (0s → 5s).
 			"14: probes[1].timeout: must be shorter than the interval (5s), got 6s",
 		},
+		"connection-caps": {
+			"4: server.max_connections_per_client: must be between 1 and server.max_connections (10), got 11",
+		},
 		"bad-cron": {
 			`7: probes[0].schedule: bad cron schedule "*/5 * * * *": expected exactly 6 fields, found 5: [*/5 * * * *] (want six fields, seconds first, or @every 30s)`,
 		},
@@ -180,7 +183,7 @@ func TestValidFull(t *testing.T) {
 	check("page.url (trailing / dropped)", cfg.Page.URL, "https://status.example.com")
 	check("page.time_zone", cfg.Page.Location.String(), "Asia/Tokyo")
 	check("page.languages", cfg.Page.Languages, []string{"ja", "en"})
-	check("server", cfg.Server, config.Server{Listen: "127.0.0.1:18080", AdminListen: "127.0.0.1:19115"})
+	check("server", cfg.Server, config.Server{Listen: "127.0.0.1:18080", AdminListen: "127.0.0.1:19115", MaxConnections: 1024, MaxConnectionsPerClient: 64})
 	check("storage.path", cfg.Storage.Path, filepath.Join(dir, "probed.db"))
 	check("storage.retention", cfg.Storage.Retention.D(), 7*24*time.Hour)
 	check("storage.rollup_retention", cfg.Storage.RollupRetention.D(), 2*365*24*time.Hour)

@@ -30,6 +30,12 @@ func (c *Config) validate(p *problems, kinds []string) {
 	if c.Server.AdminListen != "" && c.Server.AdminListen == c.Server.Listen {
 		p.add("server.admin_listen", "must differ from server.listen (omit it to serve everything on listen)")
 	}
+	if c.Server.MaxConnections < 1 {
+		p.add("server.max_connections", "must be at least 1, got %d", c.Server.MaxConnections)
+	}
+	if c.Server.MaxConnectionsPerClient < 1 || c.Server.MaxConnectionsPerClient > c.Server.MaxConnections {
+		p.add("server.max_connections_per_client", "must be between 1 and server.max_connections (%d), got %d", c.Server.MaxConnections, c.Server.MaxConnectionsPerClient)
+	}
 	if c.Storage.Path == "" {
 		p.add("storage.path", "must not be empty")
 	} else {

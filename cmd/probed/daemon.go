@@ -237,6 +237,11 @@ func (d *Daemon) Listen() error {
 	} else if host, _, _ := net.SplitHostPort(cfg.Server.Listen); !isLoopback(host) && !cfg.Prober() {
 		d.logger.Warn("operator routes are served on a public listener: set server.admin_listen to keep them inside", "listen", cfg.Server.Listen)
 	}
+	if d.adminLn != nil {
+		d.publicLn, d.adminLn = d.capListener(d.publicLn, "public", 2), d.capListener(d.adminLn, "operator", 2)
+	} else {
+		d.publicLn = d.capListener(d.publicLn, "public", 1)
+	}
 	return nil
 }
 
@@ -276,13 +281,13 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	if d.prober != nil {
 		servers = d.serveProber(g)
 	} else if d.adminLn != nil {
-		pub := httpserver.New(d.publicLn.Addr().String(), d.web.PublicHandler(), d.logger)
-		adm := httpserver.New(d.adminLn.Addr().String(), d.web.AdminHandler(), d.logger)
+		pub := connState(httpserver.New(d.publicLn.Addr().String(), d.web.PublicHandler(), d.logger), d.publicLn)
+		adm := connState(httpserver.New(d.adminLn.Addr().String(), d.web.AdminHandler(), d.logger), d.adminLn)
 		servers = append(servers, pub, adm)
 		g.Go(func() error { return serveHTTP(pub, d.publicLn) })
 		g.Go(func() error { return serveHTTP(adm, d.adminLn) })
 	} else {
-		srv := httpserver.New(d.publicLn.Addr().String(), d.web.Handler(), d.logger)
+		srv := connState(httpserver.New(d.publicLn.Addr().String(), d.web.Handler(), d.logger), d.publicLn)
 		servers = append(servers, srv)
 		g.Go(func() error { return serveHTTP(srv, d.publicLn) })
 	}

@@ -56,11 +56,11 @@ func proberHandler(d *Daemon) http.Handler {
 // operator listener too when one is configured.
 func (d *Daemon) serveProber(g *errgroup.Group) []*http.Server {
 	var servers []*http.Server
-	pub := httpserver.New(d.publicLn.Addr().String(), d.prober, d.logger)
+	pub := connState(httpserver.New(d.publicLn.Addr().String(), d.prober, d.logger), d.publicLn)
 	servers = append(servers, pub)
 	g.Go(func() error { return serveHTTP(pub, d.publicLn) })
 	if d.adminLn != nil {
-		adm := httpserver.New(d.adminLn.Addr().String(), d.prober, d.logger)
+		adm := connState(httpserver.New(d.adminLn.Addr().String(), d.prober, d.logger), d.adminLn)
 		servers = append(servers, adm)
 		g.Go(func() error { return serveHTTP(adm, d.adminLn) })
 	}
