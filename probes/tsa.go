@@ -361,7 +361,7 @@ func checkTSAResponse(r *Report, cfg *config.TSAProbe, req *tsaRequest, body []b
 	checkTSANonce(r, req, info.Nonce)
 	checkTSAPolicy(r, cfg, info.Policy)
 	checkTSATime(r, cfg, info, sent, received)
-	checkTSASigner(r, cfg, req, p7, info.GenTime, received)
+	checkTSASigner(r, cfg, req, p7, info, received)
 	return true
 }
 
@@ -465,17 +465,21 @@ func checkTSAAccuracy(r *Report, cfg *config.TSAProbe, acc time.Duration) {
 
 // checkTSASigner finds the signer certificate and checks the CMS signature,
 // ESSCertID, the signer's EKU, CA flag, chain and validity.
-func checkTSASigner(r *Report, cfg *config.TSAProbe, req *tsaRequest, p7 *pkcs7.PKCS7, genTime, now time.Time) {
+func checkTSASigner(r *Report, cfg *config.TSAProbe, req *tsaRequest, p7 *pkcs7.PKCS7, info tstInfoASN1, now time.Time) {
+	genTime := info.GenTime
 	embedded := p7.Certificates
 	p7.Certificates = append(slices.Clone(embedded), cfg.IntermediateCerts...)
 	signer := p7.GetOnlySigner()
 	inResponse := signer != nil && slices.ContainsFunc(embedded, func(c *x509.Certificate) bool { return c.Equal(signer) })
-	if req.certReq {
-		if inResponse {
-			r.Pass("tsa_cert_included", "signer certificate included as certReq asked")
-		} else {
-			r.Fail("tsa_cert_included", fmt.Sprintf("request set certReq but the token embeds no signer certificate (%d certificates embedded; RFC 3161 §2.4.1)", len(embedded)), map[string]string{"embedded": strconv.Itoa(len(embedded))})
-		}
+	switch {
+	case req.certReq && inResponse:
+		r.Pass("tsa_cert_included", "signer certificate included as certReq asked")
+	case req.certReq:
+		r.Fail("tsa_cert_included", fmt.Sprintf("request set certReq but the token embeds no signer certificate (%d certificates embedded; RFC 3161 §2.4.1)", len(embedded)), map[string]string{"embedded": strconv.Itoa(len(embedded))})
+	case len(embedded) > 0:
+		r.Fail("tsa_cert_included", fmt.Sprintf("request left certReq false but the token embeds %d certificates: RFC 3161 §2.4.1 says the certificates field MUST NOT be present then", len(embedded)), map[string]string{"embedded": strconv.Itoa(len(embedded))})
+	default:
+		r.Pass("tsa_cert_included", "no certificates embedded, as certReq false asks (RFC 3161 §2.4.1)")
 	}
 	if signer == nil {
 		if req.certReq && !inResponse {
@@ -493,6 +497,8 @@ func checkTSASigner(r *Report, cfg *config.TSAProbe, req *tsaRequest, p7 *pkcs7.
 		r.Pass("tsa_signature", "CMS signature valid, signed by "+subject)
 	}
 	checkESSCertID(r, p7, signer)
+	checkTSAName(r, info.TSA, signer)
+	checkTSAAlgorithms(r, p7, signer, genTime)
 	checkSignerEKU(r, signer)
 	if signer.IsCA {
 		r.Fail("tsa_signer_not_ca", fmt.Sprintf("signer %q is a CA certificate: a TSA must sign with an end-entity certificate", subject), map[string]string{"signer": subject})
@@ -512,6 +518,91 @@ func checkTSASigner(r *Report, cfg *config.TSAProbe, req *tsaRequest, p7 *pkcs7.
 	default:
 		r.Pass("tsa_signer_validity", "signer valid until "+FormatTime(signer.NotAfter))
 	}
+}
+
+// checkTSAName: the TSTInfo tsa field is optional, but when present it
+// "MUST correspond to one of the subject names included in the certificate
+// that is to be used to verify the token" (RFC 3161 §2.4.2): the subject
+// (directoryName) or a subjectAltName of the signer.
+func checkTSAName(r *Report, field asn1.RawValue, signer *x509.Certificate) {
+	if len(field.FullBytes) == 0 {
+		r.Pass("tsa_name", "TSTInfo names no TSA (optional)")
+		return
+	}
+	subject := signer.Subject.String()
+	var gn asn1.RawValue
+	if rest, err := asn1.Unmarshal(field.Bytes, &gn); err != nil || len(rest) > 0 || gn.Class != asn1.ClassContextSpecific {
+		r.Fail("tsa_name", fmt.Sprintf("TSTInfo tsa is not a GeneralName (RFC 3161 §2.4.2): %x", field.Bytes), map[string]string{"tsa_hex": hex.EncodeToString(field.Bytes)})
+		return
+	}
+	ev := map[string]string{"signer": subject}
+	var named string
+	ok := false
+	switch gn.Tag {
+	case 4: // directoryName, an explicit Name
+		var name pkix.RDNSequence
+		if _, err := asn1.Unmarshal(gn.Bytes, &name); err != nil {
+			r.Fail("tsa_name", fmt.Sprintf("TSTInfo tsa directoryName does not parse: %v", err), ev)
+			return
+		}
+		named = name.String()
+		var signerName pkix.RDNSequence
+		_, _ = asn1.Unmarshal(signer.RawSubject, &signerName)
+		ok = bytes.Equal(gn.Bytes, signer.RawSubject) || named == signerName.String()
+	case 1, 2, 6: // rfc822Name, dNSName, uniformResourceIdentifier
+		named = string(gn.Bytes)
+		for _, n := range signer.EmailAddresses {
+			ok = ok || gn.Tag == 1 && strings.EqualFold(n, named)
+		}
+		for _, n := range signer.DNSNames {
+			ok = ok || gn.Tag == 2 && strings.EqualFold(n, named)
+		}
+		for _, u := range signer.URIs {
+			ok = ok || gn.Tag == 6 && u.String() == named
+		}
+	default:
+		named = fmt.Sprintf("a GeneralName of tag [%d]", gn.Tag)
+	}
+	ev["tsa_name"] = named
+	if ok {
+		r.Pass("tsa_name", fmt.Sprintf("TSTInfo tsa %q is the signer's", named))
+		return
+	}
+	r.Fail("tsa_name", fmt.Sprintf("TSTInfo tsa names %q, which is not a name of the signer %q (RFC 3161 §2.4.2: it must correspond to a subject name of the certificate that verifies the token)", named, subject), ev)
+}
+
+// checkTSAAlgorithms is the algorithm policy for tokens: the CMS digest is
+// not SHA-1 or weaker for tokens with genTime from 2017-02-01 (the first
+// Code Signing BRs allow SHA-2 only), and the signer's key meets BR §6.1.5.
+func checkTSAAlgorithms(r *Report, p7 *pkcs7.PKCS7, signer *x509.Certificate, genTime time.Time) {
+	c := &checker{r: r}
+	var found []algFinding
+	digest := p7.Signers[0].DigestAlgorithm.Algorithm
+	sigAlg := p7.Signers[0].DigestEncryptionAlgorithm.Algorithm
+	ev := map[string]string{"digest_algorithm": digest.String(), "signature_algorithm": sigAlg.String(), "gen_time": rfc3339(genTime)}
+	weak := ""
+	switch {
+	case digest.Equal(oidSHA1):
+		weak = "SHA-1"
+	case digest.Equal(asn1.ObjectIdentifier{1, 2, 840, 113549, 2, 5}):
+		weak = "MD5"
+	}
+	sigName := sigAlg.String()
+	if h, name := weakSignatureOID(sigAlg); h != "" {
+		sigName = name
+		if weak == "" {
+			weak = h
+		}
+	}
+	_, digestName := hashByOID(digest)
+	if weak != "" {
+		rule, since := hashRule(weak, "the Code Signing BRs allow SHA-2 digests only in timestamp tokens, from 2017-02-01", sha1TokenSince)
+		found = append(found, algFinding{what: fmt.Sprintf("the token is signed over a %s digest (digest %s, signature %s)", weak, digestName, sigName), rule: rule, since: since, at: genTime})
+	}
+	if p := keyProblem(signer.PublicKey); p != "" {
+		found = append(found, algFinding{what: fmt.Sprintf("the token is signed by %q with %s", signer.Subject.String(), p), rule: "BR §6.1.5, from 2014-01-01", since: weakKeySince, at: genTime})
+	}
+	reportAlgorithms(c, "tsa_signature_algorithm", found, fmt.Sprintf("%s digest, %s key", digestName, signer.PublicKeyAlgorithm), ev)
 }
 
 // verifyCMS checks the token's signature with digitorus/pkcs7. pkcs7 also

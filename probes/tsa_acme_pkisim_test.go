@@ -71,6 +71,9 @@ func TestTSAPkisimFaults(t *testing.T) {
 		{pkisim.TSASignerEKUNotCritical, "tsa_signer_eku", "is not critical"},
 		{pkisim.TSASignerExpired, "tsa_signer_validity", "expired 10m ago"},
 		{pkisim.TSABadSignature, "tsa_signature", "does not verify"},
+		{pkisim.TSAUnrequestedCerts, "tsa_cert_included", "request left certReq false but the token embeds 1 certificates: RFC 3161 §2.4.1 says the certificates field MUST NOT be present then"},
+		{pkisim.TSAWrongName, "tsa_name", `TSTInfo tsa names "CN=probed sim Unrelated CA,O=probed sim,C=JP", which is not a name of the signer "CN=probed sim TSA,O=probed sim,C=JP" (RFC 3161 §2.4.2: it must correspond to a subject name of the certificate that verifies the token)`},
+		{pkisim.TSASHA1, "tsa_signature_algorithm", "the token is signed over a SHA-1 digest (digest sha1, signature ecdsa-with-SHA1) (the Code Signing BRs allow SHA-2 digests only in timestamp tokens, from 2017-02-01; this one dates from "},
 		{pkisim.TSASlow, "tsa_connect", "timed out"},
 		{pkisim.TSADown, "tsa_connect", "POST"},
 		{pkisim.TSAGarbage, "tsa_response_parse", "not a DER TimeStampResp"},
@@ -97,7 +100,11 @@ func TestTSAPkisimFaults(t *testing.T) {
 			if tc.fault != "" {
 				sim.Set(tc.fault, true)
 			}
-			pr := taBuild(t, dir, "tsa", fmt.Sprintf("{url: %s, roots: tsa-root.pem, intermediates: tsa.pem, policy: %s, refuse_sha1: true}", sim.TSAURL(), pkisim.TSAPolicy), Env{Clock: clk})
+			extra := ""
+			if tc.fault == pkisim.TSAUnrequestedCerts {
+				extra = ", cert_req: false" // the fault embeds certificates all the same
+			}
+			pr := taBuild(t, dir, "tsa", fmt.Sprintf("{url: %s, roots: tsa-root.pem, intermediates: tsa.pem, policy: %s, refuse_sha1: true%s}", sim.TSAURL(), pkisim.TSAPolicy, extra), Env{Clock: clk})
 			r := runWithTimeout(t, pr, clk, timeoutFor(tc.fault))
 			if tc.check == "" {
 				taAssertFailed(t, r)

@@ -33,6 +33,10 @@ type opensslTSAOpts struct {
 	essAlg   string // ess_cert_id_alg: sha1 (ESSCertID) or sha256 (ESSCertIDv2, default)
 	digests  string // accepted imprint digests (default sha256, sha384, sha512)
 	accuracy string // e.g. "secs:1"; empty: no accuracy in tokens
+	// signerDigest is openssl's signer_digest (default sha256).
+	signerDigest string
+	// noTSAName leaves the TSTInfo tsa field out (tsa_name = no).
+	noTSAName bool
 	// needHeader, when set, answers 401 unless the request carries it.
 	needHeader [2]string
 	// mangle rewrites openssl's reply before it is sent.
@@ -65,6 +69,13 @@ func newOpenSSLTSA(t testing.TB, o opensslTSAOpts) *opensslTSA {
 	taOpenSSL(t, dir, "ca", "-batch", "-notext", "-config", "ca.cnf", "-cert", "ca.pem", "-keyfile", "ca.key", "-in", "tsa.csr", "-out", "tsa.pem",
 		"-startdate", start, "-enddate", end, "-extfile", "ext.cnf", "-extensions", "tsa")
 	taWriteFile(t, filepath.Join(dir, "tsaserial"), "01\n")
+	signerDigest, tsaName := "sha256", "yes"
+	if o.signerDigest != "" {
+		signerDigest = o.signerDigest
+	}
+	if o.noTSAName {
+		tsaName = "no"
+	}
 	cnf := fmt.Sprintf(`[ tsa ]
 default_tsa = tsa_config1
 [ tsa_config1 ]
@@ -74,16 +85,16 @@ crypto_device = builtin
 signer_cert = $dir/tsa.pem
 certs = $dir/ca.pem
 signer_key = $dir/tsa.key
-signer_digest = sha256
+signer_digest = %s
 default_policy = 1.2.3.4.1
 other_policies = 1.2.3.4.5
 digests = %s
 clock_precision_digits = 3
 ordering = no
-tsa_name = yes
+tsa_name = %s
 ess_cert_id_chain = no
 ess_cert_id_alg = %s
-`, dir, o.digests, o.essAlg)
+`, dir, signerDigest, o.digests, tsaName, o.essAlg)
 	if o.accuracy != "" {
 		cnf += "accuracy = " + o.accuracy + "\n"
 	}
@@ -279,6 +290,45 @@ func TestTSAOpenSSLAccuracy(t *testing.T) {
 			ch, _ := taFindCheck(r, "tsa_accuracy")
 			if ch.OK != tc.ok || ch.Severity != tc.severity || ch.Message != tc.message {
 				t.Fatalf("tsa_accuracy = ok %v %s %q, want ok %v %s %q", ch.OK, ch.Severity, ch.Message, tc.ok, tc.severity, tc.message)
+			}
+		})
+	}
+}
+
+// TestTSAOpenSSLNameAndAlgorithm (issue 12, items 6 and 7) on `openssl ts`
+// tokens: the tsa name openssl writes (tsa_name = yes) is the signer's
+// subject and passes, a token without one passes, certReq false gets no
+// certificates, and signer_digest = sha1 fails exactly
+// tsa_signature_algorithm.
+func TestTSAOpenSSLNameAndAlgorithm(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		opts    opensslTSAOpts
+		section string
+		check   string
+		ok      bool
+		message string
+	}{
+		{"tsa name is the signer", opensslTSAOpts{}, "{url: %s, roots: ca.pem}", "tsa_name", true, `TSTInfo tsa "CN=probed test TSA" is the signer's`},
+		{"no tsa name", opensslTSAOpts{noTSAName: true}, "{url: %s, roots: ca.pem}", "tsa_name", true, "TSTInfo names no TSA (optional)"},
+		{"no certReq, no certificates", opensslTSAOpts{}, "{url: %s, roots: ca.pem, cert_req: false, intermediates: tsa.pem}", "tsa_cert_included", true, "no certificates embedded, as certReq false asks (RFC 3161 §2.4.1)"},
+		{"sha256 signer digest", opensslTSAOpts{}, "{url: %s, roots: ca.pem}", "tsa_signature_algorithm", true, "sha256 digest, ECDSA key"},
+		{"sha1 signer digest", opensslTSAOpts{signerDigest: "sha1"}, "{url: %s, roots: ca.pem}", "tsa_signature_algorithm", false,
+			"the token is signed over a SHA-1 digest (digest sha1, signature ecdsa-with-SHA1) (the Code Signing BRs allow SHA-2 digests only in timestamp tokens, from 2017-02-01; this one dates from "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.opts.accuracy = "secs:1"
+			ts := newOpenSSLTSA(t, tc.opts)
+			pr := taBuild(t, ts.dir, "tsa", fmt.Sprintf(tc.section, ts.url), Env{Clock: clock.Real{}})
+			r := taRun(t, pr, clock.Real{})
+			if tc.ok {
+				taAssertFailed(t, r)
+			} else {
+				taAssertFailed(t, r, tc.check)
+			}
+			ch, _ := taFindCheck(r, tc.check)
+			if ch.OK != tc.ok || !strings.HasPrefix(ch.Message, tc.message) {
+				t.Fatalf("%s = ok %v %q, want ok %v and it to start %q", tc.check, ch.OK, ch.Message, tc.ok, tc.message)
 			}
 		})
 	}

@@ -152,7 +152,8 @@ func KnownFaults() []Fault {
 		CRLNotFound, CRLSlow, CRLDown, CRLGarbage, CRLHuge,
 
 		TSARejection, TSAWrongNonce, TSAImprintMismatch, TSAClockSkew, TSAWrongPolicy, TSANoCert,
-		TSASignerNoEKU, TSASignerEKUNotCritical, TSASignerExpired, TSABadSignature, TSASlow, TSADown, TSAGarbage,
+		TSASignerNoEKU, TSASignerEKUNotCritical, TSASignerExpired, TSABadSignature,
+		TSAUnrequestedCerts, TSAWrongName, TSASHA1, TSASlow, TSADown, TSAGarbage,
 
 		ACMEMissingFields, ACMENotHTTPS, ACMENonceMissing, ACMENonceBad, ACMENoCacheHeader, ACMEErrorNotProblem,
 		ACMESlow, ACMEDown, ACMEGarbage,

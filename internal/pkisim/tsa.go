@@ -2,6 +2,7 @@ package pkisim
 
 import (
 	"crypto"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/digitorus/pkcs7"
 	"github.com/digitorus/timestamp"
 )
 
@@ -41,6 +43,14 @@ const (
 	TSASignerExpired Fault = "tsa_signer_expired"
 	// TSABadSignature: one byte of the CMS signature flipped (tsa_signature).
 	TSABadSignature Fault = "tsa_bad_signature"
+	// TSAUnrequestedCerts: certificates embedded although the request left
+	// certReq false (tsa_cert_included).
+	TSAUnrequestedCerts Fault = "tsa_unrequested_certs"
+	// TSAWrongName: the TSTInfo tsa field names the unrelated CA's subject,
+	// not the signer's (tsa_name).
+	TSAWrongName Fault = "tsa_wrong_name"
+	// TSASHA1: the token is signed over a SHA-1 digest (tsa_signature_algorithm).
+	TSASHA1 Fault = "tsa_sha1"
 	// TSASlow: no answer until the client gives up (tsa_connect).
 	TSASlow Fault = "tsa_slow"
 	// TSADown: the connection is closed without a response (tsa_connect).
@@ -53,7 +63,8 @@ const (
 // TSAFaults lists the TSA faults in the order a fault panel shows them.
 func TSAFaults() []Fault {
 	return []Fault{TSARejection, TSAWrongNonce, TSAImprintMismatch, TSAClockSkew, TSAWrongPolicy, TSANoCert,
-		TSASignerNoEKU, TSASignerEKUNotCritical, TSASignerExpired, TSABadSignature, TSASlow, TSADown, TSAGarbage}
+		TSASignerNoEKU, TSASignerEKUNotCritical, TSASignerExpired, TSABadSignature,
+		TSAUnrequestedCerts, TSAWrongName, TSASHA1, TSASlow, TSADown, TSAGarbage}
 }
 
 // TSAPath is where the sim's RFC 3161 TSA answers POSTs.
@@ -130,7 +141,7 @@ func (s *Sim) tsaReply(der []byte) ([]byte, error) {
 		Accuracy:          TSAAccuracy,
 		Nonce:             req.Nonce,
 		Policy:            TSAPolicy,
-		AddTSACertificate: req.Certificates && !s.on(TSANoCert),
+		AddTSACertificate: req.Certificates && !s.on(TSANoCert) || s.on(TSAUnrequestedCerts),
 	}
 	if s.on(TSAWrongNonce) && req.Nonce != nil {
 		ts.Nonce = new(big.Int).Add(req.Nonce, big.NewInt(1))
@@ -149,7 +160,16 @@ func (s *Sim) tsaReply(der []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	reply, err := ts.CreateResponseWithOpts(signer.cert, signer.key, crypto.SHA256)
+	hash := crypto.SHA256
+	if s.on(TSASHA1) {
+		hash = crypto.SHA1
+	}
+	var reply []byte
+	if s.on(TSAWrongName) {
+		reply, err = tokenNaming(ts, signer, s.otherCA.cert.RawSubject)
+	} else {
+		reply, err = ts.CreateResponseWithOpts(signer.cert, signer.key, hash)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("create timestamp response: %w", err)
 	}
@@ -208,4 +228,75 @@ func (s *Sim) tsaSignerFor() (*issued, error) {
 		return nil, fmt.Errorf("issue TSA signer variant: %w", err)
 	}
 	return it, nil
+}
+
+// tokenNaming makes a granted reply whose TSTInfo tsa field is a
+// directoryName of name (digitorus/timestamp always writes the signer's
+// subject there), signed by signer with SHA-256 and a signingCertificateV2.
+func tokenNaming(ts *timestamp.Timestamp, signer *issued, name []byte) ([]byte, error) {
+	dir, err := asn1.Marshal(asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 4, IsCompound: true, Bytes: name})
+	if err != nil {
+		return nil, err
+	}
+	hashOID := asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}
+	info := struct {
+		Version        int
+		Policy         asn1.ObjectIdentifier
+		MessageImprint struct {
+			HashAlgorithm pkix.AlgorithmIdentifier
+			HashedMessage []byte
+		}
+		SerialNumber *big.Int
+		GenTime      time.Time `asn1:"generalized"`
+		Accuracy     struct {
+			Millis int `asn1:"tag:0,optional"`
+		}
+		Nonce *big.Int      `asn1:"optional"`
+		TSA   asn1.RawValue `asn1:"tag:0,optional"`
+	}{Version: 1, Policy: ts.Policy, SerialNumber: big.NewInt(time.Now().UnixNano()), GenTime: ts.Time.Truncate(time.Second), Nonce: ts.Nonce,
+		TSA: asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: dir}}
+	info.MessageImprint.HashAlgorithm = pkix.AlgorithmIdentifier{Algorithm: hashOIDOf(ts.HashAlgorithm), Parameters: asn1.NullRawValue}
+	info.MessageImprint.HashedMessage = ts.HashedMessage
+	info.Accuracy.Millis = int(ts.Accuracy / time.Millisecond)
+	tst, err := asn1.Marshal(info)
+	if err != nil {
+		return nil, fmt.Errorf("marshal TSTInfo: %w", err)
+	}
+	sd, err := pkcs7.NewSignedData(tst)
+	if err != nil {
+		return nil, err
+	}
+	sd.SetDigestAlgorithm(hashOID)
+	sd.SetContentType(asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 1, 4})
+	sd.GetSignedData().Version = 3
+	certHash := sha256.Sum256(signer.cert.Raw)
+	v2, err := asn1.Marshal(struct{ Certs []struct{ CertHash []byte } }{[]struct{ CertHash []byte }{{certHash[:]}}})
+	if err != nil {
+		return nil, err
+	}
+	if err := sd.AddSigner(signer.cert, signer.key, pkcs7.SignerInfoConfig{ExtraSignedAttributes: []pkcs7.Attribute{
+		{Type: asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 2, 47}, Value: asn1.RawValue{FullBytes: v2}},
+	}}); err != nil {
+		return nil, err
+	}
+	token, err := sd.Finish()
+	if err != nil {
+		return nil, err
+	}
+	return asn1.Marshal(struct {
+		Status struct{ Status int }
+		Token  asn1.RawValue
+	}{Token: asn1.RawValue{FullBytes: token}})
+}
+
+// hashOIDOf is the imprint hash OID of h (SHA-256 family only: the sim
+// refuses SHA-1 imprints).
+func hashOIDOf(h crypto.Hash) asn1.ObjectIdentifier {
+	switch h {
+	case crypto.SHA384:
+		return asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 2}
+	case crypto.SHA512:
+		return asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 3}
+	}
+	return asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}
 }
