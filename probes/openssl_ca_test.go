@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/big"
+	mathrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -214,16 +215,24 @@ func slashPlusSerial(t testing.TB, issuer *x509.Certificate) string {
 	return ""
 }
 
-// freePort asks the kernel for a free loopback port.
+// freePort finds a port `openssl ocsp -port` can bind (it listens on every
+// address). It is drawn below the kernel's ephemeral range (32768 and up):
+// a port the kernel hands out for :0 can be taken by an outgoing connection
+// before openssl binds it, which a machine busy with other tests' thousands
+// of loopback connections does within milliseconds.
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 200 {
+		port := 20000 + mathrand.IntN(12768)
+		l, err := net.Listen("tcp", fmt.Sprintf(":%d", port))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return port
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	return port
+	t.Fatal("no free port in 20000-32767 after 200 tries")
+	return 0
 }
 
 // startOCSP runs `openssl ocsp` as a responder on port with extra flags
