@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -86,6 +87,14 @@ func (s *Server) routes() {
 	}
 	// Reload is an operator action (SPEC §4): it takes a token like the API.
 	s.admin.Handle("POST /-/reload", s.console.OperatorOnly(s.reload))
+	// Go's profiler, as Prometheus and Alertmanager offer it, behind the
+	// operator's token: a profile shows what probed is doing and costs CPU.
+	s.admin.Handle("GET /debug/pprof/", s.console.OperatorOnly(pprof.Index))
+	s.admin.Handle("GET /debug/pprof/cmdline", s.console.OperatorOnly(pprof.Cmdline))
+	s.admin.Handle("GET /debug/pprof/profile", s.console.OperatorOnly(pprof.Profile))
+	s.admin.Handle("GET /debug/pprof/symbol", s.console.OperatorOnly(pprof.Symbol))
+	s.admin.Handle("POST /debug/pprof/symbol", s.console.OperatorOnly(pprof.Symbol))
+	s.admin.Handle("GET /debug/pprof/trace", s.console.OperatorOnly(pprof.Trace))
 	subscription.New(subscription.Options{Subscriptions: s.opts.Subscriptions, Logger: s.opts.Logger}).Routes(s.public)
 }
 
