@@ -366,7 +366,8 @@ func TestPacerSpacesSends(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	var waits []time.Duration
 	for range 4 {
-		waits = append(waits, p.reserve(t0, 2)) // 2 a second, all asked at once
+		w, _ := p.reserve(t0, 2) // 2 a second, all asked at once
+		waits = append(waits, w)
 	}
 	want := []time.Duration{0, 500 * time.Millisecond, time.Second, 1500 * time.Millisecond}
 	for i := range want {
@@ -374,10 +375,23 @@ func TestPacerSpacesSends(t *testing.T) {
 			t.Fatalf("waits = %v, want %v", waits, want)
 		}
 	}
-	if w := p.reserve(t0.Add(10*time.Second), 2); w != 0 {
-		t.Errorf("after idling the first send waits %v, want 0 (no burst credit beyond one)", w)
+	t1 := t0.Add(10 * time.Second)
+	if w, _ := p.reserve(t1, 2); w != 0 {
+		t.Errorf("after idling the first send waits %v, want 0", w)
 	}
-	if w := p.reserve(t0, 0); w != 0 {
+	if w, _ := p.reserve(t1, 2); w != 500*time.Millisecond {
+		t.Errorf("the second send after idling waits %v, want 500ms (no burst credit beyond one)", w)
+	}
+	// A wait given up (the worker stopped) gives its slot back.
+	w, cancel := p.reserve(t1, 2)
+	if w != time.Second {
+		t.Fatalf("third send waits %v, want 1s", w)
+	}
+	cancel()
+	if w, _ := p.reserve(t1, 2); w != time.Second {
+		t.Errorf("after a cancelled slot the next waits %v, want the same 1s", w)
+	}
+	if w, _ := p.reserve(t0, 0); w != 0 {
 		t.Errorf("rate 0 waits %v, want no cap", w)
 	}
 }

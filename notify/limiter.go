@@ -1,27 +1,34 @@
 package notify
 
 import (
+	"container/list"
 	"sync"
-	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/probed/probed/config"
 	"github.com/probed/probed/internal/clock"
 )
 
-// Limiter is a set of token buckets kept in memory, one per key (a client
-// address, an e-mail address). Time comes from the clock, so tests move it.
-// Its size is bounded: full buckets are forgotten first, and when every
-// bucket is in use a new key is refused rather than memory grown.
+// Limiter is a set of token buckets (golang.org/x/time/rate), one per key (a
+// client address, an e-mail address), kept in memory. Time comes from the
+// clock, so tests move it. Its size is bounded: when the table is full, the
+// key used least recently is forgotten to make room. A flood of new keys thus
+// never refuses a newcomer; it can only make a key forgotten start again
+// with a full bucket, which is why callers run their cheap checks (the
+// proof of work, a token's form) before they charge a bucket.
 type Limiter struct {
-	clock   clock.Clock
-	max     int
-	mu      sync.Mutex
-	buckets map[string]*bucket
+	clock clock.Clock
+	max   int
+
+	mu   sync.Mutex
+	keys map[string]*list.Element // of *limited, in lru
+	lru  list.List                // front: used most recently
 }
 
-type bucket struct {
-	tokens float64
-	last   time.Time
+type limited struct {
+	key string
+	lim *rate.Limiter
 }
 
 // NewLimiter returns a limiter holding at most max keys (default 100,000).
@@ -29,50 +36,38 @@ func NewLimiter(c clock.Clock, max int) *Limiter {
 	if max <= 0 {
 		max = 100_000
 	}
-	return &Limiter{clock: c, max: max, buckets: map[string]*bucket{}}
+	return &Limiter{clock: c, max: max, keys: map[string]*list.Element{}}
 }
 
-// Allow takes one token from key's bucket under rate, reporting whether
-// there was one.
-func (l *Limiter) Allow(key string, rate config.RateLimit) bool {
+// Allow takes one token from key's bucket under r, reporting whether there
+// was one. A bucket follows a change of r (a reload) from now on.
+func (l *Limiter) Allow(key string, r config.RateLimit) bool {
 	now := l.clock.Now()
-	perSec := rate.PerHour / 3600
+	limit := rate.Limit(r.PerHour / 3600)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	b, ok := l.buckets[key]
-	if !ok {
-		if len(l.buckets) >= l.max {
-			l.sweep(now, perSec, float64(rate.Burst))
-			if len(l.buckets) >= l.max {
-				return false
-			}
+	if e, ok := l.keys[key]; ok {
+		l.lru.MoveToFront(e)
+		lim := e.Value.(*limited).lim
+		if lim.Limit() != limit || lim.Burst() != r.Burst {
+			lim.SetLimitAt(now, limit)
+			lim.SetBurstAt(now, r.Burst)
 		}
-		b = &bucket{tokens: float64(rate.Burst), last: now}
-		l.buckets[key] = b
+		return lim.AllowN(now, 1)
 	}
-	if el := now.Sub(b.last).Seconds(); el > 0 {
-		b.tokens = min(float64(rate.Burst), b.tokens+el*perSec)
-		b.last = now
+	if l.lru.Len() >= l.max {
+		oldest := l.lru.Back()
+		l.lru.Remove(oldest)
+		delete(l.keys, oldest.Value.(*limited).key)
 	}
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
-}
-
-// sweep forgets buckets that have refilled: they hold no memory of abuse.
-func (l *Limiter) sweep(now time.Time, perSec, burst float64) {
-	for k, b := range l.buckets {
-		if b.tokens+now.Sub(b.last).Seconds()*perSec >= burst {
-			delete(l.buckets, k)
-		}
-	}
+	lim := rate.NewLimiter(limit, r.Burst)
+	l.keys[key] = l.lru.PushFront(&limited{key: key, lim: lim})
+	return lim.AllowN(now, 1)
 }
 
 // Len is the number of keys held.
 func (l *Limiter) Len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return len(l.buckets)
+	return l.lru.Len()
 }

@@ -137,20 +137,24 @@ type SubscribeRequest struct {
 	Language string
 }
 
-// Subscribe checks a form submission (per-IP limit, proof of work, address,
+// Subscribe checks a form submission (proof of work, per-IP limit, address,
 // components, per-address limit) and records it awaiting confirmation; a
 // confirmation mail goes out unless one went to the address within the
 // hour. The answer never tells whether the address was subscribed already.
+//
+// The proof of work is checked first: a post without one costs a hash and
+// charges no bucket, so a flood of them from many addresses cannot fill the
+// per-IP limiter (which forgets its least recently used address when full).
 func (s *Subscriptions) Subscribe(ctx context.Context, r SubscribeRequest) error {
 	cfg := s.config()
 	sc := cfg.Notify.Subscribe
-	if !s.perIP.Allow(r.Client, sc.PerIP) {
-		s.requests.WithLabelValues("rate_limited_ip").Inc()
-		return ErrRateLimited
-	}
 	if err := s.challenges.Check(r.Challenge, r.Solution, sc.ChallengeBits, sc.ChallengeTTL.D(), sc.NoJSWait.D()); err != nil {
 		s.requests.WithLabelValues("challenge").Inc()
 		return err
+	}
+	if !s.perIP.Allow(r.Client, sc.PerIP) {
+		s.requests.WithLabelValues("rate_limited_ip").Inc()
+		return ErrRateLimited
 	}
 	addr, err := ParseEmail(r.Email, true)
 	if err != nil {

@@ -63,14 +63,32 @@ func TestLimiterRefillsAndStaysBounded(t *testing.T) {
 	if !l.Allow("a", rate) {
 		t.Error("not refilled after 10 minutes")
 	}
+	// Full (a, b, c): a newcomer is let in; the key used least recently
+	// (b) is forgotten for it, the others keep their count.
 	l.Allow("b", rate)
 	l.Allow("c", rate)
-	if l.Allow("d", rate) {
-		t.Error("a fourth key fitted in a limiter of 3 whose buckets are all in use")
+	l.Allow("a", rate) // a used last: now the most recent
+	if !l.Allow("d", rate) {
+		t.Error("a newcomer was refused by a full limiter")
 	}
-	clk.Advance(time.Hour) // all refilled: forgotten to make room
-	if !l.Allow("d", rate) || l.Len() > 3 {
-		t.Errorf("refilled buckets not swept: len %d", l.Len())
+	if l.Len() != 3 {
+		t.Errorf("len %d, want 3", l.Len())
+	}
+	if l.Allow("a", rate) {
+		t.Error("a's empty bucket was forgotten instead of the least recently used key")
+	}
+	if !l.Allow("b", rate) || !l.Allow("b", rate) {
+		t.Error("b, forgotten, did not start again with a full bucket")
+	}
+	// A reload that raises the rate applies to a bucket from then on: one a
+	// second instead of one in 10 minutes.
+	faster := config.RateLimit{Burst: 5, PerHour: 3600}
+	if l.Allow("a", faster) {
+		t.Error("a's empty bucket filled at the change of rate")
+	}
+	clk.Advance(time.Second)
+	if !l.Allow("a", faster) {
+		t.Error("a's bucket kept its old rate after the change")
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	gomail "github.com/wneessen/go-mail"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/time/rate"
 
 	"github.com/probed/probed/config"
 	"github.com/probed/probed/internal/clock"
@@ -77,7 +78,7 @@ type Worker struct {
 	compCfg *config.Config
 	comp    *Composer
 
-	pace   pacer
+	pacer  pacer
 	webhk  *http.Client
 	done   chan struct{}
 	doneMu sync.Once
@@ -540,7 +541,7 @@ func (w *Worker) sendMails(ctx context.Context, cfg *config.Config, c *Composer,
 			}
 			w.relayOK()
 		}
-		if wait := w.pace.reserve(time.Now(), cfg.Notify.Rate); wait > 0 && !sleep(ctx, nil, wait) {
+		if !w.pace(ctx, cfg.Notify.Rate) {
 			release(ds[i:], w.opts.Clock.Now())
 			return
 		}
@@ -593,7 +594,7 @@ func (w *Worker) sendWebhooks(ctx context.Context, cfg *config.Config, c *Compos
 			w.retry(b, d, cfg, ReasonCompose, false, err)
 			continue
 		}
-		if wait := w.pace.reserve(time.Now(), cfg.Notify.Rate); wait > 0 && !sleep(ctx, nil, wait) {
+		if !w.pace(ctx, cfg.Notify.Rate) {
 			b.add(store.DeliveryOutcome{ID: d.ID, Subscriber: d.Subscriber.ID, Result: store.DeliveryRetry, Due: now})
 			continue
 		}
@@ -616,26 +617,37 @@ func (w *Worker) sendWebhooks(ctx context.Context, cfg *config.Config, c *Compos
 	}
 }
 
-// pacer spaces sends to notify.rate a second over all connections. It
+// pacer spaces sends to notify.rate a second over all connections, with no
+// burst beyond one send: a token bucket of one (golang.org/x/time/rate). It
 // paces real throughput to the relay, so it reads the wall clock.
 type pacer struct {
-	mu   sync.Mutex
-	next time.Time
+	once sync.Once
+	lim  *rate.Limiter
 }
 
-// reserve books the next send slot and returns how long to wait for it.
-func (p *pacer) reserve(now time.Time, rate float64) time.Duration {
-	if rate <= 0 {
-		return 0
+// reserve books the next send slot at perSecond (0: no cap) and returns how
+// long to wait for it, and a cancel that gives the slot back when the wait
+// is abandoned.
+func (p *pacer) reserve(now time.Time, perSecond float64) (time.Duration, func()) {
+	if perSecond <= 0 {
+		return 0, func() {}
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.next.Before(now) {
-		p.next = now
+	p.once.Do(func() { p.lim = rate.NewLimiter(rate.Limit(perSecond), 1) })
+	if p.lim.Limit() != rate.Limit(perSecond) {
+		p.lim.SetLimitAt(now, rate.Limit(perSecond)) // a reload changed notify.rate
 	}
-	wait := p.next.Sub(now)
-	p.next = p.next.Add(time.Duration(float64(time.Second) / rate))
-	return wait
+	r := p.lim.ReserveN(now, 1)
+	return r.DelayFrom(now), func() { r.CancelAt(now) }
+}
+
+// pace waits for the next send slot; false when ctx ended first.
+func (w *Worker) pace(ctx context.Context, perSecond float64) bool {
+	wait, cancel := w.pacer.reserve(time.Now(), perSecond)
+	if wait > 0 && !sleep(ctx, nil, wait) {
+		cancel()
+		return false
+	}
+	return true
 }
 
 // subscriberCollector reports probed_subscribers{state} at scrape time.

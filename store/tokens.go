@@ -34,8 +34,23 @@ func hashSecret(secret string) []byte {
 	return h[:]
 }
 
+// tokenSecretBytes is the randomness of a token, after TokenPrefix.
+const tokenSecretBytes = 32
+
+// WellFormedToken reports whether secret has the form of an operator token
+// (TokenPrefix, then 43 base64url characters): a check that costs no lookup,
+// for callers to run before they spend anything on an attempt.
+func WellFormedToken(secret string) bool {
+	rest, ok := strings.CutPrefix(secret, TokenPrefix)
+	if !ok || len(rest) != base64.RawURLEncoding.EncodedLen(tokenSecretBytes) {
+		return false
+	}
+	_, err := base64.RawURLEncoding.DecodeString(rest)
+	return err == nil
+}
+
 func newSecret() (string, error) {
-	b := make([]byte, 32)
+	b := make([]byte, tokenSecretBytes)
 	if _, err := rand.Read(b); err != nil {
 		return "", fmt.Errorf("random: %w", err)
 	}
@@ -72,7 +87,7 @@ func (s *Store) CreateToken(ctx context.Context, name string) (string, error) {
 // Authenticate returns the name of the token whose secret this is and
 // stamps its last use; ErrUnauthorized when there is none.
 func (s *Store) Authenticate(ctx context.Context, secret string) (string, error) {
-	if !strings.HasPrefix(secret, TokenPrefix) {
+	if !WellFormedToken(secret) {
 		return "", ErrUnauthorized
 	}
 	var name string

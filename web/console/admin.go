@@ -183,24 +183,37 @@ func safeNext(next string) string {
 	return next
 }
 
+// errNotAToken: what was typed is not even in the form of a token.
+var errNotAToken = errors.New("not a token")
+
 func (s *Console) adminLogin(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	tok := strings.TrimSpace(r.PostFormValue("token"))
 	next := safeNext(r.PostFormValue("next"))
 	client := s.loginClient(r)
-	if s.loginLimited(w, r, client, next) {
-		return
+	// What is not even a token is refused before the client's bucket is
+	// charged: junk from many addresses must not use up the limiter.
+	// (Not logged above Debug either: unlimited, it would flood the log.)
+	var name string
+	err := errNotAToken
+	if store.WellFormedToken(tok) {
+		if s.loginLimited(w, r, client, next) {
+			return
+		}
+		name, err = s.store.Authenticate(r.Context(), tok)
 	}
 	st := s.store
-	name, err := st.Authenticate(r.Context(), tok)
 	if err != nil {
 		v := s.view(r, "Log in", "", nil)
 		v.Next = next
 		v.Error = "That token is not valid. Make one with: probed token create -config probes.yaml -name YOUR-NAME"
 		code := http.StatusUnauthorized
-		if errors.Is(err, store.ErrUnauthorized) {
+		switch {
+		case errors.Is(err, errNotAToken):
+			s.logger.Debug("console login failed: not a token", "client", client)
+		case errors.Is(err, store.ErrUnauthorized):
 			s.logger.Warn("console login failed: unknown token", "client", client) // never the token
-		} else {
+		default:
 			s.logger.Error("console login", "err", err)
 			v.Error, code = "internal error; see probed's log", http.StatusInternalServerError
 		}

@@ -22,8 +22,9 @@ const (
 // loginRate is loginBurst and loginPerHour as the limiter takes them.
 func loginRate() config.RateLimit { return config.RateLimit{Burst: loginBurst, PerHour: loginPerHour} }
 
-// loginLimitKeys bounds the addresses remembered: a flood of new addresses
-// is refused rather than memory grown (notify.Limiter).
+// loginLimitKeys bounds the addresses remembered: past it, the address used
+// least recently is forgotten (notify.Limiter), so a flood of new addresses
+// neither grows memory nor locks anyone out.
 const loginLimitKeys = 10_000
 
 // loginRetryAfter is the time until the bucket holds a token again, at most.

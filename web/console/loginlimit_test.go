@@ -2,6 +2,7 @@ package console
 
 import (
 	"bytes"
+	"fmt"
 	"html"
 	"log/slog"
 	"net/http"
@@ -51,7 +52,9 @@ func TestConsoleLoginRateLimit(t *testing.T) {
 		return rec
 	}
 	const attacker, operator = "203.0.113.7:40000", "198.51.100.2:50000"
-	bad := "probed_guess_0123456789"
+	// A well-formed guess: what is not even a token is refused before the
+	// limiter (TestConsoleLoginFloodOfAddresses).
+	bad := "probed_" + strings.Repeat("A", 43)
 	for i := range loginBurst {
 		if rec := login(attacker, bad); rec.Code != http.StatusUnauthorized {
 			t.Fatalf("bad login %d = %d, want 401 (within the limit)", i+1, rec.Code)
@@ -96,6 +99,51 @@ func TestConsoleLoginRateLimit(t *testing.T) {
 	for _, secret := range []string{bad, h.tok["alice"]} {
 		if strings.Contains(out, secret) {
 			t.Errorf("log holds a token %q:\n%s", secret, out)
+		}
+	}
+}
+
+// TestConsoleLoginFloodOfAddresses: 40,000 bad logins from distinct
+// addresses (more than the limiter holds) cannot lock out the operator: a
+// right token from a new address, and from one used before the flood, logs
+// in. Junk that is not a token is refused without charging a bucket.
+func TestConsoleLoginFloodOfAddresses(t *testing.T) {
+	h := newOpHarness(t)
+	s := New(Options{Config: func() *config.Config { return h.cfg }, Clock: h.clk, Store: h.st, Engine: h.eng,
+		Logger: slog.New(slog.DiscardHandler)})
+	handler := s.Handler()
+	login := func(from, token string) int {
+		t.Helper()
+		req := httptest.NewRequest(http.MethodPost, "/admin/login", strings.NewReader(url.Values{"token": {token}, "next": {"/admin/"}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.RemoteAddr = from
+		rec := httptest.NewRecorder()
+		handler.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	addr := func(i int) string { return fmt.Sprintf("10.%d.%d.%d:40000", i>>16&255, i>>8&255, i&255) }
+	const early = "198.51.100.9:50000"
+	if code := login(early, "probed_"+strings.Repeat("B", 43)); code != http.StatusUnauthorized {
+		t.Fatalf("the operator's typo = %d, want 401", code)
+	}
+	const flood = 40_000
+	for i := range flood {
+		// Half well-formed guesses (each charges its address's bucket and
+		// costs a lookup), half junk (refused before the limiter).
+		tok := "probed_" + fmt.Sprintf("%043d", i)
+		if i%2 == 1 {
+			tok = fmt.Sprintf("guess-%d", i)
+		}
+		if code := login(addr(i), tok); code != http.StatusUnauthorized {
+			t.Fatalf("bad login %d from %s = %d, want 401", i, addr(i), code)
+		}
+	}
+	if n := s.loginLimit.Len(); n != loginLimitKeys {
+		t.Errorf("the limiter holds %d addresses after the flood, want its bound %d", n, loginLimitKeys)
+	}
+	for _, from := range []string{"192.0.2.77:40000", early} {
+		if code := login(from, h.tok["alice"]); code != http.StatusSeeOther {
+			t.Errorf("right token from %s after the flood = %d, want 303 (logged in)", from, code)
 		}
 	}
 }

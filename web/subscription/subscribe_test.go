@@ -6,22 +6,26 @@ import (
 	"github.com/probed/probed/status"
 	"html"
 	"io"
+	"maps"
 	"mime"
 	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/mail"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/probed/probed/config"
 	"github.com/probed/probed/internal/clock"
@@ -573,5 +577,81 @@ func TestOneClickBodies(t *testing.T) {
 		if resp.StatusCode != 200 || e.subscriber(addr).State != store.SubscriberUnsubscribed {
 			t.Errorf("%s one-click: %d, subscriber %s", tc.name, resp.StatusCode, e.subscriber(addr).State)
 		}
+	}
+}
+
+// TestDistinctAddressFloodWithoutProof: 100,000 posts without a proof of
+// work, each from its own address (as many as the per-IP limiter holds),
+// then a visitor with a valid proof: accepted. A post without a proof is
+// refused before any bucket is charged, so the flood leaves the limiter
+// empty. Driven in-process, with distinct RemoteAddr values.
+func TestDistinctAddressFloodWithoutProof(t *testing.T) {
+	e := newSubEnv(t)
+	mux := http.NewServeMux()
+	New(Options{Subscriptions: e.subs}).Routes(mux)
+	serve := func(method, target, from string, cookie *http.Cookie, form url.Values) *httptest.ResponseRecorder {
+		var body io.Reader
+		if form != nil {
+			body = strings.NewReader(form.Encode())
+		}
+		req := httptest.NewRequest(method, target, body)
+		if form != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		if cookie != nil {
+			req.AddCookie(cookie)
+		}
+		req.RemoteAddr = from
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, req)
+		return rec
+	}
+	// One form, fetched once, its token and challenge replayed by every post.
+	get := func(from string) (*http.Cookie, url.Values) {
+		rec := serve("GET", "/subscribe", from, nil, nil)
+		var cookie *http.Cookie
+		for _, c := range rec.Result().Cookies() {
+			if c.Name == formCookie {
+				cookie = c
+			}
+		}
+		if rec.Code != 200 || cookie == nil {
+			t.Fatalf("GET /subscribe = %d, cookie %v", rec.Code, cookie)
+		}
+		return cookie, hidden(subPage{body: rec.Body.String()})
+	}
+	cookie, f := get("192.0.2.1:1000")
+	f.Set("email", "flood@example.com")
+	f.Set("c", "ocsp")
+	const flood = 100_000
+	// No solution (a script-less post before its wait) or a wrong one.
+	unsolved, wrong := maps.Clone(f), maps.Clone(f)
+	unsolved.Set("solution", "")
+	wrong.Set("solution", "1")
+	workers := runtime.GOMAXPROCS(0)
+	var g errgroup.Group
+	for w := range workers {
+		g.Go(func() error {
+			for i := w; i < flood; i += workers {
+				from := fmt.Sprintf("10.%d.%d.%d:40000", i>>16&255, i>>8&255, i&255)
+				if rec := serve("POST", "/subscribe", from, cookie, []url.Values{unsolved, wrong}[i%2]); rec.Code != http.StatusBadRequest {
+					return fmt.Errorf("post %d without a proof from %s = %d, want 400", i, from, rec.Code)
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	cookie, f = get("198.51.100.20:2000")
+	f.Set("email", "visitor@example.com")
+	f.Set("c", "ocsp")
+	f.Set("solution", notify.Solve(f.Get("challenge")))
+	if rec := serve("POST", "/subscribe", "198.51.100.20:2000", cookie, f); rec.Code != http.StatusOK {
+		t.Fatalf("visitor with a valid proof after the flood = %d, want 200\n%s", rec.Code, rec.Body)
+	}
+	if st := e.subscriber("visitor@example.com"); st.State != store.SubscriberPending {
+		t.Errorf("visitor's subscription = %q, want pending confirmation", st.State)
 	}
 }
