@@ -11,6 +11,7 @@ import (
 	"github.com/probed/probed/status"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -160,6 +161,14 @@ func (e *Engine) receive(ctx context.Context, cfg *config.Config, p *Payload, no
 		ch, err := e.st.RecordAlert(ctx, sa)
 		if err != nil {
 			return false, err
+		}
+		// How many locations probe it, as the latest delivery says (a repeat
+		// carries Prometheus' current count: a prober that died lowers it).
+		if probe, _ := alertLocation(sa); probe != "" && a.Status == "firing" {
+			if n, err := strconv.Atoi(a.Annotations["locations"]); err == nil && n > 0 && e.total[probe] != n {
+				e.total[probe] = n
+				touched[comp] = true
+			}
 		}
 		if !ch {
 			rep.Repeated++

@@ -65,6 +65,9 @@ type Engine struct {
 	// stale holds the locations that left the quorum by silence (logged
 	// once each way).
 	stale map[probeKey]bool
+	// total is, per probe, how many locations probe it, as the latest
+	// quorum alert delivered said (annotation locations).
+	total map[string]int
 	// started is when the engine was built: silence is logged from then.
 	started time.Time
 	// ensured holds the leaves whose status log is open (a reload may add some).
@@ -98,7 +101,7 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 	}
 	e := &Engine{opts: opts, st: opts.Store, clock: opts.Clock, logger: opts.Logger,
 		probes: map[probeKey]*store.ProbeHealth{}, byComp: map[string]map[probeKey]*store.ProbeHealth{}, wake: make(chan struct{}, 1), tmpl: newTextTemplates(),
-		counted: map[string][]probeKey{}, ended: map[probeKey]time.Time{}, stale: map[probeKey]bool{}, started: opts.Clock.Now()}
+		counted: map[string][]probeKey{}, ended: map[probeKey]time.Time{}, stale: map[probeKey]bool{}, started: opts.Clock.Now(), total: map[string]int{}}
 	hs, err := e.st.LoadProbeHealth(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("new incident engine: %w", err)

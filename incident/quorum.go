@@ -154,8 +154,10 @@ func (e *Engine) sources(cfg *config.Config, component string) []source {
 			continue
 		}
 		v := view(probe)
-		if n, err := strconv.Atoi(a.Annotations["locations"]); err == nil && n > v.total {
-			v.total = n
+		if n, ok := e.total[probe]; ok {
+			v.total = n // the latest delivery's count
+		} else if n, err := strconv.Atoi(a.Annotations["locations"]); err == nil && n > v.total {
+			v.total = n // after a restart: what the stored alerts said
 		}
 		cur := v.locs[loc]
 		if cur != nil && cur.own {

@@ -296,3 +296,26 @@ func TestRestartAfterSilenceLogsOnlyTheSilent(t *testing.T) {
 	}
 	h.only(status.StateWithdrawn) // tokyo-1 recovered, osaka-1 out: the failure cleared
 }
+
+// TestDeadProberLeavesTheTotal: when a prober dies in a total outage its
+// alert resolves and Prometheus' count of locations drops; the holder takes
+// the count of the latest delivery, so the remaining locations, all down,
+// are still a major outage.
+func TestDeadProberLeavesTheTotal(t *testing.T) {
+	h := newHarness(t, "incidents: {failures_to_open: 1, quorum: 2}\n")
+	h.fail("crl", 1)
+	t0 := h.clk.Now()
+	osaka := locAlert("crl", "crl", "osaka-1", t0, t0.Add(20*time.Second), 3)
+	fra := locAlert("crl", "crl", "fra-1", t0, t0.Add(20*time.Second), 3)
+	h.deliver(osaka, fra)
+	if d := h.only(status.StateDraft); d.Components[0].Status != status.MajorOutage {
+		t.Fatalf("three of three: %s", d.Components[0].Status)
+	}
+	// fra-1's prober dies: its alert resolves; osaka-1's is repeated with
+	// Prometheus' new count.
+	osaka.Annotations = map[string]string{"summary": osaka.Annotations["summary"], "down_since": osaka.Annotations["down_since"], "locations": "2"}
+	h.deliver(resolvedAlert(fra, h.clk.Now()), osaka)
+	if d := h.only(status.StateDraft); d.Components[0].Status != status.MajorOutage {
+		t.Fatalf("two of the two locations left, both down: %s, want major_outage", d.Components[0].Status)
+	}
+}
