@@ -12,7 +12,7 @@ export PROBED_REQUIRE_TOOLS := 1
 # Debian packages the tests use, by the command that proves each is there.
 SYSTEM_DEPS := openssl:openssl promtool:prometheus prometheus-alertmanager:prometheus-alertmanager chromium:chromium
 
-.PHONY: all build test deps vet unit rules bench demo
+.PHONY: all build test deps vet unit rules fuzz bench demo
 
 all: build
 
@@ -41,7 +41,11 @@ rules:
 	tests=$$(ls prometheus/tests/*.yml 2>/dev/null || true); \
 	if [ -n "$$tests" ]; then promtool test rules $$tests; fi
 
-test: deps vet unit rules
+# Every fuzz target for a few seconds (bench/fuzz.sh runs them longer).
+fuzz:
+	FUZZTIME=$${FUZZTIME:-3s} GO=$(GO) bench/fuzz.sh
+
+test: deps vet unit rules fuzz
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
