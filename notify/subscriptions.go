@@ -273,6 +273,9 @@ type AddRequest struct {
 	Components []string `json:"components,omitempty"` // empty: every component
 	// Secret signs a webhook's posts; empty makes a random one.
 	Secret string `json:"secret,omitempty"`
+	// Language is the page language the links mailed to an e-mail
+	// subscriber carry (one of page.languages); empty: none.
+	Language string `json:"language,omitempty"`
 }
 
 // Add adds (or re-activates) a subscriber at once, without confirmation. It
@@ -289,6 +292,9 @@ func (s *Subscriptions) Add(ctx context.Context, r AddRequest) (store.Subscriber
 	if err != nil {
 		return store.Subscriber{}, "", err
 	}
+	if r.Language != "" && !slices.Contains(cfg.Page.Languages, r.Language) {
+		return store.Subscriber{}, "", fmt.Errorf("language %q: want one of page.languages %v: %w", r.Language, cfg.Page.Languages, store.ErrInvalid)
+	}
 	switch {
 	case r.Email != "" && r.WebhookURL != "":
 		return store.Subscriber{}, "", ErrKindOfAddress
@@ -298,6 +304,11 @@ func (s *Subscriptions) Add(ctx context.Context, r AddRequest) (store.Subscriber
 			return store.Subscriber{}, "", err
 		}
 		sub, err := s.store.AddSubscriber(ctx, store.SubscriberEmail, addr, comps, "")
+		if err == nil && r.Language != "" {
+			if err = s.store.SetSubscriberLanguage(ctx, sub.ID, r.Language); err == nil {
+				sub.Language = r.Language
+			}
+		}
 		return sub, "", err
 	case r.WebhookURL != "":
 		u, err := url.Parse(r.WebhookURL)

@@ -175,3 +175,16 @@ func TestSubscribersConsole(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestSubscriberLanguageOverAPI: an operator may give an e-mail
+// subscriber the language of its mailed links, one of page.languages.
+func TestSubscriberLanguageOverAPI(t *testing.T) {
+	h := newSubAdminHarness(t)
+	var ja apiSubscriber
+	if code, raw := h.do("alice", "POST", "/api/v1/subscribers", map[string]any{"email": "hanako@example.jp", "language": "ja"}, &ja); code != 201 || ja.Language != "ja" {
+		t.Fatalf("add in Japanese = %d %s: want the language kept for its mailed links", code, raw)
+	}
+	if code, raw := h.do("alice", "POST", "/api/v1/subscribers", map[string]any{"email": "x@example.fr", "language": "fr"}, nil); code != 400 || !strings.Contains(raw, "page.languages") {
+		t.Errorf("add in a language the page lacks = %d %s, want 400 naming page.languages", code, raw)
+	}
+}
