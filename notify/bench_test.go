@@ -17,7 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/probed/probed/config"
-	"github.com/probed/probed/notify/smtptest"
+	"github.com/probed/probed/internal/mailsink"
 	"github.com/probed/probed/store"
 )
 
@@ -37,7 +37,7 @@ func BenchmarkFanOut(b *testing.B) {
 	for range b.N {
 		b.StopTimer()
 		ctx := context.Background()
-		sink, err := smtptest.Start(smtptest.Options{Discard: true})
+		sink, err := mailsink.Start(mailsink.Options{Discard: true})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -22,7 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/probed/probed/config"
-	"github.com/probed/probed/notify/smtptest"
+	"github.com/probed/probed/internal/mailsink"
 	"github.com/probed/probed/store"
 )
 
@@ -126,7 +126,7 @@ func TestCrashMidFanOutLosesNothing(t *testing.T) {
 	const subscribers = 4000
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	sink, err := smtptest.Start(smtptest.Options{Discard: true})
+	sink, err := mailsink.Start(mailsink.Options{Discard: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/probed/probed/config"
-	"github.com/probed/probed/notify/smtptest"
+	"github.com/probed/probed/internal/mailsink"
 	"github.com/probed/probed/store"
 )
 
@@ -53,7 +53,7 @@ func TestTemporaryFailureIsRetriedWithBackoff(t *testing.T) {
 		defer mu.Unlock()
 		if to == "greylisted@example.com" && refusals > 0 {
 			refusals--
-			return smtptest.Reply(451, "greylisted, try again later")
+			return mailsink.Reply(451, "greylisted, try again later")
 		}
 		return nil
 	})
@@ -92,7 +92,7 @@ func TestTemporaryFailureIsRetriedWithBackoff(t *testing.T) {
 func TestTemporaryFailureGivesUpAfterTheLimit(t *testing.T) {
 	e := newEnv(t)
 	e.add("full@example.com", "ocsp")
-	e.smtp.OnRcpt(func(string) error { return smtptest.Reply(452, "mailbox full") })
+	e.smtp.OnRcpt(func(string) error { return mailsink.Reply(452, "mailbox full") })
 	e.publish("OCSP slow", "ocsp")
 	e.drain()
 	for range 10 {
@@ -113,7 +113,7 @@ func TestPermanentFailuresQuarantineTheAddress(t *testing.T) {
 	e.add("fine@example.com", "ocsp")
 	e.smtp.OnRcpt(func(to string) error {
 		if to == "gone@example.com" {
-			return smtptest.Reply(550, "no such user")
+			return mailsink.Reply(550, "no such user")
 		}
 		return nil
 	})
@@ -230,7 +230,7 @@ func addrs(prefix string, n int) []string {
 
 func TestSTARTTLSAndAuth(t *testing.T) {
 	cert, pool := selfSigned(t)
-	srv, err := smtptest.Start(smtptest.Options{TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, Username: "status", Password: "pa55"})
+	srv, err := mailsink.Start(mailsink.Options{TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, Username: "status", Password: "pa55"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 
 	"github.com/probed/probed/config"
 	"github.com/probed/probed/internal/clock"
-	"github.com/probed/probed/notify/smtptest"
+	"github.com/probed/probed/internal/mailsink"
 	"github.com/probed/probed/store"
 )
 
@@ -47,7 +47,7 @@ type env struct {
 	clk    *clock.Fake
 	st     *store.Store
 	cfg    *config.Config
-	smtp   *smtptest.Server
+	smtp   *mailsink.Server
 	links  *Links
 	worker *Worker
 	subs   *Subscriptions
@@ -56,7 +56,7 @@ type env struct {
 
 func newEnv(t *testing.T, extra ...string) *env {
 	t.Helper()
-	srv, err := smtptest.Start(smtptest.Options{})
+	srv, err := mailsink.Start(mailsink.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func newEnv(t *testing.T, extra ...string) *env {
 	return newEnvWith(t, srv, extra...)
 }
 
-func newEnvWith(t *testing.T, srv *smtptest.Server, extra ...string) *env {
+func newEnvWith(t *testing.T, srv *mailsink.Server, extra ...string) *env {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)

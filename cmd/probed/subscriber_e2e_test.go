@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/probed/probed/notify/smtptest"
+	"github.com/probed/probed/internal/mailsink"
 	"github.com/probed/probed/store"
 )
 
@@ -24,7 +24,7 @@ import (
 // are managed with `probed subscriber add|list|remove`.
 func TestSubscriberCLIAndMailThroughTheDaemon(t *testing.T) {
 	bin := buildProbed(t)
-	relay, err := smtptest.Start(smtptest.Options{})
+	relay, err := mailsink.Start(mailsink.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

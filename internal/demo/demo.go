@@ -44,7 +44,7 @@ type Demo struct {
 	ConfigPath string
 	Listen     string
 	Sim        *pkisim.Sim
-	Sink       *mailsink.Sink
+	Sink       *mailsink.Server
 
 	// Hooks are set by cmd/probed before serving.
 	Hooks Hooks
@@ -101,7 +101,7 @@ func Start(ctx context.Context, opts Options) (*Demo, error) {
 		return fail(err)
 	}
 	var err error
-	d.Sink, err = mailsink.Start("127.0.0.1:0", 2000)
+	d.Sink, err = mailsink.Start(mailsink.Options{Keep: 2000})
 	if err != nil {
 		return fail(err)
 	}

@@ -29,8 +29,8 @@ import (
 
 	"github.com/probed/probed/config"
 	"github.com/probed/probed/internal/clock"
+	"github.com/probed/probed/internal/mailsink"
 	"github.com/probed/probed/notify"
-	"github.com/probed/probed/notify/smtptest"
 	"github.com/probed/probed/store"
 )
 
@@ -59,7 +59,7 @@ type subEnv struct {
 	clk    *clock.Fake
 	st     *store.Store
 	cfg    *config.Config
-	smtp   *smtptest.Server
+	smtp   *mailsink.Server
 	worker *notify.Worker
 	subs   *notify.Subscriptions
 	base   string
@@ -69,7 +69,7 @@ func newSubEnv(t *testing.T) *subEnv {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
-	mailSrv, err := smtptest.Start(smtptest.Options{})
+	mailSrv, err := mailsink.Start(mailsink.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
