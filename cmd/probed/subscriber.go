@@ -77,12 +77,13 @@ func splitList(s string) []string {
 }
 
 func subscriberAdd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("subscriber add", "subscriber add -email ADDR | -webhook URL [-components a,b] [-secret S] [-o json]", stderr)
+	fs := newFlags("subscriber add", "subscriber add -email ADDR [-language ja] | -webhook URL [-secret S] [-components a,b] [-o json]", stderr)
 	server := addClientFlags(fs)
 	email := fs.String("email", "", "e-mail address (confirmed at once)")
 	hook := fs.String("webhook", "", "webhook URL (http or https) instead of an address")
 	comps := fs.String("components", "", "component ids, comma-separated (a group stands for its children); empty: every component")
 	secret := fs.String("secret", "", "webhook signing secret; empty: a random one, printed once")
+	lang := fs.String("language", "", "language of the pages the mailed links open (one of page.languages); empty: none")
 	out := outputFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -105,7 +106,7 @@ func subscriberAdd(ctx context.Context, args []string, stdout, stderr io.Writer)
 		store.Subscriber
 		Secret string `json:"secret,omitempty"`
 	}
-	req := notify.AddRequest{Email: *email, WebhookURL: *hook, Components: splitList(*comps), Secret: *secret}
+	req := notify.AddRequest{Email: *email, WebhookURL: *hook, Components: splitList(*comps), Secret: *secret, Language: *lang}
 	if err := c.call(ctx, http.MethodPost, "/api/v1/subscribers", req, &added); err != nil {
 		return err
 	}

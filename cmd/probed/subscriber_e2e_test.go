@@ -75,10 +75,15 @@ notify:
 	if out := ok("subscriber", "add", "-email", "ocsp-team@example.com", "-components", "ocsp"); !strings.Contains(out, "active") {
 		t.Errorf("add: %s", out)
 	}
-	ok("subscriber", "add", "-email", "crl-team@example.com", "-components", "crl")
+	ok("subscriber", "add", "-email", "crl-team@example.com", "-components", "crl", "-language", "ja")
 	var list []store.Subscriber
 	if err := json.Unmarshal([]byte(ok("subscriber", "list", "-o", "json")), &list); err != nil || len(list) != 2 {
 		t.Fatalf("list -o json: %v %+v", err, list)
+	}
+	for _, sub := range list {
+		if want := map[string]string{"crl-team@example.com": "ja"}[sub.Address]; sub.Language != want {
+			t.Errorf("%s has language %q, want %q (-language)", sub.Address, sub.Language, want)
+		}
 	}
 	if out := ok("subscriber", "list"); !strings.Contains(out, "ocsp-team@example.com") || !strings.Contains(out, "ADDRESS") {
 		t.Errorf("list table:\n%s", out)
