@@ -195,6 +195,8 @@ type subscribersPage struct {
 	Counts      map[string]int
 	Secret      string
 	Names       map[string]string
+	// Languages are the page's, for the language of an added address's links.
+	Languages []string
 }
 
 func (s *Console) adminSubscribers(w http.ResponseWriter, r *http.Request) {
@@ -215,7 +217,8 @@ func (s *Console) renderSubscribers(w http.ResponseWriter, r *http.Request, code
 	for _, c := range s.config().Leaves() {
 		names[c.ID] = c.Name
 	}
-	v := s.view(r, "Subscribers", "subscribers", subscribersPage{State: st, Subscribers: list, Counts: counts, Secret: secret, Names: names})
+	v := s.view(r, "Subscribers", "subscribers", subscribersPage{State: st, Subscribers: list, Counts: counts, Secret: secret, Names: names,
+		Languages: s.config().Page.Languages})
 	v.Error = errMsg
 	s.render(w, "subscribers", code, v)
 }
@@ -226,7 +229,7 @@ func (s *Console) adminAddSubscriber(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(addr, "http://") || strings.HasPrefix(addr, "https://") {
 		req.WebhookURL = addr
 	} else {
-		req.Email = addr
+		req.Email, req.Language = addr, r.PostForm.Get("language")
 	}
 	sub, secret, err := s.addSubscriber(r, req)
 	if err != nil {

@@ -145,11 +145,14 @@ func TestSubscribersConsole(t *testing.T) {
 	if resp.StatusCode != 403 {
 		t.Errorf("add without CSRF = %d, want 403", resp.StatusCode)
 	}
-	resp, _ = c.PostForm(h.srv.URL+"/admin/subscribers", url.Values{"csrf": {csrf}, "address": {"desk@example.com"}, "c": {"ocsp"}})
+	resp, _ = c.PostForm(h.srv.URL+"/admin/subscribers", url.Values{"csrf": {csrf}, "address": {"desk@example.com"}, "c": {"ocsp"}, "language": {"ja"}})
 	resp.Body.Close()
 	page := get("/admin/subscribers")
-	if !strings.Contains(page, "desk@example.com") || !strings.Contains(page, "OCSP") {
-		t.Fatalf("added subscriber missing:\n%s", page)
+	if !strings.Contains(page, "desk@example.com") || !strings.Contains(page, "OCSP") || !strings.Contains(page, "<td>ja</td>") {
+		t.Fatalf("added subscriber missing, or without its language ja:\n%s", page)
+	}
+	if sub, err := h.st.SubscriberByAddress(h.ctx, store.SubscriberEmail, "desk@example.com"); err != nil || sub.Language != "ja" {
+		t.Errorf("the console's add kept language %q (%v), want ja", sub.Language, err)
 	}
 	resp, _ = c.PostForm(h.srv.URL+"/admin/subscribers", url.Values{"csrf": {csrf}, "address": {"https://chat.example.com/x"}})
 	b, _ := io.ReadAll(resp.Body)
