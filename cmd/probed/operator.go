@@ -427,41 +427,49 @@ func incidentCreate(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	body := map[string]any{"title": *title, "title_ja": *titleJA, "message": *msg, "message_ja": *msgJA, "impact": *impact, "status": *st,
-		"components": cs, "publish": *publish}
+	body := console.CreateIncidentRequest{Title: *title, TitleJA: *titleJA, Message: *msg, MessageJA: *msgJA, Impact: *impact, Status: *st,
+		Components: cs, Publish: *publish}
 	return oneIncident(ctx, stdout, *server, *out, http.MethodPost, "/api/v1/incidents", body)
 }
 
 func incidentEdit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("incident edit", "incident edit ID [-title T] [-message TEXT] [-impact I] [-components id:status,...]", stderr)
 	server, out := addClientFlags(fs), outputFlag(fs)
-	fields := map[string]*string{}
-	for _, f := range []struct{ flag, key, help string }{{"title", "title", "title"}, {"title-ja", "title_ja", "title in Japanese"},
-		{"message", "message", "first update"}, {"message-ja", "message_ja", "first update in Japanese"},
-		{"impact", "impact", "none, minor, major or critical"}, {"status", "status", "investigating, identified or monitoring"}} {
-		fields[f.key] = fs.String(f.flag, "", f.help)
+	// Only the flags given are sent: a nil field leaves the draft's value.
+	var body console.EditDraftRequest
+	type field struct {
+		value *string
+		dst   **string
+	}
+	fields := map[string]field{}
+	for _, f := range []struct {
+		flag, help string
+		dst        **string
+	}{{"title", "title", &body.Title}, {"title-ja", "title in Japanese", &body.TitleJA},
+		{"message", "first update", &body.Message}, {"message-ja", "first update in Japanese", &body.MessageJA},
+		{"impact", "none, minor, major or critical", &body.Impact}, {"status", "investigating, identified or monitoring", &body.Status}} {
+		fields[f.flag] = field{fs.String(f.flag, "", f.help), f.dst}
 	}
 	comps := fs.String("components", "", "replace the components: id:status,...")
 	id, err := parseWithID(fs, args)
 	if err != nil {
 		return err
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[strings.ReplaceAll(f.Name, "-", "_")] = true })
-	body := map[string]any{}
-	for k, v := range fields {
-		if set[k] {
-			body[k] = *v
+	given, compsGiven := false, false
+	fs.Visit(func(f *flag.Flag) {
+		if fl, ok := fields[f.Name]; ok {
+			*fl.dst, given = fl.value, true
 		}
-	}
-	if set["components"] {
+		compsGiven = compsGiven || f.Name == "components"
+	})
+	if compsGiven {
 		cs, err := parseComponents(*comps, "")
 		if err != nil {
 			return err
 		}
-		body["components"] = cs
+		body.Components, given = cs, true
 	}
-	if len(body) == 0 {
+	if !given {
 		return errors.New("nothing to change: give -title, -message, -impact, -status or -components")
 	}
 	return oneIncident(ctx, stdout, *server, *out, http.MethodPatch, fmt.Sprintf("/api/v1/incidents/%d", id), body)
@@ -485,7 +493,7 @@ func incidentReject(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	return oneIncident(ctx, stdout, *server, *out, http.MethodPost, fmt.Sprintf("/api/v1/incidents/%d/reject", id), map[string]string{"reason": *reason})
+	return oneIncident(ctx, stdout, *server, *out, http.MethodPost, fmt.Sprintf("/api/v1/incidents/%d/reject", id), console.ReasonRequest{Reason: *reason})
 }
 
 func incidentUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -507,7 +515,7 @@ func incidentUpdate(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	body := map[string]any{"status": *status, "message": *msg, "message_ja": *msgJA, "notify": *notify, "components": cs}
+	body := console.PostUpdateRequest{Status: *status, Message: *msg, MessageJA: *msgJA, Notify: *notify, Components: cs}
 	return oneIncident(ctx, stdout, *server, *out, http.MethodPost, fmt.Sprintf("/api/v1/incidents/%d/updates", id), body)
 }
 
@@ -520,7 +528,7 @@ func incidentResolve(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
-	return oneIncident(ctx, stdout, *server, *out, http.MethodPost, fmt.Sprintf("/api/v1/incidents/%d/resolve", id), map[string]string{"message": *msg, "message_ja": *msgJA})
+	return oneIncident(ctx, stdout, *server, *out, http.MethodPost, fmt.Sprintf("/api/v1/incidents/%d/resolve", id), console.MessageRequest{Message: *msg, MessageJA: *msgJA})
 }
 
 const maintenanceHelp = `usage: probed maintenance <subcommand> [flags]
@@ -627,6 +635,6 @@ func maintenanceStep(action string) func(ctx context.Context, args []string, std
 		if err != nil {
 			return err
 		}
-		return oneIncident(ctx, stdout, *server, *out, http.MethodPost, fmt.Sprintf("/api/v1/maintenances/%d/%s", id, action), map[string]string{"message": *msg, "reason": *reason})
+		return oneIncident(ctx, stdout, *server, *out, http.MethodPost, fmt.Sprintf("/api/v1/maintenances/%d/%s", id, action), console.MessageRequest{Message: *msg, Reason: *reason})
 	}
 }
