@@ -125,4 +125,11 @@ probes:
 	if _, body := fetch("/api/v2/status.json"); !strings.Contains(body, `"indicator":"major"`) {
 		t.Errorf("status after approval: %s", body)
 	}
+	// The Japanese page links the Japanese feed, and that feed is Japanese.
+	if _, body := fetch("/?lang=ja"); !strings.Contains(body, `href="/history.atom?lang=ja"`) || !strings.Contains(body, `href="/history?lang=ja"`) {
+		t.Errorf("the Japanese page does not link its feed and history in Japanese:\n%s", body)
+	}
+	if code, body := fetch("/history.atom?lang=ja"); code != 200 || !strings.Contains(body, `xml:lang="ja"`) || !strings.Contains(body, "Renamed CA 稼働状況 - インシデント履歴") {
+		t.Errorf("/history.atom?lang=ja: %d\n%s", code, body)
+	}
 }
