@@ -5,8 +5,6 @@ import (
 	"crypto/x509"
 	"encoding/asn1"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -14,6 +12,8 @@ import (
 
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+
+	"github.com/probed/probed/internal/vectors"
 )
 
 // crlDiffTrailingData: x509.ParseRevocationList ignores bytes after the
@@ -128,28 +128,10 @@ func twosComplement(abs []byte) []byte {
 	return out
 }
 
-// publicCRLs are the CRLs in testdata (NIST PKITS).
-func publicCRLs(tb testing.TB) map[string][]byte {
-	tb.Helper()
-	files, err := filepath.Glob("testdata/public/pkits/*.crl")
-	if err != nil || len(files) == 0 {
-		tb.Fatalf("no CRLs in testdata/public/pkits (%v)", err)
-	}
-	out := map[string][]byte{}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		out[filepath.Base(f)] = b
-	}
-	return out
-}
-
 // TestParseCRLAgreesWithX509OnPKITS: every PKITS CRL in testdata reads the
 // same with the split parser and x509.
 func TestParseCRLAgreesWithX509OnPKITS(t *testing.T) {
-	for name, der := range publicCRLs(t) {
+	for name, der := range vectors.Files(t, "pkits/*.crl") {
 		if err := compareCRL(der); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
@@ -159,7 +141,7 @@ func TestParseCRLAgreesWithX509OnPKITS(t *testing.T) {
 // FuzzParseCRLAgreesWithX509 is the differential target for the CRL
 // walker.
 func FuzzParseCRLAgreesWithX509(f *testing.F) {
-	for _, der := range publicCRLs(f) {
+	for _, der := range vectors.Files(f, "pkits/*.crl") {
 		f.Add(der)
 	}
 	f.Fuzz(func(t *testing.T, der []byte) {

@@ -4,13 +4,12 @@ import (
 	"bytes"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/probed/probed/internal/clock"
+	"github.com/probed/probed/internal/vectors"
 	"github.com/probed/probed/probes"
 )
 
@@ -70,82 +69,64 @@ func fuzzRun(t *testing.T, pr probes.Prober, at time.Time) *probes.Report {
 
 func fuzzBuild(f *testing.F, kind, section string, tr http.RoundTripper, at time.Time) probes.Prober {
 	dir := f.TempDir()
-	abs, err := filepath.Abs("testdata/public")
-	if err != nil {
-		f.Fatal(err)
-	}
-	section = strings.ReplaceAll(section, "$PUB", abs)
+	section = strings.ReplaceAll(section, "$PUB", vectors.Dir())
 	return buildProbe(f, dir, kind, section, probes.Env{Clock: clock.NewFake(at), State: &memState{}, Dialer: probes.DialerConfig{Transport: tr}})
 }
 
 func seedFiles(f *testing.F, pattern string) {
-	files, _ := filepath.Glob(pattern)
-	if len(files) == 0 {
-		f.Fatalf("no seeds match %s", pattern)
-	}
-	for _, file := range files {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			f.Fatal(err)
-		}
+	for _, b := range vectors.Files(f, pattern) {
 		f.Add(b)
 	}
 }
 
-// FuzzOCSPProbe: any body as the answer to the GTS CA 1C3 OCSP request.
-func FuzzOCSPProbe(f *testing.F) {
-	seedFiles(f, "testdata/public/ocsp/*.der")
-	at := time.Date(2021, 11, 7, 14, 25, 51, 0, time.UTC)
+// fuzzBody fuzzes a kind whose server answers every request with the
+// fuzzed body; verdict adds what must hold for that kind.
+func fuzzBody(f *testing.F, kind, section, contentType string, at time.Time, verdict func(t *testing.T, b []byte, r *probes.Report)) {
 	var body []byte
-	tr := fuzzTransport(func(*http.Request) *http.Response { return fuzzResponse(200, "application/ocsp-response", body) })
-	pr := fuzzBuild(f, "ocsp", "{url: 'http://ocsp.test/', issuer: $PUB/ocsp/gts-ca-1c3.pem, serial: f374542e3c7a68360a00000001103462, methods: [post, get]}", tr, at)
-	gts, err := os.ReadFile("testdata/public/ocsp/gts-ca-1c3-good-2021-11-07.der")
-	if err != nil {
-		f.Fatal(err)
+	tr := fuzzTransport(func(*http.Request) *http.Response { return fuzzResponse(200, contentType, body) })
+	pr := fuzzBuild(f, kind, section, tr, at)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		body = b
+		verdict(t, b, fuzzRun(t, pr, at))
+	})
+}
+
+// onlySigned is the verdict that no run passes unless the named signature
+// check held.
+func onlySigned(name string) func(*testing.T, []byte, *probes.Report) {
+	return func(t *testing.T, _ []byte, r *probes.Report) {
+		if c, _ := check(r, name); r.Success() && !c.OK {
+			t.Fatalf("passed without %s holding\n%s", name, describe(r))
+		}
 	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		body = b
-		r := fuzzRun(t, pr, at)
-		if r.Success() && !bytes.Equal(b, gts) {
-			// Only the captured response itself is a good answer: any other
-			// bytes that pass must still be a signed good answer for it.
-			if c, _ := check(r, "ocsp_signature"); !c.OK {
-				t.Fatalf("passed without a verified signature\n%s", describe(r))
-			}
-		}
-	})
 }
 
-// FuzzCRLProbe: any body at the GoodCA CRL's URL.
+// FuzzOCSPProbe: any body as the answer to the GTS CA 1C3 OCSP request;
+// none passes without a verified signature.
+func FuzzOCSPProbe(f *testing.F) {
+	seedFiles(f, "ocsp/*.der")
+	fuzzBody(f, "ocsp", "{url: 'http://ocsp.test/', issuer: $PUB/ocsp/gts-ca-1c3.pem, serial: f374542e3c7a68360a00000001103462, methods: [post, get]}",
+		"application/ocsp-response", time.Date(2021, 11, 7, 14, 25, 51, 0, time.UTC), onlySigned("ocsp_signature"))
+}
+
+// FuzzCRLProbe: any body at the GoodCA CRL's URL; none passes without a
+// verified signature.
 func FuzzCRLProbe(f *testing.F) {
-	seedFiles(f, "testdata/public/pkits/*.crl")
-	at := time.Date(2010, 1, 1, 12, 0, 0, 0, time.UTC)
-	var body []byte
-	tr := fuzzTransport(func(*http.Request) *http.Response { return fuzzResponse(200, "application/pkix-crl", body) })
-	pr := fuzzBuild(f, "crl", "{url: 'http://crl.test/GoodCACRL.crl', issuer: $PUB/pkits/GoodCACert.crt, kind: ca, max_validity: 25y}", tr, at)
-	f.Fuzz(func(t *testing.T, b []byte) {
-		body = b
-		r := fuzzRun(t, pr, at)
-		if c, _ := check(r, "crl_signature"); r.Success() && !c.OK {
-			t.Fatalf("passed without a verified signature\n%s", describe(r))
-		}
-	})
+	seedFiles(f, "pkits/*.crl")
+	fuzzBody(f, "crl", "{url: 'http://crl.test/GoodCACRL.crl', issuer: $PUB/pkits/GoodCACert.crt, kind: ca, max_validity: 25y}",
+		"application/pkix-crl", time.Date(2010, 1, 1, 12, 0, 0, 0, time.UTC), onlySigned("crl_signature"))
 }
 
-// FuzzTSAProbe: any body as the TSA's reply (never a valid one: the nonce
-// and imprint are fresh each run).
+// FuzzTSAProbe: any body as the TSA's reply; none passes (the nonce and
+// imprint are fresh each run).
 func FuzzTSAProbe(f *testing.F) {
-	seedFiles(f, "testdata/public/tsa/*.tsr")
-	at := time.Date(2017, 4, 19, 6, 29, 53, 0, time.UTC)
-	var body []byte
-	tr := fuzzTransport(func(*http.Request) *http.Response { return fuzzResponse(200, "application/timestamp-reply", body) })
-	pr := fuzzBuild(f, "tsa", "{url: 'http://tsa.test/', roots: $PUB/ocsp/gts-ca-1c3.pem, cert_req: true}", tr, at)
-	f.Fuzz(func(t *testing.T, b []byte) {
-		body = b
-		if r := fuzzRun(t, pr, at); r.Success() {
-			t.Fatalf("a reply that cannot echo this run's nonce passed\n%s", describe(r))
-		}
-	})
+	seedFiles(f, "tsa/*.tsr")
+	fuzzBody(f, "tsa", "{url: 'http://tsa.test/', roots: $PUB/tsa/globalsign-primary-sha256-ca-for-adobe.pem, cert_req: true}",
+		"application/timestamp-reply", time.Date(2017, 4, 19, 6, 29, 53, 0, time.UTC), func(t *testing.T, _ []byte, r *probes.Report) {
+			if r.Success() {
+				t.Fatalf("a reply that cannot echo this run's nonce passed\n%s", describe(r))
+			}
+		})
 }
 
 // FuzzACMEProbe: any directory document, Replay-Nonce and Cache-Control

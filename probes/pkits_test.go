@@ -5,12 +5,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/probed/probed/internal/clock"
+	"github.com/probed/probed/internal/vectors"
 	"github.com/probed/probed/probes"
 )
 
@@ -25,7 +25,7 @@ type pkitsCase struct {
 func runPKITS(t *testing.T, tc pkitsCase) *probes.Report {
 	t.Helper()
 	dir := t.TempDir()
-	body, err := os.ReadFile(filepath.Join("testdata/public/pkits", tc.crl))
+	body, err := os.ReadFile(vectors.Path("pkits/" + tc.crl))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,10 +34,7 @@ func runPKITS(t *testing.T, tc pkitsCase) *probes.Report {
 		w.Write(body)
 	}))
 	t.Cleanup(srv.Close)
-	issuer, err := filepath.Abs(filepath.Join("testdata/public/pkits", tc.issuer))
-	if err != nil {
-		t.Fatal(err)
-	}
+	issuer := vectors.Path("pkits/" + tc.issuer)
 	at, err := time.Parse(time.RFC3339, tc.at)
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/probed/probed/config"
 	"github.com/probed/probed/internal/clock"
+	"github.com/probed/probed/internal/vectors"
 )
 
 // TestTSAPublicReplies judges GlobalSign's real 2017 replies (from
@@ -20,10 +21,7 @@ import (
 // the trust anchor.
 func TestTSAPublicReplies(t *testing.T) {
 	digest, _ := hex.DecodeString("f487d88164bde223b7fd3c71b3e9c624c8a0cb559c853b49558e7e5ef4ce55f0")
-	roots, err := filepath.Abs("testdata/public/tsa/globalsign-primary-sha256-ca-for-adobe.pem")
-	if err != nil {
-		t.Fatal(err)
-	}
+	roots := vectors.Path("tsa/globalsign-primary-sha256-ca-for-adobe.pem")
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "probes.yaml")
 	doc := "components: [{id: c, name: C}]\nprobes:\n  - {name: p, component: c, kind: tsa, tsa: {url: 'http://tsa.test/', roots: " + roots + ", policy: 1.3.6.1.4.1.4146.2.1}}\n"
@@ -53,7 +51,7 @@ func TestTSAPublicReplies(t *testing.T) {
 		{"digitorus-rejection.tsr", "01", true, time.Date(2017, 4, 19, 6, 28, 13, 0, time.UTC), []string{"tsa_status"}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
-			body, err := os.ReadFile(filepath.Join("testdata/public/tsa", tc.file))
+			body, err := os.ReadFile(vectors.Path("tsa/" + tc.file))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -3,13 +3,13 @@ package probes
 import (
 	"bytes"
 	"fmt"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/digitorus/timestamp"
+
+	"github.com/probed/probed/internal/vectors"
 )
 
 // Where probed's TSA reply parser and digitorus/timestamp read the same
@@ -108,27 +108,10 @@ func compareTSA(body []byte) (string, error) {
 	return "", nil
 }
 
-func publicTSAReplies(tb testing.TB) map[string][]byte {
-	tb.Helper()
-	files, err := filepath.Glob("testdata/public/tsa/*.tsr")
-	if err != nil || len(files) == 0 {
-		tb.Fatalf("no TSA replies in testdata/public/tsa (%v)", err)
-	}
-	out := map[string][]byte{}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		out[filepath.Base(f)] = b
-	}
-	return out
-}
-
 // TestTSAParseAgreesWithDigitorusOnPublicReplies: the real replies in
 // testdata read the same with both parsers.
 func TestTSAParseAgreesWithDigitorusOnPublicReplies(t *testing.T) {
-	for name, b := range publicTSAReplies(t) {
+	for name, b := range vectors.Files(t, "tsa/*.tsr") {
 		got, err := compareTSA(b)
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
@@ -141,7 +124,7 @@ func TestTSAParseAgreesWithDigitorusOnPublicReplies(t *testing.T) {
 // FuzzTSAParseAgreesWithDigitorus is the differential target for the TSA
 // reply parser.
 func FuzzTSAParseAgreesWithDigitorus(f *testing.F) {
-	for _, b := range publicTSAReplies(f) {
+	for _, b := range vectors.Files(f, "tsa/*.tsr") {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/probed/probed/internal/vectors"
 	"github.com/probed/probed/probes"
 )
 
@@ -23,8 +24,8 @@ import (
 // 2021-11-07T14:25:51Z, nextUpdate 2021-11-14T13:25:50Z, signed by the CA
 // itself (ResponderID byKey). See probes/testdata/public/README.md.
 const (
-	gtsResponse   = "../../probes/testdata/public/ocsp/gts-ca-1c3-good-2021-11-07.der"
-	gtsIssuer     = "../../probes/testdata/public/ocsp/gts-ca-1c3.pem"
+	gtsResponse   = "ocsp/gts-ca-1c3-good-2021-11-07.der"
+	gtsIssuer     = "ocsp/gts-ca-1c3.pem"
 	gtsSerial     = "f374542e3c7a68360a00000001103462"
 	gtsThisUpdate = "2021-11-07T14:25:51Z"
 	gtsNextUpdate = "2021-11-14T13:25:50Z"
@@ -57,14 +58,11 @@ func runProbeCmd(t *testing.T, bin string, args ...string) probeRun {
 // (exit 1) with the time it passed (and, a week after thisUpdate, the BR
 // refresh limit ocsp_this_update_age); -o json carries the same verdicts.
 func TestProbeCommandCapturedOCSP(t *testing.T) {
-	der, err := os.ReadFile(gtsResponse)
+	der, err := os.ReadFile(vectors.Path(gtsResponse))
 	if err != nil {
 		t.Fatal(err)
 	}
-	issuer, err := filepath.Abs(gtsIssuer)
-	if err != nil {
-		t.Fatal(err)
-	}
+	issuer := vectors.Path(gtsIssuer)
 	var asked atomic.Int64
 	responder := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/ocsp-request" {

@@ -7,14 +7,14 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/ocsp"
+
+	"github.com/probed/probed/internal/vectors"
 )
 
 // Where ocspwire and x/crypto/ocsp read the same bytes differently on
@@ -232,24 +232,6 @@ func nilIfEmpty[T any](s []T) []T {
 	return s
 }
 
-// publicResponses are the OCSP responses in the repository's testdata.
-func publicResponses(tb testing.TB) map[string][]byte {
-	tb.Helper()
-	files, err := filepath.Glob("../../probes/testdata/public/ocsp/*.der")
-	if err != nil || len(files) == 0 {
-		tb.Fatalf("no OCSP responses in probes/testdata/public/ocsp (%v)", err)
-	}
-	out := map[string][]byte{}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		out[filepath.Base(f)] = b
-	}
-	return out
-}
-
 // TestParseAgreesWithXCryptoOnPublicResponses: every response in testdata
 // reads the same with both parsers, or differs for the listed reason.
 func TestParseAgreesWithXCryptoOnPublicResponses(t *testing.T) {
@@ -260,7 +242,7 @@ func TestParseAgreesWithXCryptoOnPublicResponses(t *testing.T) {
 		"xcrypto-critical-extension.der": diffCriticalExtension,
 		"xcrypto-malformed-request.der":  "",
 	}
-	for name, der := range publicResponses(t) {
+	for name, der := range vectors.Files(t, "ocsp/*.der") {
 		got, err := compareOCSP(der)
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
@@ -280,7 +262,7 @@ func TestParseAgreesWithXCryptoOnPublicResponses(t *testing.T) {
 // ocspwire and x/crypto/ocsp both refuse, both read the same fields, or
 // differ for one of the reasons listed above (and in the README).
 func FuzzParseAgreesWithXCrypto(f *testing.F) {
-	for _, der := range publicResponses(f) {
+	for _, der := range vectors.Files(f, "ocsp/*.der") {
 		f.Add(der)
 	}
 	f.Fuzz(func(t *testing.T, der []byte) {
