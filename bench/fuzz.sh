@@ -38,7 +38,7 @@ summary=""
 echo "$targets" | {
 	while read -r dir name; do
 		echo "== $dir $name ($FUZZTIME)"
-		if ! $GO test -run '^$' -fuzz "^$name\$" -fuzztime "$FUZZTIME" -parallel "$PARALLEL" "./$dir" >"$log" 2>&1; then
+		if ! $GO test -run '^$' -timeout 0 -fuzz "^$name\$" -fuzztime "$FUZZTIME" -parallel "$PARALLEL" "./$dir" >"$log" 2>&1; then
 			cat "$log"
 			echo "fuzz.sh: $name FAILED" >&2
 			exit 1
