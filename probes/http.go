@@ -192,7 +192,7 @@ func minVersion(min string) uint16 {
 func (h *httpProber) Probe(ctx context.Context, r *Report) {
 	cfg := h.cfg
 	v := &tlsVerifier{cfg: cfg, r: r}
-	client, closeConns := newRunClient(ctx, r, h.env, runTransportOpts{tlsConfig: h.tlsConfig(v), follow: cfg.Redirects == "follow"})
+	client, closeConns := newRunClient(ctx, r, h.env, runTransportOpts{tlsConfig: h.tlsConfig(v), follow: cfg.Redirects == "follow", gzip: true})
 	defer closeConns()
 	var body io.Reader
 	if cfg.Body != "" {

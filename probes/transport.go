@@ -30,6 +30,10 @@ type runTransportOpts struct {
 	// follow says whether redirects are followed (http(s) only, at most
 	// maxRedirects).
 	follow bool
+	// gzip asks for compressed bodies (Accept-Encoding: gzip) and inflates
+	// them, the limit applying to the inflated bytes. Only web pages want
+	// it: a DER answer gains nothing, and a gzip bomb costs the whole limit.
+	gzip bool
 }
 
 // newRunClient returns the client of one run and the function that closes
@@ -46,6 +50,7 @@ func newRunClient(ctx context.Context, r *Report, env Env, o runTransportOpts) (
 		DialContext:            d.dial,
 		DialTLSContext:         d.dialTLS,
 		DisableKeepAlives:      true,
+		DisableCompression:     !o.gzip,
 		ForceAttemptHTTP2:      false,
 		MaxResponseHeaderBytes: 64 << 10,
 		// No TLSHandshakeTimeout: with DialTLSContext set, net/http never

@@ -13,30 +13,9 @@ import (
 	"time"
 
 	"github.com/probed/probed/internal/clock"
-	"github.com/probed/probed/internal/pkisim"
 	"github.com/probed/probed/internal/zoo"
 	"github.com/probed/probed/probes"
 )
-
-// zooKinds are the five kinds, each with the config section that points it
-// at a zoo URL (certificates from a pkisim written into the same folder).
-var zooKinds = map[string]func(url string) string{
-	"http": func(u string) string {
-		return fmt.Sprintf("{url: %q, ca_file: zoo.pem, redirects: follow, json: [{path: status, equal: ok}]}", u)
-	},
-	"acme": func(u string) string { return fmt.Sprintf("{directory: %q, roots: zoo.pem}", u) },
-	"ocsp": func(u string) string {
-		return fmt.Sprintf("{url: %q, certificate: good.pem, issuer: issuer.pem, methods: [post, get]}", u+"ocsp")
-	},
-	"tsa": func(u string) string { return fmt.Sprintf("{url: %q, roots: tsa-root.pem}", u+"tsa") },
-	"crl": func(u string) string { return fmt.Sprintf("{url: %q, issuer: issuer.pem}", u+"crl") },
-}
-
-// zooURL is where a kind meets a mode: https for acme (RFC 8555 wants it)
-// and for the stalled handshake, plain http otherwise.
-func zooURL(z *zoo.Zoo, kind string, m zoo.Mode) string {
-	return z.URL(m, kind == "acme" || m == zoo.StallTLS)
-}
 
 // zooEnv is a running zoo and a folder with the files the sections name.
 func zooEnv(t *testing.T) (*zoo.Zoo, string) {
@@ -46,15 +25,8 @@ func zooEnv(t *testing.T) (*zoo.Zoo, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { z.Close() })
-	sim, err := pkisim.New(pkisim.Options{Clock: clock.Real{}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
-	if err := sim.WriteFiles(dir); err != nil {
-		t.Fatal(err)
-	}
-	if err := z.WriteCA(filepath.Join(dir, "zoo.pem")); err != nil {
+	if err := z.WriteFiles(dir); err != nil {
 		t.Fatal(err)
 	}
 	return z, dir
@@ -73,7 +45,7 @@ func TestZooEveryKindEveryMode(t *testing.T) {
 		pr   probes.Prober
 	}
 	var jobs []job
-	for kind, section := range zooKinds {
+	for _, kind := range zoo.Kinds() {
 		for _, m := range zoo.Modes() {
 			sub := filepath.Join(dir, kind+"-"+string(m))
 			if err := os.Mkdir(sub, 0o755); err != nil {
@@ -84,7 +56,7 @@ func TestZooEveryKindEveryMode(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			jobs = append(jobs, job{kind, m, buildProbe(t, sub, kind, section(zooURL(z, kind, m)), probes.Env{Clock: clock.Real{}})})
+			jobs = append(jobs, job{kind, m, buildProbe(t, sub, kind, z.Section(kind, m), probes.Env{Clock: clock.Real{}})})
 		}
 	}
 	baseFDs, baseG := openFDs(t), runtime.NumGoroutine()

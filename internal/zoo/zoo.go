@@ -30,9 +30,13 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/probed/probed/internal/clock"
+	"github.com/probed/probed/internal/pkisim"
 )
 
 // Mode is one misbehaviour.
@@ -357,4 +361,41 @@ func newCert() (tls.Certificate, []byte, error) {
 	}
 	return tls.Certificate{Certificate: [][]byte{leafDER}, PrivateKey: key},
 		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: rootDER}), nil
+}
+
+// Kinds are the probe kinds Section can point at the zoo.
+func Kinds() []string { return []string{"acme", "crl", "http", "ocsp", "tsa"} }
+
+// Section is the probes.yaml section (flow style) that points a probe of
+// kind at mode: https for acme (RFC 8555 wants it) and for StallTLS, plain
+// http otherwise. It names files WriteFiles writes.
+func (z *Zoo) Section(kind string, m Mode) string {
+	u := z.URL(m, kind == "acme" || m == StallTLS)
+	switch kind {
+	case "http":
+		return fmt.Sprintf("{url: %q, ca_file: zoo.pem, redirects: follow, json: [{path: status, equal: ok}]}", u)
+	case "acme":
+		return fmt.Sprintf("{directory: %q, roots: zoo.pem}", u)
+	case "ocsp":
+		return fmt.Sprintf("{url: %q, certificate: good.pem, issuer: issuer.pem, methods: [post, get]}", u+"ocsp")
+	case "tsa":
+		return fmt.Sprintf("{url: %q, roots: tsa-root.pem}", u+"tsa")
+	case "crl":
+		return fmt.Sprintf("{url: %q, issuer: issuer.pem}", u+"crl")
+	}
+	return ""
+}
+
+// WriteFiles writes the files Section names into dir: zoo.pem (the https
+// listener's root) and a simulated CA's certificates (good.pem,
+// issuer.pem, tsa-root.pem, ...) for the kinds that need an issuer.
+func (z *Zoo) WriteFiles(dir string) error {
+	sim, err := pkisim.New(pkisim.Options{Clock: clock.Real{}})
+	if err != nil {
+		return err
+	}
+	if err := sim.WriteFiles(dir); err != nil {
+		return err
+	}
+	return z.WriteCA(filepath.Join(dir, "zoo.pem"))
 }
