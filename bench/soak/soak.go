@@ -52,8 +52,8 @@ type result struct {
 	probes                   int
 	runs, failures, internal float64
 	took                     time.Duration
-	cold                     usage // before any zoo run
-	start, peak, end         usage // after the warm-up, during and after the soak
+	cold                     usage         // before any zoo run
+	start, peak, end         usage         // after the warm-up, during and after the soak
 	settled                  time.Duration // from the reload that removed the zoo probes to end
 	page, metrics            latencies
 	openFiles                []string // what probed holds open, when not back
