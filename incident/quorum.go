@@ -55,7 +55,7 @@ type probeView struct {
 	total int
 }
 
-// Stale reports whether a probe's results at a location stopped arriving:
+// stale reports whether a probe's results at a location stopped arriving:
 // nothing for incidents.stale_intervals of the probe's intervals.
 func stale(cfg *config.Config, h *store.ProbeHealth, now time.Time) bool {
 	p := cfg.Probe(h.Probe)
