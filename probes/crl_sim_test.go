@@ -225,3 +225,17 @@ func TestCRLRestart(t *testing.T) {
 	e.clock.Advance(time.Minute)
 	wantFailures(t, runOnce(), nil, []string{})
 }
+
+// TestCRLCACompromiseOnCACRL: cACompromise is a reason BR §7.2.2 allows on
+// CRLs of CA certificates (crl.kind: ca), so the fault that fails a
+// subscriber CRL passes there.
+func TestCRLCACompromiseOnCACRL(t *testing.T) {
+	e := newSimEnv(t, pkisim.Options{})
+	e.sim.Set(pkisim.CRLReasonNotAllowed, true)
+	pr := buildProbe(t, e.dir, "crl", crlSection(e, "kind: ca"), probes.Env{Clock: e.clock, State: &memState{}})
+	r := runProbe(t, pr, e.clock, 5*time.Second)
+	wantFailures(t, r, nil, []string{})
+	if c, _ := check(r, "crl_entry_reasons"); c.Message != "every reasonCode is one the BRs allow" {
+		t.Fatalf("crl_entry_reasons: %q", c.Message)
+	}
+}

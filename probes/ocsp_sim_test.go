@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/probed/probed/internal/clock"
 	"github.com/probed/probed/internal/pkisim"
 	"github.com/probed/probed/probes"
 )
@@ -144,5 +145,45 @@ func TestOCSPSimFaults(t *testing.T) {
 		if strings.HasPrefix(string(f), "ocsp_") && !covered[f] {
 			t.Errorf("fault %s has no test", f)
 		}
+	}
+}
+
+// TestOCSPAlgorithmPolicyDates: the algorithm policy judges a response by
+// its own producedAt. A SHA-1 response produced the day before the BR
+// sunset (2022-06-01) passes ocsp_signature_algorithm, naming the finding
+// as allowed then; the same response a day later fails.
+func TestOCSPAlgorithmPolicyDates(t *testing.T) {
+	for _, tc := range []struct {
+		at  time.Time
+		ok  bool
+		msg string
+	}{
+		{time.Date(2022, 5, 31, 12, 0, 0, 0, time.UTC), true, "response signed with ECDSA-SHA1, responder certificate signed with ECDSA-SHA256; the response is signed with SHA-1 (ecdsa-with-SHA1) (allowed before 2022-06-01)"},
+		{time.Date(2022, 6, 1, 12, 0, 0, 0, time.UTC), false, "the response is signed with SHA-1 (ecdsa-with-SHA1) (BR §7.1.3.2.1: no SHA-1 OCSP response signatures with producedAt from 2022-06-01; this one dates from 2022-06-01 12:00 UTC)"},
+	} {
+		t.Run(tc.at.Format("2006-01-02"), func(t *testing.T) {
+			clk := clock.NewFake(tc.at)
+			sim, srv, err := pkisim.NewServer(pkisim.Options{Clock: clk})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(srv.Close)
+			dir := t.TempDir()
+			if err := sim.WriteFiles(dir); err != nil {
+				t.Fatal(err)
+			}
+			sim.Set(pkisim.OCSPSHA1, true)
+			pr := buildProbe(t, dir, "ocsp", ocspSection("good.pem", "good", ""), probes.Env{Clock: clk})
+			r := runProbe(t, pr, clk, 5*time.Second)
+			if tc.ok {
+				wantFailures(t, r, nil, nil)
+			} else {
+				wantFailures(t, r, []string{"ocsp_signature_algorithm"}, nil)
+			}
+			c, _ := check(r, "ocsp_signature_algorithm")
+			if c.OK != tc.ok || !strings.Contains(c.Message, tc.msg) {
+				t.Fatalf("ocsp_signature_algorithm = %v %q, want %v and %q", c.OK, c.Message, tc.ok, tc.msg)
+			}
+		})
 	}
 }
