@@ -402,7 +402,7 @@ func issuedBy(signer, issuer *x509.Certificate) string {
 		return ""
 	}
 	if !bytes.Equal(signer.RawIssuer, issuer.RawSubject) {
-		return fmt.Sprintf("responder certificate %q is issued by %q, not by the issuing CA %q", signer.Subject.CommonName, signer.Issuer.CommonName, issuer.Subject.CommonName)
+		return fmt.Sprintf("responder certificate %q is issued by %q, not by the issuing CA %q (%v)", signer.Subject.CommonName, signer.Issuer.CommonName, issuer.Subject.CommonName, err)
 	}
 	return fmt.Sprintf("responder certificate %q names the issuing CA %q as its issuer, but its %s signature does not verify under the CA's key: %v", signer.Subject.CommonName, issuer.Subject.CommonName, signer.SignatureAlgorithm, err)
 }
