@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"github.com/probed/probed/words"
 	"net/mail"
 	"net/url"
 	"os"
@@ -93,14 +94,15 @@ func (c *Config) validatePage(p *problems) {
 	default:
 		c.Page.Location = loc
 	}
+	cat := words.Builtin()
 	if len(c.Page.Languages) == 0 {
-		p.add("page.languages", "must name at least one language (en, ja)")
+		p.add("page.languages", "must name at least one language (%s)", strings.Join(cat.Codes(), ", "))
 	}
 	seen := map[string]bool{}
 	for i, l := range c.Page.Languages {
 		switch {
-		case l != "en" && l != "ja":
-			p.add(fmt.Sprintf("page.languages[%d]", i), "unknown language %q: probed ships en and ja", l)
+		case !cat.Has(l):
+			p.add(fmt.Sprintf("page.languages[%d]", i), "unknown language %q: probed has words for %s (a language is one catalogue file, words/LANG.json)", l, strings.Join(cat.Codes(), ", "))
 		case seen[l]:
 			p.add(fmt.Sprintf("page.languages[%d]", i), "language %q given twice", l)
 		}

@@ -11,11 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"github.com/probed/probed/status"
+	"github.com/probed/probed/words"
 	"log/slog"
 	"maps"
 	"slices"
 	"sync"
-	"text/template"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,6 +38,8 @@ type Options struct {
 	// maintenance windows and components (default 30s); it also wakes
 	// exactly when a window opens or closes.
 	Interval time.Duration
+	// Words is the catalogue the proposed texts come from (nil: the built-in one).
+	Words *words.Catalogue
 }
 
 // Engine evaluates results and keeps incidents in step with them.
@@ -73,7 +75,7 @@ type Engine struct {
 	// ensured holds the leaves whose status log is open (a reload may add some).
 	ensured map[string]bool
 
-	tmpl *template.Template
+	words *words.Catalogue
 
 	hookMu sync.Mutex
 	hooks  []func()
@@ -99,8 +101,11 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 	if opts.Interval <= 0 {
 		opts.Interval = 30 * time.Second
 	}
+	if opts.Words == nil {
+		opts.Words = words.Builtin()
+	}
 	e := &Engine{opts: opts, st: opts.Store, clock: opts.Clock, logger: opts.Logger,
-		probes: map[probeKey]*store.ProbeHealth{}, byComp: map[string]map[probeKey]*store.ProbeHealth{}, wake: make(chan struct{}, 1), tmpl: newTextTemplates(),
+		probes: map[probeKey]*store.ProbeHealth{}, byComp: map[string]map[probeKey]*store.ProbeHealth{}, wake: make(chan struct{}, 1), words: opts.Words,
 		counted: map[string][]probeKey{}, ended: map[probeKey]time.Time{}, stale: map[probeKey]bool{}, started: opts.Clock.Now(), total: map[string]int{}}
 	hs, err := e.st.LoadProbeHealth(ctx)
 	if err != nil {

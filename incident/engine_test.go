@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"github.com/probed/probed/status"
+	"github.com/probed/probed/words"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -203,11 +204,11 @@ func TestSustainedFailureDraftsExactlyOneIncidentWithEvidence(t *testing.T) {
 		!ev.Since.Equal(start) || ev.Values["next_update"] != "2026-03-01T00:00:00Z" {
 		t.Errorf("evidence = %+v, want the failed check since the first failure with its values", ev)
 	}
-	if !strings.Contains(d.Title["en"], "Online Certificate Status Protocol (OCSP)") || !strings.Contains(d.Title["ja"], "一部停止") {
+	if !strings.Contains(d.Title["en"], "Online Certificate Status Protocol (OCSP)") || !strings.Contains(d.Title["ja"], words.Builtin().Lang("ja").Status(status.PartialOutage)) {
 		t.Errorf("titles = %q / %q", d.Title["en"], d.Title["ja"])
 	}
 	u := d.Updates[0]
-	if u.Status != status.StatusInvestigating || !strings.Contains(u.Body["en"], "partial outage") || !strings.Contains(u.Body["en"], "2026-03-01 10:00 JST") ||
+	if u.Status != status.StatusInvestigating || !strings.Contains(u.Body["en"], words.Builtin().Lang("en").Status(status.PartialOutage)) || !strings.Contains(u.Body["en"], "2026-03-01 10:00 JST") ||
 		!strings.Contains(u.Body["ja"], "2026年3月1日 10:00 (JST)頃より") || !strings.Contains(u.Body["ja"], "調査") {
 		t.Errorf("first update = %q / %q", u.Body["en"], u.Body["ja"])
 	}

@@ -1,60 +1,40 @@
 package incident
 
 import (
-	"embed"
 	"fmt"
-	"github.com/probed/probed/status"
 	"strings"
 	"text/template"
 	"time"
 
 	"github.com/probed/probed/config"
+	"github.com/probed/probed/status"
+	"github.com/probed/probed/words"
 )
 
-//go:embed templates/texts.tmpl
-var textFS embed.FS
-
-var statusWords = map[string][2]string{
-	status.Operational:         {"operational", "正常"},
-	status.DegradedPerformance: {"degraded performance", "パフォーマンス低下"},
-	status.PartialOutage:       {"partial outage", "一部停止"},
-	status.MajorOutage:         {"major outage", "停止"},
-	status.UnderMaintenance:    {"under maintenance", "メンテナンス中"},
-}
-
-// StatusWord is a component status in words, in English or Japanese.
-func StatusWord(status, lang string) string {
-	w, ok := statusWords[status]
-	if !ok {
-		return status
-	}
-	if lang == "ja" {
-		return w[1]
-	}
-	return w[0]
-}
-
+// textComp is a component as a draft's text names it, with its status in
+// the text's language.
 type textComp struct {
-	ID, Name, Status, StatusEN, StatusJA string
+	ID, Name, Status, Code string
 }
 
 type textData struct {
 	Components []textComp // every component of the incident
 	Failing    []textComp // those not operational
-	Since      string     // "2026-03-01 10:03 UTC" in the page's time zone
-	SinceJA    string     // "2026年3月1日 10:03 (UTC)"
+	Since      string     // when the outage began, in the page's time zone (draft.time)
 }
 
-// drafted is a set of proposed texts.
+// drafted is a set of proposed texts, in every language of the page.
 type drafted struct{ Title, Body status.Text }
 
-func newTextTemplates() *template.Template {
-	return template.Must(template.New("texts").Funcs(template.FuncMap{
+// draftTemplates parses a language's draft.title, draft.body and
+// draft.resolve: the catalogue holds the proposed texts as templates.
+func draftTemplates(w *words.Lang) (*template.Template, error) {
+	t := template.New(w.Code).Funcs(template.FuncMap{
 		"last": func(i int, list []textComp) bool { return i == len(list)-1 },
-		"names": func(cs []textComp, lang string) string {
+		"names": func(cs []textComp) string {
 			var out []string
 			for _, c := range cs {
-				if c.Status != status.Operational {
+				if c.Code != status.Operational {
 					out = append(out, c.Name)
 				}
 			}
@@ -63,24 +43,39 @@ func newTextTemplates() *template.Template {
 					out = append(out, c.Name)
 				}
 			}
-			if lang == "ja" {
-				return strings.Join(out, "・")
-			}
-			return strings.Join(out, ", ")
+			return strings.Join(out, w.T("draft.names.sep"))
 		},
-		"worst": func(cs []textComp, lang string) string {
-			w := status.Operational
+		"worst": func(cs []textComp) string {
+			w2 := status.Operational
 			for _, c := range cs {
-				if status.Rank(c.Status) > status.Rank(w) {
-					w = c.Status
-				}
+				w2 = status.Worse(w2, c.Code)
 			}
-			return StatusWord(w, lang)
+			return w.Status(w2)
 		},
-	}).ParseFS(textFS, "templates/texts.tmpl"))
+	})
+	for _, name := range []string{"draft.title", "draft.body", "draft.resolve"} {
+		if _, err := t.New(name).Parse(w.T(name)); err != nil {
+			return nil, fmt.Errorf("catalogue %s: %s: %w", w.Code, name, err)
+		}
+	}
+	return t, nil
 }
 
-func (e *Engine) textData(cfg *config.Config, comps []status.ComponentImpact, at time.Time) textData {
+// languages are the page's languages with a catalogue, the default first.
+func (e *Engine) languages(cfg *config.Config) []string {
+	var out []string
+	for _, l := range cfg.Page.Languages {
+		if e.words.Has(l) {
+			out = append(out, l)
+		}
+	}
+	if len(out) == 0 {
+		out = []string{"en"}
+	}
+	return out
+}
+
+func (e *Engine) textData(cfg *config.Config, w *words.Lang, comps []status.ComponentImpact, at time.Time) textData {
 	loc := cfg.Page.Location
 	if loc == nil {
 		loc = time.UTC
@@ -91,7 +86,7 @@ func (e *Engine) textData(cfg *config.Config, comps []status.ComponentImpact, at
 		if cc := cfg.Component(c.ID); cc != nil && cc.Name != "" {
 			name = cc.Name
 		}
-		tc := textComp{ID: c.ID, Name: name, Status: c.Status, StatusEN: StatusWord(c.Status, "en"), StatusJA: StatusWord(c.Status, "ja")}
+		tc := textComp{ID: c.ID, Name: name, Code: c.Status, Status: w.Status(c.Status)}
 		d.Components = append(d.Components, tc)
 		if c.Status != status.Operational {
 			d.Failing = append(d.Failing, tc)
@@ -103,31 +98,41 @@ func (e *Engine) textData(cfg *config.Config, comps []status.ComponentImpact, at
 	if at.IsZero() {
 		at = e.clock.Now()
 	}
-	t := at.In(loc)
-	d.Since = t.Format("2006-01-02 15:04 MST")
-	d.SinceJA = fmt.Sprintf("%d年%d月%d日 %s (%s)", t.Year(), int(t.Month()), t.Day(), t.Format("15:04"), t.Format("MST"))
+	d.Since = at.In(loc).Format(w.T("draft.time"))
 	return d
 }
 
-func (e *Engine) render(names []string, data textData) ([]string, error) {
-	out := make([]string, len(names))
-	for i, n := range names {
-		var b strings.Builder
-		if err := e.tmpl.ExecuteTemplate(&b, n, data); err != nil {
-			return nil, fmt.Errorf("render %s: %w", n, err)
+// render executes the named draft templates in every language of the page.
+func (e *Engine) render(cfg *config.Config, names []string, comps []status.ComponentImpact, at time.Time) ([]status.Text, error) {
+	out := make([]status.Text, len(names))
+	for i := range out {
+		out[i] = status.Text{}
+	}
+	for _, code := range e.languages(cfg) {
+		w := e.words.Lang(code)
+		t, err := draftTemplates(w)
+		if err != nil {
+			return nil, err
 		}
-		out[i] = strings.TrimSpace(b.String())
+		data := e.textData(cfg, w, comps, at)
+		for i, n := range names {
+			var b strings.Builder
+			if err := t.ExecuteTemplate(&b, n, data); err != nil {
+				return nil, fmt.Errorf("render %s in %s: %w", n, code, err)
+			}
+			out[i][code] = strings.TrimSpace(b.String())
+		}
 	}
 	return out, nil
 }
 
 // texts proposes a draft's title and first update for its components.
 func (e *Engine) texts(cfg *config.Config, comps []status.ComponentImpact) (drafted, error) {
-	out, err := e.render([]string{"title.en", "title.ja", "body.en", "body.ja"}, e.textData(cfg, comps, time.Time{}))
+	out, err := e.render(cfg, []string{"draft.title", "draft.body"}, comps, time.Time{})
 	if err != nil {
 		return drafted{}, err
 	}
-	return drafted{Title: status.Text{"en": out[0], "ja": out[1]}, Body: status.Text{"en": out[2], "ja": out[3]}}, nil
+	return drafted{Title: out[0], Body: out[1]}, nil
 }
 
 // resolveTexts proposes the final update of an incident whose components recovered.
@@ -142,9 +147,9 @@ func (e *Engine) resolveTexts(cfg *config.Config, inc *status.Incident) (drafted
 	for i, c := range inc.Components {
 		comps[i] = status.ComponentImpact{ID: c.ID, Status: status.Operational}
 	}
-	out, err := e.render([]string{"resolve.en", "resolve.ja"}, e.textData(cfg, comps, recovered))
+	out, err := e.render(cfg, []string{"draft.resolve"}, comps, recovered)
 	if err != nil {
 		return drafted{}, err
 	}
-	return drafted{Body: status.Text{"en": out[0], "ja": out[1]}}, nil
+	return drafted{Body: out[0]}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/probed/probed/status"
+	"github.com/probed/probed/words"
 	htmltmpl "html/template"
 	"mime"
 	"net/mail"
@@ -19,38 +20,6 @@ import (
 	"github.com/probed/probed/config"
 	"github.com/probed/probed/store"
 )
-
-// Labels of update statuses, as the seed's timelines show them.
-var statusLabels = map[string][2]string{
-	status.StatusInvestigating: {"Investigating", "調査中"},
-	status.StatusIdentified:    {"Identified", "原因特定"},
-	status.StatusMonitoring:    {"Monitoring", "経過観察中"},
-	status.StatusResolved:      {"Resolved", "解決済み"},
-	status.StatusUpdate:        {"Update", "更新"},
-	status.StatusScheduled:     {"Scheduled", "予定"},
-	status.StatusInProgress:    {"In progress", "実施中"},
-	status.StatusVerifying:     {"Verifying", "検証中"},
-	status.StatusCompleted:     {"Completed", "完了"},
-}
-
-var componentLabels = map[string][2]string{
-	status.Operational:         {"Operational", "稼働中"},
-	status.DegradedPerformance: {"Degraded performance", "パフォーマンス低下"},
-	status.PartialOutage:       {"Partial outage", "部分的な障害"},
-	status.MajorOutage:         {"Major outage", "重大な障害"},
-	status.UnderMaintenance:    {"Under maintenance", "メンテナンス中"},
-}
-
-func label(m map[string][2]string, key string, ja bool) string {
-	l, ok := m[key]
-	if !ok {
-		return key
-	}
-	if ja {
-		return l[1]
-	}
-	return l[0]
-}
 
 // Placeholders stand for the per-subscriber links in a story's bodies,
 // rendered once per event and filled in per message.
@@ -67,10 +36,16 @@ type Composer struct {
 	links *Links
 	from  string
 	host  string
+	words *words.Catalogue
 }
 
 // NewComposer returns a composer for a configuration.
 func NewComposer(cfg *config.Config, links *Links) (*Composer, error) {
+	return NewComposerWords(cfg, links, words.Builtin())
+}
+
+// NewComposerWords returns a composer that takes its words from a catalogue.
+func NewComposerWords(cfg *config.Config, links *Links, w *words.Catalogue) (*Composer, error) {
 	u, err := url.Parse(cfg.Page.URL)
 	if err != nil || u.Hostname() == "" {
 		return nil, fmt.Errorf("new composer: page.url %q has no host", cfg.Page.URL)
@@ -82,7 +57,7 @@ func NewComposer(cfg *config.Config, links *Links) (*Composer, error) {
 	if _, err := mail.ParseAddress(from); err != nil {
 		return nil, fmt.Errorf("new composer: notify.from %q: %w", from, err)
 	}
-	return &Composer{cfg: cfg, links: links, from: from, host: u.Hostname()}, nil
+	return &Composer{cfg: cfg, links: links, from: from, host: u.Hostname(), words: w}, nil
 }
 
 // Story is one event's mail, rendered once for all its recipients.
@@ -102,27 +77,26 @@ type Story struct {
 // ErrNoStory is returned when an event's incident or update is gone.
 var ErrNoStory = errors.New("event has no incident to tell")
 
+// storyData is a story's mail: one section per language of the page.
 type storyData struct {
-	Page       string
-	Kind       string
-	KindJA     string
-	Title      string
-	TitleJA    string
-	Label      string
-	LabelJA    string
-	Body       string
-	BodyJA     string
-	Posted     string
-	PostedJA   string
-	Window     string
-	WindowJA   string
-	Components []compLine
-	URL        string
-	Manage     string
-	Unsub      string
+	Page     string
+	Sections []storySection
+	URL      string
+	Manage   string // placeholders for the subscriber's links
+	Unsub    string
+	// ManageWords and UnsubWords name the links in every language ("Manage your subscription / 購読の管理").
+	ManageWords, UnsubWords string
 }
 
-type compLine struct{ Name, Status, StatusJA string }
+// storySection is a story told in one language, every word from its catalogue.
+type storySection struct {
+	Lang                                     string
+	Kind, Title, Label, Body, Posted, Window string
+	Affected, Details                        string
+	Components                               []compLine
+}
+
+type compLine struct{ Name, Status string }
 
 // Story loads an event's incident and renders its mail.
 func (c *Composer) Story(ctx context.Context, st *store.Store, ev store.Event) (*Story, error) {
@@ -165,45 +139,49 @@ func (c *Composer) StoryOf(ev store.Event, inc *status.Incident) (*Story, error)
 	} else {
 		s.URL = c.pageURL("/incidents/%d", inc.ID)
 	}
-	s.Subject = Subject(c.cfg.Page.Name, inc, loc)
+	langs := c.languages()
+	s.Subject = Subject(c.cfg.Page.Name, inc, loc, c.words.Lang(langs[0]))
 
-	d := storyData{Page: c.cfg.Page.Name, Kind: "Incident", KindJA: "障害情報", Title: inc.Title.In("en"), TitleJA: inc.Title.In("ja"),
-		Label: label(statusLabels, s.Update.Status, false), LabelJA: label(statusLabels, s.Update.Status, true),
-		Body: s.Update.Body.In("en"), BodyJA: s.Update.Body.In("ja"), URL: s.URL, Manage: phManage, Unsub: phUnsub}
 	at := s.Update.DisplayAt
 	if at.IsZero() {
 		at = s.Update.CreatedAt
 	}
-	d.Posted, d.PostedJA = FormatTime(at, loc, false), FormatTime(at, loc, true)
-	if s.Kind == status.KindMaintenance {
-		d.Kind, d.KindJA = "Maintenance", "メンテナンス情報"
-		if inc.ScheduledFor != nil && inc.ScheduledUntil != nil {
-			d.Window = FormatTime(*inc.ScheduledFor, loc, false) + " to " + FormatTime(*inc.ScheduledUntil, loc, false)
-			d.WindowJA = FormatTime(*inc.ScheduledFor, loc, true) + " ～ " + FormatTime(*inc.ScheduledUntil, loc, true)
-		}
-	}
-	status := map[string]string{}
+	statuses := map[string]string{}
 	for _, ci := range inc.Components {
-		status[ci.ID] = ci.Status
+		statuses[ci.ID] = ci.Status
 	}
 	for _, a := range s.Update.Affected {
-		status[a.ID] = a.NewStatus
+		statuses[a.ID] = a.NewStatus
 	}
 	ids := ev.Components
 	if len(ids) == 0 {
 		ids = inc.ComponentIDs()
 	}
-	for _, id := range ids {
-		name := id
-		if comp := c.cfg.Component(id); comp != nil {
-			name = comp.Name
+	d := storyData{Page: c.cfg.Page.Name, URL: s.URL, Manage: phManage, Unsub: phUnsub}
+	var manage, unsub []string
+	for _, code := range langs {
+		w := c.words.Lang(code)
+		sec := storySection{Lang: code, Kind: w.T("mail.kind." + s.Kind), Title: inc.Title.In(code, langs...),
+			Label: w.Label(s.Update.Status), Body: s.Update.Body.In(code, langs...),
+			Posted: w.F("mail.posted", FormatTime(at, loc, w)), Affected: w.T("mail.affected"), Details: w.T("mail.details")}
+		if s.Kind == status.KindMaintenance && inc.ScheduledFor != nil && inc.ScheduledUntil != nil {
+			sec.Window = w.F("mail.window", FormatTime(*inc.ScheduledFor, loc, w), FormatTime(*inc.ScheduledUntil, loc, w))
 		}
-		line := compLine{Name: name}
-		if st := status[id]; st != "" {
-			line.Status, line.StatusJA = label(componentLabels, st, false), label(componentLabels, st, true)
+		for _, id := range ids {
+			name := id
+			if comp := c.cfg.Component(id); comp != nil {
+				name = comp.Name
+			}
+			line := compLine{Name: name}
+			if st := statuses[id]; st != "" {
+				line.Status = w.Status(st)
+			}
+			sec.Components = append(sec.Components, line)
 		}
-		d.Components = append(d.Components, line)
+		d.Sections = append(d.Sections, sec)
+		manage, unsub = append(manage, w.T("mail.manage")), append(unsub, w.T("mail.unsubscribe"))
 	}
+	d.ManageWords, d.UnsubWords = strings.Join(manage, " / "), strings.Join(unsub, " / ")
 	var tb, hb bytes.Buffer
 	if err := textStory.Execute(&tb, d); err != nil {
 		return nil, fmt.Errorf("render mail of event %d: %w", ev.ID, err)
@@ -223,32 +201,43 @@ func (c *Composer) pageURL(format string, args ...any) string {
 // (or Maintenance), dated by the incident's first public moment (the
 // maintenance's start) in the page's time zone, so every mail of one
 // incident has the same subject.
-func Subject(page string, inc *status.Incident, loc *time.Location) string {
-	kind, at := "Incident", inc.CreatedAt
+func Subject(page string, inc *status.Incident, loc *time.Location, w *words.Lang) string {
+	kind, at := status.KindIncident, inc.CreatedAt
 	if inc.PublishedAt != nil {
 		at = *inc.PublishedAt
 	}
 	if inc.Kind == status.KindMaintenance {
-		kind = "Maintenance"
+		kind = status.KindMaintenance
 		if inc.ScheduledFor != nil {
 			at = *inc.ScheduledFor
 		}
 	}
-	return page + " " + kind + " - " + oneLine(inc.Title.In("en")) + " - " + at.In(loc).Format("2 January 2006")
+	return w.F("mail.subject", page, w.T("mail.kind."+kind), oneLine(inc.Title.In(w.Code)), at.In(loc).Format(w.T("mail.subject.date")))
+}
+
+// languages are the page's languages that have a catalogue, the first the
+// default (every mail tells its story in each, in this order).
+func (c *Composer) languages() []string {
+	var out []string
+	for _, l := range c.cfg.Page.Languages {
+		if c.words.Has(l) {
+			out = append(out, l)
+		}
+	}
+	if len(out) == 0 {
+		out = []string{"en"}
+	}
+	return out
 }
 
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-// FormatTime writes a time as the seed's timelines do ("Sep 2, 2021 - 17:23
-// UTC"), or in Japanese order.
-func FormatTime(t time.Time, loc *time.Location, ja bool) string {
-	t = t.In(loc)
-	if ja {
-		return t.Format("2006年1月2日 15:04 MST")
-	}
-	return t.Format("Jan 2, 2006 - 15:04 MST")
+// FormatTime writes a time as a language's mail does ("Sep 2, 2021 -
+// 17:23 UTC", the seed's timelines; mail.time in the catalogue).
+func FormatTime(t time.Time, loc *time.Location, w *words.Lang) string {
+	return t.In(loc).Format(w.T("mail.time"))
 }
 
 // MessageIDs returns the Message-ID of a story's mail to a subscriber and
@@ -329,20 +318,30 @@ func (c *Composer) ConfirmMail(sub store.Subscriber, now time.Time) (*gomail.Msg
 		sent = sub.CreatedAt
 	}
 	id := fmt.Sprintf("confirm-%d.%d@%s", sub.ID, sent.UnixMilli(), c.host)
-	subject := c.cfg.Page.Name + " - Confirm your subscription / 購読の確認"
+	langs := c.languages()
+	var subj []string
+	for _, code := range langs {
+		subj = append(subj, c.words.T(code, "mail.confirm.subject"))
+	}
+	subject := c.cfg.Page.Name + " - " + strings.Join(subj, " / ")
 	m, err := c.newMsg(sub.Address, subject, id, now)
 	if err != nil {
 		return nil, err
 	}
 	expires := sent.Add(c.cfg.Notify.Subscribe.PendingTTL.D())
-	d := confirmData{Page: c.cfg.Page.Name, Address: sub.Address, URL: ConfirmURL(c.cfg, c.links, sub),
-		Expires: FormatTime(expires, loc, false), ExpiresJA: FormatTime(expires, loc, true)}
+	d := confirmData{URL: ConfirmURL(c.cfg, c.links, sub)}
 	for _, id := range sub.PendingComponents {
 		name := id
 		if comp := c.cfg.Component(id); comp != nil {
 			name = comp.Name
 		}
 		d.Components = append(d.Components, name)
+	}
+	for _, code := range langs {
+		w := c.words.Lang(code)
+		d.Sections = append(d.Sections, confirmSection{Lang: code, Asked: w.F("mail.confirm.asked", c.cfg.Page.Name, sub.Address),
+			For: w.T("mail.confirm.for"), Open: w.T("mail.confirm.open"), Button: w.T("mail.confirm.button"), Note: w.T("mail.confirm.note"),
+			Until: w.F("mail.confirm.until", FormatTime(expires, loc, w)), Ignore: w.T("mail.confirm.ignore")})
 	}
 	var tb, hb bytes.Buffer
 	if err := textConfirm.Execute(&tb, d); err != nil {
@@ -356,100 +355,75 @@ func (c *Composer) ConfirmMail(sub store.Subscriber, now time.Time) (*gomail.Msg
 	return m, nil
 }
 
+// confirmData is the confirmation mail: one section per language of the page.
 type confirmData struct {
-	Page, Address, URL, Expires, ExpiresJA string
-	Components                             []string
+	URL        string
+	Components []string
+	Sections   []confirmSection
 }
 
-var textStory = texttmpl.Must(texttmpl.New("story").Parse(`{{.Page}} {{.Kind}}: {{.Title}}
+type confirmSection struct {
+	Lang                                          string
+	Asked, For, Open, Button, Note, Until, Ignore string
+}
 
-{{.Label}} - {{.Body}}
-Posted {{.Posted}}
-{{- if .Window}}
-Scheduled for {{.Window}}{{end}}
-{{if .Components}}
-Affected components:
-{{range .Components}}- {{.Name}}{{if .Status}} ({{.Status}}){{end}}
-{{end}}{{end}}
-Details: {{.URL}}
-
+var textStory = texttmpl.Must(texttmpl.New("story").Parse(`{{range $i, $s := .Sections}}{{if $i}}
 ------------------------------------------------------------
-{{.Page}} {{.KindJA}}: {{.TitleJA}}
+{{end}}{{$.Page}} {{$s.Kind}}: {{$s.Title}}
 
-{{.LabelJA}} - {{.BodyJA}}
-投稿日時: {{.PostedJA}}
-{{- if .WindowJA}}
-予定: {{.WindowJA}}{{end}}
-{{if .Components}}
-影響を受けるコンポーネント:
-{{range .Components}}- {{.Name}}{{if .StatusJA}}（{{.StatusJA}}）{{end}}
+{{$s.Label}} - {{$s.Body}}
+{{$s.Posted}}
+{{- if $s.Window}}
+{{$s.Window}}{{end}}
+{{if $s.Components}}
+{{$s.Affected}}
+{{range $s.Components}}- {{.Name}}{{if .Status}} ({{.Status}}){{end}}
 {{end}}{{end}}
-詳細: {{.URL}}
-
+{{$s.Details}}: {{$.URL}}
+{{end}}
 --
-Manage your subscription / 購読の管理: {{.Manage}}
-Unsubscribe / 配信停止: {{.Unsub}}
+{{.ManageWords}}: {{.Manage}}
+{{.UnsubWords}}: {{.Unsub}}
 `))
 
 var htmlStory = htmltmpl.Must(htmltmpl.New("story").Parse(`<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>{{.Title}}</title></head>
+<html><head><meta charset="utf-8"><title>{{(index .Sections 0).Title}}</title></head>
 <body style="font-family: sans-serif; color: #222; max-width: 640px">
-<section lang="en">
-<p style="color:#666">{{.Page}} {{.Kind}}</p>
-<h1 style="font-size:1.3em">{{.Title}}</h1>
-<p><strong>{{.Label}}</strong> - {{.Body}}<br><small>Posted {{.Posted}}</small></p>
-{{if .Window}}<p>Scheduled for {{.Window}}</p>{{end}}
-{{if .Components}}<p>Affected components:</p><ul>{{range .Components}}<li>{{.Name}}{{if .Status}} ({{.Status}}){{end}}</li>{{end}}</ul>{{end}}
-<p><a href="{{.URL}}">{{.URL}}</a></p>
+{{range $i, $s := .Sections}}{{if $i}}<hr>
+{{end}}<section lang="{{$s.Lang}}">
+<p style="color:#666">{{$.Page}} {{$s.Kind}}</p>
+<h1 style="font-size:1.3em">{{$s.Title}}</h1>
+<p><strong>{{$s.Label}}</strong> - {{$s.Body}}<br><small>{{$s.Posted}}</small></p>
+{{if $s.Window}}<p>{{$s.Window}}</p>{{end}}
+{{if $s.Components}}<p>{{$s.Affected}}</p><ul>{{range $s.Components}}<li>{{.Name}}{{if .Status}} ({{.Status}}){{end}}</li>{{end}}</ul>{{end}}
+<p>{{$s.Details}}: <a href="{{$.URL}}">{{$.URL}}</a></p>
 </section>
-<hr>
-<section lang="ja">
-<p style="color:#666">{{.Page}} {{.KindJA}}</p>
-<h1 style="font-size:1.3em">{{.TitleJA}}</h1>
-<p><strong>{{.LabelJA}}</strong> - {{.BodyJA}}<br><small>投稿日時: {{.PostedJA}}</small></p>
-{{if .WindowJA}}<p>予定: {{.WindowJA}}</p>{{end}}
-{{if .Components}}<p>影響を受けるコンポーネント:</p><ul>{{range .Components}}<li>{{.Name}}{{if .StatusJA}}（{{.StatusJA}}）{{end}}</li>{{end}}</ul>{{end}}
-<p>詳細: <a href="{{.URL}}">{{.URL}}</a></p>
-</section>
-<hr>
-<p style="font-size:0.85em;color:#666"><a href="` + phManage + `">Manage your subscription / 購読の管理</a> &middot; <a href="` + phUnsub + `">Unsubscribe / 配信停止</a></p>
+{{end}}<hr>
+<p style="font-size:0.85em;color:#666"><a href="` + phManage + `">{{.ManageWords}}</a> &middot; <a href="` + phUnsub + `">{{.UnsubWords}}</a></p>
 </body></html>
 `))
 
-var textConfirm = texttmpl.Must(texttmpl.New("confirm").Parse(`Someone, hopefully you, asked to receive {{.Page}} status updates at {{.Address}}{{if .Components}} for:
-{{range .Components}}- {{.}}
-{{end}}{{else}}.
-{{end}}
-To confirm, open this link and press "Confirm subscription":
-{{.URL}}
-
-The link works until {{.Expires}}. If you did not ask for this, ignore this mail: nothing more will be sent to you.
-
+var textConfirm = texttmpl.Must(texttmpl.New("confirm").Parse(`{{range $i, $s := .Sections}}{{if $i}}
 ------------------------------------------------------------
-{{.Address}} で {{.Page}} のステータス更新通知の受信が申し込まれました。
-{{if .Components}}{{range .Components}}- {{.}}
+{{end}}{{$s.Asked}}
+{{if $.Components}}{{$s.For}}
+{{range $.Components}}- {{.}}
 {{end}}{{end}}
-登録を完了するには、次のリンクを開いて「確認」ボタンを押してください:
-{{.URL}}
+{{$s.Open}}
+{{$.URL}}
 
-このリンクは {{.ExpiresJA}} まで有効です。お心当たりのない場合は、このメールを破棄してください。今後配信されることはありません。
-`))
+{{$s.Until}} {{$s.Ignore}}
+{{end}}`))
 
 var htmlConfirm = htmltmpl.Must(htmltmpl.New("confirm").Parse(`<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>Confirm your subscription</title></head>
+<html><head><meta charset="utf-8"><title>{{(index .Sections 0).Button}}</title></head>
 <body style="font-family: sans-serif; color: #222; max-width: 640px">
-<section lang="en">
-<p>Someone, hopefully you, asked to receive {{.Page}} status updates at {{.Address}}{{if .Components}} for:</p>
-<ul>{{range .Components}}<li>{{.}}</li>{{end}}</ul>{{else}}.</p>{{end}}
-<p><a href="{{.URL}}">Confirm subscription</a> (opens a page with a confirm button; works until {{.Expires}}).</p>
-<p>If you did not ask for this, ignore this mail: nothing more will be sent to you.</p>
+{{range $i, $s := .Sections}}{{if $i}}<hr>
+{{end}}<section lang="{{$s.Lang}}">
+<p>{{$s.Asked}}</p>
+{{if $.Components}}<p>{{$s.For}}</p><ul>{{range $.Components}}<li>{{.}}</li>{{end}}</ul>{{end}}
+<p><a href="{{$.URL}}">{{$s.Button}}</a> ({{$s.Note}} {{$s.Until}})</p>
+<p>{{$s.Ignore}}</p>
 </section>
-<hr>
-<section lang="ja">
-<p>{{.Address}} で {{.Page}} のステータス更新通知の受信が申し込まれました。</p>
-{{if .Components}}<ul>{{range .Components}}<li>{{.}}</li>{{end}}</ul>{{end}}
-<p><a href="{{.URL}}">購読を確認する</a>（確認ボタンのあるページが開きます。{{.ExpiresJA}} まで有効）</p>
-<p>お心当たりのない場合は、このメールを破棄してください。今後配信されることはありません。</p>
-</section>
-</body></html>
+{{end}}</body></html>
 `))

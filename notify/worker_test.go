@@ -2,6 +2,7 @@ package notify
 
 import (
 	"github.com/probed/probed/status"
+	"github.com/probed/probed/words"
 	"io"
 	"maps"
 	"mime"
@@ -227,7 +228,7 @@ func TestMailFormatThreadingAndUnsubscribeHeaders(t *testing.T) {
 		}
 	}
 	p0 := parse(t, msgs[0].Raw)
-	if !strings.Contains(p0.text, "Major outage") || !strings.Contains(p0.text, "重大な障害") || !strings.Contains(p0.text, "Posted Mar 2, 2026 - 10:30 JST") {
+	if !strings.Contains(p0.text, words.Builtin().Lang("en").Status(status.MajorOutage)) || !strings.Contains(p0.text, words.Builtin().Lang("ja").Status(status.MajorOutage)) || !strings.Contains(p0.text, "Posted Mar 2, 2026 - 10:30 JST") {
 		t.Errorf("first mail: want the component status in both languages and the time in Tokyo time:\n%s", p0.text)
 	}
 	if !strings.Contains(parse(t, msgs[1].Raw).text, "原因は署名用 HSM のタイムアウトです。") {
@@ -254,7 +255,7 @@ func TestMaintenanceMailSaysItsWindow(t *testing.T) {
 		t.Errorf("subject = %q", p.subject)
 	}
 	for _, want := range []string{"Scheduled - ", "Scheduled for Mar 12, 2026 - 13:00 JST to Mar 12, 2026 - 15:00 JST", "定期メンテナンス", "予定 - ",
-		"http://status.example.test/maintenance/" + itoa(m.ID), "Under maintenance"} {
+		"http://status.example.test/maintenance/" + itoa(m.ID), words.Builtin().Lang("en").Status(status.UnderMaintenance)} {
 		if !strings.Contains(p.text, want) {
 			t.Errorf("maintenance mail lacks %q:\n%s", want, p.text)
 		}

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/probed/probed/status"
+	"github.com/probed/probed/words"
 	"io"
 	"net"
 	"net/http"
@@ -402,7 +403,7 @@ func TestSeveralLocationsOneTruth(t *testing.T) {
 	if since.Before(faultAt.Add(-time.Second)) {
 		t.Errorf("the draft's start %s is before the fault (%s)", since, faultAt)
 	}
-	if !strings.Contains(draft.Title["en"], "major outage") {
+	if !strings.Contains(draft.Title["en"], words.Builtin().Lang("en").Status(status.MajorOutage)) {
 		t.Errorf("draft title %q", draft.Title)
 	}
 	var where []string

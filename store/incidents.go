@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/probed/probed/status"
+	"github.com/probed/probed/words"
 	"slices"
 	"strings"
 	"time"
@@ -878,23 +879,16 @@ func (s *Store) insertUpdate(ctx context.Context, tx *sql.Tx, id int64, st strin
 	return uid, setUpdateText(ctx, tx, uid, body)
 }
 
-// Default texts of the updates probed writes itself, by what happened.
+// defaultBody is the text of an update probed writes itself, by what
+// happened, in every language of the catalogue (default.* keys).
 func defaultBody(what string) status.Text {
-	switch what {
-	case status.StatusResolved:
-		return status.Text{"en": "This incident has been resolved.", "ja": "この障害は解消しました。"}
-	case status.StatusScheduled:
-		return status.Text{"en": "The scheduled maintenance has been planned.", "ja": "定期メンテナンスを予定しています。"}
-	case status.StatusInProgress:
-		return status.Text{"en": "The scheduled maintenance is in progress. We will provide updates as necessary.", "ja": "定期メンテナンスを実施中です。必要に応じて続報をお知らせします。"}
-	case status.StatusVerifying:
-		return status.Text{"en": "Verification is currently underway for the maintenance items.", "ja": "メンテナンス作業の確認を行っています。"}
-	case status.StatusCompleted:
-		return status.Text{"en": "The scheduled maintenance has been completed.", "ja": "定期メンテナンスは完了しました。"}
-	case status.StateWithdrawn:
-		return status.Text{"en": "The scheduled maintenance has been cancelled.", "ja": "定期メンテナンスは中止になりました。"}
+	key := map[string]string{status.StatusResolved: "default.resolved", status.StatusScheduled: "default.scheduled",
+		status.StatusInProgress: "default.in_progress", status.StatusVerifying: "default.verifying",
+		status.StatusCompleted: "default.completed", status.StateWithdrawn: "default.cancelled"}[what]
+	if key == "" {
+		return nil
 	}
-	return nil
+	return words.Builtin().Text(key)
 }
 
 // orDefault is body, or the default text of what when body is empty.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/probed/probed/status"
+	"github.com/probed/probed/words"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -28,6 +29,7 @@ var adminFS embed.FS
 
 // adminPages parses each page with the shared layout.
 func adminPages(loc func() *time.Location) map[string]*template.Template {
+	en := words.Builtin().Lang("en")
 	funcs := template.FuncMap{
 		"fmtTime": func(t any) string {
 			var tt time.Time
@@ -49,13 +51,9 @@ func adminPages(loc func() *time.Location) map[string]*template.Template {
 		},
 		"list":      func(v ...string) []string { return v },
 		"inputTime": func(t time.Time) string { return t.In(loc()).Format("2006-01-02T15:04") },
-		"word":      func(status string) string { return incident.StatusWord(status, "en") },
-		"label": func(status string) string {
-			if status == "" {
-				return "Update"
-			}
-			return strings.ToUpper(status[:1]) + strings.ReplaceAll(status[1:], "_", " ")
-		},
+		// The console speaks English, in the catalogue's words.
+		"word":  en.Status,
+		"label": en.Label,
 		"pretty": func(raw json.RawMessage) string {
 			var b bytes.Buffer
 			if len(raw) == 0 || json.Indent(&b, raw, "", "  ") != nil {

@@ -44,12 +44,13 @@ func TestImportsOnlyConfigAndStd(t *testing.T) {
 	}
 }
 
-// allowedDeps are the probed packages the public site may import (status is
-// the domain vocabulary: no I/O).
+// allowedDeps are the probed packages the public site may import (status and
+// words are the domain vocabulary and its catalogue of words: no I/O).
 var allowedDeps = []string{
 	"github.com/probed/probed/config",
 	"github.com/probed/probed/internal/clock",
 	"github.com/probed/probed/status",
+	"github.com/probed/probed/words",
 	"github.com/probed/probed/web/httpserver",
 	"github.com/probed/probed/web/statuspage",
 }

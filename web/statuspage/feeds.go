@@ -48,7 +48,7 @@ func feedTitle(s *Snapshot, l *Lang) string { return fmt.Sprintf(l.T("feed.title
 
 // homeIn is the front page's URL in language l.
 func homeIn(s *Snapshot, l *Lang) string {
-	if l.Code == pageLangs(s)[0] {
+	if l.Code == l.all.of(s)[0] {
 		return s.Page.URL
 	}
 	return inLang(s, l, s.Page.URL+"/")
@@ -57,7 +57,7 @@ func homeIn(s *Snapshot, l *Lang) string {
 // inLang adds ?lang= to a URL of the site for a language other than the
 // page's default, as the pages' links do.
 func inLang(s *Snapshot, l *Lang, u string) string {
-	if l.Code == pageLangs(s)[0] {
+	if l.Code == l.all.of(s)[0] {
 		return u
 	}
 	return u + "?lang=" + l.Code

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/probed/probed/words"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -54,6 +55,8 @@ type Options struct {
 	Days int
 	// MaxCached bounds the lazily rendered responses kept per snapshot (default 4096).
 	MaxCached int
+	// Words is the catalogue of every fixed text (nil: the built-in one).
+	Words *words.Catalogue
 }
 
 // BuildObserver hears of every snapshot rebuild: whether it worked, how
@@ -71,6 +74,7 @@ type Site struct {
 	kick  chan struct{}
 	seq   atomic.Uint64
 	pages *pageTemplates
+	langs languages
 	// static assets, rendered once at start.
 	static map[string]*entry
 
@@ -127,7 +131,10 @@ func New(opts Options) (*Site, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Site{opts: opts, kick: make(chan struct{}, 1), pages: pages}
+	if opts.Words == nil {
+		opts.Words = words.Builtin()
+	}
+	p := &Site{opts: opts, kick: make(chan struct{}, 1), pages: pages, langs: newLanguages(opts.Words)}
 	if p.static, err = loadStatic(); err != nil {
 		return nil, err
 	}
@@ -205,7 +212,7 @@ func (p *Site) rebuild(ctx context.Context) error {
 // responses every visitor asks for first.
 func (p *Site) install(d Data) error {
 	cfg := p.opts.Config()
-	snap := Build(Input{Now: p.opts.Clock.Now(), Page: cfg.Page, Components: cfg.Components,
+	snap := Build(Input{Words: p.opts.Words, Now: p.opts.Clock.Now(), Page: cfg.Page, Components: cfg.Components,
 		Records: d.Records, StatusLog: d.StatusLog, Coverage: d.Coverage, FirstData: d.FirstData, Days: p.opts.Days})
 	snap.Version = p.seq.Add(1)
 	r := &rendered{snap: snap, fixed: map[string]*entry{}}
@@ -216,8 +223,8 @@ func (p *Site) install(d Data) error {
 		}
 		r.fixed[route.path] = newEntry(http.StatusOK, "application/json; charset=utf-8", body, snap.Page.UpdatedAt)
 	}
-	for _, code := range pageLangs(snap) {
-		e, err := p.renderIndex(snap, langs[code])
+	for _, code := range p.langs.of(snap) {
+		e, err := p.renderIndex(snap, p.langs[code])
 		if err != nil {
 			return err
 		}
@@ -225,19 +232,6 @@ func (p *Site) install(d Data) error {
 	}
 	p.cur.Store(r)
 	return nil
-}
-
-func pageLangs(s *Snapshot) []string {
-	var out []string
-	for _, l := range s.Page.Languages {
-		if langs[l] != nil {
-			out = append(out, l)
-		}
-	}
-	if len(out) == 0 {
-		out = []string{"en"}
-	}
-	return out
 }
 
 func newEntry(status int, ctype string, body []byte, lastMod time.Time) *entry {

@@ -102,7 +102,7 @@ func (v *view) Link(p string) string {
 // LangParam is the ?lang= value the page's links and forms carry ("" for
 // the page's default language).
 func (v *view) LangParam() string {
-	if v.L.Code == pageLangs(v.S)[0] {
+	if v.L.Code == v.L.all.of(v.S)[0] {
 		return ""
 	}
 	return v.L.Code
@@ -118,15 +118,14 @@ func (v *view) LangLink(code string) string {
 }
 
 // Langs lists the page's languages for the switcher.
-func (v *view) Langs() []string { return pageLangs(v.S) }
+func (v *view) Langs() []string { return v.L.all.of(v.S) }
 
 // LangName is a language's own name.
 func (v *view) LangName(code string) string {
-	switch code {
-	case "ja":
-		return "日本語"
+	if l := v.L.all[code]; l != nil {
+		return l.Self()
 	}
-	return "English"
+	return code
 }
 
 // T is a shortcut for the language's texts; with args it formats.

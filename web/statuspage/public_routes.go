@@ -53,7 +53,7 @@ func (p *Site) apiOptions(w http.ResponseWriter, r *http.Request) {
 
 func (p *Site) index(w http.ResponseWriter, r *http.Request) {
 	cur := p.cur.Load()
-	l, _ := negotiate(r, cur.snap.Page.Languages)
+	l, _ := p.langs.negotiate(r, cur.snap.Page.Languages)
 	if e := cur.fixed["/|"+l.Code]; e != nil {
 		write(w, r, e)
 		return
@@ -97,7 +97,7 @@ func (p *Site) fail(w http.ResponseWriter, r *http.Request, cur *rendered, l *La
 func (p *Site) record(maintenance bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		cur := p.cur.Load()
-		l, _ := negotiate(r, cur.snap.Page.Languages)
+		l, _ := p.langs.negotiate(r, cur.snap.Page.Languages)
 		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 		inc := cur.snap.ByRecordID[id]
 		if err != nil || inc == nil || inc.Maintenance() != maintenance {
@@ -110,7 +110,7 @@ func (p *Site) record(maintenance bool) http.HandlerFunc {
 
 func (p *Site) history(w http.ResponseWriter, r *http.Request) {
 	cur := p.cur.Load()
-	l, _ := negotiate(r, cur.snap.Page.Languages)
+	l, _ := p.langs.negotiate(r, cur.snap.Page.Languages)
 	q := r.URL.Query()
 	key := "/history?page=" + q.Get("page") + "&component=" + q.Get("component")
 	p.page(w, r, cur, l, key, func(s *Snapshot) (*entry, error) { return p.renderHistory(s, l, q) })
@@ -118,7 +118,7 @@ func (p *Site) history(w http.ResponseWriter, r *http.Request) {
 
 func (p *Site) uptime(w http.ResponseWriter, r *http.Request) {
 	cur := p.cur.Load()
-	l, _ := negotiate(r, cur.snap.Page.Languages)
+	l, _ := p.langs.negotiate(r, cur.snap.Page.Languages)
 	q := r.URL.Query()
 	p.page(w, r, cur, l, "/uptime?days="+q.Get("days"), func(s *Snapshot) (*entry, error) { return p.renderUptime(s, l, q) })
 }
@@ -126,7 +126,7 @@ func (p *Site) uptime(w http.ResponseWriter, r *http.Request) {
 func (p *Site) feed(kind string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		cur := p.cur.Load()
-		l, _ := negotiate(r, cur.snap.Page.Languages)
+		l, _ := p.langs.negotiate(r, cur.snap.Page.Languages)
 		e, err := p.lazy(cur, "/history."+kind+"|"+l.Code, func(s *Snapshot) (*entry, error) {
 			if kind == "atom" {
 				return renderAtom(s, l)
@@ -146,9 +146,9 @@ func (p *Site) feed(kind string) http.HandlerFunc {
 func (p *Site) badge(w http.ResponseWriter, r *http.Request) {
 	cur := p.cur.Load()
 	id, ok := strings.CutSuffix(r.PathValue("file"), ".svg")
-	l, _ := negotiate(r, nil)
+	l, _ := p.langs.negotiate(r, nil)
 	if r.URL.Query().Get("lang") == "" {
-		l = en // a badge embedded elsewhere reads the same for everyone
+		l = p.langs[p.langs.of(cur.snap)[0]] // a badge embedded elsewhere reads the same for everyone: the page's first language
 	}
 	c := cur.snap.ByID[id]
 	if !ok || c == nil {

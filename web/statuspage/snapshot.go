@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"github.com/probed/probed/status"
+	"github.com/probed/probed/words"
 	"slices"
 	"strconv"
 	"time"
@@ -72,6 +73,9 @@ type AffectedComponent struct {
 // Input is everything a snapshot is built from: the configuration for the
 // page and the component tree, and what the store holds.
 type Input struct {
+	// Words is the catalogue (nil: the built-in one); the API's banner
+	// description is its English text.
+	Words      *words.Catalogue
 	Now        time.Time
 	Page       config.Page
 	Components []config.Component
@@ -129,10 +133,11 @@ func (p PageInfo) defaultLanguage() string {
 type PageStatus struct {
 	Indicator   string
 	Maintenance bool // nothing worse than maintenance in progress
+	description string
 }
 
 // Description is the English banner text the API uses.
-func (s PageStatus) Description() string { return en.T(s.bannerKey()) }
+func (s PageStatus) Description() string { return s.description }
 
 func (s PageStatus) bannerKey() string {
 	if s.Indicator == status.ImpactNone && s.Maintenance {
@@ -427,6 +432,10 @@ func Build(in Input) *Snapshot {
 	}
 
 	s.Status = s.rollup()
+	if in.Words == nil {
+		in.Words = words.Builtin()
+	}
+	s.Status.description = in.Words.T("en", s.Status.bannerKey())
 	s.Page.UpdatedAt = s.updatedAt(first, in.Now)
 	return s
 }

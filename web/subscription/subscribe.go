@@ -6,6 +6,7 @@ import (
 	"embed"
 	"encoding/base64"
 	"errors"
+	"github.com/probed/probed/words"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -53,6 +54,8 @@ var powJS = func() []byte {
 
 // Options configures the subscriber pages.
 type Options struct {
+	// Words is the catalogue of every fixed text (nil: the built-in one).
+	Words *words.Catalogue
 	// Subscriptions is the subscription flow; nil: the pages answer 503.
 	Subscriptions *notify.Subscriptions
 	Logger        *slog.Logger
@@ -62,6 +65,7 @@ type Options struct {
 type Pages struct {
 	subs   *notify.Subscriptions
 	logger *slog.Logger
+	words  *words.Catalogue
 }
 
 // New builds the subscriber pages.
@@ -69,7 +73,10 @@ func New(opts Options) *Pages {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Pages{subs: opts.Subscriptions, logger: opts.Logger}
+	if opts.Words == nil {
+		opts.Words = words.Builtin()
+	}
+	return &Pages{subs: opts.Subscriptions, logger: opts.Logger, words: opts.Words}
 }
 
 // Routes mounts the subscription flow on the public mux.
@@ -112,7 +119,7 @@ func servePowJS(w http.ResponseWriter, r *http.Request) {
 // subView is what the subscription pages render.
 type subView struct {
 	Lang, Page, Title string
-	texts             map[string]string
+	words             *words.Catalogue
 	Error, Message    string
 	Email             string
 	Tree              []compNode
@@ -162,7 +169,7 @@ func (v *subView) OtherLangs() []string {
 }
 
 // LangName is a language's name in that language.
-func (v *subView) LangName(code string) string { return subscribeTexts[code]["lang.name"] }
+func (v *subView) LangName(code string) string { return v.words.T(code, "lang.name") }
 
 // inLang makes a link to a subscriber page open in this page's language.
 func (v *subView) inLang(link string) string {
@@ -190,13 +197,8 @@ func (v *subView) LangLink(code string) string {
 	return v.path + "?" + q.Encode()
 }
 
-// T returns a fixed text in the page's language.
-func (v *subView) T(key string) string {
-	if s, ok := v.texts[key]; ok {
-		return s
-	}
-	return key
-}
+// T returns a fixed text in the page's language (the catalogue's sub.KEY).
+func (v *subView) T(key string) string { return v.words.T(v.Lang, "sub."+key) }
 
 type compNode struct {
 	ID, Name, Parent string
@@ -207,9 +209,9 @@ type compNode struct {
 func (s *Pages) subView(w http.ResponseWriter, r *http.Request, titleKey string) *subView {
 	cfg := s.subs.Config()
 	code, explicit := s.negotiate(r)
-	v := &subView{Lang: code, Page: cfg.Page.Name, texts: subscribeTexts[code], path: r.URL.Path, query: r.URL.Query()}
+	v := &subView{Lang: code, Page: cfg.Page.Name, words: s.words, path: r.URL.Path, query: r.URL.Query()}
 	for _, l := range cfg.Page.Languages {
-		if subscribeTexts[l] != nil {
+		if s.words.Has(l) {
 			v.langs = append(v.langs, l)
 		}
 	}
@@ -229,7 +231,7 @@ func (s *Pages) subView(w http.ResponseWriter, r *http.Request, titleKey string)
 
 // negotiate picks the page's language among page.languages.
 func (s *Pages) negotiate(r *http.Request) (code string, explicit bool) {
-	return httpserver.Negotiate(r, s.subs.Config().Page.Languages, func(c string) bool { return subscribeTexts[c] != nil })
+	return httpserver.Negotiate(r, s.subs.Config().Page.Languages, s.words.Has)
 }
 
 // pageLang is the language a page is shown in.
@@ -569,96 +571,4 @@ func (s *Pages) unsubscribePost(w http.ResponseWriter, r *http.Request) {
 	v.Title, v.Message = v.T("done.unsubscribed.title"), v.T("done.unsubscribed")
 	v.ManageURL = v.inLang(notify.ManageURL(s.subs.Config(), s.subs.Links(), sub))
 	s.subRender(w, "done", http.StatusOK, v)
-}
-
-// subscribeTexts are the subscription pages' fixed texts.
-var subscribeTexts = map[string]map[string]string{
-	"en": {
-		"history":                 "Incident History",
-		"lang.name":               "English",
-		"subscribe.title":         "Subscribe to updates",
-		"subscribe.intro":         "Get an e-mail when an incident is published, updated or resolved, and when maintenance is scheduled, starts or completes, for the components you choose.",
-		"email":                   "Email",
-		"components":              "Components",
-		"components.hint":         "Untick the services you do not use.",
-		"select.none":             "Select none",
-		"select.all":              "Select all",
-		"nojs":                    "Your browser runs no JavaScript: the Subscribe button works %d seconds after this page loaded (a check against automated sign-ups).",
-		"subscribe.button":        "Subscribe via email",
-		"subscribe.privacy":       "We send one mail to confirm the address; nothing else is sent until you confirm. Every mail has a link to change or stop your subscription.",
-		"sent.title":              "Check your mail",
-		"sent.body":               "If the address can receive mail, a confirmation link is on its way. Your subscription starts when you open it and press Confirm.",
-		"sent.note":               "At most one confirmation mail is sent to an address per hour.",
-		"back":                    "Back to the status page",
-		"confirm.title":           "Confirm your subscription",
-		"confirm.for":             "Send status updates to",
-		"confirm.button":          "Confirm subscription",
-		"done.confirmed":          "Subscription confirmed",
-		"done.subscribed":         "You are subscribed. You will get mail about:",
-		"done.already":            "This subscription was already confirmed.",
-		"done.unsubscribed.title": "Unsubscribed",
-		"done.unsubscribed":       "You are unsubscribed: no more mail will be sent to this address.",
-		"manage.title":            "Your subscription",
-		"manage.hint":             "Untick everything and save to unsubscribe.",
-		"manage.button":           "Save",
-		"manage.link":             "Change the components you get mail about",
-		"manage.saved":            "Saved.",
-		"manage.unsubscribed":     "You are unsubscribed. Tick components and save to subscribe again.",
-		"manage.quarantined":      "Mail to this address failed repeatedly, so sending stopped. Save your choice to start again.",
-		"unsubscribe.link":        "Unsubscribe from updates",
-		"unsubscribe.title":       "Unsubscribe from updates",
-		"unsubscribe.ask":         "Stop all status mail to",
-		"unsubscribe.button":      "Unsubscribe from updates",
-		"err.ratelimited":         "Too many subscription requests. Please try again later.",
-		"err.tooearly":            "Please wait a few seconds and press Subscribe again (without JavaScript the form needs a short wait).",
-		"err.challenge":           "The form expired or its check failed. Please press Subscribe again.",
-		"err.address":             "Please enter a valid e-mail address.",
-		"err.components":          "Please choose at least one component.",
-		"err.link":                "This link is invalid or has expired.",
-		"err.internal":            "Something went wrong on our side. Please try again later.",
-	},
-	"ja": {
-		"history":                 "インシデント履歴",
-		"lang.name":               "日本語",
-		"subscribe.title":         "更新情報を受け取る",
-		"subscribe.intro":         "選択したコンポーネントについて、インシデントの公開・更新・解決、およびメンテナンスの予定・開始・完了をメールでお知らせします。",
-		"email":                   "メールアドレス",
-		"components":              "コンポーネント",
-		"components.hint":         "ご利用でないサービスのチェックを外してください。",
-		"select.none":             "すべて解除",
-		"select.all":              "すべて選択",
-		"nojs":                    "JavaScript が無効です。自動登録対策のため、ページを開いてから %d 秒後に登録ボタンが有効になります。",
-		"subscribe.button":        "メールで登録",
-		"subscribe.privacy":       "アドレス確認のメールを 1 通お送りします。確認されるまで他のメールは送られません。すべてのメールに登録の変更・解除用のリンクがあります。",
-		"sent.title":              "メールをご確認ください",
-		"sent.body":               "受信可能なアドレスであれば、確認用のリンクをお送りしました。リンクを開いて「確認」を押すと登録が完了します。",
-		"sent.note":               "確認メールは 1 つのアドレスに 1 時間に 1 通までです。",
-		"back":                    "ステータスページへ戻る",
-		"confirm.title":           "登録の確認",
-		"confirm.for":             "ステータス更新の送信先",
-		"confirm.button":          "登録を確認する",
-		"done.confirmed":          "登録が完了しました",
-		"done.subscribed":         "登録しました。次のコンポーネントについてお知らせします:",
-		"done.already":            "この登録は確認済みです。",
-		"done.unsubscribed.title": "配信を停止しました",
-		"done.unsubscribed":       "配信を停止しました。このアドレスにはメールを送りません。",
-		"manage.title":            "登録内容",
-		"manage.hint":             "すべてのチェックを外して保存すると配信停止になります。",
-		"manage.button":           "保存",
-		"manage.link":             "受信するコンポーネントを変更する",
-		"manage.saved":            "保存しました。",
-		"manage.unsubscribed":     "配信停止中です。コンポーネントを選んで保存すると再開します。",
-		"manage.quarantined":      "このアドレスへの配信が繰り返し失敗したため停止しています。保存すると再開します。",
-		"unsubscribe.link":        "配信を停止する",
-		"unsubscribe.title":       "配信停止",
-		"unsubscribe.ask":         "次のアドレスへのステータスメールをすべて停止します:",
-		"unsubscribe.button":      "配信を停止する",
-		"err.ratelimited":         "登録の要求が多すぎます。しばらくしてからお試しください。",
-		"err.tooearly":            "数秒待ってからもう一度登録ボタンを押してください（JavaScript が無効の場合は少し待つ必要があります）。",
-		"err.challenge":           "フォームの有効期限が切れたか確認に失敗しました。もう一度登録ボタンを押してください。",
-		"err.address":             "有効なメールアドレスを入力してください。",
-		"err.components":          "コンポーネントを 1 つ以上選んでください。",
-		"err.link":                "このリンクは無効か、有効期限が切れています。",
-		"err.internal":            "エラーが発生しました。しばらくしてからお試しください。",
-	},
 }
