@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -75,47 +76,49 @@ func TestSchedulerRunsOnSchedule(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			var mu sync.Mutex
-			var starts []time.Time
-			stubs := map[string]stub{tc.name: func(ctx context.Context, r *Report) {
-				mu.Lock()
-				starts = append(starts, time.Now())
-				mu.Unlock()
-				r.Pass("stub_ok", "fine")
-			}}
-			s, log, _ := startScheduler(t, SchedulerOptions{}, stubs,
-				fmt.Sprintf("  - {name: %s, component: api, kind: stub, %s, timeout: 500ms}\n", tc.name, tc.timing))
-			waitFor(t, 20*time.Second, "three runs", func() bool { return len(log.of(tc.name)) >= 3 })
-			s.Stop(context.Background())
+			synctest.Test(t, func(t *testing.T) {
+				var mu sync.Mutex
+				var starts []time.Time
+				stubs := map[string]stub{tc.name: func(ctx context.Context, r *Report) {
+					mu.Lock()
+					starts = append(starts, time.Now())
+					mu.Unlock()
+					r.Pass("stub_ok", "fine")
+				}}
+				s, log, _ := startScheduler(t, SchedulerOptions{}, stubs,
+					fmt.Sprintf("  - {name: %s, component: api, kind: stub, %s, timeout: 500ms}\n", tc.name, tc.timing))
+				waitFor(t, 20*time.Second, "three runs", func() bool { return len(log.of(tc.name)) >= 3 })
+				s.Stop(context.Background())
 
-			mu.Lock()
-			defer mu.Unlock()
-			n := len(log.of(tc.name))
-			if n != len(starts) {
-				t.Errorf("%d results for %d runs", n, len(starts))
-			}
-			if got := runsOf(s, "success"); got != float64(n) {
-				t.Errorf("probed_probe_runs_total{result=success} = %v, want %d", got, n)
-			}
-			if got := testutil.CollectAndCount(s.lag); got != 1 {
-				t.Errorf("lag histogram has %d series", got)
-			}
-			if c := histogramCount(t, s.lag); c != uint64(n) {
-				t.Errorf("schedule lag observed %d times for %d scheduled runs", c, n)
-			}
-			if tc.due == nil {
-				return
-			}
-			var dues []time.Time
-			for _, st := range starts {
-				dues = append(dues, tc.due(st))
-			}
-			for i := 1; i < len(dues); i++ {
-				if !dues[i].After(dues[i-1]) {
-					t.Errorf("runs %d and %d (at %s and %s) belong to one firing (%s): fired twice",
-						i-1, i, starts[i-1].Format("15:04:05.000"), starts[i].Format("15:04:05.000"), dues[i].Format("15:04:05.000"))
+				mu.Lock()
+				defer mu.Unlock()
+				n := len(log.of(tc.name))
+				if n != len(starts) {
+					t.Errorf("%d results for %d runs", n, len(starts))
 				}
-			}
+				if got := runsOf(s, "success"); got != float64(n) {
+					t.Errorf("probed_probe_runs_total{result=success} = %v, want %d", got, n)
+				}
+				if got := testutil.CollectAndCount(s.lag); got != 1 {
+					t.Errorf("lag histogram has %d series", got)
+				}
+				if c := histogramCount(t, s.lag); c != uint64(n) {
+					t.Errorf("schedule lag observed %d times for %d scheduled runs", c, n)
+				}
+				if tc.due == nil {
+					return
+				}
+				var dues []time.Time
+				for _, st := range starts {
+					dues = append(dues, tc.due(st))
+				}
+				for i := 1; i < len(dues); i++ {
+					if !dues[i].After(dues[i-1]) {
+						t.Errorf("runs %d and %d (at %s and %s) belong to one firing (%s): fired twice",
+							i-1, i, starts[i-1].Format("15:04:05.000"), starts[i].Format("15:04:05.000"), dues[i].Format("15:04:05.000"))
+					}
+				}
+			})
 		})
 	}
 }
@@ -136,32 +139,34 @@ func histogramCount(t *testing.T, h prometheus.Histogram) uint64 {
 // it) does not start a second run: it is skipped and counted.
 func TestSchedulerSkipsOverlappingRun(t *testing.T) {
 	t.Parallel()
-	release := make(chan struct{})
-	var started atomic.Int32
-	stubs := map[string]stub{"slow": func(ctx context.Context, r *Report) {
-		if started.Add(1) == 1 {
-			<-release // ignores ctx: still going at the next firing
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		var started atomic.Int32
+		stubs := map[string]stub{"slow": func(ctx context.Context, r *Report) {
+			if started.Add(1) == 1 {
+				<-release // ignores ctx: still going at the next firing
+			}
+			r.Pass("stub_ok", "done")
+		}}
+		s, log, _ := startScheduler(t, SchedulerOptions{Grace: time.Minute}, stubs,
+			"  - {name: slow, component: api, kind: stub, interval: 1s, timeout: 500ms}\n")
+		waitFor(t, 20*time.Second, "a skipped firing", func() bool { return runsOf(s, "skipped") >= 2 })
+		if n := started.Load(); n != 1 {
+			t.Fatalf("%d runs started while the first was going, want 1", n)
 		}
-		r.Pass("stub_ok", "done")
-	}}
-	s, log, _ := startScheduler(t, SchedulerOptions{Grace: time.Minute}, stubs,
-		"  - {name: slow, component: api, kind: stub, interval: 1s, timeout: 500ms}\n")
-	waitFor(t, 20*time.Second, "a skipped firing", func() bool { return runsOf(s, "skipped") >= 2 })
-	if n := started.Load(); n != 1 {
-		t.Fatalf("%d runs started while the first was going, want 1", n)
-	}
-	if n := len(log.of("slow")); n != 0 {
-		t.Fatalf("%d results while the first run is going", n)
-	}
-	close(release)
-	waitFor(t, 20*time.Second, "the next run after the slow one", func() bool { return len(log.of("slow")) >= 2 })
-	first := log.of("slow")[0]
-	if got := failedNames(first); !slices.Equal(got, []string{"probe_timeout"}) {
-		t.Errorf("overrunning run failed %v, want [probe_timeout]", got)
-	}
-	if second := log.of("slow")[1]; !second.Success {
-		t.Errorf("run after the overrun failed: %v", second.FailedChecks())
-	}
+		if n := len(log.of("slow")); n != 0 {
+			t.Fatalf("%d results while the first run is going", n)
+		}
+		close(release)
+		waitFor(t, 20*time.Second, "the next run after the slow one", func() bool { return len(log.of("slow")) >= 2 })
+		first := log.of("slow")[0]
+		if got := failedNames(first); !slices.Equal(got, []string{"probe_timeout"}) {
+			t.Errorf("overrunning run failed %v, want [probe_timeout]", got)
+		}
+		if second := log.of("slow")[1]; !second.Success {
+			t.Errorf("run after the overrun failed: %v", second.FailedChecks())
+		}
+	})
 }
 
 // A prober that panics is recovered: the run is a failure with the check
@@ -169,39 +174,41 @@ func TestSchedulerSkipsOverlappingRun(t *testing.T) {
 // being scheduled.
 func TestSchedulerRecoversPanic(t *testing.T) {
 	t.Parallel()
-	stubs := map[string]stub{"crashy": func(ctx context.Context, r *Report) {
-		r.Pass("stub_before", "ran")
-		var m map[string]int
-		m["boom"]++ // a nil-map write: a real bug's panic
-	}}
-	s, log, reg := startScheduler(t, SchedulerOptions{}, stubs,
-		"  - {name: crashy, component: api, kind: stub, interval: 1s, timeout: 500ms}\n")
-	waitFor(t, 20*time.Second, "two runs", func() bool { return len(log.of("crashy")) >= 2 })
-	for _, res := range log.of("crashy") {
-		if res.Success {
-			t.Fatalf("panicking run succeeded: %+v", res)
+	synctest.Test(t, func(t *testing.T) {
+		stubs := map[string]stub{"crashy": func(ctx context.Context, r *Report) {
+			r.Pass("stub_before", "ran")
+			var m map[string]int
+			m["boom"]++ // a nil-map write: a real bug's panic
+		}}
+		s, log, reg := startScheduler(t, SchedulerOptions{}, stubs,
+			"  - {name: crashy, component: api, kind: stub, interval: 1s, timeout: 500ms}\n")
+		waitFor(t, 20*time.Second, "two runs", func() bool { return len(log.of("crashy")) >= 2 })
+		for _, res := range log.of("crashy") {
+			if res.Success {
+				t.Fatalf("panicking run succeeded: %+v", res)
+			}
+			if got := failedNames(res); !slices.Equal(got, []string{"probe_panic"}) {
+				t.Fatalf("failed checks %v, want [probe_panic]", got)
+			}
+			msg := res.FailedChecks()[0].Message
+			if !strings.Contains(msg, "the stub prober crashed: assignment to entry in nil map") || !strings.Contains(msg, "a bug in probed") {
+				t.Errorf("probe_panic message = %q", msg)
+			}
 		}
-		if got := failedNames(res); !slices.Equal(got, []string{"probe_panic"}) {
-			t.Fatalf("failed checks %v, want [probe_panic]", got)
+		if got := runsOf(s, "failure"); got < 2 {
+			t.Errorf("probed_probe_runs_total{result=failure} = %v, want >= 2", got)
 		}
-		msg := res.FailedChecks()[0].Message
-		if !strings.Contains(msg, "the stub prober crashed: assignment to entry in nil map") || !strings.Contains(msg, "a bug in probed") {
-			t.Errorf("probe_panic message = %q", msg)
+		text := exposition(t, reg)
+		for _, want := range []string{
+			`probe_check_success{check="probe_panic",component="api",kind="stub",location="test-1",probe="crashy"} 0`,
+			`probe_check_success{check="stub_before",component="api",kind="stub",location="test-1",probe="crashy"} 1`,
+			`probe_success{component="api",kind="stub",location="test-1",probe="crashy"} 0`,
+		} {
+			if !strings.Contains(text, want) {
+				t.Errorf("exposition lacks %s\n%s", want, strings.Join(seriesLines(text, "probe_check_success"), "\n"))
+			}
 		}
-	}
-	if got := runsOf(s, "failure"); got < 2 {
-		t.Errorf("probed_probe_runs_total{result=failure} = %v, want >= 2", got)
-	}
-	text := exposition(t, reg)
-	for _, want := range []string{
-		`probe_check_success{check="probe_panic",component="api",kind="stub",location="test-1",probe="crashy"} 0`,
-		`probe_check_success{check="stub_before",component="api",kind="stub",location="test-1",probe="crashy"} 1`,
-		`probe_success{component="api",kind="stub",location="test-1",probe="crashy"} 0`,
-	} {
-		if !strings.Contains(text, want) {
-			t.Errorf("exposition lacks %s\n%s", want, strings.Join(seriesLines(text, "probe_check_success"), "\n"))
-		}
-	}
+	})
 }
 
 // A target that accepts the connection and never answers is cut at the
@@ -279,40 +286,42 @@ func TestSchedulerCutsHungTarget(t *testing.T) {
 // skipped until the stuck one returns.
 func TestSchedulerAbandonsStuckProber(t *testing.T) {
 	t.Parallel()
-	release := make(chan struct{})
-	var calls atomic.Int32
-	stubs := map[string]stub{"stuck": func(ctx context.Context, r *Report) {
-		if calls.Add(1) == 1 {
-			r.Pass("stub_started", "started")
-			<-release
-		}
-		r.Pass("stub_ok", "done")
-	}}
-	s, _, _ := startScheduler(t, SchedulerOptions{Grace: 100 * time.Millisecond}, stubs,
-		"  - {name: stuck, component: api, kind: stub, interval: 1h, timeout: 200ms}\n")
-	res, err := s.RunNow(context.Background(), "stuck")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := failedNames(res); !slices.Equal(got, []string{"probe_timeout"}) {
-		t.Fatalf("stuck run failed %v, want [probe_timeout]", got)
-	}
-	if msg := res.FailedChecks()[0].Message; !strings.Contains(msg, "did not stop within 100ms after it") {
-		t.Errorf("probe_timeout message = %q", msg)
-	}
-	if !slices.ContainsFunc(res.Checks, func(c Check) bool { return c.Name == "stub_started" && c.OK }) {
-		t.Errorf("checks recorded before the prober got stuck are lost: %v", res.Checks)
-	}
-	if _, err := s.RunNow(context.Background(), "stuck"); err == nil || !strings.Contains(err.Error(), "previous run still going") {
-		t.Fatalf("second run while the first is stuck: %v", err)
-	}
-	if got := runsOf(s, "skipped"); got != 1 {
-		t.Errorf("skipped = %v, want 1", got)
-	}
-	close(release)
-	waitFor(t, 10*time.Second, "the stuck prober to return and free the probe", func() bool {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		var calls atomic.Int32
+		stubs := map[string]stub{"stuck": func(ctx context.Context, r *Report) {
+			if calls.Add(1) == 1 {
+				r.Pass("stub_started", "started")
+				<-release
+			}
+			r.Pass("stub_ok", "done")
+		}}
+		s, _, _ := startScheduler(t, SchedulerOptions{Grace: 100 * time.Millisecond}, stubs,
+			"  - {name: stuck, component: api, kind: stub, interval: 1h, timeout: 200ms}\n")
 		res, err := s.RunNow(context.Background(), "stuck")
-		return err == nil && res.Success
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := failedNames(res); !slices.Equal(got, []string{"probe_timeout"}) {
+			t.Fatalf("stuck run failed %v, want [probe_timeout]", got)
+		}
+		if msg := res.FailedChecks()[0].Message; !strings.Contains(msg, "did not stop within 100ms after it") {
+			t.Errorf("probe_timeout message = %q", msg)
+		}
+		if !slices.ContainsFunc(res.Checks, func(c Check) bool { return c.Name == "stub_started" && c.OK }) {
+			t.Errorf("checks recorded before the prober got stuck are lost: %v", res.Checks)
+		}
+		if _, err := s.RunNow(context.Background(), "stuck"); err == nil || !strings.Contains(err.Error(), "previous run still going") {
+			t.Fatalf("second run while the first is stuck: %v", err)
+		}
+		if got := runsOf(s, "skipped"); got != 1 {
+			t.Errorf("skipped = %v, want 1", got)
+		}
+		close(release)
+		waitFor(t, 10*time.Second, "the stuck prober to return and free the probe", func() bool {
+			res, err := s.RunNow(context.Background(), "stuck")
+			return err == nil && res.Success
+		})
 	})
 }
 
@@ -321,89 +330,91 @@ func TestSchedulerAbandonsStuckProber(t *testing.T) {
 // refuses a set with a bad probe whole, changing nothing.
 func TestSchedulerApply(t *testing.T) {
 	t.Parallel()
-	ok := func(ctx context.Context, r *Report) { r.Pass("stub_ok", "fine") }
-	stubs := map[string]stub{"a": ok, "b": ok, "c": ok, "d": ok}
-	s, log, reg := startScheduler(t, SchedulerOptions{Clock: clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))}, stubs,
-		"  - {name: a, component: api, kind: stub, interval: 1s, timeout: 500ms}\n"+
-			"  - {name: b, component: api, kind: stub, interval: 1s, timeout: 500ms}\n"+
-			"  - {name: c, component: web, kind: stub, interval: 1s, timeout: 500ms}\n")
-	waitFor(t, 20*time.Second, "a, b and c to run", func() bool {
-		return len(log.of("a")) > 0 && len(log.of("b")) > 0 && len(log.of("c")) > 0
-	})
-	if got := log.of("a")[0].Start; !got.Equal(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)) {
-		t.Errorf("result start %s, want the scheduler's clock", got)
-	}
-	snapshot := func() (map[string]*entry, map[slotKey]cronID) {
-		s.mu.RLock()
-		defer s.mu.RUnlock()
-		ids := map[slotKey]cronID{}
-		for k, sl := range s.slots {
-			ids[k] = cronID(sl.id)
+	synctest.Test(t, func(t *testing.T) {
+		ok := func(ctx context.Context, r *Report) { r.Pass("stub_ok", "fine") }
+		stubs := map[string]stub{"a": ok, "b": ok, "c": ok, "d": ok}
+		s, log, reg := startScheduler(t, SchedulerOptions{Clock: clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))}, stubs,
+			"  - {name: a, component: api, kind: stub, interval: 1s, timeout: 500ms}\n"+
+				"  - {name: b, component: api, kind: stub, interval: 1s, timeout: 500ms}\n"+
+				"  - {name: c, component: web, kind: stub, interval: 1s, timeout: 500ms}\n")
+		waitFor(t, 20*time.Second, "a, b and c to run", func() bool {
+			return len(log.of("a")) > 0 && len(log.of("b")) > 0 && len(log.of("c")) > 0
+		})
+		if got := log.of("a")[0].Start; !got.Equal(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)) {
+			t.Errorf("result start %s, want the scheduler's clock", got)
 		}
-		return maps.Clone(s.entries), ids
-	}
-	e1, slots1 := snapshot()
+		snapshot := func() (map[string]*entry, map[slotKey]cronID) {
+			s.mu.RLock()
+			defer s.mu.RUnlock()
+			ids := map[slotKey]cronID{}
+			for k, sl := range s.slots {
+				ids[k] = cronID(sl.id)
+			}
+			return maps.Clone(s.entries), ids
+		}
+		e1, slots1 := snapshot()
 
-	// a untouched but moved down a line, b's timeout changed, c dropped, d added.
-	if err := s.Apply(rtConfig(t, "", "\n"+
-		"  - {name: d, component: web, kind: stub, interval: 1s, timeout: 500ms}\n"+
-		"  - {name: a, component: api, kind: stub, interval: 1s, timeout: 500ms}\n"+
-		"  - {name: b, component: api, kind: stub, interval: 1s, timeout: 400ms}\n", "stub"), Env{}); err != nil {
-		t.Fatal(err)
-	}
-	e2, slots2 := snapshot()
-	if e2["a"] != e1["a"] || slots2[e1["a"].slot] != slots1[e1["a"].slot] {
-		t.Error("unchanged probe a was rescheduled")
-	}
-	if e2["b"] == e1["b"] || !e1["b"].removed.Load() {
-		t.Error("changed probe b kept its old configuration")
-	}
-	if _, ok := e2["c"]; ok || !e1["c"].removed.Load() {
-		t.Error("removed probe c is still scheduled")
-	}
-	if slices.Contains(s.Collector().Probes(), "c") {
-		t.Error("removed probe c still has series")
-	}
-	if _, ok := e2["d"]; !ok {
-		t.Error("added probe d is not scheduled")
-	}
-	cRuns := len(log.of("c"))
-	waitFor(t, 20*time.Second, "d to run and a, b to run again", func() bool {
-		return len(log.of("d")) > 0 && len(log.of("a")) > 1 && len(log.of("b")) > 1
+		// a untouched but moved down a line, b's timeout changed, c dropped, d added.
+		if err := s.Apply(rtConfig(t, "", "\n"+
+			"  - {name: d, component: web, kind: stub, interval: 1s, timeout: 500ms}\n"+
+			"  - {name: a, component: api, kind: stub, interval: 1s, timeout: 500ms}\n"+
+			"  - {name: b, component: api, kind: stub, interval: 1s, timeout: 400ms}\n", "stub"), Env{}); err != nil {
+			t.Fatal(err)
+		}
+		e2, slots2 := snapshot()
+		if e2["a"] != e1["a"] || slots2[e1["a"].slot] != slots1[e1["a"].slot] {
+			t.Error("unchanged probe a was rescheduled")
+		}
+		if e2["b"] == e1["b"] || !e1["b"].removed.Load() {
+			t.Error("changed probe b kept its old configuration")
+		}
+		if _, ok := e2["c"]; ok || !e1["c"].removed.Load() {
+			t.Error("removed probe c is still scheduled")
+		}
+		if slices.Contains(s.Collector().Probes(), "c") {
+			t.Error("removed probe c still has series")
+		}
+		if _, ok := e2["d"]; !ok {
+			t.Error("added probe d is not scheduled")
+		}
+		cRuns := len(log.of("c"))
+		waitFor(t, 20*time.Second, "d to run and a, b to run again", func() bool {
+			return len(log.of("d")) > 0 && len(log.of("a")) > 1 && len(log.of("b")) > 1
+		})
+		text := exposition(t, reg)
+		if strings.Contains(text, `probe="c"`) {
+			t.Errorf("removed probe c still exported:\n%s", strings.Join(seriesLines(text, "probe_success"), "\n"))
+		}
+		if !strings.Contains(text, `probe_success{component="web",kind="stub",location="test-1",probe="d"} 1`) {
+			t.Errorf("added probe d not exported")
+		}
+		if n := len(log.of("c")); n > cRuns+1 {
+			t.Errorf("removed probe c ran %d more times", n-cRuns)
+		}
+
+		// A set with a probe that does not build is refused whole.
+		bad := rtConfig(t, "",
+			"  - {name: a, component: api, kind: stub, interval: 1s, timeout: 500ms}\n"+
+				"  - {name: b, component: api, kind: stub, interval: 2s, timeout: 500ms}\n"+
+				"  - {name: broken, component: web, kind: stub, interval: 1s, timeout: 500ms}\n", "stub")
+		err := s.Apply(bad, Env{})
+		if err == nil || !strings.Contains(err.Error(), "build probe broken: no stub for broken") {
+			t.Fatalf("apply with a broken probe: %v", err)
+		}
+		e3, slots3 := snapshot()
+		if !maps.Equal(e3, e2) {
+			t.Errorf("refused apply changed the probes: %v → %v", keys(e2), keys(e3))
+		}
+		if !maps.Equal(slots3, slots2) {
+			t.Errorf("refused apply changed the cron slots: %v → %v", slots2, slots3)
+		}
+		if n := len(s.cron.Entries()); n != len(slots2) {
+			t.Errorf("cron has %d entries after a refused apply, want %d", n, len(slots2))
+		}
+		if e2["b"].removed.Load() {
+			t.Error("refused apply marked b removed")
+		}
 	})
-	text := exposition(t, reg)
-	if strings.Contains(text, `probe="c"`) {
-		t.Errorf("removed probe c still exported:\n%s", strings.Join(seriesLines(text, "probe_success"), "\n"))
-	}
-	if !strings.Contains(text, `probe_success{component="web",kind="stub",location="test-1",probe="d"} 1`) {
-		t.Errorf("added probe d not exported")
-	}
-	if n := len(log.of("c")); n > cRuns+1 {
-		t.Errorf("removed probe c ran %d more times", n-cRuns)
-	}
-
-	// A set with a probe that does not build is refused whole.
-	bad := rtConfig(t, "",
-		"  - {name: a, component: api, kind: stub, interval: 1s, timeout: 500ms}\n"+
-			"  - {name: b, component: api, kind: stub, interval: 2s, timeout: 500ms}\n"+
-			"  - {name: broken, component: web, kind: stub, interval: 1s, timeout: 500ms}\n", "stub")
-	err := s.Apply(bad, Env{})
-	if err == nil || !strings.Contains(err.Error(), "build probe broken: no stub for broken") {
-		t.Fatalf("apply with a broken probe: %v", err)
-	}
-	e3, slots3 := snapshot()
-	if !maps.Equal(e3, e2) {
-		t.Errorf("refused apply changed the probes: %v → %v", keys(e2), keys(e3))
-	}
-	if !maps.Equal(slots3, slots2) {
-		t.Errorf("refused apply changed the cron slots: %v → %v", slots2, slots3)
-	}
-	if n := len(s.cron.Entries()); n != len(slots2) {
-		t.Errorf("cron has %d entries after a refused apply, want %d", n, len(slots2))
-	}
-	if e2["b"].removed.Load() {
-		t.Error("refused apply marked b removed")
-	}
 }
 
 type cronID int
