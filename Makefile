@@ -1,16 +1,19 @@
 # probed — build, test and check.
 # `make test` installs the system packages the tests need when run as root
-# (openssl, promtool, alertmanager, chromium), then runs vet, the tests and
+# (openssl, promtool, alertmanager, chromium, postgresql), then runs vet, the tests and
 # the rule checks.
 
 GO ?= go
 export GOTOOLCHAIN := local
 # Tests that need a system program (openssl, promtool, prometheus,
-# alertmanager, chromium) skip when it is missing; here they fail instead,
+# alertmanager, chromium, PostgreSQL) skip when it is missing; here they fail instead,
 # so CI never skips (internal/testtool).
 export PROBED_REQUIRE_TOOLS := 1
 # Debian packages the tests use, by the command that proves each is there.
 SYSTEM_DEPS := openssl:openssl promtool:prometheus prometheus-alertmanager:prometheus-alertmanager chromium:chromium
+# Debian keeps PostgreSQL's server programs off PATH, in /usr/lib/postgresql/N/bin
+# (internal/pgtest looks there).
+PG_INITDB := $(wildcard /usr/lib/postgresql/*/bin/initdb)
 
 .PHONY: all build test deps vet unit rules fuzz bench demo
 
@@ -22,6 +25,7 @@ build:
 deps:
 	@missing=""; for pair in $(SYSTEM_DEPS); do cmd=$${pair%%:*}; pkg=$${pair##*:}; \
 	  command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	if [ -z "$(PG_INITDB)" ] && ! command -v initdb >/dev/null 2>&1; then missing="$$missing postgresql"; fi; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing:$$missing"; \

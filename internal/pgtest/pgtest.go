@@ -1,0 +1,307 @@
+// Package pgtest starts a real PostgreSQL server for tests: Debian's
+// postgresql package (initdb and postgres from /usr/lib/postgresql/*/bin or
+// PATH) in a temporary directory, listening on a loopback port with its unix
+// sockets in that directory, and gives each test a fresh database.
+//
+// One server serves a whole test package; it starts on the first test that
+// asks for a database, so packages whose PostgreSQL tests are filtered out
+// pay nothing. The package's TestMain stops it:
+//
+//	var pg = new(pgtest.Server)
+//
+//	func TestMain(m *testing.M) { pgtest.Main(m, pg) }
+//
+//	func TestSomething(t *testing.T) {
+//		dsn := pg.DSN(t) // a new, empty database, dropped when t ends
+//		...
+//	}
+//
+// Run as root, the server runs as the unprivileged user nobody (PostgreSQL
+// refuses to run as root) and its directory belongs to that user. The server
+// is a child of the test binary and is told to die with it (a parent-death
+// signal), so a killed test run leaves no server behind.
+//
+// When PostgreSQL is missing, DSN skips the test with a message naming the
+// package, or fails it when PROBED_REQUIRE_TOOLS=1 (internal/testtool).
+package pgtest
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
+
+	"github.com/probed/probed/internal/testtool"
+)
+
+// Server is one PostgreSQL server for a test package. The zero value is
+// ready to use; the server starts on the first call to DSN.
+type Server struct {
+	once    sync.Once
+	err     error // why the server could not start
+	missing bool  // err is "PostgreSQL is not installed"
+
+	dir    string // temporary directory: data/, sockets, log
+	port   int
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when the postgres process has exited
+	admin  *sql.DB       // connection to the postgres database, for CREATE/DROP DATABASE
+	seq    atomic.Int64
+}
+
+// startTimeout bounds initdb plus the server's start-up.
+const startTimeout = 60 * time.Second
+
+// Main runs the package's tests, stops s, and exits with the tests' code.
+func Main(m *testing.M, s *Server) {
+	code := m.Run()
+	s.Stop()
+	os.Exit(code)
+}
+
+// DSN creates a new, empty database for t on the package's server (starting
+// the server on first use) and returns its connection string, in the
+// key=value form pgx and libpq read. The database is dropped when t ends.
+func (s *Server) DSN(t testing.TB) string {
+	t.Helper()
+	s.once.Do(func() { s.err = s.start() })
+	if s.missing {
+		// Let testtool skip or fail with its usual words.
+		testtool.Path(t, "postgresql", "initdb")
+	}
+	if s.err != nil {
+		t.Fatalf("pgtest: %v", s.err)
+	}
+	name := fmt.Sprintf("t%d_%d", os.Getpid(), s.seq.Add(1))
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	// FILE_COPY: copying the tiny template0 beats writing it through the WAL.
+	if _, err := s.admin.ExecContext(ctx, "CREATE DATABASE "+name+" TEMPLATE template0 STRATEGY FILE_COPY"); err != nil {
+		t.Fatalf("pgtest: create database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+		defer cancel()
+		// FORCE closes connections a test left open.
+		if _, err := s.admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("pgtest: drop database %s: %v", name, err)
+		}
+	})
+	return s.dsn(name)
+}
+
+// Port is the loopback TCP port the server listens on (0 before it started).
+func (s *Server) Port() int { return s.port }
+
+// Dir is the server's temporary directory: data/ (the cluster), the unix
+// sockets and postgres.log.
+func (s *Server) Dir() string { return s.dir }
+
+func (s *Server) dsn(db string) string {
+	return fmt.Sprintf("host=127.0.0.1 port=%d user=postgres dbname=%s sslmode=disable connect_timeout=10", s.port, db)
+}
+
+// Bin finds the directory holding initdb and postgres: the newest
+// /usr/lib/postgresql/N/bin (where Debian's postgresql package puts them), else
+// the directory of initdb on PATH. It returns "" when there is none.
+func Bin() string {
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	sort.Slice(dirs, func(i, j int) bool { return version(dirs[i]) > version(dirs[j]) })
+	for _, d := range dirs {
+		if isExec(filepath.Join(d, "initdb")) && isExec(filepath.Join(d, "postgres")) {
+			return d
+		}
+	}
+	if p, err := exec.LookPath("initdb"); err == nil {
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			p = real
+		}
+		d := filepath.Dir(p)
+		if isExec(filepath.Join(d, "postgres")) {
+			return d
+		}
+	}
+	return ""
+}
+
+func version(binDir string) int {
+	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(binDir)))
+	return n
+}
+
+func isExec(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
+}
+
+func (s *Server) start() error {
+	bin := Bin()
+	if bin == "" {
+		s.missing = true
+		return errors.New("PostgreSQL not installed")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+
+	dir, err := os.MkdirTemp("", "pgtest-")
+	if err != nil {
+		return err
+	}
+	s.dir = dir
+	cred, err := unprivileged()
+	if err != nil {
+		return err
+	}
+	if cred != nil {
+		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
+			return fmt.Errorf("give %s to the unprivileged user: %w", dir, err)
+		}
+	}
+	data := filepath.Join(dir, "data")
+	initdb := exec.CommandContext(ctx, filepath.Join(bin, "initdb"),
+		"-D", data, "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync")
+	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	initdb.Dir = dir
+	if out, err := initdb.CombinedOutput(); err != nil {
+		return fmt.Errorf("initdb: %v\n%s", err, out)
+	}
+
+	// A free port may be taken between choosing and binding it: try a few.
+	var lastErr error
+	for range 5 {
+		port, err := freePort()
+		if err != nil {
+			return err
+		}
+		if lastErr = s.run(ctx, bin, data, port, cred); lastErr == nil {
+			return nil
+		}
+	}
+	return lastErr
+}
+
+// run starts postgres on port and waits until it accepts connections.
+func (s *Server) run(ctx context.Context, bin, data string, port int, cred *syscall.Credential) error {
+	logPath := filepath.Join(s.dir, "postgres.log")
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	cmd := exec.Command(filepath.Join(bin, "postgres"), "-D", data,
+		"-p", strconv.Itoa(port), "-h", "127.0.0.1", "-k", s.dir,
+		// A test server keeps nothing across a crash: skip the syncs.
+		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+		"-c", "max_connections=200")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGTERM, Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start postgres: %w", err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	s.cmd, s.exited, s.port = cmd, exited, port
+
+	admin, err := sql.Open("pgx", s.dsn("postgres"))
+	if err != nil {
+		s.Stop()
+		return err
+	}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		err := admin.PingContext(ctx)
+		if err == nil {
+			s.admin = admin
+			return nil
+		}
+		select {
+		case <-exited:
+			admin.Close()
+			log, _ := os.ReadFile(logPath)
+			s.cmd = nil
+			return fmt.Errorf("postgres exited on port %d: %s", port, tail(log))
+		case <-ctx.Done():
+			admin.Close()
+			s.Stop()
+			log, _ := os.ReadFile(logPath)
+			return fmt.Errorf("postgres not ready within %v: %v: %s", startTimeout, err, tail(log))
+		case <-tick.C:
+		}
+	}
+}
+
+// Stop shuts the server down (fast shutdown: open sessions are ended) and
+// removes its directory. It is safe to call on a server that never started.
+func (s *Server) Stop() {
+	if s.admin != nil {
+		s.admin.Close()
+		s.admin = nil
+	}
+	if s.cmd != nil {
+		s.cmd.Process.Signal(syscall.SIGINT)
+		select {
+		case <-s.exited:
+		case <-time.After(30 * time.Second):
+			s.cmd.Process.Kill()
+			<-s.exited
+		}
+		s.cmd = nil
+	}
+	if s.dir != "" {
+		os.RemoveAll(s.dir)
+	}
+}
+
+// unprivileged returns the credentials of the user nobody when the test runs
+// as root, and nil (run as ourselves) otherwise.
+func unprivileged() (*syscall.Credential, error) {
+	if os.Geteuid() != 0 {
+		return nil, nil
+	}
+	u, err := user.Lookup("nobody")
+	if err != nil {
+		return nil, fmt.Errorf("running as root and no unprivileged user to run PostgreSQL as: %w", err)
+	}
+	uid, err := strconv.ParseUint(u.Uid, 10, 32)
+	if err != nil {
+		return nil, err
+	}
+	gid, err := strconv.ParseUint(u.Gid, 10, 32)
+	if err != nil {
+		return nil, err
+	}
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: false}, nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func tail(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if len(s) > 2000 {
+		s = "…" + s[len(s)-2000:]
+	}
+	return s
+}

@@ -1,0 +1,114 @@
+package pgtest
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+var pg = new(Server)
+
+func TestMain(m *testing.M) { Main(m, pg) }
+
+func open(t *testing.T, dsn string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// Each test gets its own empty database: a table made in one is not in another.
+func TestDatabasesAreFreshAndSeparate(t *testing.T) {
+	ctx := context.Background()
+	a, b := open(t, pg.DSN(t)), open(t, pg.DSN(t))
+	if _, err := a.ExecContext(ctx, "CREATE TABLE x (v text); INSERT INTO x VALUES ('a')"); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := b.QueryRowContext(ctx, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Fatalf("second database has %d tables, want an empty database", n)
+	}
+	var v string
+	if err := a.QueryRowContext(ctx, "SELECT v FROM x").Scan(&v); err != nil || v != "a" {
+		t.Fatalf("first database: %q, %v", v, err)
+	}
+}
+
+// A test's database is dropped when the test ends, even with a connection left open.
+func TestDatabaseDroppedAtCleanup(t *testing.T) {
+	ctx := context.Background()
+	var name string
+	t.Run("user", func(t *testing.T) {
+		db := open(t, pg.DSN(t))
+		if err := db.QueryRowContext(ctx, "SELECT current_database()").Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+	})
+	admin := open(t, pg.dsn("postgres"))
+	var n int
+	if err := admin.QueryRowContext(ctx, "SELECT count(*) FROM pg_database WHERE datname = $1", name).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if name == "" || n != 0 {
+		t.Fatalf("database %q still exists after its test ended (%d)", name, n)
+	}
+}
+
+// The server listens on loopback only, keeps its unix socket in its own
+// temporary directory, and, when the tests run as root, runs as nobody.
+func TestServerIsLoopbackAndUnprivileged(t *testing.T) {
+	ctx := context.Background()
+	db := open(t, pg.DSN(t))
+	var listen, sockets string
+	if err := db.QueryRowContext(ctx, "SHOW listen_addresses").Scan(&listen); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRowContext(ctx, "SHOW unix_socket_directories").Scan(&sockets); err != nil {
+		t.Fatal(err)
+	}
+	if listen != "127.0.0.1" {
+		t.Errorf("listen_addresses = %q, want 127.0.0.1", listen)
+	}
+	if sockets != pg.Dir() {
+		t.Errorf("unix_socket_directories = %q, want the server's directory %q", sockets, pg.Dir())
+	}
+	sock := filepath.Join(pg.Dir(), fmt.Sprintf(".s.PGSQL.%d", pg.Port()))
+	if _, err := os.Stat(sock); err != nil {
+		t.Errorf("no unix socket in the server's directory: %v", err)
+	}
+	if os.Geteuid() != 0 {
+		return
+	}
+	fi, err := os.Stat(filepath.Join(pg.Dir(), "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if uid := fi.Sys().(*syscall.Stat_t).Uid; uid == 0 {
+		t.Errorf("data directory belongs to root, want the unprivileged user")
+	}
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pg.cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.SplitSeq(string(status), "\n") {
+		if f := strings.Fields(line); len(f) > 1 && f[0] == "Uid:" {
+			if uid, _ := strconv.Atoi(f[1]); uid == 0 {
+				t.Errorf("postgres runs as root: %s", line)
+			}
+			return
+		}
+	}
+	t.Fatal("no Uid line in /proc status")
+}
