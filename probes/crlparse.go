@@ -101,27 +101,53 @@ func parseCRL(der []byte) (*parsedCRL, error) {
 	if !tbs.ReadASN1(&fields, cbasn1.SEQUENCE) {
 		return nil, errors.New("malformed CRL: no tbsCertList")
 	}
+	// TBSCertList (RFC 5280 §5.1): version, signature, issuer, thisUpdate,
+	// nextUpdate, revokedCertificates, [0] crlExtensions, in that order and
+	// nothing else. x509 stops reading at an element it does not expect
+	// and ignores the rest, entries and extensions included; probed refuses
+	// such a CRL.
+	isTag := func(want cbasn1.Tag) func(cbasn1.Tag) bool { return func(t cbasn1.Tag) bool { return t == want } }
+	isTime := func(t cbasn1.Tag) bool { return t == cbasn1.UTCTime || t == cbasn1.GeneralizedTime }
+	const entriesSlot = 5
+	slots := []struct {
+		name     string
+		is       func(cbasn1.Tag) bool
+		optional bool
+	}{
+		{"version", isTag(cbasn1.INTEGER), true},
+		{"signature", isTag(cbasn1.SEQUENCE), false},
+		{"issuer", isTag(cbasn1.SEQUENCE), false},
+		{"thisUpdate", isTime, false},
+		{"nextUpdate", isTime, true},
+		{"revokedCertificates", isTag(cbasn1.SEQUENCE), true},
+		{"crlExtensions", isTag(cbasn1.Tag(0).Constructed().ContextSpecific()), true},
+	}
 	var kept [][]byte
 	var entries cryptobyte.String
-	seenTime := false
+	next := 0
 	for !fields.Empty() {
 		var el cryptobyte.String
 		var tag cbasn1.Tag
 		if !fields.ReadAnyASN1Element(&el, &tag) {
 			return nil, errors.New("malformed CRL: bad tbsCertList element")
 		}
-		// revokedCertificates is the one SEQUENCE after thisUpdate (the
-		// AlgorithmIdentifier and the issuer Name come before it).
-		if tag == cbasn1.UTCTime || tag == cbasn1.GeneralizedTime {
-			seenTime = true
+		for next < len(slots) && !slots[next].is(tag) {
+			if !slots[next].optional {
+				return nil, fmt.Errorf("malformed CRL: tbsCertList has an element with tag %#x where %s belongs (RFC 5280 §5.1)", uint8(tag), slots[next].name)
+			}
+			next++
 		}
-		if tag == cbasn1.SEQUENCE && seenTime && entries == nil {
+		if next == len(slots) {
+			return nil, fmt.Errorf("malformed CRL: tbsCertList has an element with tag %#x after its last field (RFC 5280 §5.1)", uint8(tag))
+		}
+		if next == entriesSlot {
 			if !el.ReadASN1(&entries, cbasn1.SEQUENCE) {
 				return nil, errors.New("malformed CRL: bad revokedCertificates")
 			}
-			continue
+		} else {
+			kept = append(kept, el)
 		}
-		kept = append(kept, el)
+		next++
 	}
 	var b cryptobyte.Builder
 	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
