@@ -46,8 +46,11 @@ func TestImpactAndIndicator(t *testing.T) {
 		{[]string{Operational}, ImpactNone},
 		{[]string{DegradedPerformance}, ImpactMinor},
 		{[]string{UnderMaintenance}, ImpactMinor},
-		{[]string{DegradedPerformance, PartialOutage}, ImpactMajor},
-		{[]string{MajorOutage, UnderMaintenance}, ImpactCritical},
+		{[]string{PartialOutage}, ImpactMajor},
+		{[]string{MajorOutage}, ImpactCritical},
+		{[]string{MajorOutage, MajorOutage}, ImpactCritical},
+		{[]string{DegradedPerformance, PartialOutage}, ImpactMinor},
+		{[]string{MajorOutage, UnderMaintenance}, ImpactMajor},
 	} {
 		var comps []ComponentImpact
 		for i, s := range tc.statuses {

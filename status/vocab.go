@@ -156,17 +156,21 @@ func IndicatorFor(componentStatus string) string {
 	return ImpactNone
 }
 
-// ImpactFor is the impact a set of component statuses proposes for a draft:
-// the worst status's indicator, and minor for maintenance alone.
+// ImpactFor is an incident's impact from the statuses it gives its
+// components, as Statuspage computes it: the top-level status those
+// components alone would give a page (Blend) — one component in a major
+// outage is critical, one of several in a major outage is major, a partial
+// outage among others is minor. Maintenance alone is minor (an incident,
+// not a window).
 func ImpactFor(comps []ComponentImpact) string {
-	worst := Operational
+	statuses := make([]string, 0, len(comps))
 	for _, c := range comps {
-		worst = Worse(worst, c.Status)
+		statuses = append(statuses, c.Status)
 	}
-	if worst == UnderMaintenance {
-		return ImpactMinor
+	if i := Blend(statuses).Indicator; i != ImpactMaintenance {
+		return i
 	}
-	return IndicatorFor(worst)
+	return ImpactMinor
 }
 
 // ValidComponentStatus reports whether s is a component status.

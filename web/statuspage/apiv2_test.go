@@ -168,8 +168,8 @@ func TestAPIv2Shapes(t *testing.T) {
 	}
 
 	st := decode("/api/v2/status.json")["status"].(map[string]any)
-	if st["indicator"] != "major" || st["description"] != "Partial System Outage" {
-		t.Errorf("status = %v, want major / Partial System Outage (an unresolved major incident, a partial outage)", st)
+	if st["indicator"] != "minor" || st["description"] != "Minor Service Outage" {
+		t.Errorf("status = %v, want minor / Minor Service Outage (one partial outage of five components)", st)
 	}
 
 	comps := decode("/api/v2/components.json")["components"].([]any)
@@ -351,14 +351,21 @@ func TestIndicatorRollup(t *testing.T) {
 		description string
 	}{
 		{"all operational", nil, nil, false, "none", "All Systems Operational"},
-		{"degraded", map[string]string{"ocsp": status.DegradedPerformance}, nil, false, "minor", "Minor Service Outage"},
-		{"partial", map[string]string{"ocsp": status.PartialOutage, "crl": status.DegradedPerformance}, nil, false, "major", "Partial System Outage"},
-		{"major outage", map[string]string{"acme": status.MajorOutage, "crl": status.PartialOutage}, nil, false, "critical", "Major Service Outage"},
+		{"one degraded", map[string]string{"ocsp": status.DegradedPerformance}, nil, false, "minor", "Partially Degraded Service"},
+		{"a partial outage among others", map[string]string{"ocsp": status.PartialOutage, "crl": status.DegradedPerformance}, nil, false, "minor", "Minor Service Outage"},
+		{"all partial outage", map[string]string{"ocsp": status.PartialOutage, "crl": status.PartialOutage, "acme": status.PartialOutage,
+			"certcentral-api": status.PartialOutage, "timestamp": status.PartialOutage}, nil, false, "major", "Partial System Outage"},
+		{"one major outage of five", map[string]string{"acme": status.MajorOutage, "crl": status.PartialOutage}, []string{"critical"}, false, "major", "Partial System Outage"},
+		{"all major outage", map[string]string{"ocsp": status.MajorOutage, "crl": status.MajorOutage, "acme": status.MajorOutage,
+			"certcentral-api": status.MajorOutage, "timestamp": status.MajorOutage}, nil, false, "critical", "Major System Outage"},
+		{"all degraded", map[string]string{"ocsp": status.DegradedPerformance, "crl": status.DegradedPerformance, "acme": status.DegradedPerformance,
+			"certcentral-api": status.DegradedPerformance, "timestamp": status.DegradedPerformance}, nil, false, "minor", "Degraded System Service"},
 		{"minor incident, components fine", nil, []string{"minor"}, false, "minor", "Minor Service Outage"},
-		{"critical incident wins", map[string]string{"ocsp": status.DegradedPerformance}, []string{"critical", "minor"}, false, "critical", "Major Service Outage"},
+		{"critical incident, components fine", nil, []string{"critical", "minor"}, false, "critical", "Major System Outage"},
+		{"components decide over incidents", map[string]string{"ocsp": status.DegradedPerformance}, []string{"critical", "minor"}, false, "minor", "Partially Degraded Service"},
 		{"incident with no impact", nil, []string{"none"}, false, "none", "All Systems Operational"},
-		{"maintenance only", nil, nil, true, "none", "Service Under Maintenance"},
-		{"maintenance and an outage", map[string]string{"ocsp": status.MajorOutage}, nil, true, "critical", "Major Service Outage"},
+		{"maintenance only", nil, nil, true, "maintenance", "Service Under Maintenance"},
+		{"maintenance and an outage", map[string]string{"ocsp": status.MajorOutage}, nil, true, "major", "Partial System Outage"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := Input{Now: fixtureNow, Page: cfg.Page, Components: cfg.Components}
@@ -454,7 +461,7 @@ func TestStatuspageConsumer(t *testing.T) {
 	if err := json.Unmarshal(readAll(t, get(t, ts.URL+"/api/v2/summary.json")), &summary); err != nil {
 		t.Fatal(err)
 	}
-	if summary.Status.Indicator != "major" {
+	if summary.Status.Indicator != "minor" {
 		t.Errorf("indicator %q", summary.Status.Indicator)
 	}
 	if len(summary.Incidents) != 1 || summary.Incidents[0].ResolvedAt != nil ||

@@ -65,9 +65,9 @@ func TestBrowser(t *testing.T) {
 		name, url, banner, status, tip, outageTip string
 		lang                                      string
 	}{
-		{"index-en.png", ts.URL + "/", "Partial System Outage", "Partial Outage", "Sep 16, 2021\n100.00% uptime\nNo incidents",
+		{"index-en.png", ts.URL + "/", "Minor Service Outage", "Partial Outage", "Sep 16, 2021\n100.00% uptime\nNo incidents",
 			"Sep 13, 2021\n97.91% uptime\nMajor outage 30 min\n• OCSP responder unavailable", "en"},
-		{"index-ja.png", ts.URL + "/?lang=ja", "一部のシステムで障害が発生しています", "一部障害", "2021年9月16日\n稼働率 100.00%\nインシデントなし",
+		{"index-ja.png", ts.URL + "/?lang=ja", "軽微なサービス障害が発生しています", "一部障害", "2021年9月16日\n稼働率 100.00%\nインシデントなし",
 			"2021年9月13日\n稼働率 97.91%\n重大な障害 30分\n• OCSP responder unavailable", "ja"},
 	} {
 		if err := chromedp.Do(ctx, chromedp.Navigate(tc.url), chromedp.WaitVisible(chromedp.CSS("#components"))); err != nil {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"embed"
 	"fmt"
-	"github.com/probed/probed/status"
 	"html/template"
 	"io/fs"
 	"net/url"
@@ -175,12 +174,7 @@ func (v *view) Window(i *Incident) string {
 func (v *view) Banner() string { return v.L.T(v.S.Status.bannerKey()) }
 
 // BannerClass colours the banner.
-func (v *view) BannerClass() string {
-	if v.S.Status.Indicator == status.ImpactNone && v.S.Status.Maintenance {
-		return "maintenance"
-	}
-	return v.S.Status.Indicator
-}
+func (v *view) BannerClass() string { return v.S.Status.Indicator }
 
 // Latest is an incident's newest update, or nil.
 func (v *view) Latest(i *Incident) *Update {

@@ -60,7 +60,7 @@ func TestIndexPage(t *testing.T) {
 	}
 	mustContain(t, "/", body,
 		`<html lang="en">`,
-		`<div class="banner major" id="banner">Partial System Outage</div>`,
+		`<div class="banner minor" id="banner">Minor Service Outage</div>`,
 		`ACME order processing delayed`, `<strong>Identified</strong>`, `The issue has been identified`,
 		`Posted 20 minutes ago. Sep 16, 2021 - 11:40 UTC`,
 		`Timestamp service maintenance`, `Maintenance In Progress`,
@@ -98,13 +98,13 @@ func TestJapanese(t *testing.T) {
 		if code != 200 {
 			t.Fatal(code)
 		}
-		mustContain(t, "ja /", body, `<html lang="ja">`, "一部のシステムで障害が発生しています", "ACME の注文処理の遅延",
+		mustContain(t, "ja /", body, `<html lang="ja">`, "軽微なサービス障害が発生しています", "ACME の注文処理の遅延",
 			"<strong>原因特定</strong>", "原因を特定し、修正を適用しています。", "20分前に投稿。 2021年09月16日 11:40 UTC",
 			"タイムスタンプサービスのメンテナンス", "一部障害", "メンテナンス中", "過去のインシデント", `href="/history?lang=ja"`)
 	}
 	// English wins by default and by preference order.
 	_, body := page(t, ts.URL+"/", "Accept-Language", "fr-FR, en;q=0.5, ja;q=0.3")
-	mustContain(t, "en /", body, `<html lang="en">`, "Partial System Outage")
+	mustContain(t, "en /", body, `<html lang="en">`, "Minor Service Outage")
 
 	code, body := page(t, ts.URL+"/incidents/101?lang=ja")
 	if code != 200 {
@@ -424,7 +424,7 @@ func TestSnapshotRebuild(t *testing.T) {
 	src.set(fixtureData(), nil)
 	p.Invalidate()
 	waitFor(t, func() bool { return p.Snapshot().Version > v && len(p.Snapshot().Incidents) == 2 })
-	if p.Snapshot().Status.Indicator != "major" {
+	if p.Snapshot().Status.Indicator != "minor" {
 		t.Errorf("after invalidate: %s", p.Snapshot().Status.Indicator)
 	}
 	// A failed read keeps the snapshot in service.

@@ -129,22 +129,18 @@ func (p PageInfo) defaultLanguage() string {
 	return "en"
 }
 
-// PageStatus is the page indicator and its description key.
+// PageStatus is the page's top-level status: the API indicator and the key
+// of the banner's words (status.PageTopLevel).
 type PageStatus struct {
-	Indicator   string
-	Maintenance bool // nothing worse than maintenance in progress
+	Indicator   string // none, minor, major, critical or maintenance
+	Key         string // status.Top*
 	description string
 }
 
 // Description is the English banner text the API uses.
 func (s PageStatus) Description() string { return s.description }
 
-func (s PageStatus) bannerKey() string {
-	if s.Indicator == status.ImpactNone && s.Maintenance {
-		return "banner.maintenance"
-	}
-	return "banner." + s.Indicator
-}
+func (s PageStatus) bannerKey() string { return "banner." + s.Key }
 
 // Component is one node of the tree with its public status and uptime.
 type Component struct {
@@ -440,35 +436,23 @@ func Build(in Input) *Snapshot {
 	return s
 }
 
-// rollup computes the page indicator the way Statuspage does: the worst of
-// the unresolved incidents' impacts and of the component statuses
-// (degraded → minor, partial outage → major, major outage → critical).
+// rollup computes the page's top-level status the way Statuspage does:
+// the blend of every leaf component's status, open incidents counting only
+// when the components show nothing wrong (status.PageTopLevel).
 func (s *Snapshot) rollup() PageStatus {
-	ind := status.ImpactNone
-	raise := func(i string) {
-		if status.ImpactRank(i) > status.ImpactRank(ind) {
-			ind = i
+	var statuses, open []string
+	for _, c := range s.Flat {
+		if !c.Group {
+			statuses = append(statuses, c.Status)
 		}
 	}
-	maint := false
 	for _, inc := range s.Incidents {
 		if !inc.Resolved() {
-			raise(inc.Impact)
+			open = append(open, inc.Impact)
 		}
 	}
-	for _, c := range s.Flat {
-		if c.Group {
-			continue
-		}
-		raise(status.IndicatorFor(c.Status))
-		maint = maint || c.Status == status.UnderMaintenance
-	}
-	for _, m := range s.Maintenances {
-		if m.Active() {
-			maint = true
-		}
-	}
-	return PageStatus{Indicator: ind, Maintenance: maint}
+	t := status.PageTopLevel(statuses, open)
+	return PageStatus{Indicator: t.Indicator, Key: t.Key}
 }
 
 // updatedAt is the newest public change: a status change or a timeline entry.

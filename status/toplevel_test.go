@@ -1,0 +1,97 @@
+package status
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/toplevel.golden")
+
+func repeat(s string, n int) []string { return slices.Repeat([]string{s}, n) }
+
+// topLevelCases are Statuspage's documented rules ("Top-level status and
+// incident impact calculations"), one case or more per rule, and the cases
+// issue 14 reported from hosted pages.
+var topLevelCases = []struct {
+	rule     string
+	statuses []string
+	open     []string // open incidents' impacts
+	key      string
+	ind      string
+}{
+	{"0 components", nil, nil, TopAllOperational, ImpactNone},
+	{"0 components, an active incident", nil, []string{ImpactMajor}, TopPartialSystemOutage, ImpactMajor},
+	{"0 components, a minor incident", nil, []string{ImpactMinor, ImpactNone}, TopMinorServiceOutage, ImpactMinor},
+	{"0 components, a critical incident", nil, []string{ImpactCritical}, TopMajorSystemOutage, ImpactCritical},
+	{"1 component operational", []string{Operational}, nil, TopAllOperational, ImpactNone},
+	{"1 component under maintenance", []string{UnderMaintenance}, nil, TopServiceUnderMaintenance, ImpactMaintenance},
+	{"1 component degraded", []string{DegradedPerformance}, nil, TopPartiallyDegradedService, ImpactMinor},
+	{"1 component partial outage", []string{PartialOutage}, nil, TopPartialSystemOutage, ImpactMajor},
+	{"1 component major outage", []string{MajorOutage}, nil, TopMajorSystemOutage, ImpactCritical},
+	{"many, all operational", repeat(Operational, 12), nil, TopAllOperational, ImpactNone},
+	{"many, all major outage", repeat(MajorOutage, 3), nil, TopMajorSystemOutage, ImpactCritical},
+	{"many, one of a dozen major outage (critical incident)", append(repeat(Operational, 11), MajorOutage), []string{ImpactCritical}, TopPartialSystemOutage, ImpactMajor},
+	{"many, several major outage, a major incident", append(repeat(Operational, 4), repeat(MajorOutage, 3)...), []string{ImpactMajor}, TopPartialSystemOutage, ImpactMajor},
+	{"many, all partial outage", repeat(PartialOutage, 4), nil, TopPartialSystemOutage, ImpactMajor},
+	{"many, some partial outage", []string{PartialOutage, Operational, DegradedPerformance}, nil, TopMinorServiceOutage, ImpactMinor},
+	{"many, all degraded", repeat(DegradedPerformance, 5), nil, TopDegradedSystemService, ImpactMinor},
+	{"many, one degraded", append(repeat(Operational, 5), DegradedPerformance), nil, TopPartiallyDegradedService, ImpactMinor},
+	{"many, one under maintenance", append(repeat(Operational, 5), UnderMaintenance), nil, TopServiceUnderMaintenance, ImpactMaintenance},
+	{"many, all under maintenance", repeat(UnderMaintenance, 3), nil, TopServiceUnderMaintenance, ImpactMaintenance},
+	{"many, maintenance and a degraded one", []string{UnderMaintenance, DegradedPerformance, Operational}, nil, TopPartiallyDegradedService, ImpactMinor},
+	{"many operational, an incident that changed no component", repeat(Operational, 3), []string{ImpactMinor}, TopMinorServiceOutage, ImpactMinor},
+	{"maintenance, an incident that changed no component", []string{UnderMaintenance, Operational}, []string{ImpactMajor}, TopPartialSystemOutage, ImpactMajor},
+	{"many, an incident of no impact", repeat(Operational, 3), []string{ImpactNone}, TopAllOperational, ImpactNone},
+}
+
+func TestPageTopLevel(t *testing.T) {
+	var golden strings.Builder
+	for _, tc := range topLevelCases {
+		got := PageTopLevel(tc.statuses, tc.open)
+		if got.Key != tc.key || got.Indicator != tc.ind {
+			t.Errorf("%s: PageTopLevel(%v, open %v) = %s/%s, want %s/%s", tc.rule, tc.statuses, tc.open, got.Indicator, got.Key, tc.ind, tc.key)
+		}
+		fmt.Fprintf(&golden, "%s\n  components %v, open incidents %v\n  -> %s %s\n", tc.rule, tc.statuses, tc.open, got.Indicator, got.Key)
+	}
+	path := filepath.Join("testdata", "toplevel.golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(golden.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden (go test ./status -update writes it): %v", err)
+	}
+	if string(want) != golden.String() {
+		t.Errorf("top-level rules differ from %s (rerun with -update after checking the diff):\n%s", path, golden.String())
+	}
+}
+
+func TestIncidentImpactIsTheBlendOfItsComponents(t *testing.T) {
+	for _, tc := range topLevelCases {
+		if len(tc.open) > 0 || slices.Contains(tc.statuses, UnderMaintenance) {
+			continue
+		}
+		var comps []ComponentImpact
+		for i, s := range tc.statuses {
+			comps = append(comps, ComponentImpact{ID: fmt.Sprint(i), Status: s})
+		}
+		if got := ImpactFor(comps); got != tc.ind {
+			t.Errorf("%s: ImpactFor = %s, want %s", tc.rule, got, tc.ind)
+		}
+	}
+}
+
+func TestTopLevelsHaveIndicators(t *testing.T) {
+	for _, tl := range TopLevels() {
+		if tl.Indicator == "" {
+			t.Errorf("%s has no indicator", tl.Key)
+		}
+	}
+}
