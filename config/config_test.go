@@ -75,6 +75,11 @@ func TestInvalid(t *testing.T) {
 		"time-zone": {
 			`3: page.time_zone: unknown time zone "Asia/Tokio": want an IANA name such as UTC or Asia/Tokyo`,
 		},
+		// Any language with a catalogue (words/LANG.json) is accepted; en and ja ship.
+		"page-languages": {
+			`3: page.languages[1]: unknown language "fr": probed has words for en, ja (a language is one catalogue file, words/LANG.json)`,
+			`3: page.languages[2]: language "ja" given twice`,
+		},
 		"nested-groups": {
 			`7: components[0].components[0].components: "ca-manager" is inside group "digicert-one" and cannot have components of its own (groups nest one level only, as on Statuspage)`,
 		},
