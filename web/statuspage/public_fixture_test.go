@@ -3,6 +3,7 @@ package statuspage
 import (
 	"context"
 	"github.com/probed/probed/status"
+	"github.com/probed/probed/words"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -112,9 +113,13 @@ func newFixture(t testing.TB) (*Site, *httptest.Server) {
 	return newFixtureWith(t, fixtureConfig(), fixtureData())
 }
 
-func newFixtureWith(t testing.TB, cfg *config.Config, d Data) (*Site, *httptest.Server) {
+func newFixtureWith(t testing.TB, cfg *config.Config, d Data, cat ...*words.Catalogue) (*Site, *httptest.Server) {
 	t.Helper()
-	p, err := New(Options{Config: func() *config.Config { return cfg }, Source: staticSource{d}, Clock: clock.NewFake(fixtureNow)})
+	opts := Options{Config: func() *config.Config { return cfg }, Source: staticSource{d}, Clock: clock.NewFake(fixtureNow)}
+	if len(cat) > 0 {
+		opts.Words = cat[0]
+	}
+	p, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package statuspage
 
 import (
-	"context"
 	"encoding/json"
 	"html"
 	"io"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/probed/probed/config"
-	"github.com/probed/probed/internal/clock"
 	"github.com/probed/probed/status"
 	"github.com/probed/probed/words"
 	"github.com/probed/probed/words/wordstest"
@@ -45,15 +43,7 @@ func wordsSite(t *testing.T, cat *words.Catalogue, lang string) *httptest.Server
 	t.Helper()
 	cfg := fixtureConfig()
 	cfg.Page.Languages = []string{lang}
-	p, err := New(Options{Config: func() *config.Config { return cfg }, Source: staticSource{wordsFixture()}, Clock: clock.NewFake(fixtureNow), Words: cat})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Rebuild(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(p.Handler())
-	t.Cleanup(ts.Close)
+	_, ts := newFixtureWith(t, cfg, wordsFixture(), cat)
 	return ts
 }
 
@@ -183,6 +173,25 @@ func TestPseudoLocaleNoFixedTextEscapes(t *testing.T) {
 		body := fetch(t, ts.URL+route)
 		if esc := wordstest.Escapes(visible(body), data...); len(esc) > 0 {
 			t.Errorf("%s: fixed text outside the catalogue: %q", route, esc)
+		}
+	}
+}
+
+// A group's status is its worst child's by the one ranking (status.Rank):
+// under maintenance outranks degraded performance, an outage outranks both.
+func TestGroupStatusUsesTheOneRanking(t *testing.T) {
+	for _, tc := range []struct{ api, acme, want string }{
+		{status.DegradedPerformance, status.UnderMaintenance, status.UnderMaintenance},
+		{status.UnderMaintenance, status.DegradedPerformance, status.UnderMaintenance},
+		{status.UnderMaintenance, status.PartialOutage, status.PartialOutage},
+		{status.MajorOutage, status.UnderMaintenance, status.MajorOutage},
+		{status.Operational, status.DegradedPerformance, status.DegradedPerformance},
+	} {
+		at := fixtureNow.Add(-time.Hour)
+		s := Build(Input{Now: fixtureNow, Page: fixtureConfig().Page, Components: fixtureConfig().Components, FirstData: at.Add(-time.Hour),
+			StatusLog: []StatusChange{{Component: "certcentral-api", Status: tc.api, At: at}, {Component: "acme", Status: tc.acme, At: at}}})
+		if got := s.ByID["certcentral"].Status; got != tc.want || got != status.Worst(tc.api, tc.acme) {
+			t.Errorf("children %s and %s: group %s, want %s", tc.api, tc.acme, got, tc.want)
 		}
 	}
 }
