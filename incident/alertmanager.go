@@ -119,7 +119,9 @@ func (e *Engine) ReceiveAlerts(ctx context.Context, actor string, p *Payload) (A
 	cfg := e.opts.Config()
 	rep := AlertReport{Received: len(p.Alerts), Ignored: []string{}}
 	now := e.clock.Now()
-	e.mu.Lock()
+	if err := e.mu.LockContext(ctx); err != nil {
+		return rep, err
+	}
 	changed, err := e.receive(ctx, cfg, p, now, &rep)
 	e.mu.Unlock()
 	if changed {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/probed/probed/config"
 	"github.com/probed/probed/internal/clock"
@@ -40,6 +41,8 @@ type Options struct {
 	Interval time.Duration
 	// Words is the catalogue the proposed texts come from (nil: the built-in one).
 	Words *words.Catalogue
+	// Inbox bounds the results queued for evaluation (default DefaultInbox).
+	Inbox int
 }
 
 // Engine evaluates results and keeps incidents in step with them.
@@ -50,8 +53,9 @@ type Engine struct {
 	logger *slog.Logger
 
 	// mu serialises everything that reads and writes incidents, so the
-	// engine and an operator never interleave half-made decisions.
-	mu     sync.Mutex
+	// engine and an operator never interleave half-made decisions. Runs
+	// never wait for it: their results go through inbox.
+	mu     engineLock
 	probes map[probeKey]*store.ProbeHealth
 	// byComp indexes probes by their component: evaluating a component
 	// after every result must not walk every probe of the configuration
@@ -80,6 +84,9 @@ type Engine struct {
 	hookMu sync.Mutex
 	hooks  []func()
 	wake   chan struct{}
+
+	inbox   chan probes.Result // results queued by Inbox for Run
+	dropped prometheus.Counter
 }
 
 type probeKey struct{ probe, location string }
@@ -104,7 +111,10 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 	if opts.Words == nil {
 		opts.Words = words.Builtin()
 	}
-	e := &Engine{opts: opts, st: opts.Store, clock: opts.Clock, logger: opts.Logger,
+	if opts.Inbox <= 0 {
+		opts.Inbox = DefaultInbox
+	}
+	e := &Engine{opts: opts, st: opts.Store, clock: opts.Clock, logger: opts.Logger, mu: newEngineLock(), inbox: make(chan probes.Result, opts.Inbox),
 		probes: map[probeKey]*store.ProbeHealth{}, byComp: map[string]map[probeKey]*store.ProbeHealth{}, wake: make(chan struct{}, 1), words: opts.Words,
 		counted: map[string][]probeKey{}, ended: map[probeKey]time.Time{}, stale: map[probeKey]bool{}, started: opts.Clock.Now(), total: map[string]int{}}
 	hs, err := e.st.LoadProbeHealth(ctx)
@@ -127,6 +137,11 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 	if err := e.ensureLeaves(ctx, opts.Config()); err != nil {
 		return nil, fmt.Errorf("new incident engine: %w", err)
 	}
+	f := promauto.With(opts.Registerer)
+	e.dropped = f.NewCounter(prometheus.CounterOpts{Name: "probed_incident_results_dropped_total",
+		Help: "Probe results the incident engine never evaluated: its inbox was full (it waited on the database for long)."})
+	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "probed_incident_results_queued", Help: "Probe results waiting for the incident engine."},
+		func() float64 { return float64(len(e.inbox)) })
 	if opts.Registerer != nil {
 		if err := opts.Registerer.Register(&collector{e: e}); err != nil {
 			return nil, fmt.Errorf("new incident engine: register metrics: %w", err)
@@ -177,7 +192,8 @@ func (e *Engine) changed() {
 	}
 }
 
-// Record evaluates one finished probe run (probes.Sink).
+// Record evaluates one finished probe run at once, waiting for the engine's
+// lock (tests; the scheduler hands results to Inbox instead).
 func (e *Engine) Record(ctx context.Context, r probes.Result) error {
 	cfg := e.opts.Config()
 	e.mu.Lock()

@@ -11,12 +11,15 @@ import (
 
 // Operator actions. Each takes the acting token's name for the audit log,
 // checks component ids against the configuration, holds the engine's lock
-// (so the engine never revises a draft an operator is approving) and tells
-// OnChange subscribers.
+// (so the engine never revises a draft an operator is approving; waited
+// for no longer than ctx allows, then store.ErrBusy) and tells OnChange
+// subscribers.
 
 func (e *Engine) act(ctx context.Context, fn func(cfg *config.Config) (*status.Incident, error)) (*status.Incident, error) {
 	cfg := e.opts.Config()
-	e.mu.Lock()
+	if err := e.mu.LockContext(ctx); err != nil {
+		return nil, err
+	}
 	inc, err := fn(cfg)
 	e.mu.Unlock()
 	if err == nil {

@@ -307,7 +307,8 @@ func (e *Engine) tick(ctx context.Context, cfg *config.Config) (bool, error) {
 }
 
 // Run drives Tick until ctx ends: at every maintenance start or end, after
-// every change, and at least every Interval.
+// every change, and at least every Interval; in between it evaluates the
+// results queued by Inbox.
 func (e *Engine) Run(ctx context.Context) error {
 	for {
 		if err := e.Tick(ctx); err != nil && ctx.Err() == nil {
@@ -318,13 +319,20 @@ func (e *Engine) Run(ctx context.Context) error {
 			wait = min(wait, max(next.Sub(e.clock.Now()), 0)+10*time.Millisecond)
 		}
 		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
-		case <-e.wake:
-			t.Stop()
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil
+			case <-t.C:
+				break wait
+			case <-e.wake:
+				t.Stop()
+				break wait
+			case r := <-e.inbox:
+				e.evaluateQueued(ctx, r)
+			}
 		}
 	}
 }

@@ -22,8 +22,11 @@ type seriesInfo struct {
 	component, kind string
 }
 
+// queued is one item for the writer: a result, a Flush marker, or (neither)
+// a nudge from PutState to write the probe states waiting.
 type queued struct {
 	res   run.Result
+	ok    bool          // res is a result
 	flush chan struct{} // non-nil: a Flush marker, closed once everything before it is written
 }
 
@@ -39,14 +42,14 @@ func (s *Store) Record(ctx context.Context, r run.Result) error {
 		return fmt.Errorf("record result %s: %w", r.Probe, ErrClosed)
 	}
 	select {
-	case s.queue <- queued{res: r}:
+	case s.queue <- queued{res: r, ok: true}:
 		return nil
 	default:
 	}
 	t := time.NewTimer(s.recordWait)
 	defer t.Stop()
 	select {
-	case s.queue <- queued{res: r}:
+	case s.queue <- queued{res: r, ok: true}:
 		return nil
 	case <-s.closing:
 		return fmt.Errorf("record result %s: %w", r.Probe, ErrClosed)
@@ -125,18 +128,21 @@ func (s *Store) writer() {
 }
 
 func (s *Store) add(batch []run.Result, flushes []chan struct{}, item queued) ([]run.Result, []chan struct{}) {
-	if item.flush != nil {
+	switch {
+	case item.flush != nil:
 		return batch, append(flushes, item.flush)
+	case item.ok:
+		return append(batch, item.res), flushes
 	}
-	return append(batch, item.res), flushes
+	return batch, flushes // a nudge: write batches the states waiting
 }
 
-// write writes a batch, retrying with backoff while the failure is
-// transient: a locked database is a wait, never a lost result. A result the
-// database refuses outright is dropped alone, loudly. Only Close's deadline
-// ends the retries.
+// write writes a batch and the probe states waiting, retrying with backoff
+// while the failure is transient: a locked database is a wait, never a lost
+// result. A result the database refuses outright is dropped alone, loudly.
+// Only Close's deadline ends the retries.
 func (s *Store) write(batch []run.Result) {
-	if len(batch) == 0 {
+	if len(batch) == 0 && !s.statesWaiting() {
 		return
 	}
 	backoff := 50 * time.Millisecond
@@ -144,18 +150,30 @@ func (s *Store) write(batch []run.Result) {
 		select {
 		case <-s.abandon:
 			s.drop(batch, "the store closed before they could be written", nil)
+			if ws := s.takeStates(); len(ws) > 0 {
+				s.logger.Error("probe states not saved: the store closed before they could be written", "states", len(ws))
+			}
 			return
 		default:
 		}
 		err := s.writeBatch(context.Background(), batch)
 		if err == nil {
-			s.m.written.Add(float64(len(batch)))
-			s.m.batchSizes.Observe(float64(len(batch)))
+			if len(batch) > 0 {
+				s.m.written.Add(float64(len(batch)))
+				s.m.batchSizes.Observe(float64(len(batch)))
+			}
 			return
 		}
 		s.m.writeErrs.Inc()
 		if !transient(err) {
-			if len(batch) == 1 {
+			// Probe states ride with every batch: one the database refuses
+			// must not make every batch fail.
+			if ws := s.takeStates(); len(ws) > 0 {
+				s.statesWritten(ws)
+				s.logger.Error("probe states dropped: the database refused the batch that carried them", "states", len(ws), "err", err)
+				continue
+			}
+			if len(batch) <= 1 {
 				s.drop(batch, "the database refused it", err)
 				return
 			}
@@ -184,12 +202,16 @@ func (s *Store) drop(batch []run.Result, why string, err error) {
 	}
 }
 
-// writeBatch writes results in one transaction. A result for an hour
-// already rolled up marks that hour dirty, in the same transaction, so the
-// next housekeeping pass recomputes it.
+// writeBatch writes results, and the probe states waiting, in one
+// transaction. A result for an hour already rolled up marks that hour
+// dirty, in the same transaction, so the next housekeeping pass recomputes it.
 func (s *Store) writeBatch(ctx context.Context, batch []run.Result) error {
 	pending := map[seriesKey]seriesInfo{}
+	states := s.takeStates()
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.writeStates(ctx, tx, states); err != nil {
+			return err
+		}
 		rolled, _, err := getMeta(ctx, tx, metaRolled)
 		if err != nil {
 			return fmt.Errorf("write results: %w", err)
@@ -229,6 +251,7 @@ func (s *Store) writeBatch(ctx context.Context, batch []run.Result) error {
 		return nil
 	})
 	if err == nil {
+		s.statesWritten(states)
 		// Cached only once committed: a rolled-back series row has no id.
 		s.seriesMu.Lock()
 		maps.Copy(s.series, pending)

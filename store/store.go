@@ -114,7 +114,11 @@ type Store struct {
 	hkMu            sync.Mutex // one housekeeping pass at a time
 	runID           atomic.Int64
 
-	m metrics
+	states   pendingStates // probe states for the writer (PutState)
+	stamping sync.Map      // token ids whose last use is being recorded
+
+	m      metrics
+	health health
 }
 
 type metrics struct {
@@ -194,6 +198,12 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("open store %s: %w", opts.Path, err)
 	}
+	// The file as opened, to notice it deleted or replaced (CheckFile).
+	ident, err := identOf(opts.Path)
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open store %s: %w", opts.Path, err)
+	}
 	r, err := sql.Open("sqlite3", dsn+"&mode=ro")
 	if err != nil {
 		w.Close()
@@ -203,6 +213,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	s := &Store{path: opts.Path, w: w, r: r, clock: opts.Clock, logger: opts.Logger,
 		queue: make(chan queued, opts.QueueSize), closing: make(chan struct{}), abandon: make(chan struct{}),
 		done: make(chan struct{}), closeTimeout: opts.CloseTimeout, batch: opts.BatchSize, recordWait: opts.RecordWait, series: map[seriesKey]seriesInfo{}}
+	s.health.ident = ident
 	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
 	s.SetRetention(opts.Retention, opts.RollupRetention)
 	if err := s.migrate(ctx, opts.migrations); err != nil {
@@ -248,6 +259,7 @@ func (s *Store) register(reg prometheus.Registerer) {
 	for _, t := range []string{"results", "results_packed", "rollup_hour", "rollup_day"} {
 		s.m.deleted.WithLabelValues(t)
 	}
+	s.registerHealth(f)
 }
 
 // SizeBytes is the size of the database file and its write-ahead log.
@@ -395,7 +407,19 @@ func (s *Store) loop(ctx context.Context) (context.Context, func(), error) {
 }
 
 // tx runs fn in an immediate write transaction on the writer connection.
+// A wait on a locked database that ran out (busy_timeout, or ctx's
+// deadline) wraps ErrBusy; a full disk or a refused write is noted as a
+// problem (Healthy) until a write commits again.
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	err := s.txOnce(ctx, fn)
+	s.noteWrite(err)
+	if err != nil && busy(ctx, err) {
+		return fmt.Errorf("%w (%w)", ErrBusy, err)
+	}
+	return err
+}
+
+func (s *Store) txOnce(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)

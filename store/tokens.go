@@ -103,14 +103,36 @@ func (s *Store) Authenticate(ctx context.Context, secret string) (string, error)
 	now := s.clock.Now()
 	// Stamp at most once a minute: a busy script should not turn reads into writes.
 	if !last.Valid || now.UnixMilli()-last.Int64 > 60_000 {
-		if err := s.tx(ctx, func(tx *sql.Tx) error {
-			_, err := tx.ExecContext(ctx, `UPDATE tokens SET last_used_ms = ? WHERE id = ?`, now.UnixMilli(), id)
-			return err
-		}); err != nil {
-			return "", fmt.Errorf("authenticate: %w", err)
-		}
+		s.stamp(id, now)
 	}
 	return name, nil
+}
+
+// stamp records a token's last use in the background: a locked database
+// delays the stamp, never the operator's request (which meets the lock
+// where it writes, with a clear 503). One stamp per token at a time.
+func (s *Store) stamp(id int64, now time.Time) {
+	if _, busy := s.stamping.LoadOrStore(id, true); busy {
+		return
+	}
+	ctx, done, err := s.loop(context.Background())
+	if err != nil {
+		s.stamping.Delete(id)
+		return
+	}
+	go func() {
+		defer done()
+		defer s.stamping.Delete(id)
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		err := s.tx(ctx, func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, `UPDATE tokens SET last_used_ms = ? WHERE id = ?`, now.UnixMilli(), id)
+			return err
+		})
+		if err != nil && ctx.Err() == nil {
+			s.logger.Warn("token last use not recorded", "err", err)
+		}
+	}()
 }
 
 // ListTokens returns the tokens by name.

@@ -56,6 +56,8 @@ type Daemon struct {
 	notify  *notify.Worker
 	subs    *notify.Subscriptions
 	smtpTLS *tls.Config
+	// storeCheck is the period of the database file check.
+	storeCheck time.Duration
 
 	mu  sync.RWMutex
 	cfg *config.Config
@@ -82,7 +84,14 @@ type DaemonOptions struct {
 	AdminRoutes func(mux *http.ServeMux, auth func(http.HandlerFunc) http.Handler)
 	// SMTPTLS verifies the SMTP relay (tests); nil: the system's roots.
 	SMTPTLS *tls.Config
+	// StoreCheck is how often the database file is checked for deletion or
+	// replacement (default DefaultStoreCheck).
+	StoreCheck time.Duration
 }
+
+// DefaultStoreCheck is how often probed checks that its database file is
+// still the one it opened: a lost database is noticed within this.
+const DefaultStoreCheck = 30 * time.Second
 
 // NewDaemon loads the config, opens the store and builds every part; Serve runs it.
 func NewDaemon(ctx context.Context, path string, logger *slog.Logger, opts DaemonOptions) (*Daemon, error) {
@@ -93,7 +102,10 @@ func NewDaemon(ctx context.Context, path string, logger *slog.Logger, opts Daemo
 	if opts.Clock == nil {
 		opts.Clock = clock.Real{}
 	}
-	d := &Daemon{path: path, logger: logger, clock: opts.Clock, registry: prometheus.NewRegistry(), cfg: cfg, smtpTLS: opts.SMTPTLS}
+	if opts.StoreCheck <= 0 {
+		opts.StoreCheck = DefaultStoreCheck
+	}
+	d := &Daemon{path: path, logger: logger, clock: opts.Clock, registry: prometheus.NewRegistry(), cfg: cfg, smtpTLS: opts.SMTPTLS, storeCheck: opts.StoreCheck}
 	d.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	f := promauto.With(d.registry)
 	f.NewGauge(prometheus.GaugeOpts{Name: "probed_build_info", Help: "Build information; always 1.",
@@ -121,7 +133,7 @@ func NewDaemon(ctx context.Context, path string, logger *slog.Logger, opts Daemo
 	}
 	d.engineDone = make(chan struct{})
 	d.sched = probes.NewScheduler(probes.SchedulerOptions{Clock: opts.Clock, Logger: logger, Registerer: d.registry,
-		Collector: collector, Sink: probes.Sinks{d.store, d.engine}})
+		Collector: collector, Sink: probes.Sinks{d.store, d.engine.Inbox()}})
 	d.env = probes.Env{Logger: logger, Clock: opts.Clock, State: d.store, Dialer: probes.DialerConfig{Transport: opts.Transport}}
 	if err := d.sched.Apply(cfg, d.env); err != nil {
 		d.store.Close()
@@ -140,7 +152,7 @@ func NewDaemon(ctx context.Context, path string, logger *slog.Logger, opts Daemo
 		return nil, err
 	}
 	d.web = web.New(web.Options{Config: d.Config, Gatherer: d.registry, Reload: d.Reload, Logger: logger, Clock: opts.Clock, Public: d.public, Incidents: d.engine, Store: d.store,
-		AdminRoutes: opts.AdminRoutes, Subscriptions: d.subs})
+		AdminRoutes: opts.AdminRoutes, Subscriptions: d.subs, Ready: d.store.Healthy})
 	return d, nil
 }
 
@@ -269,6 +281,13 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	// with ctx, and store.Close waits for them.
 	g.Go(func() error { return d.store.Heartbeat(gctx, 0) })
 	g.Go(func() error { return d.store.Housekeep(gctx, 0) })
+	// A deleted or replaced database file is an ERROR, a metric and a
+	// failing /readyz within one check.
+	g.Go(func() error {
+		t := time.NewTicker(d.storeCheck)
+		defer t.Stop()
+		return d.store.WatchFile(gctx, t.C)
+	})
 	var servers []*http.Server
 	if d.engine != nil {
 		g.Go(func() error { return d.public.Run(gctx) })
@@ -374,6 +393,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	path := fs.String("config", "probes.yaml", "config file")
 	level := fs.String("log.level", "info", "log level: debug, info, warn, error")
 	format := fs.String("log.format", "text", "log format: text or json")
+	storeCheck := fs.Duration("storage.check-interval", DefaultStoreCheck, "how often to check that the database file is still the one opened (deleted or replaced: ERROR, probed_store_healthy 0, /readyz 503)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -381,7 +401,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	d, err := NewDaemon(ctx, *path, logger, DaemonOptions{})
+	if *storeCheck <= 0 {
+		return fmt.Errorf("-storage.check-interval must be positive, not %s", *storeCheck)
+	}
+	d, err := NewDaemon(ctx, *path, logger, DaemonOptions{StoreCheck: *storeCheck})
 	if err != nil {
 		if errs, ok := errors.AsType[config.Errors](err); ok {
 			printErrors(stderr, *path, errs)

@@ -47,7 +47,14 @@ func proberHandler(d *Daemon) http.Handler {
 		}
 	}
 	mux.HandleFunc("GET /healthz", ok("ok\n"))
-	mux.HandleFunc("GET /readyz", ok("ready\n"))
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		// A lost or full database fails readiness here too (see Storage).
+		if err := d.store.Healthy(); err != nil {
+			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		ok("ready\n")(w, r)
+	})
 	mux.HandleFunc("/", http.NotFound)
 	return mux
 }

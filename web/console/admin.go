@@ -143,6 +143,9 @@ func (s *Console) render(w http.ResponseWriter, page string, code int, v adminVi
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
 	h.Set("Referrer-Policy", "same-origin")
+	if code == http.StatusServiceUnavailable {
+		h.Set("Retry-After", retryAfter)
+	}
 	w.WriteHeader(code)
 	w.Write(b.Bytes())
 }
@@ -155,6 +158,8 @@ func errCode(err error) int {
 		return http.StatusConflict
 	case errors.Is(err, store.ErrInvalid):
 		return http.StatusBadRequest
+	case errors.Is(err, store.ErrBusy):
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
 }

@@ -74,10 +74,18 @@ func apiJSON(w http.ResponseWriter, code int, v any) {
 	w.Write(b.Bytes())
 }
 
+// retryAfter is the Retry-After of a 503 for a locked database, in seconds.
+var retryAfter = strconv.Itoa(int(store.RetryAfter / time.Second))
+
 // apiFail maps store and engine errors to statuses: unknown id 404, wrong
-// state 409, bad input 400, anything else 500 (logged, not shown).
+// state 409, bad input 400, a locked database 503 with Retry-After,
+// anything else 500 (logged, not shown).
 func (s *Console) apiFail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
+	case errors.Is(err, store.ErrBusy):
+		s.logger.Warn("operator API: database locked; answered 503", "method", r.Method, "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", retryAfter)
+		apiError(w, http.StatusServiceUnavailable, "the database is locked (another process holds it, or a long write); nothing was changed; retry in "+retryAfter+"s")
 	case errors.Is(err, store.ErrNotFound):
 		apiError(w, http.StatusNotFound, err.Error())
 	case errors.Is(err, store.ErrState):

@@ -98,6 +98,10 @@ func csrfOK(r *http.Request, op Operator) bool {
 func (s *Console) apiAuth(h http.HandlerFunc) http.Handler {
 	return s.cop.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		op, err := s.authenticate(r)
+		if errors.Is(err, store.ErrBusy) {
+			s.apiFail(w, r, err)
+			return
+		}
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="probed"`)
 			apiError(w, http.StatusUnauthorized, err.Error())

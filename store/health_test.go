@@ -1,0 +1,213 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+func bufferLogger() (*slog.Logger, *syncBuffer) {
+	var b syncBuffer
+	return slog.New(slog.NewTextHandler(&b, nil)), &b
+}
+
+// While another process holds the database locked, PutState returns at
+// once without an error, GetState sees the new value, and the value is in
+// the database once the lock goes.
+func TestPutStateNeverWaitsForTheDatabase(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "probed.db")
+	s, _, _ := testStore(t, Options{Path: path, BusyTimeout: 20 * time.Millisecond})
+	if err := s.PutState(ctx, "crl", "state", []byte("v1")); err != nil {
+		t.Fatal(err)
+	}
+	mustFlush(t, s)
+
+	release := lockDB(t, path)
+	// Before this change PutState waited the busy timeout and failed.
+	if err := s.PutState(ctx, "crl", "state", []byte("v2")); err != nil {
+		t.Fatalf("PutState while locked: %v", err)
+	}
+	if v, err := s.GetState(ctx, "crl", "state"); err != nil || string(v) != "v2" {
+		t.Fatalf("GetState while locked = %q, %v; want v2", v, err)
+	}
+	waitFor(t, "the writer to meet the lock", func() bool { return testutil.ToFloat64(s.m.writeErrs) >= 1 })
+	if v := storedState(t, s, "crl", "state"); v != "v1" {
+		t.Fatalf("stored state while locked = %q, want v1 (not written yet)", v)
+	}
+	release()
+	mustFlush(t, s)
+	if v := storedState(t, s, "crl", "state"); v != "v2" {
+		t.Fatalf("stored state after the lock = %q, want v2", v)
+	}
+	if s.statesWaiting() {
+		t.Error("states still waiting after the flush")
+	}
+}
+
+func storedState(t *testing.T, s *Store, probe, key string) string {
+	t.Helper()
+	var v []byte
+	err := s.r.QueryRow(`SELECT value FROM probe_state WHERE probe = ? AND key = ?`, probe, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ""
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(v)
+}
+
+// A write that meets a lock it cannot wait out fails with ErrBusy (the
+// operator API's 503), and a locked database is not a store problem.
+func TestLockedWriteIsErrBusy(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "probed.db")
+	s, _, _ := testStore(t, Options{Path: path, BusyTimeout: 20 * time.Millisecond})
+	release := lockDB(t, path)
+	_, err := s.CreateToken(ctx, "alice")
+	if !errors.Is(err, ErrBusy) {
+		t.Fatalf("CreateToken while locked: %v, want ErrBusy", err)
+	}
+	if !strings.Contains(err.Error(), "locked") {
+		t.Errorf("error %q does not say the database is locked", err)
+	}
+	// A deadline that passes while waiting for the writer connection is the same.
+	dl, cancel := context.WithTimeout(ctx, time.Millisecond)
+	defer cancel()
+	<-dl.Done()
+	if _, err := s.CreateToken(dl, "bob"); !errors.Is(err, ErrBusy) {
+		t.Errorf("CreateToken past its deadline: %v, want ErrBusy", err)
+	}
+	if err := s.Healthy(); err != nil {
+		t.Errorf("Healthy while locked: %v, want nil (a lock is a wait, not a problem)", err)
+	}
+	release()
+	if _, err := s.CreateToken(ctx, "alice"); err != nil {
+		t.Fatalf("CreateToken after the lock: %v", err)
+	}
+}
+
+// The database file deleted, then replaced, while the store is open: each
+// check that sees it logs an ERROR once, sets the metrics and fails
+// Healthy; the first copies what the open database holds next to the path.
+func TestLostDatabaseFileIsLoud(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "probed.db")
+	logger, logs := bufferLogger()
+	s, _, reg := testStore(t, Options{Path: path, Logger: logger})
+	if _, err := s.CreateToken(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	ticks := make(chan time.Time)
+	wctx, stop := context.WithCancel(ctx)
+	watched := make(chan error, 1)
+	go func() { watched <- s.WatchFile(wctx, ticks) }()
+	defer func() { stop(); <-watched }()
+	tick := func() { ticks <- time.Now() }
+
+	tick()
+	if err := s.Healthy(); err != nil {
+		t.Fatalf("Healthy on a fresh store: %v", err)
+	}
+	if got := testutil.ToFloat64(s.health.healthy); got != 1 {
+		t.Fatalf("probed_store_healthy = %v, want 1", got)
+	}
+
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	tick()
+	waitFor(t, "the deletion to be noticed", func() bool { return s.Healthy() != nil })
+	if err := s.Healthy(); !strings.Contains(err.Error(), ProblemFileMissing) {
+		t.Errorf("Healthy = %v, want %s", err, ProblemFileMissing)
+	}
+	if got := testutil.ToFloat64(s.health.healthy); got != 0 {
+		t.Errorf("probed_store_healthy = %v, want 0", got)
+	}
+	if got := testutil.ToFloat64(s.health.problem.WithLabelValues(ProblemFileMissing)); got != 1 {
+		t.Errorf("probed_store_problem{problem=file_missing} = %v, want 1", got)
+	}
+	waitFor(t, "the copy of the lost database", func() bool { return s.Saved() != "" })
+	tick()
+	tick() // a second look logs nothing new
+	if n := strings.Count(logs.String(), "level=ERROR msg=\"store problem:"); n != 1 {
+		t.Errorf("%d ERROR lines for one problem, want 1:\n%s", n, logs)
+	}
+	// The copy is a database with what the lost one held.
+	copyStore, _, _ := testStore(t, Options{Path: s.Saved()})
+	if toks, err := copyStore.ListTokens(ctx); err != nil || len(toks) != 1 || toks[0].Name != "alice" {
+		t.Errorf("tokens in the saved copy = %+v, %v; want alice", toks, err)
+	}
+
+	// Another file at the path (an operator's copy, a restore while running).
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tick()
+	waitFor(t, "the replacement to be noticed", func() bool {
+		err := s.Healthy()
+		return err != nil && strings.Contains(err.Error(), ProblemFileReplaced)
+	})
+	if got := testutil.ToFloat64(s.health.problem.WithLabelValues(ProblemFileMissing)); got != 0 {
+		t.Errorf("probed_store_problem{problem=file_missing} = %v once a file is back, want 0", got)
+	}
+	if !strings.Contains(logs.String(), "another file replaced the database") {
+		t.Errorf("no ERROR for the replacement:\n%s", logs)
+	}
+	if _, err := testutil.GatherAndCount(reg, "probed_store_healthy", "probed_store_problem"); err != nil {
+		t.Error(err)
+	}
+}
+
+// A full disk (SQLite's max_page_count reached: the same SQLITE_FULL a full
+// file system gives) is a problem while writes fail; results wait in the
+// queue and land once there is room, and the problem clears.
+func TestFullDiskIsLoudAndLosesNothing(t *testing.T) {
+	ctx := context.Background()
+	logger, logs := bufferLogger()
+	s, _, _ := testStore(t, Options{Logger: logger})
+	var pages int
+	if err := s.w.QueryRowContext(ctx, `PRAGMA page_count`).Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.w.ExecContext(ctx, `PRAGMA max_page_count = `+strconv.Itoa(pages)); err != nil {
+		t.Fatal(err)
+	}
+	const n = 2000
+	for i := range n {
+		if err := s.Record(ctx, result("api", t0.Add(time.Duration(i)*time.Second), true)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the full disk to be noticed", func() bool { return s.Healthy() != nil })
+	if err := s.Healthy(); !strings.Contains(err.Error(), ProblemDiskFull) {
+		t.Fatalf("Healthy = %v, want %s", err, ProblemDiskFull)
+	}
+	if got := testutil.ToFloat64(s.health.problem.WithLabelValues(ProblemDiskFull)); got != 1 {
+		t.Errorf("probed_store_problem{problem=disk_full} = %v, want 1", got)
+	}
+	if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "disk is full") {
+		t.Errorf("no ERROR for the full disk:\n%s", logs)
+	}
+	if _, err := s.w.ExecContext(ctx, `PRAGMA max_page_count = 1073741823`); err != nil {
+		t.Fatal(err)
+	}
+	mustFlush(t, s)
+	if err := s.Healthy(); err != nil {
+		t.Errorf("Healthy once there is room: %v", err)
+	}
+	if got := len(allResultsOf(t, s, "api")); got != n {
+		t.Errorf("%d results after the disk had room again, want %d", got, n)
+	}
+}
