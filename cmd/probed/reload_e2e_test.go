@@ -277,10 +277,10 @@ type daemon struct {
 
 var startedRE = regexp.MustCompile(`msg="probed started" listen=(\S+)`)
 
-// startProbed runs `probed run -config cfgPath` and waits for its listener.
-func startProbed(t *testing.T, bin, cfgPath string) *daemon {
+// startProbed runs `probed run -config cfgPath [flags]` and waits for its listener.
+func startProbed(t *testing.T, bin, cfgPath string, flags ...string) *daemon {
 	t.Helper()
-	d := &daemon{t: t, cmd: exec.Command(bin, "run", "-config", cfgPath), done: make(chan error, 1), changed: make(chan struct{})}
+	d := &daemon{t: t, cmd: exec.Command(bin, append([]string{"run", "-config", cfgPath}, flags...)...), done: make(chan error, 1), changed: make(chan struct{})}
 	// No PROBED_SMTP_PASSWORD or similar from the developer's shell.
 	d.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
 	stderr, err := d.cmd.StderrPipe()

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/probed/probed/internal/demo"
+	"github.com/probed/probed/store"
+)
+
+// lockHold is how long TestLockedDatabaseEndToEnd holds the database
+// locked. Longer than the store's 5 s busy timeout, so every write meets
+// the lock; bench/storelock runs the same test with 80s.
+var lockHold = flag.Duration("store.lockhold", 8*time.Second, "how long TestLockedDatabaseEndToEnd holds the database locked")
+
+// startCA runs the demo's simulated CA (all five kinds on loopback) and
+// returns its probes.yaml, probing every interval.
+func startCA(t *testing.T, interval time.Duration) string {
+	t.Helper()
+	ca, err := demo.Start(context.Background(), demo.Options{Listen: freeAddr(t), Dir: t.TempDir(), Interval: interval})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ca.Close(false) })
+	return ca.ConfigPath
+}
+
+func getStatus(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// An exclusive lock held by another process (BEGIN EXCLUSIVE from a second
+// connection) for -store.lockhold while probed probes all five kinds every
+// two seconds: no run skipped or failed, no draft, the operator API answers 503
+// with Retry-After during the lock, and every result is written once the
+// lock is gone.
+func TestLockedDatabaseEndToEnd(t *testing.T) {
+	bin := buildProbed(t)
+	cfgPath := startCA(t, 2*time.Second)
+	token := operatorToken(t, bin, cfgPath)
+	d := startProbed(t, bin, cfgPath)
+	m := &scraper{t: t, url: "http://" + d.addr + "/metrics"}
+	runs := func(result string) float64 { return m.value("probed_probe_runs_total", "result", result) }
+	eventually(t, "every kind to have run", func() (bool, string) {
+		ok := true
+		for _, p := range []string{"certcentral-api", "acme-directory", "tsa", "ocsp-good", "crl"} {
+			ok = ok && m.value("probe_success", "probe", p) == 1
+		}
+		return ok, fmt.Sprintf("%v successful runs", runs("success"))
+	})
+
+	db, err := sql.Open("sqlite3", "file:"+filepath.Join(filepath.Dir(cfgPath), "probed.db")+"?_busy_timeout=10000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(context.Background(), "BEGIN EXCLUSIVE"); err != nil {
+		t.Fatal(err)
+	}
+	locked := time.Now()
+	atLock := runs("success")
+
+	// The operator API: a clear 503 with Retry-After, in bounded time.
+	req, _ := http.NewRequest(http.MethodPost, "http://"+d.addr+"/api/v1/incidents",
+		strings.NewReader(`{"title": "Test", "message": "During the lock.", "components": [{"id": "ocsp", "status": "major_outage"}]}`))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	answered := time.Since(locked)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(body), "locked") {
+		t.Errorf("POST /api/v1/incidents during the lock = %d (Retry-After %q) %s; want 503 with Retry-After saying the database is locked",
+			resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	// A lock is a wait, not a lost database: probed stays ready.
+	if code, body := getStatus(t, "http://"+d.addr+"/readyz"); code != http.StatusOK {
+		t.Errorf("/readyz during the lock = %d %s, want 200", code, body)
+	}
+	if left := *lockHold - time.Since(locked); left > 0 {
+		time.Sleep(left) // the lock's duration is the scenario, not a wait for something to happen
+	}
+	duringLock := runs("success") - atLock
+	if _, err := conn.ExecContext(context.Background(), "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	held := time.Since(locked)
+
+	eventually(t, "every result to be written", func() (bool, string) {
+		written := m.value("probed_store_results_written_total")
+		all := runs("success") + runs("failure")
+		return written == all && m.value("probed_store_queue_length") == 0,
+			fmt.Sprintf("%v written of %v runs, queue %v", written, all, m.value("probed_store_queue_length"))
+	})
+	skipped, failed := runs("skipped"), runs("failure")
+	drafts := m.value("probed_incidents", "state", "draft")
+	t.Logf("lock held %s: %v runs succeeded during it, %v skipped, %v failed, %v drafts, %v results dropped; API answered in %s",
+		held.Round(time.Millisecond), duringLock, skipped, failed, drafts, m.value("probed_store_results_dropped_total"), answered.Round(time.Millisecond))
+	if skipped != 0 || failed != 0 {
+		t.Errorf("%v runs skipped and %v failed with the database locked, want none", skipped, failed)
+	}
+	// Runs went on under the lock (the demo's probes run every two seconds).
+	if want := held.Seconds() / 2; duringLock < want {
+		t.Errorf("%v runs succeeded during the %s lock, want at least %v", duringLock, held.Round(time.Millisecond), want)
+	}
+	if drafts != 0 {
+		t.Errorf("%v drafts after the lock, want none", drafts)
+	}
+	if v := m.value("probed_store_results_dropped_total"); v != 0 {
+		t.Errorf("%v results dropped", v)
+	}
+	if v := m.value("probed_incident_results_dropped_total"); v != 0 {
+		t.Errorf("%v results the incident engine never evaluated", v)
+	}
+	// The same request succeeds once the lock is gone.
+	req, _ = http.NewRequest(http.MethodGet, "http://"+d.addr+"/api/v1/incidents", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /api/v1/incidents after the lock = %d", resp.StatusCode)
+	}
+}
+
+// The database file deleted while probed runs: within one check (a short
+// -storage.check-interval here; 30 s by default) an ERROR says so,
+// probed_store_healthy drops to 0, /readyz answers 503, and what the open
+// database still held (the operator's token among it) is saved next to
+// the path for the operator to put back.
+func TestDeletedDatabaseEndToEnd(t *testing.T) {
+	bin := buildProbed(t)
+	cfgPath := startCA(t, time.Second)
+	operatorToken(t, bin, cfgPath)
+	d := startProbed(t, bin, cfgPath, "-storage.check-interval", "200ms")
+	m := &scraper{t: t, url: "http://" + d.addr + "/metrics"}
+	if code, body := getStatus(t, "http://"+d.addr+"/readyz"); code != http.StatusOK {
+		t.Fatalf("/readyz before = %d %s", code, body)
+	}
+	if v := m.value("probed_store_healthy"); v != 1 {
+		t.Fatalf("probed_store_healthy before = %v, want 1", v)
+	}
+	dbPath := filepath.Join(filepath.Dir(cfgPath), "probed.db")
+	if err := os.Remove(dbPath); err != nil {
+		t.Fatal(err)
+	}
+	deleted := time.Now()
+	line := d.waitLog(`msg="store problem: the database file was deleted`)
+	if !strings.Contains(line, "level=ERROR") || !strings.Contains(line, "problem=file_missing") {
+		t.Errorf("log line %q: want an ERROR naming file_missing", line)
+	}
+	eventually(t, "probed_store_healthy 0 and /readyz 503", func() (bool, string) {
+		healthy, missing := m.value("probed_store_healthy"), m.value("probed_store_problem", "problem", "file_missing")
+		code, body := getStatus(t, "http://"+d.addr+"/readyz")
+		return healthy == 0 && missing == 1 && code == http.StatusServiceUnavailable && strings.Contains(body, "deleted"),
+			fmt.Sprintf("healthy %v, file_missing %v, /readyz %d %s", healthy, missing, code, body)
+	})
+	if took := time.Since(deleted); took > time.Minute {
+		t.Errorf("noticed after %s, want within a minute", took)
+	}
+	saved := regexp.MustCompile(`saved=(\S+)`).FindStringSubmatch(d.waitLog("what the lost database held is saved"))
+	if saved == nil {
+		t.Fatal("no saved= in the log")
+	}
+	st, err := store.Open(context.Background(), store.Options{Path: saved[1]})
+	if err != nil {
+		t.Fatalf("open the saved copy: %v", err)
+	}
+	defer st.Close()
+	if toks, err := st.ListTokens(context.Background()); err != nil || len(toks) != 1 {
+		t.Errorf("tokens in the saved copy = %+v, %v; want the operator's one", toks, err)
+	}
+}
