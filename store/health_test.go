@@ -138,6 +138,20 @@ func TestLostDatabaseFileIsLoud(t *testing.T) {
 	if got := testutil.ToFloat64(s.health.problem.WithLabelValues(ProblemFileMissing)); got != 1 {
 		t.Errorf("probed_store_problem{problem=file_missing} = %v, want 1", got)
 	}
+	// Reads go on from the open file (the page and /metrics must still
+	// answer, to say the database is lost), from every reader at once.
+	errs := make(chan error, 2*readers)
+	for range 2 * readers {
+		go func() {
+			_, err := s.ListTokens(ctx)
+			errs <- err
+		}()
+	}
+	for range 2 * readers {
+		if err := <-errs; err != nil {
+			t.Errorf("read after the deletion: %v", err)
+		}
+	}
 	waitFor(t, "the copy of the lost database", func() bool { return s.Saved() != "" })
 	tick()
 	tick() // a second look logs nothing new

@@ -209,7 +209,18 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("open store %s: %w", opts.Path, err)
 	}
-	r.SetMaxOpenConns(4)
+	// The readers are opened now and kept for good: a reader opened after
+	// the file was deleted would fail, and the page and /metrics (which
+	// must say the database is lost) would fail with it.
+	r.SetMaxOpenConns(readers)
+	r.SetMaxIdleConns(readers)
+	r.SetConnMaxLifetime(0)
+	r.SetConnMaxIdleTime(0)
+	if err := warm(ctx, r, readers); err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("open store %s: %w", opts.Path, err)
+	}
 	s := &Store{path: opts.Path, w: w, r: r, clock: opts.Clock, logger: opts.Logger,
 		queue: make(chan queued, opts.QueueSize), closing: make(chan struct{}), abandon: make(chan struct{}),
 		done: make(chan struct{}), closeTimeout: opts.CloseTimeout, batch: opts.BatchSize, recordWait: opts.RecordWait, series: map[seriesKey]seriesInfo{}}
@@ -224,6 +235,31 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	s.register(opts.Registerer)
 	go s.writer()
 	return s, nil
+}
+
+// readers is the size of the reader pool.
+const readers = 4
+
+// warm opens n connections of db at once and returns them to its pool.
+func warm(ctx context.Context, db *sql.DB, n int) error {
+	conns := make([]*sql.Conn, 0, n)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range n {
+		c, err := db.Conn(ctx)
+		if err != nil {
+			return err
+		}
+		if err := c.PingContext(ctx); err != nil {
+			c.Close()
+			return err
+		}
+		conns = append(conns, c)
+	}
+	return nil
 }
 
 // escapePath keeps the characters that end a path in a URI inside it.
