@@ -47,10 +47,15 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 
 // collectEngine writes what the engine holds in memory: the detected
 // statuses, this location's down states, and which locations are silent.
-func (c *collector) collectEngine(ch chan<- prometheus.Metric, cfg *config.Config) {
+func (c *collector) collectEngine(ctx context.Context, ch chan<- prometheus.Metric, cfg *config.Config) {
 	e := c.e
 	now := e.clock.Now()
-	e.mu.Lock()
+	// A scrape never hangs on the engine waiting for a locked database:
+	// these series are left out of it instead.
+	if err := e.mu.LockContext(ctx); err != nil {
+		e.logger.Warn("metrics: the incident engine is busy with the database; its series are left out of this scrape", "err", err)
+		return
+	}
 	defer e.mu.Unlock()
 	for _, comp := range cfg.Leaves() {
 		cur := status.Operational
@@ -82,7 +87,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	cfg := c.e.opts.Config()
-	c.collectEngine(ch, cfg)
+	c.collectEngine(ctx, ch, cfg)
 	cur, err := c.e.st.ComponentStatuses(ctx)
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(componentStatusDesc, err)
