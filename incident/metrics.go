@@ -51,7 +51,9 @@ func (c *collector) collectEngine(ctx context.Context, ch chan<- prometheus.Metr
 	e := c.e
 	now := e.clock.Now()
 	// A scrape never hangs on the engine waiting for a locked database:
-	// these series are left out of it instead.
+	// after a second these series are left out of it instead.
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
 	if err := e.mu.LockContext(ctx); err != nil {
 		e.logger.Warn("metrics: the incident engine is busy with the database; its series are left out of this scrape", "err", err)
 		return
@@ -84,10 +86,10 @@ func (c *collector) collectEngine(ctx context.Context, ch chan<- prometheus.Metr
 }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	cfg := c.e.opts.Config()
+	c.collectEngine(context.Background(), ch, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	cfg := c.e.opts.Config()
-	c.collectEngine(ctx, ch, cfg)
 	cur, err := c.e.st.ComponentStatuses(ctx)
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(componentStatusDesc, err)
