@@ -22,16 +22,19 @@ var (
 	// sha1OCSPSince: BR §7.1.3.2.1 (ballot SC53): no SHA-1 OCSP response
 	// signatures with producedAt on or after 2022-06-01.
 	sha1OCSPSince = time.Date(2022, 6, 1, 0, 0, 0, 0, time.UTC)
-	// sha1CRLSince: BR §7.1.3.2.1: no SHA-1 CRL signatures with thisUpdate
-	// on or after 2022-07-01.
-	sha1CRLSince = time.Date(2022, 7, 1, 0, 0, 0, 0, time.UTC)
-	// sha1CertSince: BR §7.1.3 (since v1.3): no SHA-1 signed subscriber
-	// certificates (an OCSP responder's included) issued on or after
-	// 2016-01-01.
-	sha1CertSince = time.Date(2016, 1, 1, 0, 0, 0, 0, time.UTC)
-	// sha1TokenSince: the Code Signing BR (first effective 2017-02-01)
-	// allow only SHA-2 digests in timestamp tokens (CSBR §6.1.5 / §7.1.3).
-	sha1TokenSince = time.Date(2017, 2, 1, 0, 0, 0, 0, time.UTC)
+	// sha1CRLSince: BR §7.1.3.2.1 (ballot SC097, BR 2.2.5): SHA-1 CRL
+	// signatures were allowed, for CAs still issuing SHA-1 certificates, until
+	// 2026-09-15 ("Sunset all remaining use of SHA-1 in Certificates and
+	// CRLs"); none with thisUpdate on or after that day.
+	sha1CRLSince = time.Date(2026, 9, 15, 0, 0, 0, 0, time.UTC)
+	// sha1CertSince: BR 1.x §7.1.3 (ballot 118): "CAs MAY continue to sign
+	// certificates to verify OCSP responses using SHA1 until 1 January
+	// 2017"; no SHA-1 signed responder certificate issued on or after then.
+	sha1CertSince = time.Date(2017, 1, 1, 0, 0, 0, 0, time.UTC)
+	// sha1TokenSince: CSBR §7.1.3.2.1: SHA-1 only in tokens whose genTime is
+	// not after 2022-04-30 ("CAs SHALL NOT support SHA-1 digest algorithm for
+	// Timestamp tokens", §1.2.2).
+	sha1TokenSince = time.Date(2022, 5, 1, 0, 0, 0, 0, time.UTC)
 	// weakKeySince: BR §6.1.5: RSA keys of at least 2048 bits, ECDSA on
 	// P-256, P-384 or P-521, for everything signed from 2014-01-01.
 	weakKeySince = time.Date(2014, 1, 1, 0, 0, 0, 0, time.UTC)

@@ -266,7 +266,7 @@ func checkCRLAlgorithms(c *checker, rl *parsedCRL, issuer *x509.Certificate) {
 	var found []algFinding
 	ev := map[string]string{"algorithm": rl.SignatureAlgorithm.String(), "this_update": rfc3339(rl.ThisUpdate)}
 	if h := weakSignatureAlgorithm(rl.SignatureAlgorithm); h != "" {
-		rule, since := hashRule(h, "BR §7.1.3.2.1: no SHA-1 CRL signatures from 2022-07-01", sha1CRLSince)
+		rule, since := hashRule(h, "BR §7.1.3.2.1: no SHA-1 CRL signatures from 2026-09-15", sha1CRLSince)
 		found = append(found, algFinding{what: fmt.Sprintf("the CRL is signed with %s (%s)", h, rl.SignatureAlgorithm), rule: rule, since: since, at: rl.ThisUpdate})
 	}
 	if p := keyProblem(issuer.PublicKey); p != "" {

@@ -78,7 +78,7 @@ func TestCRLSimFaults(t *testing.T) {
 		{pkisim.CRLCriticalReason, "", []string{"crl_entry_extensions"}, "1 entries with a critical reasonCode, which must not be critical (RFC 5280 §5.3.1, BR §7.2.2): 0x4c01"},
 		{pkisim.CRLUnknownCriticalEntry, "", []string{"crl_entry_extensions"}, "1 entries with unknown critical extension 1.3.6.1.4.1.99999.1.1: relying parties must not use this CRL (RFC 5280 §5.3): 0x4c02"},
 		{pkisim.CRLReasonNotAllowed, "", []string{"crl_entry_reasons"}, "1 entries with reason cACompromise, which revokes CA certificates; a subscriber CRL may not use it (BR §7.2.2; set crl.kind: ca for a CRL of CA certificates): 0x4c03"},
-		{pkisim.CRLSHA1, "", []string{"crl_signature_algorithm"}, "the CRL is signed with SHA-1 (ECDSA-SHA1) (BR §7.1.3.2.1: no SHA-1 CRL signatures from 2022-07-01; this one dates from 2026-11-25 09:00 UTC)"},
+		{pkisim.CRLSHA1, "", []string{"crl_signature_algorithm"}, "the CRL is signed with SHA-1 (ECDSA-SHA1) (BR §7.1.3.2.1: no SHA-1 CRL signatures from 2026-09-15; this one dates from 2026-11-25 09:00 UTC)"},
 		{pkisim.CRLNotFound, "", []string{"crl_http_status"}, "HTTP 404"},
 		{pkisim.CRLSlow, "", []string{"crl_transport"}, "timed out"},
 		{pkisim.CRLDown, "", []string{"crl_transport"}, "GET"},

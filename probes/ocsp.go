@@ -410,7 +410,7 @@ func issuedBy(signer, issuer *x509.Certificate) string {
 // checkAlgorithms is the algorithm policy for OCSP: the response signature
 // is not SHA-1 (BR §7.1.3.2.1, from producedAt 2022-06-01) or weaker, the
 // signing key meets BR §6.1.5, and a delegated responder certificate is
-// not signed with SHA-1 (BR §7.1.3, issued from 2016-01-01) or weaker.
+// not signed with SHA-1 (BR 1.x §7.1.3, issued from 2017-01-01) or weaker.
 func (o *ocspProber) checkAlgorithms(c *checker, basic *ocspwire.BasicResponse, signer *x509.Certificate, byIssuer bool) {
 	produced := basic.TBSResponseData.ProducedAt
 	var found []algFinding
@@ -426,7 +426,7 @@ func (o *ocspProber) checkAlgorithms(c *checker, basic *ocspwire.BasicResponse, 
 		if !byIssuer {
 			ev["signer_algorithm"] = signer.SignatureAlgorithm.String()
 			if h := weakSignatureAlgorithm(signer.SignatureAlgorithm); h != "" {
-				rule, since := hashRule(h, "BR §7.1.3: no SHA-1 signed certificates issued from 2016-01-01", sha1CertSince)
+				rule, since := hashRule(h, "BR 1.x §7.1.3: no SHA-1 signed OCSP responder certificates issued from 2017-01-01", sha1CertSince)
 				found = append(found, algFinding{what: fmt.Sprintf("responder certificate %q is signed with %s (%s)", signer.Subject.CommonName, h, signer.SignatureAlgorithm), rule: rule, since: since, at: signer.NotBefore})
 			}
 		}

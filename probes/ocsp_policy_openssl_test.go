@@ -83,7 +83,7 @@ func TestOCSPSHA1OpenSSL(t *testing.T) {
 		t.Fatalf("ocsp_signer = %v %q", c.OK, c.Message)
 	}
 	c, _ := check(r, "ocsp_signature_algorithm")
-	if want := `responder certificate "ocsp-sha1" is signed with SHA-1 (ECDSA-SHA1) (BR §7.1.3: no SHA-1 signed certificates issued from 2016-01-01; this one dates from `; !strings.HasPrefix(c.Message, want) {
+	if want := `responder certificate "ocsp-sha1" is signed with SHA-1 (ECDSA-SHA1) (BR 1.x §7.1.3: no SHA-1 signed OCSP responder certificates issued from 2017-01-01; this one dates from `; !strings.HasPrefix(c.Message, want) {
 		t.Fatalf("ocsp_signature_algorithm = %q, want it to start %q", c.Message, want)
 	}
 

@@ -572,8 +572,8 @@ func checkTSAName(r *Report, field asn1.RawValue, signer *x509.Certificate) {
 }
 
 // checkTSAAlgorithms is the algorithm policy for tokens: the CMS digest is
-// not SHA-1 or weaker for tokens with genTime from 2017-02-01 (the first
-// Code Signing BRs allow SHA-2 only), and the signer's key meets BR §6.1.5.
+// not SHA-1 or weaker for tokens with genTime after 2022-04-30 (CSBR
+// §7.1.3.2.1), and the signer's key meets BR §6.1.5.
 func checkTSAAlgorithms(r *Report, p7 *pkcs7.PKCS7, signer *x509.Certificate, genTime time.Time) {
 	c := &checker{r: r}
 	var found []algFinding
@@ -596,7 +596,7 @@ func checkTSAAlgorithms(r *Report, p7 *pkcs7.PKCS7, signer *x509.Certificate, ge
 	}
 	_, digestName := hashByOID(digest)
 	if weak != "" {
-		rule, since := hashRule(weak, "the Code Signing BRs allow SHA-2 digests only in timestamp tokens, from 2017-02-01", sha1TokenSince)
+		rule, since := hashRule(weak, "CSBR §7.1.3.2.1: no SHA-1 in timestamp tokens with genTime after 2022-04-30", sha1TokenSince)
 		found = append(found, algFinding{what: fmt.Sprintf("the token is signed over a %s digest (digest %s, signature %s)", weak, digestName, sigName), rule: rule, since: since, at: genTime})
 	}
 	if p := keyProblem(signer.PublicKey); p != "" {

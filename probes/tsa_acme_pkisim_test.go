@@ -73,7 +73,7 @@ func TestTSAPkisimFaults(t *testing.T) {
 		{pkisim.TSABadSignature, "tsa_signature", "does not verify"},
 		{pkisim.TSAUnrequestedCerts, "tsa_cert_included", "request left certReq false but the token embeds 1 certificates: RFC 3161 §2.4.1 says the certificates field MUST NOT be present then"},
 		{pkisim.TSAWrongName, "tsa_name", `TSTInfo tsa names "CN=probed sim Unrelated CA,O=probed sim,C=JP", which is not a name of the signer "CN=probed sim TSA,O=probed sim,C=JP" (RFC 3161 §2.4.2: it must correspond to a subject name of the certificate that verifies the token)`},
-		{pkisim.TSASHA1, "tsa_signature_algorithm", "the token is signed over a SHA-1 digest (digest sha1, signature ecdsa-with-SHA1) (the Code Signing BRs allow SHA-2 digests only in timestamp tokens, from 2017-02-01; this one dates from "},
+		{pkisim.TSASHA1, "tsa_signature_algorithm", "the token is signed over a SHA-1 digest (digest sha1, signature ecdsa-with-SHA1) (CSBR §7.1.3.2.1: no SHA-1 in timestamp tokens with genTime after 2022-04-30; this one dates from "},
 		{pkisim.TSASlow, "tsa_connect", "timed out"},
 		{pkisim.TSADown, "tsa_connect", "POST"},
 		{pkisim.TSAGarbage, "tsa_response_parse", "not a DER TimeStampResp"},

@@ -314,7 +314,7 @@ func TestTSAOpenSSLNameAndAlgorithm(t *testing.T) {
 		{"no certReq, no certificates", opensslTSAOpts{}, "{url: %s, roots: ca.pem, cert_req: false, intermediates: tsa.pem}", "tsa_cert_included", true, "no certificates embedded, as certReq false asks (RFC 3161 §2.4.1)"},
 		{"sha256 signer digest", opensslTSAOpts{}, "{url: %s, roots: ca.pem}", "tsa_signature_algorithm", true, "sha256 digest, ECDSA key"},
 		{"sha1 signer digest", opensslTSAOpts{signerDigest: "sha1"}, "{url: %s, roots: ca.pem}", "tsa_signature_algorithm", false,
-			"the token is signed over a SHA-1 digest (digest sha1, signature ecdsa-with-SHA1) (the Code Signing BRs allow SHA-2 digests only in timestamp tokens, from 2017-02-01; this one dates from "},
+			"the token is signed over a SHA-1 digest (digest sha1, signature ecdsa-with-SHA1) (CSBR §7.1.3.2.1: no SHA-1 in timestamp tokens with genTime after 2022-04-30; this one dates from "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.opts.accuracy = "secs:1"
