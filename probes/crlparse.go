@@ -199,9 +199,17 @@ func (p *parsedCRL) walk(list cryptobyte.String) error {
 			return fmt.Errorf("malformed revocationDate in CRL entry %d", i)
 		}
 		if !entry.Empty() {
+			// x509 skips what is not a SEQUENCE here, and anything after the
+			// extensions; probed refuses both.
+			if !entry.PeekASN1Tag(cbasn1.SEQUENCE) {
+				return fmt.Errorf("malformed CRL entry %d: an element where crlEntryExtensions belongs (RFC 5280 §5.1)", i)
+			}
 			var exts cryptobyte.String
 			if !entry.ReadASN1(&exts, cbasn1.SEQUENCE) {
 				return fmt.Errorf("malformed extensions in CRL entry %d", i)
+			}
+			if !entry.Empty() {
+				return fmt.Errorf("malformed CRL entry %d: data after crlEntryExtensions (RFC 5280 §5.1)", i)
 			}
 			for !exts.Empty() {
 				var ext, oid, val cryptobyte.String
