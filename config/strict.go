@@ -1,6 +1,7 @@
 package config
 
 import (
+	"maps"
 	"reflect"
 	"regexp"
 	"slices"
@@ -130,9 +131,7 @@ func yamlFields(t reflect.Type) map[string]reflect.Type {
 			for ft.Kind() == reflect.Pointer {
 				ft = ft.Elem()
 			}
-			for k, v := range yamlFields(ft) {
-				out[k] = v
-			}
+			maps.Copy(out, yamlFields(ft))
 			continue
 		}
 		if name == "" {
