@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math/bits"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,18 +31,29 @@ var (
 // a counter such that SHA-256(challenge ":" counter) starts with that many
 // zero bits. Nothing is stored per challenge until it is used; used ones are
 // remembered until they expire so none is accepted twice.
+//
+// The memory of used challenges is bounded. When it is full of live ones (a
+// flood), the oldest quarter, by issue time, is forgotten and every
+// challenge issued no later than them is refused from then on as expired:
+// none can be replayed, and a newcomer with a fresh challenge is let in
+// rather than refused because of others.
 type Challenges struct {
 	key   []byte
 	clock clock.Clock
 	max   int
 
-	mu   sync.Mutex
-	used map[string]time.Time // challenge → when it stops mattering
+	mu    sync.Mutex
+	used  map[string]usedChallenge
+	floor time.Time // challenges issued at or before it are refused
+}
+
+type usedChallenge struct {
+	issued, until time.Time // until: when it stops mattering
 }
 
 // NewChallenges returns a challenge issuer keyed with key.
 func NewChallenges(key []byte, c clock.Clock) *Challenges {
-	return &Challenges{key: key, clock: c, max: 100_000, used: map[string]time.Time{}}
+	return &Challenges{key: key, clock: c, max: 100_000, used: map[string]usedChallenge{}}
 }
 
 func (c *Challenges) sign(payload []byte) []byte {
@@ -100,28 +112,44 @@ func (c *Challenges) Check(challenge, solution string, minBits int, ttl, noJSWai
 			return ErrChallengeUnsolved
 		}
 	}
-	return c.markUsed(challenge, issued.Add(ttl), now)
+	return c.markUsed(challenge, issued, issued.Add(ttl), now)
 }
 
-func (c *Challenges) markUsed(challenge string, until, now time.Time) error {
+func (c *Challenges) markUsed(challenge string, issued, until, now time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, dup := c.used[challenge]; dup {
 		return ErrChallengeReused
 	}
+	if !issued.After(c.floor) {
+		return ErrChallengeExpired // forgotten in a flood: it might be a replay
+	}
 	if len(c.used) >= c.max {
-		for k, t := range c.used {
-			if now.After(t) {
+		for k, u := range c.used {
+			if now.After(u.until) {
 				delete(c.used, k)
 			}
 		}
-		if len(c.used) >= c.max {
-			// Every remembered challenge is still live: a flood. Refusing is
-			// safer than forgetting one that could then be replayed.
-			return ErrChallengeReused
+	}
+	if len(c.used) >= c.max {
+		// Every remembered challenge is live: forget the oldest quarter and
+		// raise the floor past them, so none of them can come back.
+		issuedAt := make([]time.Time, 0, len(c.used))
+		for _, u := range c.used {
+			issuedAt = append(issuedAt, u.issued)
+		}
+		slices.SortFunc(issuedAt, time.Time.Compare)
+		c.floor = issuedAt[len(issuedAt)/4]
+		for k, u := range c.used {
+			if !u.issued.After(c.floor) {
+				delete(c.used, k)
+			}
+		}
+		if !issued.After(c.floor) {
+			return ErrChallengeExpired
 		}
 	}
-	c.used[challenge] = until
+	c.used[challenge] = usedChallenge{issued: issued, until: until}
 	return nil
 }
 

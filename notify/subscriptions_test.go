@@ -204,3 +204,41 @@ func TestScriptedFloodIsStopped(t *testing.T) {
 		t.Errorf("rate_limited_ip = %v, want 45", v)
 	}
 }
+
+// A memory of used challenges full of live ones (a flood of aged, script-less
+// posts) lets a newcomer with a fresh challenge in: the oldest quarter is
+// forgotten, and a replay of any of them is refused as expired, never
+// accepted.
+func TestUsedChallengesFullLetNewcomersIn(t *testing.T) {
+	clk := clock.NewFake(time.Unix(1_800_000_000, 0))
+	c := NewChallenges([]byte(strings.Repeat("c", 32)), clk)
+	c.max = 8
+	ttl, wait := 30*time.Minute, 20*time.Second
+	var flood []string
+	for range c.max {
+		flood = append(flood, c.Issue(12))
+		clk.Advance(time.Second)
+	}
+	clk.Advance(wait)
+	for i, ch := range flood {
+		if err := c.Check(ch, "", 12, ttl, wait); err != nil {
+			t.Fatalf("flood post %d: %v", i, err)
+		}
+	}
+	fresh := c.Issue(12)
+	if err := c.Check(fresh, Solve(fresh), 12, ttl, wait); err != nil {
+		t.Fatalf("a newcomer with a fresh challenge after the flood: %v", err)
+	}
+	if n := len(c.used); n > c.max {
+		t.Errorf("%d used challenges remembered, bound %d", n, c.max)
+	}
+	for i, ch := range flood {
+		err := c.Check(ch, "", 12, ttl, wait)
+		switch {
+		case i <= c.max/4 && !errors.Is(err, ErrChallengeExpired):
+			t.Errorf("replay of forgotten challenge %d: %v, want ErrChallengeExpired", i, err)
+		case i > c.max/4 && !errors.Is(err, ErrChallengeReused):
+			t.Errorf("replay of remembered challenge %d: %v, want ErrChallengeReused", i, err)
+		}
+	}
+}
