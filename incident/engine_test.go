@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"github.com/probed/probed/status"
-	"github.com/probed/probed/words"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -109,8 +108,8 @@ func (h *harness) run(probe, location string, ok bool, d time.Duration) {
 	if ok {
 		r.Checks = []probes.Check{{Name: "http_status", OK: true}}
 	} else {
-		r.Checks = []probes.Check{{Name: "http_status", OK: true}, {Name: "ocsp_next_update", Severity: probes.Critical,
-			Message: "nextUpdate passed 2h ago", Evidence: map[string]string{"next_update": "2026-03-01T00:00:00Z", "produced_at": "2026-02-28T00:00:00Z"}}}
+		r.Checks = []probes.Check{{Name: "http_status", Severity: probes.Critical,
+			Message: "status 503, want 200", Evidence: map[string]string{"status": "503", "want": "200"}}}
 	}
 	if err := h.eng.Record(h.ctx, r); err != nil {
 		h.t.Fatal(err)
@@ -200,15 +199,15 @@ func TestSustainedFailureDraftsExactlyOneIncidentWithEvidence(t *testing.T) {
 		t.Fatalf("evidence = %+v", d.Evidence)
 	}
 	ev := d.Evidence[0]
-	if ev.Probe != "ocsp-good" || ev.Location != "tokyo-1" || ev.Check != "ocsp_next_update" || ev.Message != "nextUpdate passed 2h ago" ||
-		!ev.Since.Equal(start) || ev.Values["next_update"] != "2026-03-01T00:00:00Z" {
+	if ev.Probe != "ocsp-good" || ev.Location != "tokyo-1" || ev.Check != "http_status" || ev.Message != "status 503, want 200" ||
+		!ev.Since.Equal(start) || ev.Values["status"] != "503" {
 		t.Errorf("evidence = %+v, want the failed check since the first failure with its values", ev)
 	}
-	if !strings.Contains(d.Title["en"], "Online Certificate Status Protocol (OCSP)") || !strings.Contains(d.Title["ja"], words.Builtin().Lang("ja").Status(status.PartialOutage)) {
+	if d.Title["en"] != "Online Certificate Status Protocol (OCSP) is not reachable" || d.Title["ja"] != "Online Certificate Status Protocol (OCSP)に接続できません" {
 		t.Errorf("titles = %q / %q", d.Title["en"], d.Title["ja"])
 	}
 	u := d.Updates[0]
-	if u.Status != status.StatusInvestigating || !strings.Contains(u.Body["en"], words.Builtin().Lang("en").Status(status.PartialOutage)) || !strings.Contains(u.Body["en"], "2026-03-01 10:00 JST") ||
+	if u.Status != status.StatusInvestigating || !strings.Contains(u.Body["en"], "Requests to Online Certificate Status Protocol (OCSP) fail or time out.") || strings.Contains(u.Body["en"], "))") || !strings.Contains(u.Body["en"], "2026-03-01 10:00 JST") ||
 		!strings.Contains(u.Body["ja"], "2026年3月1日 10:00 (JST)頃より") || !strings.Contains(u.Body["ja"], "調査") {
 		t.Errorf("first update = %q / %q", u.Body["en"], u.Body["ja"])
 	}
@@ -372,7 +371,7 @@ func TestComponentsJoinTheOpenDraft(t *testing.T) {
 	if got := describe([]status.Incident{d}); got != "[draft(crl=major_outage,ocsp=major_outage)]" {
 		t.Fatalf("draft = %s", got)
 	}
-	if !strings.Contains(d.Title["en"], "Certificate Revocation List (CRL), Online Certificate Status Protocol (OCSP)") {
+	if d.Title["en"] != "Issues affecting Certificate Revocation List (CRL), Online Certificate Status Protocol (OCSP)" {
 		t.Errorf("title = %q", d.Title["en"])
 	}
 	// crl recovers: the draft stays for ocsp, with crl shown operational.

@@ -87,8 +87,13 @@ incidents: {failures_to_open: 3, successes_to_close: 2}
 	}
 	run(1)
 	l := list()
-	if len(l) != 1 || l[0].State != status.StateDraft || l[0].Components[0].Status != status.MajorOutage {
+	// Stale responses are still answers: a partial outage (the impact
+	// table), titled by what failed.
+	if len(l) != 1 || l[0].State != status.StateDraft || l[0].Components[0].Status != status.PartialOutage {
 		t.Fatalf("incidents = %s", describe(l))
+	}
+	if l[0].Title["en"] != "OCSP responses are stale" || l[0].Title["ja"] != "OCSP応答が期限切れになっています" {
+		t.Errorf("title = %q / %q", l[0].Title["en"], l[0].Title["ja"])
 	}
 	var ev *status.Evidence
 	for i := range l[0].Evidence {

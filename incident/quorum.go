@@ -35,6 +35,51 @@ type source struct {
 	evidence []status.Evidence
 	// counted are the locations the level rests on (empty when up).
 	counted []probeKey
+	// answers is whether the service still answers where it fails (see
+	// findings.go): it calibrates the status the level stands for.
+	answers answer
+}
+
+// answersOf is how much of a service the failures at these locations
+// leave: the worst known among them; a location only an alert speaks for
+// takes the others' answer, and with none known it counts as no answer.
+func answersOf(locs []*locState, kind string) answer {
+	out, known := answerNone, false
+	for _, l := range locs {
+		for _, ev := range l.evidence {
+			f := diagnose(ev, kind)
+			if f.answers == answerUnknown {
+				continue
+			}
+			if !known || f.answers < out {
+				out, known = f.answers, true
+			}
+		}
+	}
+	return out
+}
+
+// full is the status a failure of this kind stands for when every probe
+// of the component fails at every location (the README's impact table);
+// anything less is one step lower (stepDown).
+func full(a answer) string {
+	switch a {
+	case answerWrong:
+		return status.PartialOutage
+	case answerInaccurate:
+		return status.DegradedPerformance
+	}
+	return status.MajorOutage
+}
+
+func stepDown(s string) string {
+	switch s {
+	case status.MajorOutage:
+		return status.PartialOutage
+	case status.PartialOutage:
+		return status.DegradedPerformance
+	}
+	return s
 }
 
 // locState is what one location says about one probe.
@@ -149,8 +194,13 @@ func (e *Engine) sources(cfg *config.Config, component string) []source {
 			if a.CompStatus == status.DegradedPerformance {
 				lvl = levelSlow
 			}
-			out = append(out, source{level: lvl, since: a.StartsAt, evidence: []status.Evidence{alertEvidence(a)},
-				counted: []probeKey{{a.Alertname, "alertmanager"}}})
+			ev := alertEvidence(a)
+			ans := diagnose(ev, "").answers
+			if ans == answerUnknown {
+				ans = answerNone
+			}
+			out = append(out, source{level: lvl, since: a.StartsAt, evidence: []status.Evidence{ev},
+				counted: []probeKey{{a.Alertname, "alertmanager"}}, answers: ans})
 			continue
 		}
 		v := view(probe)
@@ -213,6 +263,11 @@ func (e *Engine) sources(cfg *config.Config, component string) []source {
 		case len(down)+len(slow) >= quorum && len(slow) > 0:
 			src.level, these = levelSlow, append(down, slow...)
 		}
+		kind := ""
+		if p := cfg.Probe(n); p != nil {
+			kind = p.Kind
+		}
+		src.answers = answersOf(these, kind)
 		for _, l := range these {
 			if src.since.IsZero() || l.since.Before(src.since) {
 				src.since = l.since
@@ -225,38 +280,40 @@ func (e *Engine) sources(cfg *config.Config, component string) []source {
 	return out
 }
 
-// componentStatus applies the rule: every source down at all its
-// locations → major_outage; a source down at a quorum → partial_outage;
-// slow at a quorum → degraded_performance. It returns the earliest failure
-// among what counted.
+// componentStatus applies the impact table: whether the service still
+// answers (the worst answer among the sources that are down) gives the
+// status of a failure at every probe and location — major_outage with no
+// answer, partial_outage with wrong answers, degraded_performance with
+// inaccurate ones — and a failure at fewer (a probe of several, a quorum
+// of locations but not all) is one step lower; slow at a quorum is
+// degraded_performance. It returns the earliest failure among what counted.
 func componentStatus(srcs []source) (string, time.Time) {
-	var all, down, slow int
+	worst := status.Operational
+	every := len(srcs) > 0
 	var since time.Time
 	for _, s := range srcs {
+		if s.level != levelAll {
+			every = false
+		}
 		switch s.level {
-		case levelAll:
-			all++
-			down++
-		case levelPartial:
-			down++
-		case levelSlow:
-			slow++
-		default:
+		case levelUp:
 			continue
+		case levelSlow:
+			worst = status.Worse(worst, status.DegradedPerformance)
+		default:
+			worst = status.Worse(worst, full(s.answers))
 		}
 		if since.IsZero() || s.since.Before(since) {
 			since = s.since
 		}
 	}
-	switch {
-	case all > 0 && all == len(srcs):
-		return status.MajorOutage, since
-	case down > 0:
-		return status.PartialOutage, since
-	case slow > 0:
-		return status.DegradedPerformance, since
+	if worst == status.Operational {
+		return worst, time.Time{}
 	}
-	return status.Operational, time.Time{}
+	if !every {
+		worst = stepDown(worst)
+	}
+	return worst, since
 }
 
 // counted lists every location a component's status rests on.

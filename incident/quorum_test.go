@@ -3,7 +3,6 @@ package incident
 import (
 	"bytes"
 	"fmt"
-	"github.com/probed/probed/words"
 	"log/slog"
 	"slices"
 	"strings"
@@ -72,7 +71,7 @@ func TestHolderCountsEveryLocation(t *testing.T) {
 	self := locAlert("crl", "crl", "tokyo-1", t0.Add(-time.Hour), t0.Add(40*time.Second), 3)
 	h.deliver(osaka, self)
 	d := h.only(status.StateDraft)
-	if d.Components[0].Status != status.PartialOutage || !d.Components[0].Since.Equal(t0) || !strings.Contains(d.Title["en"], words.Builtin().Lang("en").Status(status.PartialOutage)) {
+	if d.Components[0].Status != status.PartialOutage || !d.Components[0].Since.Equal(t0) || d.Title["en"] != "Certificate Revocation List (CRL) is not reachable" {
 		t.Fatalf("two of three locations: %+v, want a partial outage since %s", d.Components[0], t0)
 	}
 	if got := evidenceAt(d); !slices.Equal(got, []string{"alertmanager@osaka-1", "probe@tokyo-1"}) {
@@ -82,7 +81,7 @@ func TestHolderCountsEveryLocation(t *testing.T) {
 	// outage dated from that first failure.
 	h.deliver(locAlert("crl", "crl", "fra-1", t0.Add(-5*time.Second), t0.Add(50*time.Second), 3))
 	d = h.only(status.StateDraft)
-	if d.Components[0].Status != status.MajorOutage || !d.Components[0].Since.Equal(t0.Add(-5*time.Second)) || !strings.Contains(d.Title["en"], words.Builtin().Lang("en").Status(status.MajorOutage)) {
+	if d.Components[0].Status != status.MajorOutage || !d.Components[0].Since.Equal(t0.Add(-5*time.Second)) {
 		t.Fatalf("all three locations: %+v %q, want a major outage since %s", d.Components[0], d.Title, t0.Add(-5*time.Second))
 	}
 	if got := evidenceAt(d); !slices.Equal(got, []string{"alertmanager@fra-1", "alertmanager@osaka-1", "probe@tokyo-1"}) {

@@ -15,12 +15,18 @@ import (
 // the text's language.
 type textComp struct {
 	ID, Name, Status, Code string
+	// Title and Users say what failed and what users see (findings.go);
+	// set for failing components.
+	Title, Users string
 }
 
 type textData struct {
 	Components []textComp // every component of the incident
 	Failing    []textComp // those not operational
-	Since      string     // when the outage began, in the page's time zone (draft.time)
+	// OneTitle is the title when the failing components share one (or
+	// there is one); empty makes draft.title name them.
+	OneTitle string
+	Since    string // when the outage began, in the page's time zone (draft.time)
 }
 
 // drafted is a set of proposed texts, in every language of the page.
@@ -88,11 +94,21 @@ func (e *Engine) textData(cfg *config.Config, w *words.Lang, comps []status.Comp
 		}
 		tc := textComp{ID: c.ID, Name: name, Code: c.Status, Status: w.Status(c.Status)}
 		d.Components = append(d.Components, tc)
-		if c.Status != status.Operational {
-			d.Failing = append(d.Failing, tc)
-			if c.Since != nil && (at.IsZero() || c.Since.Before(at)) {
-				at = *c.Since
-			}
+		if c.Status == status.Operational {
+			continue
+		}
+		tc.Title, tc.Users = e.findingOf(cfg, c).say(name, w)
+		d.Failing = append(d.Failing, tc)
+		if c.Since != nil && (at.IsZero() || c.Since.Before(at)) {
+			at = *c.Since
+		}
+	}
+	for i, c := range d.Failing {
+		if i == 0 {
+			d.OneTitle = c.Title
+		} else if c.Title != d.OneTitle {
+			d.OneTitle = ""
+			break
 		}
 	}
 	if at.IsZero() {
@@ -100,6 +116,31 @@ func (e *Engine) textData(cfg *config.Config, w *words.Lang, comps []status.Comp
 	}
 	d.Since = at.In(loc).Format(w.T("draft.time"))
 	return d
+}
+
+// findingOf is what failed for a failing component: the worst finding
+// among the evidence of the sources its status rests on; with none (a
+// status set by hand), a generic one for its status.
+func (e *Engine) findingOf(cfg *config.Config, c status.ComponentImpact) finding {
+	var evs []status.Evidence
+	for _, s := range e.sources(cfg, c.ID) {
+		if s.level != levelUp {
+			evs = append(evs, s.evidence...)
+		}
+	}
+	kindOf := func(probe string) string {
+		if p := cfg.Probe(probe); p != nil {
+			return p.Kind
+		}
+		return ""
+	}
+	if f, ok := worstFinding(evs, kindOf); ok {
+		return f
+	}
+	if c.Status == status.DegradedPerformance {
+		return finding{key: "slow"}
+	}
+	return finding{key: "service.failing"}
 }
 
 // render executes the named draft templates in every language of the page.

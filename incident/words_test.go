@@ -9,9 +9,10 @@ import (
 	"github.com/probed/probed/words/wordstest"
 )
 
-// A draft's proposed title, first update and resolve text name each
-// component status in the catalogue's word, in every language; in the
-// pseudo-locale nothing but component names escapes the catalogue.
+// A draft's proposed title and first update say what failed in the
+// catalogue's words (finding.*), in every language, without the status
+// word (the page shows it); in the pseudo-locale nothing but component
+// names escapes the catalogue.
 func TestDraftWordsComeFromTheCatalogue(t *testing.T) {
 	h := newHarness(t, "")
 	pseudo, err := wordstest.Pseudo()
@@ -38,11 +39,12 @@ func TestDraftWordsComeFromTheCatalogue(t *testing.T) {
 			if len(out[0]) != 1 || title == "" || body == "" || resolve == "" {
 				t.Fatalf("%s %s: texts %v", tc.lang, s, out)
 			}
-			if !strings.Contains(title, w.Status(s)) {
-				t.Errorf("%s: title %q lacks %q", tc.lang, title, w.Status(s))
+			inner := title // the pseudo-locale wraps draft.title around the finding's title
+			if tc.lang == wordstest.Code {
+				inner = strings.TrimSuffix(strings.TrimPrefix(title, "⟦"), "⟧")
 			}
-			if s != status.Operational && !strings.Contains(body, w.Status(s)) {
-				t.Errorf("%s: body %q lacks %q", tc.lang, body, w.Status(s))
+			if s != status.Operational && (strings.Contains(title, w.Status(s)) || !strings.Contains(body, inner)) {
+				t.Errorf("%s %s: title %q, body %q: want the finding's title in both, no status word", tc.lang, s, title, body)
 			}
 			if tc.lang == wordstest.Code {
 				for _, text := range []string{title, body, resolve} {

@@ -344,7 +344,7 @@ func TestSeveralLocationsOneTruth(t *testing.T) {
 	// One location down: fra-1 counts the probe as down, Prometheus sees
 	// it, the quorum rule evaluates it several times past Alertmanager's
 	// group_wait — and nothing fires, nothing is drafted.
-	fra.sim.Set(pkisim.APIBadBody, true)
+	fra.sim.Set(pkisim.APIError, true)
 	waitFor(t, 2*budget, "fra-1 down in Prometheus for 20s", func() (bool, string) {
 		v, err := promScalar(promURL, `min_over_time((count(probed_probe_down == 1) == count(probed_probe_down{location="fra-1"} == 1))[20s:5s])`)
 		return err == nil && v == "1", fmt.Sprint(v, err)
@@ -356,13 +356,13 @@ func TestSeveralLocationsOneTruth(t *testing.T) {
 		t.Fatalf("Alertmanager holds a quorum alert with one location down: %s %v", b, err)
 	}
 	assertDrafts(t, tokyo, 0)
-	fra.sim.Set(pkisim.APIBadBody, false)
+	fra.sim.Set(pkisim.APIError, false)
 	allUp("fra-1 back up")
 
 	// A total outage: every location's CA fails at once.
 	faultAt := time.Now()
 	for _, in := range all {
-		in.sim.Set(pkisim.APIBadBody, true)
+		in.sim.Set(pkisim.APIError, true)
 	}
 	var draft status.Incident
 	waitFor(t, budget, "one major_outage draft on the holder", func() (bool, string) {
@@ -424,7 +424,7 @@ func TestSeveralLocationsOneTruth(t *testing.T) {
 	}
 	fixedAt := time.Now()
 	for _, in := range all {
-		in.sim.Set(pkisim.APIBadBody, false)
+		in.sim.Set(pkisim.APIError, false)
 	}
 	var proposal string
 	waitFor(t, budget, "a resolve proposal on the holder", func() (bool, string) {
