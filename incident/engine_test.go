@@ -302,7 +302,7 @@ func TestApprovePublishesThenResolveProposal(t *testing.T) {
 	h := newHarness(t, "incidents: {failures_to_open: 2, successes_to_close: 2}\n")
 	h.fail("crl", 2)
 	d := h.only(status.StateDraft)
-	p, err := h.eng.Approve(h.ctx, "alice", d.ID)
+	p, err := h.eng.Approve(h.ctx, "alice", d.ID, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,7 +351,7 @@ func TestApprovePublishesThenResolveProposal(t *testing.T) {
 func TestAutoResolve(t *testing.T) {
 	h := newHarness(t, "incidents: {failures_to_open: 2, successes_to_close: 2, auto_resolve: true}\n")
 	h.fail("crl", 2)
-	if _, err := h.eng.Approve(h.ctx, "alice", h.only(status.StateDraft).ID); err != nil {
+	if _, err := h.eng.Approve(h.ctx, "alice", h.only(status.StateDraft).ID, true); err != nil {
 		t.Fatal(err)
 	}
 	h.ok("crl", 2)
@@ -572,11 +572,11 @@ func TestRestartKeepsOneIncidentPerOutage(t *testing.T) {
 		{"draft", func(h *harness) { h.fail("crl", 3) }, func(h *harness) { h.fail("crl", 3) }, "[draft(crl=major_outage)]"},
 		{"published", func(h *harness) {
 			h.fail("crl", 3)
-			h.eng.Approve(h.ctx, "alice", h.only(status.StateDraft).ID)
+			h.eng.Approve(h.ctx, "alice", h.only(status.StateDraft).ID, true)
 		}, func(h *harness) { h.fail("crl", 3) }, "[published(crl=major_outage)]"},
 		{"resolve proposed", func(h *harness) {
 			h.fail("crl", 3)
-			h.eng.Approve(h.ctx, "alice", h.only(status.StateDraft).ID)
+			h.eng.Approve(h.ctx, "alice", h.only(status.StateDraft).ID, true)
 			h.ok("crl", 2)
 		}, func(h *harness) { h.ok("crl", 3) }, "[published(crl=major_outage)]"},
 		{"withdrawn", func(h *harness) {

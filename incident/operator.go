@@ -71,9 +71,10 @@ func (e *Engine) EditDraft(ctx context.Context, actor string, id int64, ed statu
 	})
 }
 
-// Approve publishes a draft.
-func (e *Engine) Approve(ctx context.Context, actor string, id int64) (*status.Incident, error) {
-	return e.act(ctx, func(*config.Config) (*status.Incident, error) { return e.st.Approve(ctx, actor, id) })
+// Approve publishes a draft, telling subscribers or not (hosted
+// Statuspage's switch); the audit log says which.
+func (e *Engine) Approve(ctx context.Context, actor string, id int64, notify bool) (*status.Incident, error) {
+	return e.act(ctx, func(*config.Config) (*status.Incident, error) { return e.st.Approve(ctx, actor, id, notify) })
 }
 
 // Reject closes a draft unpublished, with a reason.

@@ -105,7 +105,7 @@ func TestHolderCountsEveryLocation(t *testing.T) {
 
 	// Recovery: the holder first (2 of 3 still down), then osaka-1's alert
 	// resolves; fra-1 still fails alone, below the quorum.
-	if _, err := h.eng.Approve(h.ctx, "alice", d.ID); err != nil {
+	if _, err := h.eng.Approve(h.ctx, "alice", d.ID, true); err != nil {
 		t.Fatal(err)
 	}
 	h.ok("crl", 2)

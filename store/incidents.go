@@ -395,7 +395,7 @@ func (s *Store) CreateDraft(ctx context.Context, actor string, in status.NewInci
 			return err
 		}
 		if in.Publish {
-			return s.approve(ctx, tx, actor, id)
+			return s.approve(ctx, tx, actor, id, true)
 		}
 		return nil
 	})
@@ -657,15 +657,22 @@ func (s *Store) IncidentForOutage(ctx context.Context, component string, since t
 }
 
 // Approve publishes a draft: its statuses become public, its first update
-// is dated now, and subscribers are told (an event in the same transaction).
-func (s *Store) Approve(ctx context.Context, actor string, id int64) (*status.Incident, error) {
-	if err := s.tx(ctx, func(tx *sql.Tx) error { return s.approve(ctx, tx, actor, id) }); err != nil {
+// is dated now, and, with notify, subscribers are told (an event in the
+// same transaction). The audit entry says which.
+func (s *Store) Approve(ctx context.Context, actor string, id int64, notify bool) (*status.Incident, error) {
+	if err := s.tx(ctx, func(tx *sql.Tx) error { return s.approve(ctx, tx, actor, id, notify) }); err != nil {
 		return nil, err
 	}
 	return s.GetIncident(ctx, id)
 }
 
-func (s *Store) approve(ctx context.Context, tx *sql.Tx, actor string, id int64) error {
+// Audit details of an approval.
+const (
+	ApproveNotified = "subscribers notified"
+	ApproveQuiet    = "published without notifying subscribers"
+)
+
+func (s *Store) approve(ctx context.Context, tx *sql.Tx, actor string, id int64, notify bool) error {
 	before, err := s.getIncident(ctx, tx, id)
 	if err != nil {
 		return err
@@ -702,18 +709,22 @@ func (s *Store) approve(ctx context.Context, tx *sql.Tx, actor string, id int64)
 		u := before.Updates[len(before.Updates)-1]
 		updateID = u.ID
 		aj, _ := json.Marshal(affected)
-		if _, err := tx.ExecContext(ctx, `UPDATE incident_updates SET created_ms = ?, display_ms = ?, notify = 1, affected = ? WHERE id = ?`, ms, ms, string(aj), u.ID); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE incident_updates SET created_ms = ?, display_ms = ?, notify = ?, affected = ? WHERE id = ?`, ms, ms, boolInt(notify), string(aj), u.ID); err != nil {
 			return fmt.Errorf("approve incident %d: %w", id, err)
 		}
 	}
-	if _, err := s.insertEvent(ctx, tx, Event{Kind: EventIncidentPublished, IncidentID: id, UpdateID: updateID, Components: comps, CreatedAt: now}); err != nil {
-		return err
+	detail := ApproveQuiet
+	if notify {
+		detail = ApproveNotified
+		if _, err := s.insertEvent(ctx, tx, Event{Kind: EventIncidentPublished, IncidentID: id, UpdateID: updateID, Components: comps, CreatedAt: now}); err != nil {
+			return err
+		}
 	}
 	after, err := s.getIncident(ctx, tx, id)
 	if err != nil {
 		return err
 	}
-	return s.audit(ctx, tx, actor, "approve", id, "", before, after)
+	return s.audit(ctx, tx, actor, "approve", id, detail, before, after)
 }
 
 // Reject closes a draft without publishing anything, with the operator's reason.

@@ -61,14 +61,14 @@ func TestDraftApproveResolveLifecycle(t *testing.T) {
 		t.Fatalf("draft changed public status of ocsp to %s", st["ocsp"].Status)
 	}
 	fc.Advance(5 * time.Minute)
-	p, err := s.Approve(ctx, "alice", d.ID)
+	p, err := s.Approve(ctx, "alice", d.ID, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if p.State != status.StatePublished || p.PublishedAt == nil || !p.PublishedAt.Equal(fc.Now()) || p.Updates[0].Affected[0].NewStatus != status.MajorOutage {
 		t.Fatalf("approved = %+v", p)
 	}
-	if _, err := s.Approve(ctx, "alice", d.ID); !errors.Is(err, ErrState) {
+	if _, err := s.Approve(ctx, "alice", d.ID, true); !errors.Is(err, ErrState) {
 		t.Fatalf("second approve: %v, want ErrState", err)
 	}
 	st, _ = s.ComponentStatuses(ctx)

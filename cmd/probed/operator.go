@@ -206,7 +206,7 @@ const incidentHelp = `usage: probed incident <subcommand> [flags]
   show     ID [-o json]
   create   -title T -message TEXT -components id:status,... [-message-ja TEXT] [-publish]
   edit     ID [-title T] [-message TEXT] [-impact I] [-components id:status,...]
-  approve  ID
+  approve  ID [-notify=false]   (false: publish without telling subscribers)
   reject   ID [-reason TEXT]
   update   ID -status identified|monitoring|investigating|update -message TEXT [-message-ja TEXT] [-notify]
   resolve  ID [-message TEXT] [-message-ja TEXT]
@@ -476,13 +476,14 @@ func incidentEdit(ctx context.Context, args []string, stdout, stderr io.Writer) 
 }
 
 func incidentApprove(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("incident approve", "incident approve ID", stderr)
+	fs := newFlags("incident approve", "incident approve ID [-notify=false]", stderr)
 	server, out := addClientFlags(fs), outputFlag(fs)
+	notify := fs.Bool("notify", true, "tell subscribers (false: publish quietly; the audit log records the choice)")
 	id, err := parseWithID(fs, args)
 	if err != nil {
 		return err
 	}
-	return oneIncident(ctx, stdout, *server, *out, http.MethodPost, fmt.Sprintf("/api/v1/incidents/%d/approve", id), nil)
+	return oneIncident(ctx, stdout, *server, *out, http.MethodPost, fmt.Sprintf("/api/v1/incidents/%d/approve", id), console.ApproveRequest{Notify: notify})
 }
 
 func incidentReject(ctx context.Context, args []string, stdout, stderr io.Writer) error {

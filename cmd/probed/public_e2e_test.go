@@ -110,7 +110,7 @@ probes:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.engine.Approve(ctx, "alice", inc.ID); err != nil {
+	if _, err := d.engine.Approve(ctx, "alice", inc.ID, true); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the approved incident on the page", func() (bool, string) {

@@ -61,7 +61,7 @@ func TestStoreSource(t *testing.T) {
 	if _, err := st.Reject(ctx, "alice", rejected.ID, "false alarm"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Approve(ctx, "alice", draft.ID); err != nil {
+	if _, err := st.Approve(ctx, "alice", draft.ID, true); err != nil {
 		t.Fatal(err)
 	}
 	at(3, 10, 30)

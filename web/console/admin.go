@@ -61,6 +61,17 @@ func adminPages(loc func() *time.Location) map[string]*template.Template {
 			}
 			return b.String()
 		},
+		// changed keeps the status changes an update made (one that
+		// changed nothing lists nothing).
+		"changed": func(as []status.AffectedComponent) []status.AffectedComponent {
+			var out []status.AffectedComponent
+			for _, a := range as {
+				if a.OldStatus != a.NewStatus {
+					out = append(out, a)
+				}
+			}
+			return out
+		},
 		"statusOf": func(inc *status.Incident, id string) string {
 			if c := inc.Component(id); c != nil {
 				return c.Status
@@ -382,8 +393,14 @@ func (s *Console) adminIncidentAction(w http.ResponseWriter, r *http.Request) {
 	var done string
 	switch action {
 	case "approve":
-		_, err = e.Approve(ctx, who, id)
+		// The form's checkbox is notify=1; a form without the switch
+		// (no notify_shown) notifies, as before it existed.
+		notify := r.PostFormValue("notify") == "1" || r.PostFormValue("notify_shown") == ""
+		_, err = e.Approve(ctx, who, id, notify)
 		done = "approved and published"
+		if !notify {
+			done += " without notifying subscribers"
+		}
 	case "reject":
 		_, err = e.Reject(ctx, who, id, r.PostFormValue("reason"))
 		done = "rejected"

@@ -265,16 +265,23 @@ func (s *Console) apiEditIncident(w http.ResponseWriter, r *http.Request) {
 	apiJSON(w, http.StatusOK, inc)
 }
 
+// ApproveRequest is the (optional) body of approve: notify false publishes
+// without telling subscribers; absent, they are told.
+type ApproveRequest struct {
+	Notify *bool `json:"notify,omitempty"`
+}
+
 func (s *Console) apiApprove(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r)
+	var req ApproveRequest
 	if err == nil {
-		err = decodeOptional(r, &struct{}{})
+		err = decodeOptional(r, &req)
 	}
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
 	}
-	inc, err := s.engine.Approve(r.Context(), actor(r), id)
+	inc, err := s.engine.Approve(r.Context(), actor(r), id, req.Notify == nil || *req.Notify)
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
