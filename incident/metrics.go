@@ -25,6 +25,9 @@ var (
 	detectedStatusDesc = prometheus.NewDesc("probed_component_detected_status",
 		"Status the incident engine computed for each component from every location it knows, with the quorum (before any operator decision): 1 for the status in force, 0 for the others.",
 		[]string{"component", "status"}, nil)
+	oldestDraftDesc = prometheus.NewDesc("probed_oldest_draft_created_timestamp_seconds",
+		"When the oldest draft incident still awaiting an operator was created; absent when no draft waits (the DraftAwaitingApproval alert).",
+		nil, nil)
 	locationStaleDesc = prometheus.NewDesc("probed_location_stale",
 		"1 while a location's results for a probe have stopped (silent for incidents.stale_intervals of its intervals) and it is out of the probe's quorum, else 0.",
 		[]string{"probe", "location"}, nil)
@@ -41,6 +44,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- maintenancesDesc
 	ch <- detectedStatusDesc
 	ch <- locationStaleDesc
+	ch <- oldestDraftDesc
 	ch <- probeDownDesc
 	ch <- probeDownSinceDesc
 }
@@ -115,6 +119,18 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		for _, s := range states {
 			ch <- prometheus.MustNewConstMetric(incidentsDesc, prometheus.GaugeValue, float64(counts[s]), s)
 		}
+	}
+	drafts, err := c.e.st.ListIncidents(ctx, store.IncidentFilter{Kind: status.KindIncident, State: status.StateDraft, Limit: 10000})
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(oldestDraftDesc, err)
+	} else if len(drafts) > 0 {
+		oldest := drafts[0].CreatedAt
+		for _, d := range drafts {
+			if d.CreatedAt.Before(oldest) {
+				oldest = d.CreatedAt
+			}
+		}
+		ch <- prometheus.MustNewConstMetric(oldestDraftDesc, prometheus.GaugeValue, float64(oldest.UnixMilli())/1000)
 	}
 	live, err := c.e.st.ListIncidents(ctx, store.IncidentFilter{Kind: status.KindMaintenance, State: status.StatePublished, Limit: 10000})
 	if err != nil {
