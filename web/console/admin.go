@@ -27,6 +27,11 @@ import (
 //go:embed templates/admin/*.html
 var adminFS embed.FS
 
+// consoleJS keeps the console's drafts current without a reload.
+//
+//go:embed static/console.js
+var consoleJS []byte
+
 // adminPages parses each page with the shared layout.
 func adminPages(loc func() *time.Location) map[string]*template.Template {
 	en := words.Builtin().Lang("en")
@@ -115,6 +120,12 @@ func (s *Console) adminRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /admin/login", s.cop.Handler(http.HandlerFunc(s.adminLogin)))
 	mux.Handle("POST /admin/logout", s.consoleAuth(s.adminLogout))
 	mux.Handle("GET /admin/{$}", s.consoleAuth(s.adminDashboard))
+	mux.Handle("GET /admin/drafts.json", s.consoleAuth(s.adminDraftsJSON))
+	mux.HandleFunc("GET /admin/console.js", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-cache")
+		w.Write(consoleJS)
+	})
 	mux.Handle("GET /admin/incidents", s.consoleAuth(s.adminIncidents))
 	mux.Handle("GET /admin/incidents/new", s.consoleAuth(s.adminNew))
 	mux.Handle("POST /admin/incidents", s.consoleAuth(s.adminCreate))
@@ -290,6 +301,33 @@ func (s *Console) adminDashboard(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.render(w, "dashboard", http.StatusOK, s.view(r, "Drafts and open incidents", "drafts", d))
+}
+
+// draftBrief is one waiting draft in /admin/drafts.json.
+type draftBrief struct {
+	ID        int64     `json:"id"`
+	Title     string    `json:"title"`
+	Impact    string    `json:"impact"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// adminDraftsJSON lists the drafts waiting, newest first, for the
+// console's script (session-authenticated like the pages).
+func (s *Console) adminDraftsJSON(w http.ResponseWriter, r *http.Request) {
+	list, err := s.store.ListIncidents(r.Context(), store.IncidentFilter{Kind: status.KindIncident, State: status.StateDraft})
+	if err != nil {
+		http.Error(w, s.publicErr(r, err), http.StatusInternalServerError)
+		return
+	}
+	out := struct {
+		Drafts []draftBrief `json:"drafts"`
+	}{Drafts: []draftBrief{}}
+	for _, d := range list {
+		out.Drafts = append(out.Drafts, draftBrief{ID: d.ID, Title: d.Title.In("en"), Impact: d.Impact, CreatedAt: d.CreatedAt})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	json.NewEncoder(w).Encode(out)
 }
 
 func (s *Console) viewErr(r *http.Request, title, nav string, data any, err error) adminView {
