@@ -41,10 +41,11 @@ type usage struct {
 	rss        float64 // bytes, VmRSS
 	fds        int     // entries of /proc/PID/fd
 	goroutines float64 // go_goroutines
+	heap       float64 // go_memstats_heap_inuse_bytes: the Go part of RSS
 }
 
 func (u usage) String() string {
-	return fmt.Sprintf("RSS %.1f MB, %d open files, %.0f goroutines", u.rss/1e6, u.fds, u.goroutines)
+	return fmt.Sprintf("RSS %.1f MB (Go heap in use %.1f MB), %d open files, %.0f goroutines", u.rss/1e6, u.heap/1e6, u.fds, u.goroutines)
 }
 
 // result of one soak.
@@ -263,7 +264,7 @@ func soak(ctx context.Context, o options) (result, error) {
 		if err != nil {
 			return false, err
 		}
-		res.peak = usage{max(res.peak.rss, u.rss), max(res.peak.fds, u.fds), max(res.peak.goroutines, u.goroutines)}
+		res.peak = usage{max(res.peak.rss, u.rss), max(res.peak.fds, u.fds), max(res.peak.goroutines, u.goroutines), max(res.peak.heap, u.heap)}
 		return n-n0 >= float64(o.runs), nil
 	})
 	if err != nil {
@@ -464,7 +465,7 @@ func (p *proc) usage(ctx context.Context, metricsURL string) (usage, error) {
 	if err != nil {
 		return usage{}, err
 	}
-	return usage{rss: kb * 1024, fds: len(fds), goroutines: f["go_goroutines"]}, nil
+	return usage{rss: kb * 1024, fds: len(fds), goroutines: f["go_goroutines"], heap: f["go_memstats_heap_inuse_bytes"]}, nil
 }
 
 // openFiles lists what probed's descriptors point at.
@@ -517,8 +518,10 @@ func scrape(ctx context.Context, url string) (map[string]float64, error) {
 		return nil, fmt.Errorf("scrape: %w", err)
 	}
 	out := map[string]float64{}
-	if f := fams["go_goroutines"]; f != nil && len(f.Metric) > 0 {
-		out["go_goroutines"] = f.Metric[0].GetGauge().GetValue()
+	for _, name := range []string{"go_goroutines", "go_memstats_heap_inuse_bytes"} {
+		if f := fams[name]; f != nil && len(f.Metric) > 0 {
+			out[name] = f.Metric[0].GetGauge().GetValue()
+		}
 	}
 	if f := fams["probed_probe_runs_total"]; f != nil {
 		for _, m := range f.Metric {
