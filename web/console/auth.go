@@ -97,6 +97,8 @@ func csrfOK(r *http.Request, op Operator) bool {
 // session, 403 on a cross-origin request or a missing CSRF token.
 func (s *Console) apiAuth(h http.HandlerFunc) http.Handler {
 	return s.cop.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r, cancel := bounded(r)
+		defer cancel()
 		op, err := s.authenticate(r)
 		if errors.Is(err, store.ErrBusy) {
 			s.apiFail(w, r, err)
@@ -115,10 +117,25 @@ func (s *Console) apiAuth(h http.HandlerFunc) http.Handler {
 	}))
 }
 
+// requestWait bounds an operator request's waits for the database: for the
+// one writer connection (which every writer queues for while another
+// process holds the database locked) and for the incident engine. SQLite's
+// busy timeout (5 s) may add its own wait to a statement begun in time.
+// Past it the request answers 503 with Retry-After (store.ErrBusy) instead
+// of hanging behind the lock.
+const requestWait = store.RetryAfter
+
+func bounded(r *http.Request) (*http.Request, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(r.Context(), requestWait)
+	return r.WithContext(ctx), cancel
+}
+
 // consoleAuth wraps a console page: without a session a GET goes to the
 // login page, anything else is refused.
 func (s *Console) consoleAuth(h http.HandlerFunc) http.Handler {
 	return s.cop.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r, cancel := bounded(r)
+		defer cancel()
 		if unsafeMethod(r.Method) {
 			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 			if err := r.ParseForm(); err != nil {
