@@ -128,7 +128,7 @@ func NewWorker(opts WorkerOptions) (*Worker, error) {
 		w.failed.WithLabelValues(r)
 	}
 	w.redelivered = f.NewCounter(prometheus.CounterOpts{Name: "probed_notifications_redelivered_total",
-		Help: "Notifications sent again after a crash left their outcome unknown (possible duplicates)."})
+		Help: "Notifications sent again whose previous attempt's outcome is unknown: a run that died had begun sending them (an upper bound on duplicates; retries after a known failure are in probed_notifications_failed_total)."})
 	w.fannedOut = f.NewCounter(prometheus.CounterOpts{Name: "probed_notifications_fanned_out_total", Help: "Notifications written to the outbox by fan-out."})
 	w.quarantined = f.NewCounter(prometheus.CounterOpts{Name: "probed_subscribers_quarantined_total", Help: "Subscribers quarantined after repeated failed deliveries."})
 	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "probed_notify_smtp_up", Help: "Whether the last SMTP connection attempt succeeded (1) or the relay is being waited for (0)."},
@@ -373,11 +373,12 @@ func (w *Worker) story(ctx context.Context, c *Composer, ev store.Event) (*Story
 	return s, s.err
 }
 
-// batch collects the outcomes of one claim and writes them every ten, so a
-// crash re-sends at most the ten or so messages accepted and not yet
-// recorded per sender (the rows claimed and not yet tried are re-sent too,
-// but were never sent). Ten costs nothing measurable against fifty in
-// BenchmarkFanOut and cuts the duplicates of the crash test fivefold.
+// batch collects the outcomes of one claim. They are written with the
+// next send's start (startSend: one transaction a message), or every ten
+// for outcomes without a send (drops), or when the claim ends: a crash
+// leaves at most one message per sender in doubt, the one it was sending,
+// and only those are counted as redelivered when the next run sends them
+// again (the rows claimed and not begun are sent as any other).
 type batch struct {
 	w    *Worker
 	ctx  context.Context
@@ -400,8 +401,8 @@ func (b *batch) flush() {
 	defer cancel()
 	q, err := b.w.opts.Store.FinishDeliveries(ctx, b.outs, b.w.opts.Config().Notify.QuarantineAfter)
 	if err != nil {
-		// The rows stay claimed by this run; a restart re-sends them (counted
-		// as in doubt). Nothing is lost.
+		// The rows stay claimed by this run; a restart sends them again
+		// (those begun counted as in doubt). Nothing is lost.
 		b.w.opts.Logger.Error("record delivery outcomes failed", "count", len(b.outs), "err", err)
 	}
 	for _, id := range q {
@@ -409,6 +410,26 @@ func (b *batch) flush() {
 		b.w.opts.Logger.Warn("subscriber quarantined after repeated failed deliveries", "subscriber", id)
 	}
 	b.outs = b.outs[:0]
+}
+
+// startSend writes the outcomes so far and marks d as being sent, in one
+// transaction, right before d goes to the relay or webhook. held false: d
+// is no longer this run's to send (its subscriber was just quarantined).
+// An error (the database refused; logged): send nothing more now.
+func (b *batch) startSend(d store.Delivery) (held bool, err error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(b.ctx), 30*time.Second)
+	defer cancel()
+	q, held, err := b.w.opts.Store.StartSend(ctx, b.w.lease, d.ID, b.outs, b.w.opts.Config().Notify.QuarantineAfter)
+	if err != nil {
+		b.w.opts.Logger.Error("cannot record that a notification is being sent; it waits", "delivery", d.ID, "err", err)
+		return false, err
+	}
+	for _, id := range q {
+		b.w.quarantined.Inc()
+		b.w.opts.Logger.Warn("subscriber quarantined after repeated failed deliveries", "subscriber", id)
+	}
+	b.outs = b.outs[:0]
+	return held, nil
 }
 
 // retry records a failed attempt that may succeed later, or a final
@@ -545,6 +566,12 @@ func (w *Worker) sendMails(ctx context.Context, cfg *config.Config, c *Composer,
 			release(ds[i:], w.opts.Clock.Now())
 			return
 		}
+		if held, err := b.startSend(d); err != nil {
+			release(ds[i:], w.opts.Clock.Now()) // tried again at the next claim
+			return
+		} else if !held {
+			continue
+		}
 		if d.InDoubt {
 			w.redelivered.Inc()
 		}
@@ -596,6 +623,14 @@ func (w *Worker) sendWebhooks(ctx context.Context, cfg *config.Config, c *Compos
 		}
 		if !w.pace(ctx, cfg.Notify.Rate) {
 			b.add(store.DeliveryOutcome{ID: d.ID, Subscriber: d.Subscriber.ID, Result: store.DeliveryRetry, Due: now})
+			continue
+		}
+		if held, err := b.startSend(d); err != nil {
+			for _, r := range ds[i:] {
+				b.add(store.DeliveryOutcome{ID: r.ID, Subscriber: r.Subscriber.ID, Result: store.DeliveryRetry, Due: now})
+			}
+			return
+		} else if !held {
 			continue
 		}
 		if d.InDoubt {

@@ -29,8 +29,10 @@ type Delivery struct {
 	Kind      string
 	Attempts  int // including the one this claim starts
 	CreatedAt time.Time
-	// InDoubt is true when a run that died had claimed the row: it may have
-	// been sent already, so sending it again may duplicate it.
+	// InDoubt is true when a run that died had begun sending it (StartSend)
+	// and not recorded how it went: it may have been sent already, so
+	// sending it again may duplicate it. A row a dead run had only claimed
+	// is not in doubt.
 	InDoubt    bool
 	Event      Event // zero for confirmations
 	Subscriber Subscriber
@@ -81,7 +83,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, lease, kind string, limit i
 		if kind != "" {
 			filter, args = ` AND d.channel = ?`, []any{now, lease, kind, limit}
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT d.id, d.kind, d.attempts, d.created_ms, COALESCE(d.lease, ''),
+		rows, err := tx.QueryContext(ctx, `SELECT d.id, d.kind, d.attempts, d.created_ms, COALESCE(d.lease, ''), d.sending,
 				COALESCE(e.id, 0), COALESCE(e.kind, ''), COALESCE(e.incident_id, 0), COALESCE(e.update_id, 0), COALESCE(e.components, '[]'), COALESCE(e.created_ms, 0),
 				s.id, s.kind, s.address, s.state, s.salt, COALESCE(s.secret, ''), s.failures, s.pending_components IS NOT NULL, COALESCE(s.confirm_sent_ms, 0), s.language
 			FROM deliveries d JOIN subscribers s ON s.id = d.subscriber LEFT JOIN events e ON e.id = d.event
@@ -96,8 +98,8 @@ func (s *Store) ClaimDeliveries(ctx context.Context, lease, kind string, limit i
 			var d Delivery
 			var old, ecomps string
 			var created, ecreated, sent int64
-			var pending bool
-			if err := rows.Scan(&d.ID, &d.Kind, &d.Attempts, &created, &old,
+			var pending, sending bool
+			if err := rows.Scan(&d.ID, &d.Kind, &d.Attempts, &created, &old, &sending,
 				&d.Event.ID, &d.Event.Kind, &d.Event.IncidentID, &d.Event.UpdateID, &ecomps, &ecreated,
 				&d.Subscriber.ID, &d.Subscriber.Kind, &d.Subscriber.Address, &d.Subscriber.State, &d.Subscriber.Salt, &d.Subscriber.Secret,
 				&d.Subscriber.Failures, &pending, &sent, &d.Subscriber.Language); err != nil {
@@ -106,7 +108,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, lease, kind string, limit i
 			}
 			d.Attempts++
 			d.CreatedAt = time.UnixMilli(created)
-			d.InDoubt = old != ""
+			d.InDoubt = old != "" && sending
 			if d.Event.ID != 0 {
 				d.Event.CreatedAt = time.UnixMilli(ecreated)
 				c, ok := comps[ecomps]
@@ -136,7 +138,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, lease, kind string, limit i
 			return nil
 		}
 		list, _ := json.Marshal(ids)
-		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET lease = ?, attempts = attempts + 1 WHERE id IN (SELECT value FROM json_each(?))`,
+		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET lease = ?, sending = 0, attempts = attempts + 1 WHERE id IN (SELECT value FROM json_each(?))`,
 			lease, string(list)); err != nil {
 			return fmt.Errorf("claim deliveries: %w", err)
 		}
@@ -169,10 +171,43 @@ func (s *Store) FinishDeliveries(ctx context.Context, outs []DeliveryOutcome, qu
 		return nil, nil
 	}
 	var quarantined []int64
-	now := s.clock.Now().UnixMilli()
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		quarantined = quarantined[:0]
-		sent, err := tx.PrepareContext(ctx, `UPDATE deliveries SET state = 'sent', lease = NULL, done_ms = ?, last_error = NULL WHERE id = ?`)
+		var err error
+		quarantined, err = s.finish(ctx, tx, outs, quarantineAfter)
+		return err
+	})
+	return quarantined, err
+}
+
+// StartSend records outs (as FinishDeliveries) and marks delivery id, held
+// by the run lease, as being sent, in one transaction, just before the run
+// hands it to the relay or webhook. If the run dies before it records the
+// outcome, the next run gets it InDoubt. held is false when the delivery is
+// no longer pending under lease (an outcome just recorded quarantined its
+// subscriber and dropped it): do not send it.
+func (s *Store) StartSend(ctx context.Context, lease string, id int64, outs []DeliveryOutcome, quarantineAfter int) (quarantined []int64, held bool, err error) {
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if quarantined, err = s.finish(ctx, tx, outs, quarantineAfter); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET sending = 1 WHERE id = ? AND lease = ? AND state = 'pending'`, id, lease)
+		if err != nil {
+			return fmt.Errorf("start send of delivery %d: %w", id, err)
+		}
+		n, err := res.RowsAffected()
+		held = err == nil && n == 1
+		return err
+	})
+	return quarantined, held, err
+}
+
+// finish records outcomes in tx and returns the subscribers quarantined.
+func (s *Store) finish(ctx context.Context, tx *sql.Tx, outs []DeliveryOutcome, quarantineAfter int) ([]int64, error) {
+	var quarantined []int64
+	now := s.clock.Now().UnixMilli()
+	err := func() error {
+		sent, err := tx.PrepareContext(ctx, `UPDATE deliveries SET state = 'sent', lease = NULL, sending = 0, done_ms = ?, last_error = NULL WHERE id = ?`)
 		if err != nil {
 			return fmt.Errorf("finish deliveries: %w", err)
 		}
@@ -186,10 +221,10 @@ func (s *Store) FinishDeliveries(ctx context.Context, outs []DeliveryOutcome, qu
 					_, err = tx.ExecContext(ctx, `UPDATE subscribers SET failures = 0, last_error = NULL WHERE id = ?`, o.Subscriber)
 				}
 			case DeliveryRetry:
-				_, err = tx.ExecContext(ctx, `UPDATE deliveries SET lease = NULL, due_ms = ?, last_error = ? WHERE id = ? AND state = 'pending'`,
+				_, err = tx.ExecContext(ctx, `UPDATE deliveries SET lease = NULL, sending = 0, due_ms = ?, last_error = ? WHERE id = ? AND state = 'pending'`,
 					o.Due.UnixMilli(), o.Err, o.ID)
 			case DeliveryDropped:
-				_, err = tx.ExecContext(ctx, `UPDATE deliveries SET state = 'dropped', lease = NULL, done_ms = ?, last_error = ? WHERE id = ? AND state = 'pending'`,
+				_, err = tx.ExecContext(ctx, `UPDATE deliveries SET state = 'dropped', lease = NULL, sending = 0, done_ms = ?, last_error = ? WHERE id = ? AND state = 'pending'`,
 					now, o.Err, o.ID)
 			case DeliveryFailed:
 				var q bool
@@ -205,12 +240,12 @@ func (s *Store) FinishDeliveries(ctx context.Context, outs []DeliveryOutcome, qu
 			}
 		}
 		return nil
-	})
+	}()
 	return quarantined, err
 }
 
 func failDelivery(ctx context.Context, tx *sql.Tx, o DeliveryOutcome, now int64, quarantineAfter int) (bool, error) {
-	res, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = 'failed', lease = NULL, done_ms = ?, last_error = ? WHERE id = ? AND state = 'pending'`,
+	res, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = 'failed', lease = NULL, sending = 0, done_ms = ?, last_error = ? WHERE id = ? AND state = 'pending'`,
 		now, o.Err, o.ID)
 	if err != nil {
 		return false, err
@@ -230,7 +265,7 @@ func failDelivery(ctx context.Context, tx *sql.Tx, o DeliveryOutcome, now int64,
 	if _, err := tx.ExecContext(ctx, `UPDATE subscribers SET state = ?, updated_ms = ? WHERE id = ?`, SubscriberQuarantined, now, o.Subscriber); err != nil {
 		return false, err
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = 'dropped', lease = NULL, done_ms = ?, last_error = 'quarantined'
+	if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = 'dropped', lease = NULL, sending = 0, done_ms = ?, last_error = 'quarantined'
 		WHERE subscriber = ? AND state = 'pending'`, now, o.Subscriber); err != nil {
 		return false, err
 	}
@@ -271,11 +306,12 @@ func (s *Store) DeliveryCounts(ctx context.Context, eventID int64) (map[string]i
 	return s.countByState(ctx, "deliveries", q+` GROUP BY state`, args...)
 }
 
-// InDoubtDeliveries counts pending deliveries claimed by a run other than
-// lease: after a crash, the ones whose outcome is unknown.
+// InDoubtDeliveries counts pending deliveries a run other than lease had
+// begun sending and not recorded: after a crash, the ones whose outcome is
+// unknown.
 func (s *Store) InDoubtDeliveries(ctx context.Context, lease string) (int, error) {
 	var n int
-	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM deliveries WHERE state = 'pending' AND lease IS NOT NULL AND lease != ?`, lease).Scan(&n); err != nil {
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM deliveries WHERE state = 'pending' AND sending = 1 AND lease IS NOT NULL AND lease != ?`, lease).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count in-doubt deliveries: %w", err)
 	}
 	return n, nil

@@ -71,13 +71,23 @@ func TestClaimLeaseRetryQuarantine(t *testing.T) {
 	if len(rest) != 1 {
 		t.Fatalf("same run claimed %d more, want only the 1 not in flight", len(rest))
 	}
-	// run-1 dies; run-2 takes every row over, flagged in doubt.
-	if n, _ := s.InDoubtDeliveries(ctx, "run-2"); n != 3 {
-		t.Errorf("in doubt = %d, want 3", n)
+	// run-1 begins sending the first row, then dies; run-2 takes every row
+	// over, and only the one begun is in doubt.
+	if _, held, err := s.StartSend(ctx, "run-1", first[0].ID, nil, 2); err != nil || !held {
+		t.Fatalf("StartSend = %v, %v", held, err)
+	}
+	if _, held, err := s.StartSend(ctx, "run-2", first[1].ID, nil, 2); err != nil || held {
+		t.Fatalf("StartSend by a run that does not hold the row = %v, %v; want not held", held, err)
+	}
+	if n, _ := s.InDoubtDeliveries(ctx, "run-2"); n != 1 {
+		t.Errorf("in doubt = %d, want 1 (claimed but not begun is not in doubt)", n)
 	}
 	taken, _ := s.ClaimDeliveries(ctx, "run-2", "", 10)
-	if len(taken) != 3 || !taken[0].InDoubt || taken[0].Attempts != 2 {
+	if len(taken) != 3 || taken[0].ID != first[0].ID || !taken[0].InDoubt || taken[0].Attempts != 2 || taken[1].InDoubt || taken[2].InDoubt {
 		t.Fatalf("takeover = %+v", taken)
+	}
+	if n, _ := s.InDoubtDeliveries(ctx, "run-3"); n != 0 {
+		t.Errorf("in doubt after the takeover = %d, want 0 (run-2 has not begun any)", n)
 	}
 	outs := []DeliveryOutcome{
 		{ID: taken[0].ID, Subscriber: taken[0].Subscriber.ID, Result: DeliverySent},
