@@ -148,7 +148,7 @@ func (c *Composer) StoryOf(ev store.Event, inc *status.Incident) (*Story, error)
 	}
 	statuses := map[string]string{}
 	for _, ci := range inc.Components {
-		statuses[ci.ID] = ci.Status
+		statuses[ci.ID] = inc.StatusNow(ci.ID) // a window not yet started: no status
 	}
 	for _, a := range s.Update.Affected {
 		statuses[a.ID] = a.NewStatus

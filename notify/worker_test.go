@@ -255,10 +255,14 @@ func TestMaintenanceMailSaysItsWindow(t *testing.T) {
 		t.Errorf("subject = %q", p.subject)
 	}
 	for _, want := range []string{"Scheduled - ", "Scheduled for Mar 12, 2026 - 13:00 JST to Mar 12, 2026 - 15:00 JST", "定期メンテナンス", "予定 - ",
-		"http://status.example.test/maintenance/" + itoa(m.ID), words.Builtin().Lang("en").Status(status.UnderMaintenance)} {
+		"http://status.example.test/maintenance/" + itoa(m.ID), "- Code Signing Timestamp Service"} {
 		if !strings.Contains(p.text, want) {
 			t.Errorf("maintenance mail lacks %q:\n%s", want, p.text)
 		}
+	}
+	// The window has not started: nothing is under maintenance yet.
+	if um := words.Builtin().Lang("en").Status(status.UnderMaintenance); strings.Contains(p.text, um) {
+		t.Errorf("the Scheduled mail says %q before the window starts:\n%s", um, p.text)
 	}
 	if id := p.header.Get("Message-Id"); id != "<maintenance-"+itoa(m.ID)+".1@status.example.test>" {
 		t.Errorf("Message-ID = %q", id)

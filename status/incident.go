@@ -151,3 +151,24 @@ type NewMaintenance struct {
 	End        time.Time
 	Body       Text // empty: the default text
 }
+
+// MaintenanceRunning reports whether a maintenance with this status has
+// started and not finished (in progress or verifying): only then are its
+// components under maintenance.
+func MaintenanceRunning(st string) bool { return st == StatusInProgress || st == StatusVerifying }
+
+// StatusNow is the status the record gives component id now: an
+// incident's its component status; a maintenance window's
+// under_maintenance only while it runs (MaintenanceRunning). A scheduled,
+// completed or cancelled window gives none (""), so no surface — console,
+// page, mail — says "under maintenance" before the window starts.
+func (i *Incident) StatusNow(id string) string {
+	c := i.Component(id)
+	if c == nil {
+		return ""
+	}
+	if i.Kind == KindMaintenance && !(i.State == StatePublished && MaintenanceRunning(i.Status)) {
+		return ""
+	}
+	return c.Status
+}

@@ -77,12 +77,9 @@ func adminPages(loc func() *time.Location) map[string]*template.Template {
 			}
 			return out
 		},
-		"statusOf": func(inc *status.Incident, id string) string {
-			if c := inc.Component(id); c != nil {
-				return c.Status
-			}
-			return ""
-		},
+		// statusOf is the status a record gives a component now (a
+		// maintenance window: only once it has started).
+		"statusOf": func(inc *status.Incident, id string) string { return inc.StatusNow(id) },
 	}
 	out := map[string]*template.Template{}
 	for _, page := range []string{"login", "dashboard", "incidents", "incident", "new", "maintenance", "audit", "subscribers"} {

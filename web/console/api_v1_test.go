@@ -433,12 +433,19 @@ func TestConsoleLoginCookieAndCSRF(t *testing.T) {
 	if code, body := post(c, "/admin/maintenance", mform, nil); code != 400 || !strings.Contains(body, "want a date and time") {
 		t.Fatalf("bad end = %d", code)
 	}
-	for _, p := range []string{"/admin/maintenance", "/admin/audit", "/admin/incidents", "/admin/incidents/new", "/admin/incidents/2"} {
+	if m, err := h.st.GetIncident(h.ctx, 2); err != nil || m.Status != status.StatusScheduled {
+		t.Fatalf("maintenance 2: %v %+v", err, m)
+	}
+	for _, p := range []string{"/admin/", "/admin/maintenance", "/admin/audit", "/admin/incidents", "/admin/incidents/new", "/admin/incidents/2"} {
 		resp, _ := c.Get(h.srv.URL + p)
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != 200 {
 			t.Errorf("GET %s = %d\n%s", p, resp.StatusCode, b)
+		}
+		// The window is only scheduled: no component reads under maintenance.
+		if strings.Contains(string(b), `class="s-under_maintenance"`) {
+			t.Errorf("GET %s shows a component under maintenance before the window starts", p)
 		}
 	}
 	audit, _ := h.st.ListAudit(h.ctx, store.AuditFilter{Actor: "bob"})

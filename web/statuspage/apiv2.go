@@ -57,8 +57,10 @@ type apiUpdate struct {
 	CreatedAt            string        `json:"created_at"`
 	UpdatedAt            string        `json:"updated_at"`
 	DisplayAt            string        `json:"display_at"`
-	AffectedComponents   []apiAffected `json:"affected_components"`
+	AffectedComponents   []apiAffected `json:"affected_components"` // null when no component changed
 	DeliverNotifications bool          `json:"deliver_notifications"`
+	CustomTweet          *string       `json:"custom_tweet"` // always null: probed posts no tweets
+	TweetID              *string       `json:"tweet_id"`     // always null
 }
 
 type apiIncident struct {
@@ -75,8 +77,11 @@ type apiIncident struct {
 	PageID          string         `json:"page_id"`
 	IncidentUpdates []apiUpdate    `json:"incident_updates"`
 	Components      []apiComponent `json:"components"`
-	ScheduledFor    *string        `json:"scheduled_for,omitempty"`
-	ScheduledUntil  *string        `json:"scheduled_until,omitempty"`
+	// ReminderIntervals is null: hosted pages send it on every incident
+	// (strict clients require the key); probed sends no update reminders.
+	ReminderIntervals *string `json:"reminder_intervals"`
+	ScheduledFor      *string `json:"scheduled_for,omitempty"`
+	ScheduledUntil    *string `json:"scheduled_until,omitempty"`
 }
 
 // apiTime is the hosted pages' timestamp: milliseconds, the page's offset.
@@ -147,15 +152,17 @@ func (s *Snapshot) apiIncident(i *Incident) apiIncident {
 	if i.Maintenance() {
 		a.ScheduledFor = apiTimePtr(i.ScheduledFor, s.Loc)
 		a.ScheduledUntil = apiTimePtr(i.ScheduledUntil, s.Loc)
-		if i.StartedAt.IsZero() {
-			a.StartedAt = apiTime(i.ScheduledFor, s.Loc)
-		}
+		// Not started yet: started_at stays its publication (as hosted
+		// pages write it), never the future scheduled_for.
 	}
 	for _, u := range i.Updates {
 		au := apiUpdate{ID: strconv.FormatInt(u.ID, 10), Status: u.Status, Body: u.Body.In(s.Page.defaultLanguage()), IncidentID: id,
 			CreatedAt: apiTime(u.CreatedAt, s.Loc), UpdatedAt: apiTime(u.CreatedAt, s.Loc),
-			DisplayAt: apiTime(u.DisplayAt, s.Loc), AffectedComponents: []apiAffected{}, DeliverNotifications: u.Notify}
+			DisplayAt: apiTime(u.DisplayAt, s.Loc), DeliverNotifications: u.Notify}
 		for _, ac := range u.Affected {
+			if ac.OldStatus == ac.NewStatus {
+				continue // hosted pages list only what the update changed
+			}
 			name := ac.ID
 			if c := s.ByID[ac.ID]; c != nil {
 				name = c.Name

@@ -77,9 +77,9 @@ var (
 	componentKeys = []string{"id", "name", "status", "created_at", "updated_at", "position", "description", "showcase",
 		"start_date", "group_id", "page_id", "group", "only_show_if_degraded"}
 	incidentKeys = []string{"id", "name", "status", "created_at", "updated_at", "monitoring_at", "resolved_at", "impact",
-		"shortlink", "started_at", "page_id", "incident_updates", "components"}
+		"shortlink", "started_at", "page_id", "incident_updates", "components", "reminder_intervals"}
 	updateKeys = []string{"id", "status", "body", "incident_id", "created_at", "updated_at", "display_at",
-		"affected_components", "deliver_notifications"}
+		"affected_components", "deliver_notifications", "custom_tweet", "tweet_id"}
 	maintenanceKeys = append(slices.Clone(incidentKeys), "scheduled_for", "scheduled_until")
 )
 
@@ -131,7 +131,11 @@ func checkIncident(t *testing.T, inc map[string]any, maintenance bool) {
 			t.Errorf("incident %v updates not newest first", inc["id"])
 		}
 		prev = at
-		for _, ac := range um["affected_components"].([]any) {
+		acs, _ := um["affected_components"].([]any)
+		if um["affected_components"] != nil && len(acs) == 0 {
+			t.Errorf("update %v: affected_components is %v, want null when nothing changed", um["id"], um["affected_components"])
+		}
+		for _, ac := range acs {
 			hasKeys(t, "affected component", ac.(map[string]any), []string{"code", "name", "old_status", "new_status"})
 		}
 	}

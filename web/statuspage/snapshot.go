@@ -320,17 +320,17 @@ func Build(in Input) *Snapshot {
 	now := in.Now.In(loc)
 	s := &Snapshot{Now: now, Loc: loc, ByID: map[string]*Component{}, ByRecordID: map[int64]*Incident{}}
 	s.Page = PageInfo{ID: pageID(in.Page), Name: in.Page.Name, URL: trimSlash(in.Page.URL),
-		TimeZone: cmp.Or(in.Page.TimeZone, "UTC"), Languages: in.Page.Languages}
+		TimeZone: apiZone(in.Page.TimeZone), Languages: in.Page.Languages}
 
 	// The component tree, as configured.
 	var walk func(cs []config.Component, parent *Component) []*Component
 	walk = func(cs []config.Component, parent *Component) []*Component {
 		var out []*Component
-		for _, cc := range cs {
+		for i, cc := range cs {
 			c := &Component{ID: cc.ID, Name: cc.Name, Description: cc.Description, Group: cc.IsGroup(),
 				Parent: parent, OnlyShowIfDegraded: cc.OnlyShowIfDegraded, Status: status.Operational}
 			s.Flat = append(s.Flat, c)
-			c.Position = len(s.Flat)
+			c.Position = i + 1 // within its parent (or the top level), as hosted pages count
 			s.ByID[c.ID] = c
 			c.Children = walk(cc.Components, c)
 			out = append(out, c)
@@ -543,6 +543,16 @@ func leaves(c *Component) []*Component {
 func pageID(p config.Page) string {
 	sum := sha256.Sum256([]byte(p.URL))
 	return hex.EncodeToString(sum[:6])
+}
+
+// apiZone is the page's zone as hosted pages write page.time_zone: an IANA
+// name, UTC spelled "Etc/UTC".
+func apiZone(tz string) string {
+	switch tz {
+	case "", "UTC", "Etc/UTC", "UCT", "Etc/UCT", "Zulu", "Etc/Zulu":
+		return "Etc/UTC"
+	}
+	return tz
 }
 
 func trimSlash(s string) string {
