@@ -72,6 +72,16 @@ func waitOpen(t *testing.T, l *Listener, n int) {
 	waitFor(t, "the listener to hold "+strconv.Itoa(n)+" connections", func() bool { return l.Open() == n })
 }
 
+// waitIdle waits until the listener counts n connections idle.
+func waitIdle(t *testing.T, l *Listener, n int) {
+	t.Helper()
+	waitFor(t, strconv.Itoa(n)+" idle connections", func() bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return len(l.idle) == n
+	})
+}
+
 // waitFor polls cond on a ticker until it holds, failing after 10s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -95,14 +105,23 @@ func TestCaps(t *testing.T) {
 	l, addr := serve(t, Options{Name: "public", Max: 4, PerClient: 2, Registerer: reg, Exempt: []netip.Prefix{netip.MustParsePrefix("127.0.0.9/32")}})
 
 	// Per client: two idle keep-alive connections, then a third evicts the oldest.
+	// The server marks a connection idle after it has written the answer,
+	// which the client may read first: wait for each mark, so which one is
+	// the oldest is settled and not a race with the server's goroutines.
 	a1, a2 := dialFrom(t, "127.0.0.2", addr), dialFrom(t, "127.0.0.2", addr)
-	if get(t, a1) != 200 || get(t, a2) != 200 {
-		t.Fatal("first two connections not served")
+	if get(t, a1) != 200 {
+		t.Fatal("first connection not served")
 	}
+	waitIdle(t, l, 1)
+	if get(t, a2) != 200 {
+		t.Fatal("second connection not served")
+	}
+	waitIdle(t, l, 2)
 	a3 := dialFrom(t, "127.0.0.2", addr)
 	if got := get(t, a3); got != 200 {
 		t.Fatalf("third connection of an idle client: %d, want 200", got)
 	}
+	waitIdle(t, l, 2) // a2 and a3
 	if got := get(t, a1); got != 0 {
 		t.Fatalf("the oldest idle connection still answers %d; want it closed", got)
 	}
@@ -127,6 +146,7 @@ func TestCaps(t *testing.T) {
 	if get(t, c1) != 200 {
 		t.Fatal("a newcomer at the cap with idle connections around was not served")
 	}
+	waitIdle(t, l, 2) // a3 and c1
 	// ...silent newcomers take a3's and c1's; then none is idle and the
 	// next is refused.
 	c2 := dialFrom(t, "127.0.0.5", addr)
