@@ -1,0 +1,45 @@
+package statuspage
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/probed/probed/internal/testtool"
+	"github.com/probed/probed/status"
+)
+
+// TestPythonStrictClient runs testdata/clients/strict_client.py — a
+// dataclass per hosted object, every hosted field required, built with
+// Cls(**obj) so a missing or unknown field raises TypeError like the real
+// Python checkers — against every API v2 endpoint of a running site: the
+// fixture (incidents, updates, groups, maintenances) and a page whose only
+// news is a maintenance in progress, which must read "maintenance".
+func TestPythonStrictClient(t *testing.T) {
+	py := testtool.Path(t, "python3", "python3")
+	run := func(url string) string {
+		t.Helper()
+		out, err := exec.CommandContext(t.Context(), py, "testdata/clients/strict_client.py", url).CombinedOutput()
+		if err != nil {
+			t.Fatalf("strict client against %s: %v\n%s", url, err, out)
+		}
+		return string(out)
+	}
+	_, ts := newFixture(t)
+	if out := run(ts.URL); !strings.Contains(out, "indicator=minor") || !strings.Contains(out, "summary.json: 6 components, 1 incidents, 2 maintenances") {
+		t.Errorf("fixture:\n%s", out)
+	}
+
+	d := Data{FirstData: fixtureNow.Add(-48 * time.Hour), Records: []Record{{ID: 1, Kind: status.KindMaintenance, State: status.StatePublished,
+		Status: status.StatusInProgress, Title: status.Text{"en": "CRL publisher upgrade"}, Components: []RecordComponent{{ID: "crl", Status: status.UnderMaintenance}},
+		CreatedAt: fixtureNow.Add(-24 * time.Hour), StartedAt: fixtureNow.Add(-time.Hour),
+		ScheduledFor: fixtureNow.Add(-time.Hour), ScheduledUntil: fixtureNow.Add(time.Hour),
+		Updates: []RecordUpdate{{ID: 1, Status: status.StatusScheduled, Body: status.Text{"en": "Planned."}, CreatedAt: fixtureNow.Add(-24 * time.Hour)},
+			{ID: 2, Status: status.StatusInProgress, Body: status.Text{"en": "Started."}, CreatedAt: fixtureNow.Add(-time.Hour),
+				Affected: []AffectedComponent{{ID: "crl", OldStatus: status.Operational, NewStatus: status.UnderMaintenance}}}}}}}
+	_, mts := newFixtureWith(t, fixtureConfig(), d)
+	if out := run(mts.URL); !strings.Contains(out, "indicator=maintenance") || !strings.Contains(out, "scheduled-maintenances/active.json: 1") {
+		t.Errorf("maintenance-only page:\n%s", out)
+	}
+}
