@@ -18,6 +18,7 @@ import (
 	"github.com/probed/probed/config"
 	"github.com/probed/probed/incident"
 	"github.com/probed/probed/store"
+	"github.com/probed/probed/web/httpserver"
 )
 
 // The operator console: server-rendered pages that work without
@@ -32,10 +33,12 @@ var adminFS embed.FS
 //go:embed static/console.js
 var consoleJS []byte
 
-// adminPages parses each page with the shared layout.
+// adminPages parses each page with the shared layout. The words funcs (t,
+// tf, word, label, impact, lang) speak English here; render binds them to
+// the request's language.
 func adminPages(loc func() *time.Location) map[string]*template.Template {
-	en := words.Builtin().Lang("en")
-	funcs := template.FuncMap{
+	funcs := langFuncs(words.Builtin().Lang("en"))
+	for name, f := range (template.FuncMap{
 		"fmtTime": func(t any) string {
 			var tt time.Time
 			switch v := t.(type) {
@@ -56,9 +59,6 @@ func adminPages(loc func() *time.Location) map[string]*template.Template {
 		},
 		"list":      func(v ...string) []string { return v },
 		"inputTime": func(t time.Time) string { return t.In(loc()).Format("2006-01-02T15:04") },
-		// The console speaks English, in the catalogue's words.
-		"word":  en.Status,
-		"label": en.Label,
 		"pretty": func(raw json.RawMessage) string {
 			var b bytes.Buffer
 			if len(raw) == 0 || json.Indent(&b, raw, "", "  ") != nil {
@@ -80,12 +80,30 @@ func adminPages(loc func() *time.Location) map[string]*template.Template {
 		// statusOf is the status a record gives a component now (a
 		// maintenance window: only once it has started).
 		"statusOf": func(inc *status.Incident, id string) string { return inc.StatusNow(id) },
+	}) {
+		funcs[name] = f
 	}
 	out := map[string]*template.Template{}
 	for _, page := range []string{"login", "dashboard", "incidents", "incident", "new", "maintenance", "audit", "subscribers"} {
 		out[page] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(adminFS, "templates/admin/layout.html", "templates/admin/"+page+".html"))
 	}
 	return out
+}
+
+// langFuncs are the template funcs that give the console's words in l:
+// t "console.key", tf "console.key" args... (fmt verbs), word (a component
+// status), label (an incident or maintenance status), impact, state (an
+// incident's state), and lang (the language's code).
+func langFuncs(l *words.Lang) template.FuncMap {
+	return template.FuncMap{
+		"t":      l.T,
+		"tf":     l.F,
+		"word":   l.Status,
+		"label":  l.Label,
+		"impact": l.Impact,
+		"state":  func(st string) string { return l.T("console.state." + st) },
+		"lang":   func() string { return l.Code },
+	}
 }
 
 // adminView is what every console page gets.
@@ -104,6 +122,9 @@ type adminView struct {
 	Now        time.Time
 	Next       string
 	Data       any
+	// Lang is the language the page is in: page.languages' first with a
+	// catalogue, or the operator's browser's choice among them.
+	Lang string
 }
 
 func (s *Console) adminRoutes(mux *http.ServeMux) {
@@ -137,21 +158,50 @@ func (s *Console) adminRoutes(mux *http.ServeMux) {
 	})
 }
 
+// view builds a page's view; title is a catalogue key (console.title.*).
 func (s *Console) view(r *http.Request, title, nav string, data any) adminView {
 	cfg := s.config()
 	op, _ := OperatorFrom(r.Context())
-	v := adminView{Title: title, Nav: nav, PageName: cfg.Page.Name, Operator: op.Name, Components: cfg.Leaves(), Languages: cfg.Page.Languages,
+	lang := s.lang(r)
+	v := adminView{Lang: lang, Title: s.words.T(lang, title), Nav: nav, PageName: cfg.Page.Name, Operator: op.Name, Components: cfg.Leaves(), Languages: cfg.Page.Languages,
 		Statuses: []string{status.Operational, status.DegradedPerformance, status.PartialOutage, status.MajorOutage},
-		TimeZone: cfg.Page.TimeZone, Now: s.clock.Now(), Notice: r.URL.Query().Get("done"), Data: data}
+		TimeZone: cfg.Page.TimeZone, Now: s.clock.Now(), Notice: s.notice(lang, r), Data: data}
 	if op.Session != nil {
 		v.CSRF = op.Session.CSRF
 	}
 	return v
 }
 
+// notice is the words for ?done=ACTION[&what=X] after an action redirected
+// back: the catalogue's console.done.ACTION (X fills its %s); an action
+// without words shows nothing.
+func (s *Console) notice(lang string, r *http.Request) string {
+	done := r.URL.Query().Get("done")
+	if done == "" {
+		return ""
+	}
+	key := "console.done." + done
+	text := s.words.T(lang, key)
+	if text == key {
+		return ""
+	}
+	if strings.Contains(text, "%s") {
+		return fmt.Sprintf(text, r.URL.Query().Get("what"))
+	}
+	return text
+}
+
 func (s *Console) render(w http.ResponseWriter, page string, code int, v adminView) {
 	var b bytes.Buffer
-	if err := s.adminTmpl[page].Execute(&b, v); err != nil {
+	t, err := s.adminTmpl[page].Clone()
+	if err == nil {
+		l := s.words.Lang(v.Lang)
+		if l == nil {
+			l = s.words.Lang("en")
+		}
+		err = t.Funcs(langFuncs(l)).Execute(&b, v)
+	}
+	if err != nil {
 		s.logger.Error("render console page", "page", page, "err", err)
 		http.Error(w, "500 internal error rendering the page; see probed's log", http.StatusInternalServerError)
 		return
@@ -186,13 +236,20 @@ func errCode(err error) int {
 func (s *Console) publicErr(r *http.Request, err error) string {
 	if errCode(err) == http.StatusInternalServerError {
 		s.logger.Error("console", "path", r.URL.Path, "err", err)
-		return "internal error; see probed's log"
+		return s.words.T(s.lang(r), "console.error.internal")
 	}
 	return err.Error()
 }
 
+// lang is the language of the console's pages for r: page.languages' first
+// with a catalogue, or the one the operator's browser asks for among them.
+func (s *Console) lang(r *http.Request) string {
+	lang, _ := httpserver.Negotiate(r, s.config().Page.Languages, s.words.Has)
+	return lang
+}
+
 func (s *Console) adminLoginPage(w http.ResponseWriter, r *http.Request) {
-	v := s.view(r, "Log in", "", nil)
+	v := s.view(r, "console.title.login", "", nil)
 	v.Next = safeNext(r.URL.Query().Get("next"))
 	s.render(w, "login", http.StatusOK, v)
 }
@@ -226,9 +283,9 @@ func (s *Console) adminLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	st := s.store
 	if err != nil {
-		v := s.view(r, "Log in", "", nil)
+		v := s.view(r, "console.title.login", "", nil)
 		v.Next = next
-		v.Error = "That token is not valid. Make one with: probed token create -config probes.yaml -name YOUR-NAME"
+		v.Error = s.words.T(v.Lang, "console.login.invalid")
 		code := http.StatusUnauthorized
 		switch {
 		case errors.Is(err, errNotAToken):
@@ -237,7 +294,7 @@ func (s *Console) adminLogin(w http.ResponseWriter, r *http.Request) {
 			s.logger.Warn("console login failed: unknown token", "client", client) // never the token
 		default:
 			s.logger.Error("console login", "err", err)
-			v.Error, code = "internal error; see probed's log", http.StatusInternalServerError
+			v.Error, code = s.words.T(v.Lang, "console.error.internal"), http.StatusInternalServerError
 		}
 		s.render(w, "login", code, v)
 		return
@@ -288,7 +345,7 @@ func (s *Console) adminDashboard(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		s.render(w, "dashboard", http.StatusInternalServerError, s.viewErr(r, "Drafts", "drafts", d, err))
+		s.render(w, "dashboard", http.StatusInternalServerError, s.viewErr(r, "console.title.dashboard", "drafts", d, err))
 		return
 	}
 	d.Health = s.engine.ComponentHealth()
@@ -297,7 +354,7 @@ func (s *Console) adminDashboard(w http.ResponseWriter, r *http.Request) {
 			d.Silent = append(d.Silent, l)
 		}
 	}
-	s.render(w, "dashboard", http.StatusOK, s.view(r, "Drafts and open incidents", "drafts", d))
+	s.render(w, "dashboard", http.StatusOK, s.view(r, "console.title.dashboard", "drafts", d))
 }
 
 // draftBrief is one waiting draft in /admin/drafts.json.
@@ -341,15 +398,15 @@ type incidentsData struct {
 func (s *Console) adminIncidents(w http.ResponseWriter, r *http.Request) {
 	state := r.URL.Query().Get("state")
 	if state != "" && !status.ValidState(state) {
-		s.render(w, "incidents", http.StatusBadRequest, s.viewErr(r, "Incidents", "incidents", incidentsData{}, fmt.Errorf("unknown state %q: %w", state, store.ErrInvalid)))
+		s.render(w, "incidents", http.StatusBadRequest, s.viewErr(r, "console.title.incidents", "incidents", incidentsData{}, fmt.Errorf("unknown state %q: %w", state, store.ErrInvalid)))
 		return
 	}
 	list, err := s.store.ListIncidents(r.Context(), store.IncidentFilter{Kind: status.KindIncident, State: state, Limit: 200})
 	if err != nil {
-		s.render(w, "incidents", errCode(err), s.viewErr(r, "Incidents", "incidents", incidentsData{}, err))
+		s.render(w, "incidents", errCode(err), s.viewErr(r, "console.title.incidents", "incidents", incidentsData{}, err))
 		return
 	}
-	s.render(w, "incidents", http.StatusOK, s.view(r, "Incidents", "incidents", incidentsData{State: state, List: list}))
+	s.render(w, "incidents", http.StatusOK, s.view(r, "console.title.incidents", "incidents", incidentsData{State: state, List: list}))
 }
 
 type incidentData struct {
@@ -369,12 +426,12 @@ func (s *Console) showIncident(w http.ResponseWriter, r *http.Request, code int,
 		inc, err = s.store.GetIncident(r.Context(), id)
 	}
 	if err != nil {
-		s.render(w, "incidents", errCode(err), s.viewErr(r, "Incident", "incidents", incidentsData{}, err))
+		s.render(w, "incidents", errCode(err), s.viewErr(r, "console.title.incident", "incidents", incidentsData{}, err))
 		return
 	}
 	audit, err := s.store.ListAudit(r.Context(), store.AuditFilter{IncidentID: id, Limit: 50})
 	if err != nil {
-		s.render(w, "incidents", errCode(err), s.viewErr(r, "Incident", "incidents", incidentsData{}, err))
+		s.render(w, "incidents", errCode(err), s.viewErr(r, "console.title.incident", "incidents", incidentsData{}, err))
 		return
 	}
 	nav := "incidents"
@@ -390,7 +447,7 @@ func (s *Console) showIncident(w http.ResponseWriter, r *http.Request, code int,
 }
 
 func (s *Console) adminNew(w http.ResponseWriter, r *http.Request) {
-	s.render(w, "new", http.StatusOK, s.view(r, "New incident", "incidents", status.NewIncident{}))
+	s.render(w, "new", http.StatusOK, s.view(r, "console.title.new", "incidents", status.NewIncident{}))
 }
 
 // formComponents reads component.<id> selects; empty ones are not part of
@@ -411,7 +468,7 @@ func (s *Console) adminCreate(w http.ResponseWriter, r *http.Request) {
 		Components: formComponents(r, s.config().Leaves()), Publish: r.PostFormValue("publish") != ""}
 	inc, err := s.engine.CreateIncident(r.Context(), actor(r), in)
 	if err != nil {
-		s.render(w, "new", errCode(err), s.viewErr(r, "New incident", "incidents", in, err))
+		s.render(w, "new", errCode(err), s.viewErr(r, "console.title.new", "incidents", in, err))
 		return
 	}
 	http.Redirect(w, r, fmt.Sprintf("/admin/incidents/%d?done=%s", inc.ID, url.QueryEscape("created")), http.StatusSeeOther)
@@ -432,9 +489,9 @@ func (s *Console) adminIncidentAction(w http.ResponseWriter, r *http.Request) {
 		// (no notify_shown) notifies, as before it existed.
 		notify := r.PostFormValue("notify") == "1" || r.PostFormValue("notify_shown") == ""
 		_, err = e.Approve(ctx, who, id, notify)
-		done = "approved and published"
+		done = "approved"
 		if !notify {
-			done += " without notifying subscribers"
+			done = "approved_silently"
 		}
 	case "reject":
 		_, err = e.Reject(ctx, who, id, r.PostFormValue("reason"))
@@ -452,11 +509,11 @@ func (s *Console) adminIncidentAction(w http.ResponseWriter, r *http.Request) {
 			ed.Components = []status.ComponentImpact{}
 		}
 		_, err = e.EditDraft(ctx, who, id, ed)
-		done = "draft saved"
+		done = "saved"
 	case "update":
 		_, err = e.PostUpdate(ctx, who, id, status.NewUpdate{Status: r.PostFormValue("status"), Body: formText(r, "message").Clean(),
 			Notify: r.PostFormValue("notify") != "", Components: formComponents(r, s.config().Leaves())})
-		done = "update posted"
+		done = "update"
 	case "resolve":
 		_, err = e.Resolve(ctx, who, id, formText(r, "message").Clean())
 		done = "resolved"
@@ -525,10 +582,10 @@ func (s *Console) adminMaintenance(w http.ResponseWriter, r *http.Request) {
 	now := s.clock.Now()
 	d, err := s.maintenanceView(r, status.NewMaintenance{Start: now.Add(24 * time.Hour).Truncate(time.Hour), End: now.Add(26 * time.Hour).Truncate(time.Hour)})
 	if err != nil {
-		s.render(w, "maintenance", errCode(err), s.viewErr(r, "Maintenance", "maintenance", d, err))
+		s.render(w, "maintenance", errCode(err), s.viewErr(r, "console.title.maintenance", "maintenance", d, err))
 		return
 	}
-	s.render(w, "maintenance", http.StatusOK, s.view(r, "Maintenance", "maintenance", d))
+	s.render(w, "maintenance", http.StatusOK, s.view(r, "console.title.maintenance", "maintenance", d))
 }
 
 // parseFormTime reads a datetime-local value in the page's time zone, or RFC 3339.
@@ -566,10 +623,10 @@ func (s *Console) adminSchedule(w http.ResponseWriter, r *http.Request) {
 		if verr != nil {
 			err = errors.Join(err, verr)
 		}
-		s.render(w, "maintenance", errCode(err), s.viewErr(r, "Maintenance", "maintenance", d, err))
+		s.render(w, "maintenance", errCode(err), s.viewErr(r, "console.title.maintenance", "maintenance", d, err))
 		return
 	}
-	http.Redirect(w, r, fmt.Sprintf("/admin/incidents/%d?done=%s", m.ID, url.QueryEscape("maintenance scheduled")), http.StatusSeeOther)
+	http.Redirect(w, r, fmt.Sprintf("/admin/incidents/%d?done=%s", m.ID, url.QueryEscape("scheduled")), http.StatusSeeOther)
 }
 
 func (s *Console) adminMaintenanceAction(w http.ResponseWriter, r *http.Request) {
@@ -597,7 +654,7 @@ func (s *Console) adminMaintenanceAction(w http.ResponseWriter, r *http.Request)
 		s.showIncident(w, r, errCode(err), err)
 		return
 	}
-	http.Redirect(w, r, fmt.Sprintf("/admin/incidents/%d?done=%s", id, url.QueryEscape(action+" done")), http.StatusSeeOther)
+	http.Redirect(w, r, fmt.Sprintf("/admin/incidents/%d?done=%s", id, url.QueryEscape(action)), http.StatusSeeOther)
 }
 
 type auditData struct {
@@ -612,10 +669,10 @@ func (s *Console) adminAudit(w http.ResponseWriter, r *http.Request) {
 	}
 	list, err := s.store.ListAudit(r.Context(), f)
 	if err != nil {
-		s.render(w, "audit", errCode(err), s.viewErr(r, "Audit log", "audit", auditData{}, err))
+		s.render(w, "audit", errCode(err), s.viewErr(r, "console.title.audit", "audit", auditData{}, err))
 		return
 	}
-	s.render(w, "audit", http.StatusOK, s.view(r, "Audit log", "audit", auditData{Actor: f.Actor, Entries: list}))
+	s.render(w, "audit", http.StatusOK, s.view(r, "console.title.audit", "audit", auditData{Actor: f.Actor, Entries: list}))
 }
 
 // formText reads a text a form gives per language: field in English and

@@ -23,6 +23,7 @@ import (
 	"github.com/probed/probed/internal/clock"
 	"github.com/probed/probed/probes"
 	"github.com/probed/probed/store"
+	"github.com/probed/probed/words"
 )
 
 const opConfig = `
@@ -49,6 +50,13 @@ type opHarness struct {
 
 func newOpHarness(t testing.TB) *opHarness {
 	t.Helper()
+	return newOpHarnessWords(t, nil)
+}
+
+// newOpHarnessWords is newOpHarness with the console speaking cat (nil:
+// the builtin catalogue).
+func newOpHarnessWords(t testing.TB, cat *words.Catalogue) *opHarness {
+	t.Helper()
 	h := &opHarness{t: t, ctx: context.Background(), clk: clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)), tok: map[string]string{}}
 	dir := t.TempDir()
 	path := filepath.Join(dir, "probes.yaml")
@@ -66,7 +74,7 @@ func newOpHarness(t testing.TB) *opHarness {
 	if h.eng, err = incident.New(h.ctx, incident.Options{Store: h.st, Config: func() *config.Config { return h.cfg }, Clock: h.clk}); err != nil {
 		t.Fatal(err)
 	}
-	s := New(Options{Config: func() *config.Config { return h.cfg }, Clock: h.clk, Store: h.st, Engine: h.eng})
+	s := New(Options{Config: func() *config.Config { return h.cfg }, Clock: h.clk, Store: h.st, Engine: h.eng, Words: cat})
 	h.srv = httptest.NewTLSServer(s.Handler())
 	t.Cleanup(h.srv.Close)
 	for _, name := range []string{"alice", "bob", "alertmanager"} {

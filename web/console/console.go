@@ -17,6 +17,7 @@ import (
 	"github.com/probed/probed/internal/clock"
 	"github.com/probed/probed/notify"
 	"github.com/probed/probed/store"
+	"github.com/probed/probed/words"
 )
 
 // Store is what the console reads and writes directly: tokens, sessions,
@@ -52,6 +53,10 @@ type Options struct {
 	Subscriptions *notify.Subscriptions
 	Logger        *slog.Logger
 	Clock         clock.Clock
+	// Words is the catalogue the console's pages speak (nil: the builtin
+	// one); a page is in page.languages' first language, or in the one the
+	// operator's browser asks for among them.
+	Words *words.Catalogue
 }
 
 // Console serves the operator routes.
@@ -62,6 +67,7 @@ type Console struct {
 	subs   *notify.Subscriptions
 	logger *slog.Logger
 	clock  clock.Clock
+	words  *words.Catalogue
 	cop    *http.CrossOriginProtection
 	// adminTmpl holds the console's pages (admin.go).
 	adminTmpl map[string]*template.Template
@@ -77,7 +83,10 @@ func New(opts Options) *Console {
 	if opts.Clock == nil {
 		opts.Clock = clock.Real{}
 	}
-	c := &Console{config: opts.Config, store: opts.Store, engine: opts.Engine, subs: opts.Subscriptions,
+	if opts.Words == nil {
+		opts.Words = words.Builtin()
+	}
+	c := &Console{words: opts.Words, config: opts.Config, store: opts.Store, engine: opts.Engine, subs: opts.Subscriptions,
 		logger: opts.Logger, clock: opts.Clock, cop: http.NewCrossOriginProtection(),
 		loginLimit: notify.NewLimiter(opts.Clock, loginLimitKeys)}
 	if c.store == nil || c.engine == nil {

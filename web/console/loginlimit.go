@@ -56,9 +56,9 @@ func (s *Console) loginLimited(w http.ResponseWriter, r *http.Request, client, n
 	s.logger.Warn("console login rate-limited", "client", client)
 	wait := loginRetryAfter()
 	w.Header().Set("Retry-After", fmt.Sprint(wait))
-	v := s.view(r, "Log in", "", nil)
+	v := s.view(r, "console.title.login", "", nil)
 	v.Next = next
-	v.Error = fmt.Sprintf("Too many login attempts from %s: at most %d a minute. Wait %d seconds and try again.", client, loginPerHour/60, wait)
+	v.Error = fmt.Sprintf(s.words.T(v.Lang, "console.login.limited"), client, loginPerHour/60, wait)
 	s.render(w, "login", http.StatusTooManyRequests, v)
 	return true
 }

@@ -217,7 +217,7 @@ func (s *Console) renderSubscribers(w http.ResponseWriter, r *http.Request, code
 	for _, c := range s.config().Leaves() {
 		names[c.ID] = c.Name
 	}
-	v := s.view(r, "Subscribers", "subscribers", subscribersPage{State: st, Subscribers: list, Counts: counts, Secret: secret, Names: names,
+	v := s.view(r, "console.title.subscribers", "subscribers", subscribersPage{State: st, Subscribers: list, Counts: counts, Secret: secret, Names: names,
 		Languages: s.config().Page.Languages})
 	v.Error = errMsg
 	s.render(w, "subscribers", code, v)
@@ -245,7 +245,7 @@ func (s *Console) adminAddSubscriber(w http.ResponseWriter, r *http.Request) {
 		s.renderSubscribers(w, r, http.StatusOK, "", secret)
 		return
 	}
-	http.Redirect(w, r, "/admin/subscribers?done="+url.QueryEscape("added "+sub.Address), http.StatusSeeOther)
+	http.Redirect(w, r, "/admin/subscribers?done=added&what="+url.QueryEscape(sub.Address), http.StatusSeeOther)
 }
 
 func (s *Console) adminRemoveSubscriber(w http.ResponseWriter, r *http.Request) {
@@ -254,5 +254,5 @@ func (s *Console) adminRemoveSubscriber(w http.ResponseWriter, r *http.Request) 
 		s.renderSubscribers(w, r, errCode(err), "Not removed: "+s.publicErr(r, err), "")
 		return
 	}
-	http.Redirect(w, r, "/admin/subscribers?done="+url.QueryEscape("removed "+sub.Address), http.StatusSeeOther)
+	http.Redirect(w, r, "/admin/subscribers?done=removed&what="+url.QueryEscape(sub.Address), http.StatusSeeOther)
 }
