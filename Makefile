@@ -10,7 +10,7 @@ export GOTOOLCHAIN := local
 # so CI never skips (internal/testtool).
 export PROBED_REQUIRE_TOOLS := 1
 # Debian packages the tests use, by the command that proves each is there.
-SYSTEM_DEPS := openssl:openssl promtool:prometheus prometheus-alertmanager:prometheus-alertmanager chromium:chromium python3:python3
+SYSTEM_DEPS := openssl:openssl promtool:prometheus prometheus-alertmanager:prometheus-alertmanager chromium:chromium python3:python3 npm:npm
 # Debian keeps PostgreSQL's server programs off PATH, in /usr/lib/postgresql/N/bin
 # (internal/pgtest looks there).
 PG_INITDB := $(wildcard /usr/lib/postgresql/*/bin/initdb)
