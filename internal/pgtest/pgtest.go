@@ -82,7 +82,7 @@ func (s *Server) DSN(t testing.TB) string {
 	s.once.Do(func() { s.err = s.start() })
 	if s.missing {
 		// Let testtool skip or fail with its usual words.
-		testtool.Path(t, "postgresql", "initdb")
+		testtool.Missing(t, "postgresql", "initdb not found in /usr/lib/postgresql/*/bin or on PATH")
 	}
 	if s.err != nil {
 		t.Fatalf("pgtest: %v", s.err)
@@ -119,7 +119,16 @@ func (s *Server) dsn(db string) string {
 // Bin finds the directory holding initdb and postgres: the newest
 // /usr/lib/postgresql/N/bin (where Debian's postgresql package puts them), else
 // the directory of initdb on PATH. It returns "" when there is none.
+// PROBED_PGTEST_BIN overrides the search: a directory is used as it is, and
+// "none" means PostgreSQL is missing (bench/notools.sh uses it to run the
+// tests as a machine without PostgreSQL would).
 func Bin() string {
+	if d := os.Getenv("PROBED_PGTEST_BIN"); d != "" {
+		if d == "none" || !isExec(filepath.Join(d, "initdb")) {
+			return ""
+		}
+		return d
+	}
 	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
 	sort.Slice(dirs, func(i, j int) bool { return version(dirs[i]) > version(dirs[j]) })
 	for _, d := range dirs {

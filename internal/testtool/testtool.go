@@ -59,11 +59,19 @@ func Path(t testing.TB, pkg string, names ...string) string {
 			return p
 		}
 	}
-	msg := names[0] + " not found on PATH (Debian package " + pkg + "; `make test` installs it when run as root)"
+	Missing(t, pkg, names[0]+" not found on PATH")
+	return ""
+}
+
+// Missing ends t for a program that is not there (what says how it was
+// looked for): skipped, or failed when PROBED_REQUIRE_TOOLS=1, the message
+// naming pkg, the Debian package that installs it.
+func Missing(t testing.TB, pkg, what string) {
+	t.Helper()
+	msg := what + " (Debian package " + pkg + "; `make test` installs it when run as root)"
 	if os.Getenv(RequireEnv) == "1" {
 		t.Fatal(msg + "; " + RequireEnv + "=1 makes this a failure")
-		return ""
+		return
 	}
 	t.Skip(msg + "; skipped (set " + RequireEnv + "=1 to fail instead)")
-	return ""
 }
