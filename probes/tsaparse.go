@@ -43,7 +43,7 @@ func parseTSAResp(body []byte) (tsaResponseASN1, *tsaParseError) {
 // §2.4.2); a failure is tsa_token's. The signature is not checked here.
 func parseTSAToken(token []byte) (*pkcs7.PKCS7, tstInfoASN1, *tsaParseError) {
 	var info tstInfoASN1
-	p7, err := pkcs7.Parse(token)
+	p7, err := parsePKCS7(token)
 	if err != nil {
 		return nil, info, &tsaParseError{fmt.Sprintf("timeStampToken is not CMS SignedData: %v", err), map[string]string{"error": err.Error()}}
 	}
@@ -62,4 +62,17 @@ func parseTSAToken(token []byte) (*pkcs7.PKCS7, tstInfoASN1, *tsaParseError) {
 		return nil, info, &tsaParseError{fmt.Sprintf("TSTInfo version %d, want 1", info.Version), map[string]string{"version": strconv.Itoa(info.Version)}}
 	}
 	return p7, info, nil
+}
+
+// parsePKCS7 is pkcs7.Parse, with a panic of its BER reader (an index out
+// of range on some malformed lengths, found by
+// FuzzTSAParseAgreesWithDigitorus) turned into an error: a hostile TSA's
+// reply is the TSA's fault (tsa_token), not a crash of probed's.
+func parsePKCS7(der []byte) (p7 *pkcs7.PKCS7, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			p7, err = nil, fmt.Errorf("the CMS parser gave up on it (%v)", v)
+		}
+	}()
+	return pkcs7.Parse(der)
 }

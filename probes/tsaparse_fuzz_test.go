@@ -52,10 +52,22 @@ func str(v fmt.Stringer) string {
 	return v.String()
 }
 
+// digitorusParse is timestamp.ParseResponse with the panic digitorus/pkcs7
+// can raise on malformed BER taken as a refusal (probed's parsePKCS7 does
+// the same).
+func digitorusParse(body []byte) (ts *timestamp.Timestamp, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			ts, err = nil, fmt.Errorf("panic: %v", v)
+		}
+	}()
+	return timestamp.ParseResponse(body)
+}
+
 // compareTSA parses body with both and returns the disagreement, or the
 // deliberate difference that explains why they differ.
 func compareTSA(body []byte) (string, error) {
-	theirs, theirErr := timestamp.ParseResponse(body)
+	theirs, theirErr := digitorusParse(body)
 	resp, perr := parseTSAResp(body)
 	if perr != nil {
 		if theirErr == nil {
