@@ -20,6 +20,7 @@ import (
 	"github.com/probed/probed/config"
 	"github.com/probed/probed/probes"
 	"github.com/probed/probed/store"
+	"github.com/probed/probed/words"
 )
 
 // The operator CLI: `probed token create` works on the database directly
@@ -278,15 +279,23 @@ func urlq(s string) string {
 	return r.Replace(s)
 }
 
+// The text output names statuses, impacts and states with the catalogue's
+// English words (the console's); -o json keeps the codes.
+
 func componentsText(inc *status.Incident) string {
+	en := words.Builtin().Lang("en")
 	var parts []string
 	for _, c := range inc.Components {
-		parts = append(parts, c.ID+"="+c.Status)
+		parts = append(parts, c.ID+" ("+en.Status(c.Status)+")")
 	}
-	return strings.Join(parts, ",")
+	return strings.Join(parts, ", ")
 }
 
+// stateWord names an incident's state ("draft", "published" ...).
+func stateWord(en *words.Lang, state string) string { return en.T("console.state." + state) }
+
 func printIncidentTable(w io.Writer, list []status.Incident, maint bool) error {
+	en := words.Builtin().Lang("en")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	if maint {
 		fmt.Fprintln(tw, "ID\tSTATE\tSTATUS\tSTART\tEND\tCOMPONENTS\tTITLE")
@@ -296,14 +305,14 @@ func printIncidentTable(w io.Writer, list []status.Incident, maint bool) error {
 	for i := range list {
 		inc := &list[i]
 		if maint {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", inc.ID, inc.State, inc.Status, fmtT(inc.ScheduledFor), fmtT(inc.ScheduledUntil), componentsText(inc), inc.Title.In("en"))
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", inc.ID, stateWord(en, inc.State), en.Label(inc.Status), fmtT(inc.ScheduledFor), fmtT(inc.ScheduledUntil), componentsText(inc), inc.Title.In("en"))
 			continue
 		}
-		status := inc.Status
+		status := en.Label(inc.Status)
 		if inc.Proposal != nil {
-			status += " (resolve proposed)"
+			status += " (" + en.T("console.proposal.tag") + ")"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", inc.ID, inc.State, status, inc.Impact, inc.CreatedAt.UTC().Format(time.RFC3339), componentsText(inc), inc.Title.In("en"))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", inc.ID, stateWord(en, inc.State), status, en.Impact(inc.Impact), inc.CreatedAt.UTC().Format(time.RFC3339), componentsText(inc), inc.Title.In("en"))
 	}
 	return tw.Flush()
 }
@@ -327,9 +336,10 @@ func printOtherLanguages(w io.Writer, indent string, t status.Text) {
 }
 
 func printIncident(w io.Writer, inc *status.Incident) {
+	en := words.Builtin().Lang("en")
 	fmt.Fprintf(w, "#%d %s\n", inc.ID, inc.Title.In("en"))
 	printOtherLanguages(w, "   ", inc.Title)
-	fmt.Fprintf(w, "kind %s · state %s · status %s · impact %s · origin %s\n", inc.Kind, inc.State, inc.Status, inc.Impact, inc.Origin)
+	fmt.Fprintf(w, "kind %s · state %s · status %s · impact %s · origin %s\n", en.T("console.kind."+inc.Kind), stateWord(en, inc.State), en.Label(inc.Status), en.Impact(inc.Impact), en.T("console.origin."+inc.Origin))
 	fmt.Fprintf(w, "created %s · published %s · resolved %s\n", inc.CreatedAt.UTC().Format(time.RFC3339), fmtT(inc.PublishedAt), fmtT(inc.ResolvedAt))
 	if inc.ScheduledFor != nil {
 		fmt.Fprintf(w, "window %s – %s\n", fmtT(inc.ScheduledFor), fmtT(inc.ScheduledUntil))
@@ -347,7 +357,7 @@ func printIncident(w io.Writer, inc *status.Incident) {
 		if u.Notify {
 			notify = " (notified)"
 		}
-		fmt.Fprintf(w, "  %s  %s%s\n    %s\n", u.DisplayAt.UTC().Format(time.RFC3339), u.Status, notify, u.Body.In("en"))
+		fmt.Fprintf(w, "  %s  %s%s\n    %s\n", u.DisplayAt.UTC().Format(time.RFC3339), en.Label(u.Status), notify, u.Body.In("en"))
 		printOtherLanguages(w, "    ", u.Body)
 	}
 	if len(inc.Evidence) > 0 {

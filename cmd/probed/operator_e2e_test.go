@@ -102,7 +102,7 @@ incidents: {failures_to_open: 2, successes_to_close: 2}
 	if d := drafts[0]; len(d.Evidence) == 0 || d.Components[0].ID != "crl" || d.State != "draft" {
 		t.Fatalf("draft = %+v", d)
 	}
-	if out := ok("incident", "list"); !strings.Contains(out, "ID") || !strings.Contains(out, "draft") || !strings.Contains(out, "crl=major_outage") {
+	if out := ok("incident", "list"); !strings.Contains(out, "ID") || !strings.Contains(out, "draft") || !strings.Contains(out, "crl (Major Outage)") {
 		t.Fatalf("incident list (text) =\n%s", out)
 	}
 	if out := ok("incident", "show", id); !strings.Contains(out, "evidence:") || !strings.Contains(out, "crl@cli-e2e") {

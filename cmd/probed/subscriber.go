@@ -12,6 +12,7 @@ import (
 
 	"github.com/probed/probed/notify"
 	"github.com/probed/probed/store"
+	"github.com/probed/probed/words"
 )
 
 const subscriberHelp = `usage: probed subscriber <command> [flags]
@@ -60,8 +61,11 @@ func subscriberList(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tADDRESS\tKIND\tSTATE\tCOMPONENTS\tSOURCE\tFAILURES")
+	// The catalogue's English words (the console's); -o json keeps the codes.
+	en := words.Builtin().Lang("en")
 	for _, s := range list {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\n", s.ID, s.Address, s.Kind, s.State, strings.Join(s.Components, ","), s.Source, s.Failures)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\n", s.ID, s.Address, en.T("console.subs.kind."+s.Kind), en.T("console.subs.state."+s.State),
+			strings.Join(s.Components, ","), en.T("console.subs.source."+s.Source), s.Failures)
 	}
 	return tw.Flush()
 }
@@ -113,7 +117,7 @@ func subscriberAdd(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if *out == "json" {
 		return printJSON(stdout, added)
 	}
-	fmt.Fprintf(stdout, "subscriber %d: %s %s, %s, components %s\n", added.ID, added.Kind, added.Address, added.State, strings.Join(added.Components, ","))
+	fmt.Fprintf(stdout, "subscriber %d: %s %s, %s, components %s\n", added.ID, words.Builtin().T("en", "console.subs.kind."+added.Kind), added.Address, words.Builtin().T("en", "console.subs.state."+added.State), strings.Join(added.Components, ","))
 	if added.Secret != "" {
 		fmt.Fprintf(stdout, "webhook signing secret (shown once): %s\n", added.Secret)
 	}
