@@ -83,6 +83,26 @@ type view struct {
 	self string
 	CSS  string
 	JS   string
+	Icon string
+}
+
+// refreshSeconds is how often a page reloads itself while an incident is
+// open or a maintenance runs (a meta refresh: no script needed).
+const refreshSeconds = 60
+
+// Refresh is the page's self-reload interval in seconds, 0 when all is calm.
+func (v *view) Refresh() int {
+	for _, i := range v.S.Incidents {
+		if !i.Resolved() {
+			return refreshSeconds
+		}
+	}
+	for _, m := range v.S.Maintenances {
+		if m.Active() {
+			return refreshSeconds
+		}
+	}
+	return 0
 }
 
 // Link adds the language to a site path when it is not the page's default,
@@ -186,7 +206,8 @@ func (v *view) Latest(i *Incident) *Update {
 
 func newView(p *Site, s *Snapshot, l *Lang, title, self string) view {
 	return view{L: l, S: s, Title: title, self: self, CSS: "/static/style.css?v=" + strings.Trim(p.static["style.css"].etag, `"`),
-		JS: "/static/tooltip.js?v=" + strings.Trim(p.static["tooltip.js"].etag, `"`)}
+		JS: "/static/tooltip.js?v=" + strings.Trim(p.static["tooltip.js"].etag, `"`),
+		Icon: "/static/favicon.svg?v=" + strings.Trim(p.static["favicon.svg"].etag, `"`)}
 }
 
 // bar is one day of an uptime row. A plain day (up all day, nothing to
@@ -203,6 +224,8 @@ type row struct {
 	First    string // the first bar's day, for tooltip.js
 	Bars     []bar
 	Uptime   string
+	Scale    scale  // under the bars: what they span and the uptime over it
+	Narrow   *scale // the same over the last 30 days, shown at phone width (which shows 30 bars); nil when the row has no more
 	Children []*row
 	Dips     []dip
 }
@@ -243,10 +266,11 @@ func (v *view) row(c *Component, n int, withDips bool) *row {
 	if withDips {
 		slices.Reverse(r.Dips)
 	}
-	if tot.Covered > 0 {
-		r.Uptime = fmt.Sprintf(v.L.T("uptime.percent"), v.L.Percent(tot.Uptime()))
-	} else {
-		r.Uptime = v.L.T("nodata.component")
+	r.Scale = v.scale(c, days)
+	r.Uptime = r.Scale.Uptime
+	if len(days) > phoneDays {
+		sc := v.scale(c, days[len(days)-phoneDays:])
+		r.Narrow = &sc
 	}
 	for _, ch := range c.Children {
 		if ch.Visible() {
@@ -254,6 +278,32 @@ func (v *view) row(c *Component, n int, withDips bool) *row {
 		}
 	}
 	return r
+}
+
+// phoneDays is how many bars the page shows at phone width (style.css).
+const phoneDays = 30
+
+// scale is the line under a row's bars: where they start and the uptime.
+type scale struct{ Label, Uptime string }
+
+// scale says what days span and the uptime over them. A component watched
+// for less than the span says "since <first day>", so a young page's
+// figure is not read as one over the whole window.
+func (v *view) scale(c *Component, days []Day) scale {
+	var tot Day
+	for i := range days {
+		tot.add(&days[i])
+	}
+	sc := scale{Label: fmt.Sprintf(v.L.T("uptime.days"), len(days))}
+	if len(days) > 0 && !c.StartDate.IsZero() && c.StartDate.After(days[0].Start) {
+		sc.Label = fmt.Sprintf(v.L.T("uptime.since"), v.Day(c.StartDate))
+	}
+	if tot.Covered > 0 {
+		sc.Uptime = fmt.Sprintf(v.L.T("uptime.percent"), v.L.Percent(tot.Uptime()))
+	} else {
+		sc.Uptime = v.L.T("nodata.component")
+	}
+	return sc
 }
 
 // dayTitle is a bar's tooltip: the day, its uptime, what went wrong and the
