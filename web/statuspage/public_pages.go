@@ -206,7 +206,7 @@ func (v *view) Latest(i *Incident) *Update {
 
 func newView(p *Site, s *Snapshot, l *Lang, title, self string) view {
 	return view{L: l, S: s, Title: title, self: self, CSS: "/static/style.css?v=" + strings.Trim(p.static["style.css"].etag, `"`),
-		JS: "/static/tooltip.js?v=" + strings.Trim(p.static["tooltip.js"].etag, `"`),
+		JS:   "/static/tooltip.js?v=" + strings.Trim(p.static["tooltip.js"].etag, `"`),
 		Icon: "/static/favicon.svg?v=" + strings.Trim(p.static["favicon.svg"].etag, `"`)}
 }
 
