@@ -438,7 +438,7 @@ func (s *Console) showIncident(w http.ResponseWriter, r *http.Request, code int,
 	if inc.Kind == status.KindMaintenance {
 		nav = "maintenance"
 	}
-	v := s.view(r, fmt.Sprintf("#%d %s", inc.ID, inc.Title.In("en")), nav, incidentData{Inc: inc, Audit: audit})
+	v := s.view(r, fmt.Sprintf("#%d %s", inc.ID, inc.Title.In(s.lang(r))), nav, incidentData{Inc: inc, Audit: audit})
 	if actErr != nil {
 		v.Error = s.publicErr(r, actErr)
 		v.Notice = ""
