@@ -2,7 +2,6 @@ package console
 
 import (
 	"fmt"
-	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -24,9 +23,6 @@ import (
 )
 
 var (
-	pageScripts = regexp.MustCompile(`(?s)<(script|style)[^>]*>.*?</(script|style)>`)
-	pageAttrs   = regexp.MustCompile(`(?:title|aria-label|alt|placeholder|value)="([^"]*)"`)
-	pageTags    = regexp.MustCompile(`<[^>]*>`)
 	pageCode    = regexp.MustCompile(`(?s)<code[^>]*>.*?</code>`)
 	pagePre     = regexp.MustCompile(`(?s)<pre[^>]*>.*?</pre>`)
 )
@@ -113,20 +109,12 @@ func TestConsolePseudoLocaleNoFixedTextEscapes(t *testing.T) {
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		body := pageScripts.ReplaceAllString(string(b), " ")
-		body = pageCode.ReplaceAllString(body, " ") // commands to type
-		body = pagePre.ReplaceAllString(body, " ")  // the audit log's JSON before and after
-		var text strings.Builder
-		for _, m := range pageAttrs.FindAllStringSubmatch(body, -1) {
-			if !strings.Contains(m[0], "value=") || strings.Contains(m[1], "⟦") {
-				text.WriteString(html.UnescapeString(m[1]) + "\n")
-			}
-		}
-		text.WriteString(html.UnescapeString(pageTags.ReplaceAllString(body, " ")))
-		if !strings.Contains(text.String(), "⟦") {
+		// Commands to type and the audit log's JSON before and after are data.
+		text := wordstest.PageText(string(b), pageCode, pagePre)
+		if !strings.Contains(text, "⟦") {
 			t.Errorf("%s (%d): no catalogue text at all:\n%s", name, resp.StatusCode, b)
 		}
-		if esc := wordstest.Escapes(text.String(), append(more, data...)...); len(esc) > 0 {
+		if esc := wordstest.Escapes(text, append(more, data...)...); len(esc) > 0 {
 			t.Errorf("%s (%d): fixed text outside the catalogue: %q", name, resp.StatusCode, esc)
 		}
 	}

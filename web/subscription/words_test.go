@@ -1,22 +1,14 @@
 package subscription
 
 import (
-	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/probed/probed/config"
 	"github.com/probed/probed/words/wordstest"
-)
-
-var (
-	pageScripts = regexp.MustCompile(`(?s)<(script|style)[^>]*>.*?</(script|style)>`)
-	pageAttrs   = regexp.MustCompile(`(?:title|aria-label|alt|placeholder|value)="([^"]*)"`)
-	pageTags    = regexp.MustCompile(`<[^>]*>`)
 )
 
 // In a pseudo-locale whose every text is wrapped in ⟦ ⟧, the subscriber
@@ -51,18 +43,11 @@ func TestSubscriberPagesPseudoLocale(t *testing.T) {
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		body := pageScripts.ReplaceAllString(string(b), " ")
-		var text strings.Builder
-		for _, m := range pageAttrs.FindAllStringSubmatch(body, -1) {
-			if !strings.Contains(m[0], "value=") || strings.Contains(m[1], "⟦") {
-				text.WriteString(html.UnescapeString(m[1]) + "\n")
-			}
-		}
-		text.WriteString(html.UnescapeString(pageTags.ReplaceAllString(body, " ")))
-		if !strings.Contains(text.String(), "⟦") {
+		text := wordstest.PageText(string(b))
+		if !strings.Contains(text, "⟦") {
 			t.Errorf("%s (%d): no catalogue text at all:\n%s", path, resp.StatusCode, b)
 		}
-		if esc := wordstest.Escapes(text.String(), data...); len(esc) > 0 {
+		if esc := wordstest.Escapes(text, data...); len(esc) > 0 {
 			t.Errorf("%s (%d): fixed text outside the catalogue: %q", path, resp.StatusCode, esc)
 		}
 	}

@@ -6,6 +6,7 @@ package wordstest
 
 import (
 	"encoding/json"
+	"html"
 	"regexp"
 	"slices"
 	"strings"
@@ -84,4 +85,30 @@ func Escapes(text string, data ...string) []string {
 		}
 	}
 	return out
+}
+
+var (
+	pageScripts = regexp.MustCompile(`(?s)<(script|style)[^>]*>.*?</(script|style)>`)
+	pageAttrs   = regexp.MustCompile(`(?:title|aria-label|alt|placeholder|value)="([^"]*)"`)
+	pageTags    = regexp.MustCompile(`<[^>]*>`)
+)
+
+// PageText is the text a reader of an HTML page sees: the text between
+// tags, and the title, aria-label, alt and placeholder attributes and the
+// value attributes that hold catalogue text (a button's, not a field's
+// data), all unescaped; scripts and styles left out. skip are further
+// elements to leave out (e.g. `(?s)<code[^>]*>.*?</code>` for commands).
+func PageText(page string, skip ...*regexp.Regexp) string {
+	body := pageScripts.ReplaceAllString(page, " ")
+	for _, re := range skip {
+		body = re.ReplaceAllString(body, " ")
+	}
+	var text strings.Builder
+	for _, m := range pageAttrs.FindAllStringSubmatch(body, -1) {
+		if !strings.Contains(m[0], "value=") || strings.Contains(m[1], "⟦") {
+			text.WriteString(html.UnescapeString(m[1]) + "\n")
+		}
+	}
+	text.WriteString(html.UnescapeString(pageTags.ReplaceAllString(body, " ")))
+	return text.String()
 }
