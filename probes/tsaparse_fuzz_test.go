@@ -30,6 +30,10 @@ const (
 	// RFC 3161 §2.4.2: an empty or unknown-algorithm messageImprint parses;
 	// tsa_message_imprint fails it against the request.
 	tsaDiffImprint = "messageImprint checked against the request"
+	// RFC 3161 §2.4.2: PKIStatus is 0 to 5; digitorus/timestamp refuses
+	// only a status above 0 and reads a negative one as granted. probed
+	// fails tsa_status on it.
+	tsaDiffNegativeStatus = "negative PKIStatus"
 )
 
 // tsaFacts are the fields both parsers expose.
@@ -77,6 +81,9 @@ func compareTSA(body []byte) (string, error) {
 	}
 	st := resp.Status.Status
 	if st != 0 && st != 1 || len(resp.Token.FullBytes) == 0 {
+		if theirErr == nil && st < 0 {
+			return tsaDiffNegativeStatus, nil
+		}
 		if theirErr == nil {
 			return "", fmt.Errorf("probed reads status %d with a %d-byte token, digitorus/timestamp a granted token", st, len(resp.Token.FullBytes))
 		}
