@@ -203,7 +203,7 @@ func (s *Console) render(w http.ResponseWriter, page string, code int, v adminVi
 	}
 	if err != nil {
 		s.logger.Error("render console page", "page", page, "err", err)
-		http.Error(w, "500 internal error rendering the page; see probed's log", http.StatusInternalServerError)
+		http.Error(w, "500 "+s.words.T(v.Lang, "console.error.internal"), http.StatusInternalServerError)
 		return
 	}
 	h := w.Header()
@@ -302,7 +302,7 @@ func (s *Console) adminLogin(w http.ResponseWriter, r *http.Request) {
 	secret, _, err := st.CreateSession(r.Context(), name, sessionTTL)
 	if err != nil {
 		s.logger.Error("console login", "err", err)
-		http.Error(w, "500 internal error; see probed's log", http.StatusInternalServerError)
+		http.Error(w, "500 "+s.words.T(s.lang(r), "console.error.internal"), http.StatusInternalServerError)
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: secret, Path: "/", MaxAge: int(sessionTTL.Seconds()), HttpOnly: true,

@@ -139,7 +139,7 @@ func (s *Console) consoleAuth(h http.HandlerFunc) http.Handler {
 		if unsafeMethod(r.Method) {
 			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 			if err := r.ParseForm(); err != nil {
-				http.Error(w, "400 bad request: cannot read the form: "+err.Error(), http.StatusBadRequest)
+				http.Error(w, s.words.T(s.lang(r), "console.error.form")+": "+err.Error(), http.StatusBadRequest)
 				return
 			}
 		}
@@ -150,11 +150,11 @@ func (s *Console) consoleAuth(h http.HandlerFunc) http.Handler {
 				return
 			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="probed"`)
-			http.Error(w, "401 unauthorized: "+err.Error(), http.StatusUnauthorized)
+			http.Error(w, s.words.T(s.lang(r), "console.error.session")+": "+err.Error(), http.StatusUnauthorized)
 			return
 		}
 		if !csrfOK(r, op) {
-			http.Error(w, "403 forbidden: the form's CSRF token is missing or stale; reload the page and try again", http.StatusForbidden)
+			http.Error(w, s.words.T(s.lang(r), "console.error.csrf"), http.StatusForbidden)
 			return
 		}
 		h(w, r.WithContext(context.WithValue(r.Context(), operatorKey{}, op)))

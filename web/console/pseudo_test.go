@@ -148,6 +148,12 @@ func TestConsolePseudoLocaleNoFixedTextEscapes(t *testing.T) {
 		"/admin/incidents/new", "/admin/maintenance", "/admin/subscribers", "/admin/subscribers?done=added&what=alice"} {
 		get(path)
 	}
+	// A form posted without its CSRF token: the refusal, in words too.
+	resp, err = c.PostForm(h.srv.URL+fmt.Sprintf("/admin/incidents/%d/reject", draft.ID), url.Values{"reason": {"x"}})
+	if err == nil && resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a form without its CSRF token = %d, want 403", resp.StatusCode)
+	}
+	check("POST without CSRF", resp, err)
 	resp, err = c.Get(h.srv.URL + "/admin/audit")
 	check("GET /admin/audit", resp, err, append(actions, "login")...)
 }
