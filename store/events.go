@@ -40,12 +40,13 @@ func (s *Store) insertEvent(ctx context.Context, tx *sql.Tx, e Event) (int64, er
 	if e.CreatedAt.IsZero() {
 		e.CreatedAt = s.clock.Now()
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO events (kind, incident_id, update_id, components, created_ms) VALUES (?, ?, ?, ?, ?)`,
-		e.Kind, nullInt(e.IncidentID), nullInt(e.UpdateID), string(comps), e.CreatedAt.UnixMilli())
+	var id int64
+	err = tx.QueryRowContext(ctx, `INSERT INTO events (kind, incident_id, update_id, components, created_ms) VALUES (?, ?, ?, ?, ?) RETURNING id`,
+		e.Kind, nullInt(e.IncidentID), nullInt(e.UpdateID), string(comps), e.CreatedAt.UnixMilli()).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("insert event: %w", err)
 	}
-	return res.LastInsertId()
+	return id, nil
 }
 
 // PendingEvents returns events not fanned out yet, oldest first.

@@ -28,7 +28,7 @@ func (s *Store) AddSubscribersForTest(ctx context.Context, addresses []string, c
 	now := s.clock.Now().UnixMilli()
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		ins, err := tx.PrepareContext(ctx, `INSERT INTO subscribers (kind, address, address_key, state, source, salt, created_ms, updated_ms, confirmed_ms)
-			VALUES ('email', ?, ?, 'active', 'operator', ?, ?, ?, ?)`)
+			VALUES ('email', ?, ?, 'active', 'operator', ?, ?, ?, ?) RETURNING id`)
 		if err != nil {
 			return fmt.Errorf("add subscribers: %w", err)
 		}
@@ -43,11 +43,10 @@ func (s *Store) AddSubscribersForTest(ctx context.Context, addresses []string, c
 			if err != nil {
 				return err
 			}
-			res, err := ins.ExecContext(ctx, a, addressKey(SubscriberEmail, a), salt, now, now, now)
-			if err != nil {
+			var id int64
+			if err := ins.QueryRowContext(ctx, a, addressKey(SubscriberEmail, a), salt, now, now, now).Scan(&id); err != nil {
 				return fmt.Errorf("add subscriber %s: %w", a, err)
 			}
-			id, _ := res.LastInsertId()
 			for _, c := range comps {
 				if _, err := comp.ExecContext(ctx, c, id); err != nil {
 					return fmt.Errorf("add subscriber %s: %w", a, err)

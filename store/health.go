@@ -37,7 +37,7 @@ func busy(ctx context.Context, err error) bool {
 			return ctx.Err() != nil
 		}
 	}
-	return errors.Is(err, context.DeadlineExceeded)
+	return postgresBusy(err) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // Problems a store can have that an operator must act on. Each is a value
@@ -152,6 +152,10 @@ func (s *Store) noteWrite(err error) {
 		s.setProblem(ProblemUnwritable, "")
 		return
 	}
+	if s.pg {
+		s.notePostgresWrite(err)
+		return
+	}
 	var se sqlite3.Error
 	if !errors.As(err, &se) {
 		return
@@ -171,6 +175,9 @@ func (s *Store) noteWrite(err error) {
 // time it finds the file lost, it copies what the open database still holds
 // next to the path (<path>.saved-<time>) for the operator to put back.
 func (s *Store) CheckFile(ctx context.Context) error {
+	if s.pg {
+		return nil // no file: the server keeps the database
+	}
 	cur, err := identOf(s.path)
 	h := &s.health
 	h.mu.Lock()

@@ -83,8 +83,9 @@ func (s *Store) startRun(ctx context.Context) (int64, error) {
 }
 
 func (s *Store) touchRun(ctx context.Context, id int64) error {
+	now := s.clock.Now().UnixMilli()
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE daemon_runs SET last_seen_ms = max(last_seen_ms, ?) WHERE id = ?`, s.clock.Now().UnixMilli(), id)
+		_, err := tx.ExecContext(ctx, `UPDATE daemon_runs SET last_seen_ms = CASE WHEN last_seen_ms > ? THEN last_seen_ms ELSE ? END WHERE id = ?`, now, now, id)
 		return err
 	})
 	if err != nil {
@@ -96,7 +97,7 @@ func (s *Store) touchRun(ctx context.Context, id int64) error {
 func (s *Store) stopRun(ctx context.Context, id int64) error {
 	now := s.clock.Now().UnixMilli()
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE daemon_runs SET last_seen_ms = max(last_seen_ms, ?), stopped_ms = ? WHERE id = ?`, now, now, id)
+		_, err := tx.ExecContext(ctx, `UPDATE daemon_runs SET last_seen_ms = CASE WHEN last_seen_ms > ? THEN last_seen_ms ELSE ? END, stopped_ms = ? WHERE id = ?`, now, now, now, id)
 		return err
 	})
 	s.runID.CompareAndSwap(id, 0)

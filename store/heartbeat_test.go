@@ -17,127 +17,130 @@ import (
 // last heartbeat and the restart is no data — not counted as uptime, not
 // as downtime.
 func TestCoverageCrashGapIsNoData(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "probed.db")
-	fc := clock.NewFake(t0)
-	s1, _, _ := testStore(t, Options{Path: path, Clock: fc})
-	id, err := s1.startRun(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := func(s *Store, at time.Time, ok bool) {
-		t.Helper()
-		if err := s.Record(ctx, probes.Result{Probe: "ocsp", Kind: "ocsp", Component: "ocsp", Location: "l", Start: at, Duration: time.Second, Success: ok}); err != nil {
+	eachBackend(t, func(t *testing.T, db where) {
+		ctx := context.Background()
+		fc := clock.NewFake(t0)
+		s1, _, _ := testStore(t, db.opts(Options{Clock: fc}))
+		id, err := s1.startRun(ctx)
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	for m := range 10 {
-		fc.Set(t0.Add(time.Duration(m) * time.Minute))
-		rec(s1, fc.Now(), true)
-		if err := s1.touchRun(ctx, id); err != nil {
+		rec := func(s *Store, at time.Time, ok bool) {
+			t.Helper()
+			if err := s.Record(ctx, probes.Result{Probe: "ocsp", Kind: "ocsp", Component: "ocsp", Location: "l", Start: at, Duration: time.Second, Success: ok}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for m := range 10 {
+			fc.Set(t0.Add(time.Duration(m) * time.Minute))
+			rec(s1, fc.Now(), true)
+			if err := s1.touchRun(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		lastSeen := fc.Now() // t0+9m
+		fc.Advance(20 * time.Second)
+		rec(s1, fc.Now(), true) // run after the last heartbeat, then the crash
+		// The crash: the process dies without stopping its heartbeat.
+		mustFlush(t, s1)
+		s1.runID.Store(0)
+		if err := s1.Close(); err != nil {
 			t.Fatal(err)
 		}
-	}
-	lastSeen := fc.Now() // t0+9m
-	fc.Advance(20 * time.Second)
-	rec(s1, fc.Now(), true) // run after the last heartbeat, then the crash
-	// The crash: the process dies without stopping its heartbeat.
-	mustFlush(t, s1)
-	s1.runID.Store(0)
-	if err := s1.Close(); err != nil {
-		t.Fatal(err)
-	}
 
-	restart := t0.Add(70 * time.Minute)
-	fc.Set(restart)
-	s2, _, _ := testStore(t, Options{Path: path, Clock: fc})
-	id2, err := s2.startRun(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for m := range 20 {
-		fc.Set(restart.Add(time.Duration(m) * time.Minute))
-		rec(s2, fc.Now(), m%2 == 0)
-		if err := s2.touchRun(ctx, id2); err != nil {
+		restart := t0.Add(70 * time.Minute)
+		fc.Set(restart)
+		s2, _, _ := testStore(t, db.opts(Options{Clock: fc}))
+		id2, err := s2.startRun(ctx)
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	mustFlush(t, s2)
-	now := fc.Now() // restart+19m
+		for m := range 20 {
+			fc.Set(restart.Add(time.Duration(m) * time.Minute))
+			rec(s2, fc.Now(), m%2 == 0)
+			if err := s2.touchRun(ctx, id2); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mustFlush(t, s2)
+		now := fc.Now() // restart+19m
 
-	cov, err := s2.Coverage(ctx, t0.Add(-time.Hour), t0.Add(3*time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []Interval{{t0, lastSeen}, {restart, now}}
-	if len(cov) != 2 || !cov[0].Start.Equal(want[0].Start) || !cov[0].End.Equal(want[0].End) || !cov[1].Start.Equal(want[1].Start) || !cov[1].End.Equal(want[1].End) {
-		t.Fatalf("coverage = %v, want %v", cov, want)
-	}
-	// The running process's interval reaches now, not its last beat.
-	fc.Advance(10 * time.Second)
-	cov, _ = s2.Coverage(ctx, t0, t0.Add(3*time.Hour))
-	if got := cov[len(cov)-1].End; !got.Equal(fc.Now()) {
-		t.Errorf("live interval ends %s, want now %s", got, fc.Now())
-	}
+		cov, err := s2.Coverage(ctx, t0.Add(-time.Hour), t0.Add(3*time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []Interval{{t0, lastSeen}, {restart, now}}
+		if len(cov) != 2 || !cov[0].Start.Equal(want[0].Start) || !cov[0].End.Equal(want[0].End) || !cov[1].Start.Equal(want[1].Start) || !cov[1].End.Equal(want[1].End) {
+			t.Fatalf("coverage = %v, want %v", cov, want)
+		}
+		// The running process's interval reaches now, not its last beat.
+		fc.Advance(10 * time.Second)
+		cov, _ = s2.Coverage(ctx, t0, t0.Add(3*time.Hour))
+		if got := cov[len(cov)-1].End; !got.Equal(fc.Now()) {
+			t.Errorf("live interval ends %s, want now %s", got, fc.Now())
+		}
 
-	up, err := s2.ProbeUptime(ctx, "ocsp", t0, t0.Add(2*time.Hour), 30*time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// [t0, +30m): 11 runs, 9m of coverage; [+30m, +60m): no runs, no
-	// coverage: no data, not downtime; [+60m, +90m): 20 runs, 10 ok.
-	if up[0].Runs != 11 || up[0].Successes != 11 || up[0].Covered != 9*time.Minute {
-		t.Errorf("before the crash: %+v", up[0])
-	}
-	if _, ok := up[1].Ratio(); ok || up[1].Covered != 0 {
-		t.Errorf("while down: %+v, want no runs and no coverage", up[1])
-	}
-	if r, ok := up[2].Ratio(); !ok || r != 0.5 || up[2].Covered != 19*time.Minute+10*time.Second {
-		t.Errorf("after the restart: %+v (ratio %v)", up[2], r)
-	}
+		up, err := s2.ProbeUptime(ctx, "ocsp", t0, t0.Add(2*time.Hour), 30*time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// [t0, +30m): 11 runs, 9m of coverage; [+30m, +60m): no runs, no
+		// coverage: no data, not downtime; [+60m, +90m): 20 runs, 10 ok.
+		if up[0].Runs != 11 || up[0].Successes != 11 || up[0].Covered != 9*time.Minute {
+			t.Errorf("before the crash: %+v", up[0])
+		}
+		if _, ok := up[1].Ratio(); ok || up[1].Covered != 0 {
+			t.Errorf("while down: %+v, want no runs and no coverage", up[1])
+		}
+		if r, ok := up[2].Ratio(); !ok || r != 0.5 || up[2].Covered != 19*time.Minute+10*time.Second {
+			t.Errorf("after the restart: %+v (ratio %v)", up[2], r)
+		}
 
-	// A clean stop closes the interval where it stopped.
-	if err := s2.stopRun(ctx, id2); err != nil {
-		t.Fatal(err)
-	}
-	stopped := fc.Now()
-	fc.Advance(time.Hour)
-	cov, _ = s2.Coverage(ctx, t0, t0.Add(5*time.Hour))
-	if got := cov[len(cov)-1].End; !got.Equal(stopped) {
-		t.Errorf("stopped interval ends %s, want %s", got, stopped)
-	}
+		// A clean stop closes the interval where it stopped.
+		if err := s2.stopRun(ctx, id2); err != nil {
+			t.Fatal(err)
+		}
+		stopped := fc.Now()
+		fc.Advance(time.Hour)
+		cov, _ = s2.Coverage(ctx, t0, t0.Add(5*time.Hour))
+		if got := cov[len(cov)-1].End; !got.Equal(stopped) {
+			t.Errorf("stopped interval ends %s, want %s", got, stopped)
+		}
+	})
 }
 
 // The Heartbeat loop opens an interval, beats, and closes it cleanly when
 // its context ends.
 func TestHeartbeatLoop(t *testing.T) {
-	s, fc, _ := testStore(t, Options{})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Heartbeat(ctx, time.Millisecond) }()
-	waitFor(t, "the interval to open", func() bool { return s.runID.Load() != 0 })
-	fc.Advance(time.Minute)
-	waitFor(t, "a beat", func() bool {
-		return count(t, s, `SELECT count(*) FROM daemon_runs WHERE last_seen_ms = ?`, fc.Now().UnixMilli()) == 1
+	eachBackend(t, func(t *testing.T, db where) {
+		s, fc, _ := testStore(t, db.opts(Options{}))
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- s.Heartbeat(ctx, time.Millisecond) }()
+		waitFor(t, "the interval to open", func() bool { return s.runID.Load() != 0 })
+		fc.Advance(time.Minute)
+		waitFor(t, "a beat", func() bool {
+			return count(t, s, `SELECT count(*) FROM daemon_runs WHERE last_seen_ms = ?`, fc.Now().UnixMilli()) == 1
+		})
+		fc.Advance(time.Minute)
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if n := count(t, s, `SELECT count(*) FROM daemon_runs WHERE started_ms = ? AND stopped_ms = ?`, t0.UnixMilli(), fc.Now().UnixMilli()); n != 1 {
+			t.Error("the interval was not closed at the stop")
+		}
+		// Close stops a running heartbeat and closes its interval first.
+		go func() { done <- s.Heartbeat(context.Background(), time.Hour) }()
+		waitFor(t, "a second interval", func() bool { return s.runID.Load() != 0 })
+		fc.Advance(time.Minute)
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
 	})
-	fc.Advance(time.Minute)
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if n := count(t, s, `SELECT count(*) FROM daemon_runs WHERE started_ms = ? AND stopped_ms = ?`, t0.UnixMilli(), fc.Now().UnixMilli()); n != 1 {
-		t.Error("the interval was not closed at the stop")
-	}
-	// Close stops a running heartbeat and closes its interval first.
-	go func() { done <- s.Heartbeat(context.Background(), time.Hour) }()
-	waitFor(t, "a second interval", func() bool { return s.runID.Load() != 0 })
-	fc.Advance(time.Minute)
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
 }
 
 // syncBuffer is a log sink tests can read while the store writes to it.

@@ -240,7 +240,7 @@ func (s *Store) rollupHours(ctx context.Context, ids []int64, rep *HousekeepingR
 			if !live {
 				return nil
 			}
-			_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO dirty_days (day) VALUES (?)`, floorDiv(m.hour, 24))
+			_, err := tx.ExecContext(ctx, `INSERT INTO dirty_days (day) VALUES (?) ON CONFLICT DO NOTHING`, floorDiv(m.hour, 24))
 			return err
 		})
 		if err != nil {

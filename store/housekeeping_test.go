@@ -197,7 +197,7 @@ func dump(t *testing.T, s *Store) string {
 	var b strings.Builder
 	for _, q := range []string{
 		`SELECT series, at_ms, duration_us, success, COALESCE(failed, '') FROM results ORDER BY series, at_ms`,
-		`SELECT series, hour, hex(data), 0, '' FROM results_packed ORDER BY series, hour`,
+		`SELECT series, hour, data, 0, '' FROM results_packed ORDER BY series, hour`,
 		`SELECT series, hour, runs, successes, duration_sum_us || '/' || duration_max_us FROM rollup_hour ORDER BY series, hour`,
 		`SELECT series, day, runs, successes, duration_sum_us || '/' || duration_max_us FROM rollup_day ORDER BY series, day`,
 	} {
@@ -232,173 +232,183 @@ func count(t *testing.T, s *Store, q string, args ...any) int64 {
 // loses nothing, and a repeated or forced re-run of the housekeeping — even
 // with the same results recorded twice — changes nothing.
 func TestRollupsEqualRaw(t *testing.T) {
-	for seed := range uint64(4) {
-		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
-			rng := rand.New(rand.NewPCG(seed, 42))
-			s, fc, reg := testStore(t, Options{BatchSize: 1 + rng.IntN(500)})
-			nprobes := 3 + rng.IntN(3)
-			start := t0.Add(time.Duration(rng.Int64N(int64(24 * time.Hour))))
-			end := start.Add(36*time.Hour + time.Duration(rng.Int64N(int64(36*time.Hour))))
-			rs := genResults(rng, nprobes, start, end)
-			feed(t, s, rng, rs, fc.Set)
-			fc.Set(end.Add(26 * time.Hour))
-			mustHousekeep(t, s)
+	eachBackend(t, func(t *testing.T, db where) {
+		for seed := range uint64(4) {
+			t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+				rng := rand.New(rand.NewPCG(seed, 42))
+				s, fc, reg := testStore(t, db.fresh(t).opts(Options{BatchSize: 1 + rng.IntN(500)}))
+				nprobes := 3 + rng.IntN(3)
+				start := t0.Add(time.Duration(rng.Int64N(int64(24 * time.Hour))))
+				end := start.Add(36*time.Hour + time.Duration(rng.Int64N(int64(36*time.Hour))))
+				rs := genResults(rng, nprobes, start, end)
+				feed(t, s, rng, rs, fc.Set)
+				fc.Set(end.Add(26 * time.Hour))
+				mustHousekeep(t, s)
 
-			all := func(int64) bool { return true }
-			compareRollups(t, "hourly rollup", readRollups(t, s, "rollup_hour", "hour"), expectedRollups(rs, hourMs, all))
-			compareRollups(t, "daily rollup", readRollups(t, s, "rollup_day", "day"), expectedRollups(rs, dayMs, all))
-			compareResults(t, allResults(t, s, nprobes), expectResults(rs, func(probes.Result) bool { return true }))
-			if n := count(t, s, `SELECT count(*) FROM results WHERE failed IS NULL`); n != 0 {
-				t.Errorf("%d results without failed checks left unpacked", n)
-			}
-			if n := count(t, s, `SELECT count(*) FROM results_packed`); n == 0 {
-				t.Error("nothing was packed")
-			}
-			if n := count(t, s, `SELECT (SELECT count(*) FROM dirty_hours) + (SELECT count(*) FROM dirty_days)`); n != 0 {
-				t.Errorf("%d dirty marks left", n)
-			}
-			if got := testutil.ToFloat64(s.m.hoursRolled); got == 0 {
-				t.Error("probed_store_rollup_hours_total did not move")
-			}
-			_ = reg
+				all := func(int64) bool { return true }
+				compareRollups(t, "hourly rollup", readRollups(t, s, "rollup_hour", "hour"), expectedRollups(rs, hourMs, all))
+				compareRollups(t, "daily rollup", readRollups(t, s, "rollup_day", "day"), expectedRollups(rs, dayMs, all))
+				compareResults(t, allResults(t, s, nprobes), expectResults(rs, func(probes.Result) bool { return true }))
+				if n := count(t, s, `SELECT count(*) FROM results WHERE failed IS NULL`); n != 0 {
+					t.Errorf("%d results without failed checks left unpacked", n)
+				}
+				if n := count(t, s, `SELECT count(*) FROM results_packed`); n == 0 {
+					t.Error("nothing was packed")
+				}
+				if n := count(t, s, `SELECT (SELECT count(*) FROM dirty_hours) + (SELECT count(*) FROM dirty_days)`); n != 0 {
+					t.Errorf("%d dirty marks left", n)
+				}
+				if got := testutil.ToFloat64(s.m.hoursRolled); got == 0 {
+					t.Error("probed_store_rollup_hours_total did not move")
+				}
+				_ = reg
 
-			before := dump(t, s)
-			if rep := mustHousekeep(t, s); rep.HoursRolledUp != 0 || rep.DaysRolledUp != 0 {
-				t.Errorf("a second pass with nothing new did work: %+v", rep)
-			}
-			if after := dump(t, s); after != before {
-				t.Error("a second pass changed the tables")
-			}
-			// Force every hour to be recomputed, with part of the results
-			// recorded a second time (as a retried batch would).
-			for _, r := range rs[:len(rs)/3] {
-				if err := s.Record(context.Background(), r); err != nil {
+				before := dump(t, s)
+				if rep := mustHousekeep(t, s); rep.HoursRolledUp != 0 || rep.DaysRolledUp != 0 {
+					t.Errorf("a second pass with nothing new did work: %+v", rep)
+				}
+				if after := dump(t, s); after != before {
+					t.Error("a second pass changed the tables")
+				}
+				// Force every hour to be recomputed, with part of the results
+				// recorded a second time (as a retried batch would).
+				for _, r := range rs[:len(rs)/3] {
+					if err := s.Record(context.Background(), r); err != nil {
+						t.Fatal(err)
+					}
+				}
+				mustFlush(t, s)
+				if _, err := s.w.Exec(`INSERT INTO dirty_hours (hour, gen) SELECT DISTINCT hour, 1 FROM rollup_hour WHERE true ON CONFLICT DO NOTHING`); err != nil {
 					t.Fatal(err)
 				}
-			}
-			mustFlush(t, s)
-			if _, err := s.w.Exec(`INSERT OR IGNORE INTO dirty_hours (hour, gen) SELECT DISTINCT hour, 1 FROM rollup_hour`); err != nil {
-				t.Fatal(err)
-			}
-			if rep := mustHousekeep(t, s); rep.HoursRolledUp == 0 || rep.DaysRolledUp == 0 {
-				t.Errorf("forced recomputation did nothing: %+v", rep)
-			}
-			if after := dump(t, s); after != before {
-				t.Error("recomputing the rollups (with duplicates recorded) changed them")
-			}
-		})
-	}
+				if rep := mustHousekeep(t, s); rep.HoursRolledUp == 0 || rep.DaysRolledUp == 0 {
+					t.Errorf("forced recomputation did nothing: %+v", rep)
+				}
+				if after := dump(t, s); after != before {
+					t.Error("recomputing the rollups (with duplicates recorded) changed them")
+				}
+			})
+		}
+	})
 }
 
 // Retention deletes exactly the raw results of hours wholly older than
 // storage.retention (their rollups stay), and exactly the rollups older
 // than storage.rollup_retention.
 func TestRetentionDeletesWhatItShould(t *testing.T) {
-	rng := rand.New(rand.NewPCG(7, 7))
-	s, fc, _ := testStore(t, Options{Retention: 2 * 24 * time.Hour, RollupRetention: 4 * 24 * time.Hour})
-	const nprobes = 3
-	rs := genResults(rng, nprobes, t0, t0.Add(7*24*time.Hour))
-	feed(t, s, rng, rs, fc.Set)
+	eachBackend(t, func(t *testing.T, db where) {
+		rng := rand.New(rand.NewPCG(7, 7))
+		s, fc, _ := testStore(t, db.opts(Options{Retention: 2 * 24 * time.Hour, RollupRetention: 4 * 24 * time.Hour}))
+		const nprobes = 3
+		rs := genResults(rng, nprobes, t0, t0.Add(7*24*time.Hour))
+		feed(t, s, rng, rs, fc.Set)
 
-	check := func(now time.Time) {
-		t.Helper()
-		fc.Set(now)
-		mustHousekeep(t, s)
-		n := now.UnixMilli()
-		rawCut := floorDiv(n-2*dayMs, hourMs)
-		hourCut, dayCut := floorDiv(n-4*dayMs, hourMs), floorDiv(n-4*dayMs, dayMs)
-		closed := floorDiv(n-rollupGrace.Milliseconds(), hourMs)
-		compareResults(t, allResults(t, s, nprobes), expectResults(rs, func(r probes.Result) bool {
-			return floorDiv(r.Start.UnixMilli(), hourMs) >= rawCut
-		}))
-		compareRollups(t, "hourly rollup", readRollups(t, s, "rollup_hour", "hour"),
-			expectedRollups(rs, hourMs, func(h int64) bool { return h >= hourCut && h < closed }))
-		compareRollups(t, "daily rollup", readRollups(t, s, "rollup_day", "day"),
-			expectedRollups(rs, dayMs, func(d int64) bool { return d >= dayCut && (d+1)*24 <= closed }))
-	}
-	// (feed's clock ends up to 3h past the last start: late arrivals)
-	check(t0.Add(7*24*time.Hour + 3*time.Hour + 30*time.Minute))
-	check(t0.Add(7*24*time.Hour + 13*time.Hour + 5*time.Minute))
-	check(t0.Add(9*24*time.Hour + 59*time.Minute))
-	for _, table := range []string{"results", "results_packed", "rollup_hour", "rollup_day"} {
-		if testutil.ToFloat64(s.m.deleted.WithLabelValues(table)) == 0 {
-			t.Errorf("probed_store_retention_deleted_rows_total{table=%q} is 0", table)
+		check := func(now time.Time) {
+			t.Helper()
+			fc.Set(now)
+			mustHousekeep(t, s)
+			n := now.UnixMilli()
+			rawCut := floorDiv(n-2*dayMs, hourMs)
+			hourCut, dayCut := floorDiv(n-4*dayMs, hourMs), floorDiv(n-4*dayMs, dayMs)
+			closed := floorDiv(n-rollupGrace.Milliseconds(), hourMs)
+			compareResults(t, allResults(t, s, nprobes), expectResults(rs, func(r probes.Result) bool {
+				return floorDiv(r.Start.UnixMilli(), hourMs) >= rawCut
+			}))
+			compareRollups(t, "hourly rollup", readRollups(t, s, "rollup_hour", "hour"),
+				expectedRollups(rs, hourMs, func(h int64) bool { return h >= hourCut && h < closed }))
+			compareRollups(t, "daily rollup", readRollups(t, s, "rollup_day", "day"),
+				expectedRollups(rs, dayMs, func(d int64) bool { return d >= dayCut && (d+1)*24 <= closed }))
 		}
-	}
-	// Long after everything expired, nothing is left.
-	check(t0.Add(30 * 24 * time.Hour))
-	if n := count(t, s, `SELECT (SELECT count(*) FROM results) + (SELECT count(*) FROM results_packed) + (SELECT count(*) FROM rollup_hour) + (SELECT count(*) FROM rollup_day)`); n != 0 {
-		t.Errorf("%d rows left after every retention passed", n)
-	}
+		// (feed's clock ends up to 3h past the last start: late arrivals)
+		check(t0.Add(7*24*time.Hour + 3*time.Hour + 30*time.Minute))
+		check(t0.Add(7*24*time.Hour + 13*time.Hour + 5*time.Minute))
+		check(t0.Add(9*24*time.Hour + 59*time.Minute))
+		for _, table := range []string{"results", "results_packed", "rollup_hour", "rollup_day"} {
+			if testutil.ToFloat64(s.m.deleted.WithLabelValues(table)) == 0 {
+				t.Errorf("probed_store_retention_deleted_rows_total{table=%q} is 0", table)
+			}
+		}
+		// Long after everything expired, nothing is left.
+		check(t0.Add(30 * 24 * time.Hour))
+		if n := count(t, s, `SELECT (SELECT count(*) FROM results) + (SELECT count(*) FROM results_packed) + (SELECT count(*) FROM rollup_hour) + (SELECT count(*) FROM rollup_day)`); n != 0 {
+			t.Errorf("%d rows left after every retention passed", n)
+		}
+	})
 }
 
 // Raw results are deleted only once rolled up: after a long stop, the
 // first pass rolls the backlog up before it prunes it, so the rollups
 // still count every run.
 func TestRetentionAfterLongStopKeepsRollups(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 3))
-	s, fc, _ := testStore(t, Options{Retention: 24 * time.Hour})
-	rs := genResults(rng, 2, t0, t0.Add(3*24*time.Hour))
-	for _, r := range rs {
-		if err := s.Record(context.Background(), r); err != nil {
-			t.Fatal(err)
+	eachBackend(t, func(t *testing.T, db where) {
+		rng := rand.New(rand.NewPCG(3, 3))
+		s, fc, _ := testStore(t, db.opts(Options{Retention: 24 * time.Hour}))
+		rs := genResults(rng, 2, t0, t0.Add(3*24*time.Hour))
+		for _, r := range rs {
+			if err := s.Record(context.Background(), r); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	mustFlush(t, s)
-	fc.Set(t0.Add(20 * 24 * time.Hour))
-	rep := mustHousekeep(t, s)
-	if rep.Deleted["results_packed"] == 0 {
-		t.Errorf("nothing pruned after the stop: %+v", rep)
-	}
-	compareRollups(t, "hourly rollup", readRollups(t, s, "rollup_hour", "hour"), expectedRollups(rs, hourMs, func(int64) bool { return true }))
-	if got := allResults(t, s, 2); len(got) != 0 {
-		t.Errorf("%d raw results older than the retention kept", len(got))
-	}
+		mustFlush(t, s)
+		fc.Set(t0.Add(20 * 24 * time.Hour))
+		rep := mustHousekeep(t, s)
+		if rep.Deleted["results_packed"] == 0 {
+			t.Errorf("nothing pruned after the stop: %+v", rep)
+		}
+		compareRollups(t, "hourly rollup", readRollups(t, s, "rollup_hour", "hour"), expectedRollups(rs, hourMs, func(int64) bool { return true }))
+		if got := allResults(t, s, 2); len(got) != 0 {
+			t.Errorf("%d raw results older than the retention kept", len(got))
+		}
+	})
 }
 
 // Many series: the housekeeping works through them 64 at a time.
 func TestHousekeepingManySeries(t *testing.T) {
-	s, fc, _ := testStore(t, Options{})
-	var rs []probes.Result
-	for p := range 150 {
-		for i := range 10 {
-			rs = append(rs, probes.Result{Probe: fmt.Sprint("p", p), Kind: "http", Component: "c", Location: "l",
-				Start: t0.Add(time.Duration(i) * 7 * time.Minute), Duration: time.Duration(p) * time.Millisecond, Success: i%3 != 0})
+	eachBackend(t, func(t *testing.T, db where) {
+		s, fc, _ := testStore(t, db.opts(Options{}))
+		var rs []probes.Result
+		for p := range 150 {
+			for i := range 10 {
+				rs = append(rs, probes.Result{Probe: fmt.Sprint("p", p), Kind: "http", Component: "c", Location: "l",
+					Start: t0.Add(time.Duration(i) * 7 * time.Minute), Duration: time.Duration(p) * time.Millisecond, Success: i%3 != 0})
+			}
 		}
-	}
-	for _, r := range rs {
-		if err := s.Record(context.Background(), r); err != nil {
-			t.Fatal(err)
+		for _, r := range rs {
+			if err := s.Record(context.Background(), r); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	mustFlush(t, s)
-	fc.Set(t0.Add(25 * time.Hour))
-	mustHousekeep(t, s)
-	compareRollups(t, "hourly rollup", readRollups(t, s, "rollup_hour", "hour"), expectedRollups(rs, hourMs, func(int64) bool { return true }))
-	compareRollups(t, "daily rollup", readRollups(t, s, "rollup_day", "day"), expectedRollups(rs, dayMs, func(int64) bool { return true }))
+		mustFlush(t, s)
+		fc.Set(t0.Add(25 * time.Hour))
+		mustHousekeep(t, s)
+		compareRollups(t, "hourly rollup", readRollups(t, s, "rollup_hour", "hour"), expectedRollups(rs, hourMs, func(int64) bool { return true }))
+		compareRollups(t, "daily rollup", readRollups(t, s, "rollup_day", "day"), expectedRollups(rs, dayMs, func(int64) bool { return true }))
+	})
 }
 
 // The loop runs passes until its context ends, and Close stops it too.
 func TestHousekeepLoop(t *testing.T) {
-	s, _, _ := testStore(t, Options{})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Housekeep(ctx, time.Millisecond) }()
-	waitFor(t, "two housekeeping passes", func() bool { return testutil.ToFloat64(s.m.hkRuns.WithLabelValues("success")) >= 2 })
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("Housekeep returned %v after its context ended, want nil", err)
-	}
-	passes := testutil.ToFloat64(s.m.hkRuns.WithLabelValues("success"))
-	go func() { done <- s.Housekeep(context.Background(), time.Hour) }()
-	waitFor(t, "one more pass", func() bool { return testutil.ToFloat64(s.m.hkRuns.WithLabelValues("success")) > passes })
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-done; err != nil {
-		t.Fatalf("Housekeep returned %v at Close, want nil", err)
-	}
-	if err := s.Housekeep(context.Background(), time.Hour); err == nil {
-		t.Fatal("Housekeep on a closed store: no error")
-	}
+	eachBackend(t, func(t *testing.T, db where) {
+		s, _, _ := testStore(t, db.opts(Options{}))
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- s.Housekeep(ctx, time.Millisecond) }()
+		waitFor(t, "two housekeeping passes", func() bool { return testutil.ToFloat64(s.m.hkRuns.WithLabelValues("success")) >= 2 })
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("Housekeep returned %v after its context ended, want nil", err)
+		}
+		passes := testutil.ToFloat64(s.m.hkRuns.WithLabelValues("success"))
+		go func() { done <- s.Housekeep(context.Background(), time.Hour) }()
+		waitFor(t, "one more pass", func() bool { return testutil.ToFloat64(s.m.hkRuns.WithLabelValues("success")) > passes })
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatalf("Housekeep returned %v at Close, want nil", err)
+		}
+		if err := s.Housekeep(context.Background(), time.Hour); err == nil {
+			t.Fatal("Housekeep on a closed store: no error")
+		}
+	})
 }

@@ -363,24 +363,23 @@ func (s *Store) CreateDraft(ctx context.Context, actor string, in status.NewInci
 	var id int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		now := s.clock.Now().UnixMilli()
-		res, err := tx.ExecContext(ctx, `INSERT INTO incidents (kind, state, status, impact, origin, created_ms, updated_ms)
-			VALUES ('incident', 'draft', ?, ?, ?, ?, ?)`, in.Status, in.Impact, in.Origin, now, now)
+		err := tx.QueryRowContext(ctx, `INSERT INTO incidents (kind, state, status, impact, origin, created_ms, updated_ms)
+			VALUES ('incident', 'draft', ?, ?, ?, ?, ?) RETURNING id`, in.Status, in.Impact, in.Origin, now, now).Scan(&id)
 		if err != nil {
 			return fmt.Errorf("create incident: %w", err)
 		}
-		id, _ = res.LastInsertId()
 		if err := setComponents(ctx, tx, id, in.Components); err != nil {
 			return err
 		}
 		if err := setIncidentText(ctx, tx, id, textTitle, in.Title); err != nil {
 			return err
 		}
-		res, err = tx.ExecContext(ctx, `INSERT INTO incident_updates (incident_id, status, created_ms, display_ms) VALUES (?, ?, ?, ?)`,
-			id, in.Status, now, now)
+		var uid int64
+		err = tx.QueryRowContext(ctx, `INSERT INTO incident_updates (incident_id, status, created_ms, display_ms) VALUES (?, ?, ?, ?) RETURNING id`,
+			id, in.Status, now, now).Scan(&uid)
 		if err != nil {
 			return fmt.Errorf("create incident: %w", err)
 		}
-		uid, _ := res.LastInsertId()
 		if err := setUpdateText(ctx, tx, uid, in.Body); err != nil {
 			return err
 		}
@@ -479,7 +478,9 @@ func addEvidence(ctx context.Context, tx *sql.Tx, id int64, ev []status.Evidence
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)
 			ON CONFLICT (incident_id, source, probe, location, check_name) DO UPDATE SET
 			  message = excluded.message, vals = excluded.vals, component = excluded.component,
-			  since_ms = MIN(since_ms, excluded.since_ms), last_ms = MAX(last_ms, excluded.last_ms), count = count + 1`,
+			  since_ms = CASE WHEN excluded.since_ms < incident_evidence.since_ms THEN excluded.since_ms ELSE incident_evidence.since_ms END,
+			  last_ms = CASE WHEN excluded.last_ms > incident_evidence.last_ms THEN excluded.last_ms ELSE incident_evidence.last_ms END,
+			  count = incident_evidence.count + 1`,
 			id, e.Component, e.Source, e.Probe, e.Location, e.Check, e.Message, e.Since.UnixMilli(), e.Last.UnixMilli(), string(vals))
 		if err != nil {
 			return fmt.Errorf("add evidence to %d: %w", id, err)
@@ -878,12 +879,9 @@ func (s *Store) insertUpdate(ctx context.Context, tx *sql.Tx, id int64, st strin
 	if err != nil {
 		return 0, fmt.Errorf("insert update: %w", err)
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO incident_updates (incident_id, status, created_ms, display_ms, notify, affected) VALUES (?, ?, ?, ?, ?, ?)`,
-		id, st, ms, ms, boolInt(notify), string(aj))
-	if err != nil {
-		return 0, fmt.Errorf("insert update of %d: %w", id, err)
-	}
-	uid, err := res.LastInsertId()
+	var uid int64
+	err = tx.QueryRowContext(ctx, `INSERT INTO incident_updates (incident_id, status, created_ms, display_ms, notify, affected) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+		id, st, ms, ms, boolInt(notify), string(aj)).Scan(&uid)
 	if err != nil {
 		return 0, fmt.Errorf("insert update of %d: %w", id, err)
 	}

@@ -38,13 +38,12 @@ func (s *Store) ScheduleMaintenance(ctx context.Context, actor string, in status
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		now := s.clock.Now()
 		ms := now.UnixMilli()
-		res, err := tx.ExecContext(ctx, `INSERT INTO incidents (kind, state, status, impact, origin, created_ms, updated_ms, published_ms, scheduled_for_ms, scheduled_until_ms)
-			VALUES ('maintenance', 'published', 'scheduled', 'maintenance', 'manual', ?, ?, ?, ?, ?)`,
-			ms, ms, ms, in.Start.UnixMilli(), in.End.UnixMilli())
+		err := tx.QueryRowContext(ctx, `INSERT INTO incidents (kind, state, status, impact, origin, created_ms, updated_ms, published_ms, scheduled_for_ms, scheduled_until_ms)
+			VALUES ('maintenance', 'published', 'scheduled', 'maintenance', 'manual', ?, ?, ?, ?, ?) RETURNING id`,
+			ms, ms, ms, in.Start.UnixMilli(), in.End.UnixMilli()).Scan(&id)
 		if err != nil {
 			return fmt.Errorf("schedule maintenance: %w", err)
 		}
-		id, _ = res.LastInsertId()
 		if err := setIncidentText(ctx, tx, id, textTitle, in.Title); err != nil {
 			return err
 		}
@@ -291,7 +290,7 @@ func (s *Store) NextMaintenanceChange(ctx context.Context, now time.Time) (time.
 	err := s.r.QueryRowContext(ctx, `SELECT MIN(t) FROM (
 		SELECT scheduled_for_ms AS t FROM incidents WHERE kind = 'maintenance' AND state = 'published' AND status = 'scheduled' AND scheduled_for_ms > ?
 		UNION ALL
-		SELECT scheduled_until_ms FROM incidents WHERE kind = 'maintenance' AND state = 'published' AND scheduled_until_ms > ?)`,
+		SELECT scheduled_until_ms FROM incidents WHERE kind = 'maintenance' AND state = 'published' AND scheduled_until_ms > ?) AS changes`,
 		now.UnixMilli(), now.UnixMilli()).Scan(&next)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("next maintenance change: %w", err)

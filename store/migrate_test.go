@@ -107,3 +107,36 @@ func TestPathWithQuestionMark(t *testing.T) {
 		t.Fatalf("no file at %s", path)
 	}
 }
+
+// PostgreSQL's migrations start at 0050, the schema SQLite has after its
+// 0050; every migration after it exists for both databases, with the same
+// number, so neither falls behind.
+func TestMigrationsHaveBothDialects(t *testing.T) {
+	numbers := func(dir string) map[string]bool {
+		entries, err := fs.ReadDir(migrations, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]bool{}
+		for _, e := range entries {
+			if num, _, ok := strings.Cut(e.Name(), "_"); ok && !e.IsDir() && num > "0050" {
+				out[num] = true
+			}
+		}
+		return out
+	}
+	sqlite, postgres := numbers("migrations"), numbers("migrations/postgres")
+	for n := range sqlite {
+		if !postgres[n] {
+			t.Errorf("migration %s exists for SQLite only: add migrations/postgres/%s_*.sql", n, n)
+		}
+	}
+	for n := range postgres {
+		if !sqlite[n] {
+			t.Errorf("migration %s exists for PostgreSQL only: add migrations/%s_*.sql", n, n)
+		}
+	}
+	if _, err := fs.Stat(migrations, "migrations/postgres/0050_schema.sql"); err != nil {
+		t.Errorf("PostgreSQL's base schema: %v", err)
+	}
+}

@@ -47,11 +47,12 @@ func (s *Store) FanOut(ctx context.Context, eventID int64, components []string) 
 	now := s.clock.Now().UnixMilli()
 	list, _ := json.Marshal(cleanComponents(components))
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO deliveries (kind, event, subscriber, channel, state, due_ms, created_ms)
-			SELECT DISTINCT 'event', ?, s.id, s.kind, 'pending', ?, ?
+		res, err := tx.ExecContext(ctx, `INSERT INTO deliveries (kind, event, subscriber, channel, state, due_ms, created_ms)
+			SELECT DISTINCT 'event', CAST(? AS BIGINT), s.id, s.kind, 'pending', CAST(? AS BIGINT), CAST(? AS BIGINT)
 			FROM subscriber_components sc JOIN subscribers s ON s.id = sc.subscriber
 			WHERE s.state = 'active' AND sc.component IN (SELECT value FROM json_each(?))
-			ORDER BY s.id`, eventID, now, now, string(list))
+			ORDER BY s.id
+			ON CONFLICT DO NOTHING`, eventID, now, now, string(list))
 		if err != nil {
 			return fmt.Errorf("fan out event %d: %w", eventID, err)
 		}
@@ -138,7 +139,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, lease, kind string, limit i
 			return nil
 		}
 		list, _ := json.Marshal(ids)
-		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET lease = ?, sending = 0, attempts = attempts + 1 WHERE id IN (SELECT value FROM json_each(?))`,
+		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET lease = ?, sending = 0, attempts = attempts + 1 WHERE id IN (SELECT CAST(value AS BIGINT) FROM json_each(?))`,
 			lease, string(list)); err != nil {
 			return fmt.Errorf("claim deliveries: %w", err)
 		}

@@ -165,7 +165,7 @@ func (s *Store) write(batch []run.Result) {
 			return
 		}
 		s.m.writeErrs.Inc()
-		if !transient(err) {
+		if !s.transient(err) {
 			// Probe states ride with every batch: one the database refuses
 			// must not make every batch fail.
 			if ws := s.takeStates(); len(ws) > 0 {
@@ -216,7 +216,8 @@ func (s *Store) writeBatch(ctx context.Context, batch []run.Result) error {
 		if err != nil {
 			return fmt.Errorf("write results: %w", err)
 		}
-		ins, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO results (series, at_ms, duration_us, success, failed) VALUES (?, ?, ?, ?, ?)`)
+		ins, err := tx.PrepareContext(ctx, `INSERT INTO results (series, at_ms, duration_us, success, failed) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (series, at_ms) DO UPDATE SET duration_us = excluded.duration_us, success = excluded.success, failed = excluded.failed`)
 		if err != nil {
 			return fmt.Errorf("write results: %w", err)
 		}
@@ -261,7 +262,7 @@ func (s *Store) writeBatch(ctx context.Context, batch []run.Result) error {
 }
 
 func markDirtyHour(ctx context.Context, tx *sql.Tx, h int64) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO dirty_hours (hour, gen) VALUES (?, 1) ON CONFLICT (hour) DO UPDATE SET gen = gen + 1`, h)
+	_, err := tx.ExecContext(ctx, `INSERT INTO dirty_hours (hour, gen) VALUES (?, 1) ON CONFLICT (hour) DO UPDATE SET gen = dirty_hours.gen + 1`, h)
 	return err
 }
 

@@ -189,19 +189,21 @@ func TestRefusedResultDroppedAlone(t *testing.T) {
 
 // After Close, Record and Flush fail with ErrClosed instead of panicking.
 func TestRecordAfterClose(t *testing.T) {
-	s, _, _ := testStore(t, Options{})
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Record(context.Background(), result("api", t0, true)); !errors.Is(err, ErrClosed) {
-		t.Errorf("Record after Close = %v, want ErrClosed", err)
-	}
-	if err := s.Flush(context.Background()); !errors.Is(err, ErrClosed) {
-		t.Errorf("Flush after Close = %v, want ErrClosed", err)
-	}
-	if err := s.Close(); err != nil {
-		t.Errorf("second Close = %v", err)
-	}
+	eachBackend(t, func(t *testing.T, db where) {
+		s, _, _ := testStore(t, db.opts(Options{}))
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Record(context.Background(), result("api", t0, true)); !errors.Is(err, ErrClosed) {
+			t.Errorf("Record after Close = %v, want ErrClosed", err)
+		}
+		if err := s.Flush(context.Background()); !errors.Is(err, ErrClosed) {
+			t.Errorf("Flush after Close = %v, want ErrClosed", err)
+		}
+		if err := s.Close(); err != nil {
+			t.Errorf("second Close = %v", err)
+		}
+	})
 }
 
 // A full queue pushes back on Record for RecordWait (or until its context
@@ -239,51 +241,52 @@ func TestFullQueue(t *testing.T) {
 // Everything survives a restart: packed hours, results with failed
 // checks, unpacked recent results, rollups, and the running intervals.
 func TestHistorySurvivesRestart(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "probed.db")
-	s, fc, _ := testStore(t, Options{Path: path})
-	id, err := s.startRun(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rs []probes.Result
-	for i := range 300 {
-		r := result("ocsp", t0.Add(time.Duration(i)*30*time.Second), i%9 != 0)
-		if !r.Success {
-			r.Checks = []probes.Check{{Name: "ocsp_next_update", Message: "nextUpdate passed"}}
-		}
-		rs = append(rs, r)
-		if err := s.Record(ctx, r); err != nil {
+	eachBackend(t, func(t *testing.T, db where) {
+		ctx := context.Background()
+		s, fc, _ := testStore(t, db.opts(Options{}))
+		id, err := s.startRun(ctx)
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	fc.Set(t0.Add(150 * time.Minute)) // two hours closed, the third not
-	mustFlush(t, s)
-	mustHousekeep(t, s)
-	if err := s.stopRun(ctx, id); err != nil {
-		t.Fatal(err)
-	}
-	before := dump(t, s)
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s2, _, _ := testStore(t, Options{Path: path, Clock: fc})
-	if after := dump(t, s2); after != before {
-		t.Error("tables differ after the restart")
-	}
-	compareResults(t, allResultsOf(t, s2, "ocsp"), expectResults(rs, func(probes.Result) bool { return true }))
-	up, err := s2.ProbeUptime(ctx, "ocsp", t0, t0.Add(3*time.Hour), time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, u := range up {
-		if w := bruteUptime(rs, "ocsp", u.From, u.To); u.Runs != w.Runs || u.Successes != w.Successes {
-			t.Errorf("uptime %s after restart = %d/%d, want %d/%d", u.From, u.Successes, u.Runs, w.Successes, w.Runs)
+		var rs []probes.Result
+		for i := range 300 {
+			r := result("ocsp", t0.Add(time.Duration(i)*30*time.Second), i%9 != 0)
+			if !r.Success {
+				r.Checks = []probes.Check{{Name: "ocsp_next_update", Message: "nextUpdate passed"}}
+			}
+			rs = append(rs, r)
+			if err := s.Record(ctx, r); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	if cov, err := s2.Coverage(ctx, t0, t0.Add(time.Hour*3)); err != nil || len(cov) != 1 || !cov[0].End.Equal(t0.Add(150*time.Minute)) {
-		t.Errorf("coverage after restart = %v, %v", cov, err)
-	}
+		fc.Set(t0.Add(150 * time.Minute)) // two hours closed, the third not
+		mustFlush(t, s)
+		mustHousekeep(t, s)
+		if err := s.stopRun(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		before := dump(t, s)
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		s2, _, _ := testStore(t, db.opts(Options{Clock: fc}))
+		if after := dump(t, s2); after != before {
+			t.Error("tables differ after the restart")
+		}
+		compareResults(t, allResultsOf(t, s2, "ocsp"), expectResults(rs, func(probes.Result) bool { return true }))
+		up, err := s2.ProbeUptime(ctx, "ocsp", t0, t0.Add(3*time.Hour), time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range up {
+			if w := bruteUptime(rs, "ocsp", u.From, u.To); u.Runs != w.Runs || u.Successes != w.Successes {
+				t.Errorf("uptime %s after restart = %d/%d, want %d/%d", u.From, u.Successes, u.Runs, w.Successes, w.Runs)
+			}
+		}
+		if cov, err := s2.Coverage(ctx, t0, t0.Add(time.Hour*3)); err != nil || len(cov) != 1 || !cov[0].End.Equal(t0.Add(150*time.Minute)) {
+			t.Errorf("coverage after restart = %v, %v", cov, err)
+		}
+	})
 }
 
 func allResultsOf(t *testing.T, s *Store, probe string) []probes.Result {
@@ -297,39 +300,41 @@ func allResultsOf(t *testing.T, s *Store, probe string) []probes.Result {
 
 // The store's metrics follow the Prometheus naming conventions.
 func TestMetricsLint(t *testing.T) {
-	s, _, reg := testStore(t, Options{})
-	if err := s.Record(context.Background(), result("api", t0, true)); err != nil {
-		t.Fatal(err)
-	}
-	mustFlush(t, s)
-	mustHousekeep(t, s)
-	problems, err := testutil.GatherAndLint(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range problems {
-		t.Errorf("%s: %s", p.Metric, p.Text)
-	}
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	have := map[string]bool{}
-	for _, mf := range mfs {
-		have[mf.GetName()] = true
-	}
-	for _, name := range []string{"probed_store_queue_length", "probed_store_size_bytes", "probed_store_results_written_total",
-		"probed_store_results_dropped_total", "probed_store_write_errors_total", "probed_store_batch_size",
-		"probed_store_housekeeping_runs_total", "probed_store_housekeeping_duration_seconds",
-		"probed_store_housekeeping_last_success_timestamp_seconds", "probed_store_rollups_total", "probed_store_retention_deleted_rows_total"} {
-		if !have[name] {
-			t.Errorf("metric %s missing", name)
+	eachBackend(t, func(t *testing.T, db where) {
+		s, _, reg := testStore(t, db.opts(Options{}))
+		if err := s.Record(context.Background(), result("api", t0, true)); err != nil {
+			t.Fatal(err)
 		}
-	}
-	if v := testutil.ToFloat64(s.m.written); v != 1 {
-		t.Errorf("probed_store_results_written_total = %v, want 1", v)
-	}
-	if size := s.SizeBytes(); size < 4096 {
-		t.Errorf("probed_store_size_bytes = %d, want the file's size", size)
-	}
+		mustFlush(t, s)
+		mustHousekeep(t, s)
+		problems, err := testutil.GatherAndLint(reg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range problems {
+			t.Errorf("%s: %s", p.Metric, p.Text)
+		}
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		have := map[string]bool{}
+		for _, mf := range mfs {
+			have[mf.GetName()] = true
+		}
+		for _, name := range []string{"probed_store_queue_length", "probed_store_size_bytes", "probed_store_results_written_total",
+			"probed_store_results_dropped_total", "probed_store_write_errors_total", "probed_store_batch_size",
+			"probed_store_housekeeping_runs_total", "probed_store_housekeeping_duration_seconds",
+			"probed_store_housekeeping_last_success_timestamp_seconds", "probed_store_rollups_total", "probed_store_retention_deleted_rows_total"} {
+			if !have[name] {
+				t.Errorf("metric %s missing", name)
+			}
+		}
+		if v := testutil.ToFloat64(s.m.written); v != 1 {
+			t.Errorf("probed_store_results_written_total = %v, want 1", v)
+		}
+		if size := s.SizeBytes(); size < 4096 {
+			t.Errorf("probed_store_size_bytes = %d, want the file's size", size)
+		}
+	})
 }

@@ -1,8 +1,11 @@
-// Package store keeps probed's history and state in SQLite: WAL, a busy
-// timeout, immediate write transactions, one writer connection fed by a
-// bounded queue of results written in batches, and numbered migrations that
-// fail loudly. Transactions begin and end only in this package's exported
-// methods.
+// Package store keeps probed's history and state in SQLite (the default: WAL,
+// a busy timeout, immediate write transactions) or PostgreSQL (Options.Driver
+// "postgres", through pgx): one writer connection fed by a bounded queue of
+// results written in batches, and numbered migrations that fail loudly
+// (migrations/ for SQLite, migrations/postgres/ for PostgreSQL, which starts
+// at SQLite's schema after 0050). The SQL is written once with ? placeholders
+// (postgres.go numbers them for pgx) and in the subset both databases read.
+// Transactions begin and end only in this package's exported methods.
 package store
 
 import (
@@ -29,7 +32,7 @@ import (
 	"github.com/probed/probed/internal/clock"
 )
 
-//go:embed migrations/*.sql
+//go:embed migrations/*.sql migrations/postgres/*.sql
 var migrations embed.FS
 
 // Defaults of the retention options, the same as config.DefaultStorage.
@@ -47,7 +50,11 @@ var ErrQueueFull = errors.New("store queue full for too long: result dropped")
 
 // Options configures a Store. The zero value of every field but Path is safe.
 type Options struct {
+	// Driver is the database: "sqlite" (the default: the file at Path) or
+	// "postgres" (the server at DSN).
+	Driver     string
 	Path       string
+	DSN        string
 	Clock      clock.Clock
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
@@ -80,7 +87,9 @@ type Options struct {
 
 // Store is the SQLite database behind probed.
 type Store struct {
-	path   string
+	path   string  // the SQLite file; "" on PostgreSQL
+	where  string  // the database for messages: the path, or the server and database (never the DSN)
+	pg     bool    // the database is PostgreSQL
 	w      *sql.DB // the one writer connection
 	r      *sql.DB // readers
 	clock  clock.Clock
@@ -137,8 +146,17 @@ type metrics struct {
 // Open opens (creating if needed) the database at opts.Path, applies the
 // migrations and starts the writer.
 func Open(ctx context.Context, opts Options) (*Store, error) {
-	if opts.Path == "" {
-		return nil, errors.New("open store: empty path")
+	switch opts.Driver {
+	case "", "sqlite":
+		if opts.Path == "" {
+			return nil, errors.New("open store: empty path")
+		}
+	case "postgres":
+		if opts.DSN == "" {
+			return nil, errors.New("open store: empty postgres DSN")
+		}
+	default:
+		return nil, fmt.Errorf("open store: unknown driver %q (sqlite or postgres)", opts.Driver)
 	}
 	if opts.Clock == nil {
 		opts.Clock = clock.Real{}
@@ -171,11 +189,18 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		opts.Registerer = prometheus.NewRegistry()
 	}
 	if opts.migrations == nil {
-		sub, err := fs.Sub(migrations, "migrations")
+		dir := "migrations"
+		if opts.Driver == "postgres" {
+			dir = "migrations/postgres"
+		}
+		sub, err := fs.Sub(migrations, dir)
 		if err != nil {
 			return nil, fmt.Errorf("open store: %w", err)
 		}
 		opts.migrations = sub
+	}
+	if opts.Driver == "postgres" {
+		return openPostgresStore(ctx, opts)
 	}
 	q := url.Values{}
 	q.Set("_journal_mode", "WAL")
@@ -221,7 +246,13 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		r.Close()
 		return nil, fmt.Errorf("open store %s: %w", opts.Path, err)
 	}
-	s := &Store{path: opts.Path, w: w, r: r, clock: opts.Clock, logger: opts.Logger,
+	return start(ctx, &Store{path: opts.Path, where: opts.Path, w: w, r: r, health: health{ident: ident}}, opts)
+}
+
+// start finishes opening s on its connections: migrations, metrics, the writer.
+func start(ctx context.Context, s *Store, opts Options) (*Store, error) {
+	w, r, ident := s.w, s.r, s.health.ident
+	*s = Store{path: s.path, where: s.where, pg: s.pg, w: w, r: r, clock: opts.Clock, logger: opts.Logger,
 		queue: make(chan queued, opts.QueueSize), closing: make(chan struct{}), abandon: make(chan struct{}),
 		done: make(chan struct{}), closeTimeout: opts.CloseTimeout, batch: opts.BatchSize, recordWait: opts.RecordWait, series: map[seriesKey]seriesInfo{}}
 	s.health.ident = ident
@@ -300,6 +331,15 @@ func (s *Store) register(reg prometheus.Registerer) {
 
 // SizeBytes is the size of the database file and its write-ahead log.
 func (s *Store) SizeBytes() int64 {
+	if s.pg {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		var n int64
+		if err := s.r.QueryRowContext(ctx, `SELECT pg_database_size(current_database())`).Scan(&n); err != nil {
+			return 0
+		}
+		return n
+	}
 	var n int64
 	for _, p := range []string{s.path, s.path + "-wal"} {
 		if fi, err := os.Stat(p); err == nil {
@@ -330,12 +370,12 @@ func (s *Store) Retention() (raw, rollup time.Duration) {
 // migrate applies the numbered migrations of fsys not applied yet, each in
 // its own transaction; any failure stops start-up with the file's name.
 func (s *Store) migrate(ctx context.Context, fsys fs.FS) error {
-	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_ms INTEGER NOT NULL)`); err != nil {
-		return fmt.Errorf("migrate %s: create schema_migrations: %w", s.path, err)
+	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_ms BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("migrate %s: create schema_migrations: %w", s.where, err)
 	}
 	entries, err := fs.ReadDir(fsys, ".")
 	if err != nil {
-		return fmt.Errorf("migrate %s: %w", s.path, err)
+		return fmt.Errorf("migrate %s: %w", s.where, err)
 	}
 	var names []string
 	for _, e := range entries {
@@ -347,7 +387,7 @@ func (s *Store) migrate(ctx context.Context, fsys fs.FS) error {
 	applied := map[int]string{}
 	rows, err := s.w.QueryContext(ctx, `SELECT version, name FROM schema_migrations`)
 	if err != nil {
-		return fmt.Errorf("migrate %s: read versions: %w", s.path, err)
+		return fmt.Errorf("migrate %s: read versions: %w", s.where, err)
 	}
 	for rows.Next() {
 		var v int
@@ -364,10 +404,10 @@ func (s *Store) migrate(ctx context.Context, fsys fs.FS) error {
 		num, _, ok := strings.Cut(name, "_")
 		v, err := strconv.Atoi(num)
 		if !ok || err != nil {
-			return fmt.Errorf("migrate %s: %s: name must start with a number and _", s.path, name)
+			return fmt.Errorf("migrate %s: %s: name must start with a number and _", s.where, name)
 		}
 		if prev, dup := seen[v]; dup {
-			return fmt.Errorf("migrate %s: %s and %s share number %d", s.path, prev, name, v)
+			return fmt.Errorf("migrate %s: %s and %s share number %d", s.where, prev, name, v)
 		}
 		seen[v] = name
 	}
@@ -375,7 +415,7 @@ func (s *Store) migrate(ctx context.Context, fsys fs.FS) error {
 	// know; running on it could corrupt what they changed.
 	for v, name := range applied {
 		if _, ok := seen[v]; !ok {
-			return fmt.Errorf("migrate %s: the database has migration %s, unknown to this probed (written by a newer version?)", s.path, name)
+			return fmt.Errorf("migrate %s: the database has migration %s, unknown to this probed (written by a newer version?)", s.where, name)
 		}
 	}
 	for _, name := range names {
@@ -385,7 +425,7 @@ func (s *Store) migrate(ctx context.Context, fsys fs.FS) error {
 		}
 		body, err := fs.ReadFile(fsys, name)
 		if err != nil {
-			return fmt.Errorf("migrate %s: %s: %w", s.path, name, err)
+			return fmt.Errorf("migrate %s: %s: %w", s.where, name, err)
 		}
 		err = s.tx(ctx, func(tx *sql.Tx) error {
 			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
@@ -395,7 +435,7 @@ func (s *Store) migrate(ctx context.Context, fsys fs.FS) error {
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("migrate %s: %s: %w", s.path, name, err)
+			return fmt.Errorf("migrate %s: %s: %w", s.where, name, err)
 		}
 		s.logger.Info("store migration applied", "migration", name)
 	}
@@ -421,7 +461,7 @@ func (s *Store) Close() error {
 		t.Stop()
 		var errs []error
 		if n := s.lost.Load(); n > 0 {
-			errs = append(errs, fmt.Errorf("close store %s: %d results could not be written", s.path, n))
+			errs = append(errs, fmt.Errorf("close store %s: %d results could not be written", s.where, n))
 		}
 		errs = append(errs, s.r.Close(), s.w.Close())
 		s.closeErr = errors.Join(errs...)
@@ -472,7 +512,10 @@ func (s *Store) txOnce(ctx context.Context, fn func(*sql.Tx) error) error {
 
 // transient tells a failure worth retrying (the database is locked, full,
 // or its disk failed) from one the database will refuse again.
-func transient(err error) bool {
+func (s *Store) transient(err error) bool {
+	if s.pg {
+		return postgresTransient(err)
+	}
 	var se sqlite3.Error
 	if !errors.As(err, &se) {
 		return true
@@ -483,4 +526,14 @@ func transient(err error) bool {
 		return true
 	}
 	return false
+}
+
+// isUniqueViolation tells that an insert broke a UNIQUE constraint, on
+// either database.
+func isUniqueViolation(err error) bool {
+	var se sqlite3.Error
+	if errors.As(err, &se) {
+		return se.ExtendedCode == sqlite3.ErrConstraintUnique || se.ExtendedCode == sqlite3.ErrConstraintPrimaryKey
+	}
+	return isPostgresUniqueViolation(err)
 }

@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
-	"path/filepath"
+	"fmt"
+	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,65 +18,101 @@ var (
 )
 
 func TestResultsSurviveReopen(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "probed.db")
-	s, err := Open(ctx, Options{Path: path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	start := time.UnixMilli(1_700_000_000_000)
-	fail := probes.Result{Probe: "ocsp", Kind: "ocsp", Component: "ocsp", Location: "tokyo-1", Start: start, Duration: 1500 * time.Millisecond,
-		Checks: []probes.Check{{Name: "ocsp_next_update", Message: "nextUpdate passed 2h ago"}, {Name: "ocsp_status", OK: true}}}
-	ok := fail
-	ok.Start, ok.Success, ok.Checks = start.Add(time.Minute), true, nil
-	for _, r := range []probes.Result{fail, ok} {
-		if err := s.Record(ctx, r); err != nil {
+	eachBackend(t, func(t *testing.T, db where) {
+		ctx := context.Background()
+		s, err := Open(ctx, db.opts(Options{}))
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s, err = Open(ctx, Options{Path: path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	got, err := s.Results(ctx, "ocsp", start, start.Add(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 2 {
-		t.Fatalf("got %d results, want 2", len(got))
-	}
-	if got[0].Success || len(got[0].Checks) != 1 || got[0].Checks[0].Name != "ocsp_next_update" || got[0].Duration != 1500*time.Millisecond {
-		t.Errorf("first result = %+v, want the failure with its one failed check", got[0])
-	}
-	if !got[1].Success || len(got[1].Checks) != 0 {
-		t.Errorf("second result = %+v, want a success without checks", got[1])
-	}
+		start := time.UnixMilli(1_700_000_000_000)
+		fail := probes.Result{Probe: "ocsp", Kind: "ocsp", Component: "ocsp", Location: "tokyo-1", Start: start, Duration: 1500 * time.Millisecond,
+			Checks: []probes.Check{{Name: "ocsp_next_update", Message: "nextUpdate passed 2h ago"}, {Name: "ocsp_status", OK: true}}}
+		ok := fail
+		ok.Start, ok.Success, ok.Checks = start.Add(time.Minute), true, nil
+		for _, r := range []probes.Result{fail, ok} {
+			if err := s.Record(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		s, err = Open(ctx, db.opts(Options{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		got, err := s.Results(ctx, "ocsp", start, start.Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 {
+			t.Fatalf("got %d results, want 2", len(got))
+		}
+		if got[0].Success || len(got[0].Checks) != 1 || got[0].Checks[0].Name != "ocsp_next_update" || got[0].Duration != 1500*time.Millisecond {
+			t.Errorf("first result = %+v, want the failure with its one failed check", got[0])
+		}
+		if !got[1].Success || len(got[1].Checks) != 0 {
+			t.Errorf("second result = %+v, want a success without checks", got[1])
+		}
+	})
 }
 
 func TestStateSurvivesReopen(t *testing.T) {
+	eachBackend(t, func(t *testing.T, db where) {
+		ctx := context.Background()
+		s, err := Open(ctx, db.opts(Options{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, err := s.GetState(ctx, "crl", "number"); err != nil || v != nil {
+			t.Fatalf("GetState on empty = %q, %v; want nil, nil", v, err)
+		}
+		if err := s.PutState(ctx, "crl", "number", []byte("42")); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		s, err = Open(ctx, db.opts(Options{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if v, err := s.GetState(ctx, "crl", "number"); err != nil || string(v) != "42" {
+			t.Fatalf("GetState after reopen = %q, %v; want 42", v, err)
+		}
+	})
+}
+
+// Open names what is wrong with the driver or the DSN, and an unreachable
+// PostgreSQL by its host, port and database — never the DSN's password.
+func TestOpenErrors(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "probed.db")
-	s, err := Open(ctx, Options{Path: path})
+	for _, c := range []struct {
+		opts Options
+		want string
+	}{
+		{Options{Driver: "mysql", Path: "x"}, `open store: unknown driver "mysql" (sqlite or postgres)`},
+		{Options{Driver: "postgres"}, "open store: empty postgres DSN"},
+		{Options{}, "open store: empty path"},
+	} {
+		if _, err := Open(ctx, c.opts); err == nil || err.Error() != c.want {
+			t.Errorf("Open(%+v) = %v, want %q", c.opts, err, c.want)
+		}
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, err := s.GetState(ctx, "crl", "number"); err != nil || v != nil {
-		t.Fatalf("GetState on empty = %q, %v; want nil, nil", v, err)
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close() // nothing listens there now
+	_, err = Open(ctx, Options{Driver: "postgres", DSN: fmt.Sprintf("postgres://probed:hunter2@127.0.0.1:%d/status?connect_timeout=5", port)})
+	if err == nil {
+		t.Fatal("Open on a closed port succeeded")
 	}
-	if err := s.PutState(ctx, "crl", "number", []byte("42")); err != nil {
-		t.Fatal(err)
+	if want := fmt.Sprintf("open store postgres database status on 127.0.0.1:%d: ", port); !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("error = %v, want it to start %q", err, want)
 	}
-	s.Close()
-	s, err = Open(ctx, Options{Path: path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if v, err := s.GetState(ctx, "crl", "number"); err != nil || string(v) != "42" {
-		t.Fatalf("GetState after reopen = %q, %v; want 42", v, err)
+	if strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("error shows the DSN's password: %v", err)
 	}
 }

@@ -109,7 +109,7 @@ func (s *Store) loadComponents(ctx context.Context, q querier, subs []Subscriber
 	}
 	list, _ := json.Marshal(ids)
 	rows, err := q.QueryContext(ctx, `SELECT subscriber, component FROM subscriber_components
-		WHERE subscriber IN (SELECT value FROM json_each(?)) ORDER BY subscriber, component`, string(list))
+		WHERE subscriber IN (SELECT CAST(value AS BIGINT) FROM json_each(?)) ORDER BY subscriber, component`, string(list))
 	if err != nil {
 		return fmt.Errorf("read subscriber components: %w", err)
 	}
@@ -215,7 +215,7 @@ func setSubscriberComponents(ctx context.Context, tx *sql.Tx, id int64, comps []
 		return nil
 	}
 	list, _ := json.Marshal(comps)
-	if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO subscriber_components (component, subscriber) SELECT value, ? FROM json_each(?)`, id, string(list)); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO subscriber_components (component, subscriber) SELECT value, CAST(? AS BIGINT) FROM json_each(?) WHERE true ON CONFLICT DO NOTHING`, id, string(list)); err != nil {
 		return fmt.Errorf("set components: %w", err)
 	}
 	return nil
@@ -247,13 +247,12 @@ func (s *Store) RequestSubscription(ctx context.Context, address, language strin
 			if err != nil {
 				return err
 			}
-			res, err := tx.ExecContext(ctx, `INSERT INTO subscribers (kind, address, address_key, state, source, salt, pending_components, created_ms, updated_ms, language)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, SubscriberEmail, strings.TrimSpace(address), addressKey(SubscriberEmail, address),
-				SubscriberPending, SourceWeb, salt, string(comps), now.UnixMilli(), now.UnixMilli(), language)
+			err = tx.QueryRowContext(ctx, `INSERT INTO subscribers (kind, address, address_key, state, source, salt, pending_components, created_ms, updated_ms, language)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, SubscriberEmail, strings.TrimSpace(address), addressKey(SubscriberEmail, address),
+				SubscriberPending, SourceWeb, salt, string(comps), now.UnixMilli(), now.UnixMilli(), language).Scan(&sub.ID)
 			if err != nil {
 				return fmt.Errorf("request subscription: %w", err)
 			}
-			sub.ID, _ = res.LastInsertId()
 		case err != nil:
 			return err
 		default:
@@ -281,7 +280,7 @@ func (s *Store) RequestSubscription(ctx context.Context, address, language strin
 		}
 		// A confirmation still waiting in the outbox already carries a link
 		// that confirms the latest choice: no second one.
-		res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO deliveries (kind, subscriber, channel, state, due_ms, created_ms) VALUES ('confirm', ?, 'email', 'pending', ?, ?)`,
+		res, err := tx.ExecContext(ctx, `INSERT INTO deliveries (kind, subscriber, channel, state, due_ms, created_ms) VALUES ('confirm', ?, 'email', 'pending', ?, ?) ON CONFLICT DO NOTHING`,
 			sub.ID, now.UnixMilli(), now.UnixMilli())
 		if err != nil {
 			return fmt.Errorf("request subscription: queue confirmation: %w", err)
@@ -419,9 +418,9 @@ func (s *Store) AddSubscriber(ctx context.Context, kind, address string, compone
 		var id int64
 		err = tx.QueryRowContext(ctx, `INSERT INTO subscribers (kind, address, address_key, state, source, salt, secret, created_ms, updated_ms, confirmed_ms)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (address_key) DO UPDATE SET state = excluded.state, source = excluded.source, secret = COALESCE(excluded.secret, secret),
+			ON CONFLICT (address_key) DO UPDATE SET state = excluded.state, source = excluded.source, secret = COALESCE(excluded.secret, subscribers.secret),
 				pending_components = NULL, failures = 0, last_error = NULL, updated_ms = excluded.updated_ms,
-				confirmed_ms = COALESCE(confirmed_ms, excluded.confirmed_ms)
+				confirmed_ms = COALESCE(subscribers.confirmed_ms, excluded.confirmed_ms)
 			RETURNING id`, kind, strings.TrimSpace(address), addressKey(kind, address), SubscriberActive, SourceOperator, salt, sec, now, now, now).Scan(&id)
 		if err != nil {
 			return fmt.Errorf("add subscriber: %w", err)
@@ -475,7 +474,7 @@ func (s *Store) SigningKey(ctx context.Context, name string) ([]byte, error) {
 		if _, err := rand.Read(fresh); err != nil {
 			return fmt.Errorf("make signing key: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO signing_keys (name, key, created_ms) VALUES (?, ?, ?)`,
+		if _, err := tx.ExecContext(ctx, `INSERT INTO signing_keys (name, key, created_ms) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
 			name, fresh, s.clock.Now().UnixMilli()); err != nil {
 			return fmt.Errorf("store signing key: %w", err)
 		}

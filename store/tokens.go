@@ -71,7 +71,7 @@ func (s *Store) CreateToken(ctx context.Context, name string) (string, error) {
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO tokens (name, hash, created_ms) VALUES (?, ?, ?)`, name, hashSecret(secret), s.clock.Now().UnixMilli())
 		if err != nil {
-			if strings.Contains(err.Error(), "UNIQUE") {
+			if isUniqueViolation(err) {
 				return fmt.Errorf("create token: a token named %q exists already: %w", name, ErrInvalid)
 			}
 			return fmt.Errorf("create token: %w", err)

@@ -1,0 +1,179 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+// The store's SQL is written once, with SQLite's ? placeholders; on
+// PostgreSQL a thin database/sql connector rewrites them to $1, $2, … before
+// pgx sees the statement. Everything else about the connection is pgx's.
+
+// openPostgres opens a pool on dsn whose statements use ? placeholders.
+func openPostgres(dsn string) (*sql.DB, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, err
+	}
+	return sql.OpenDB(rebindConnector{stdlib.GetConnector(*cfg)}), nil
+}
+
+// postgresWhere names the database for messages: host, port and database,
+// never the password or the rest of the DSN.
+func postgresWhere(dsn string) string {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return "postgres database (unreadable DSN)"
+	}
+	return "postgres database " + cfg.Database + " on " + cfg.Host + ":" + strconv.Itoa(int(cfg.Port))
+}
+
+type rebindConnector struct{ driver.Connector }
+
+func (c rebindConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return rebindConn{conn.(*stdlib.Conn)}, nil
+}
+
+// rebindConn is pgx's connection with ? rewritten in every statement.
+type rebindConn struct{ *stdlib.Conn }
+
+func (c rebindConn) Prepare(query string) (driver.Stmt, error) {
+	return c.Conn.Prepare(rebind(query))
+}
+
+func (c rebindConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	return c.Conn.PrepareContext(ctx, rebind(query))
+}
+
+func (c rebindConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	return c.Conn.ExecContext(ctx, rebind(query), args)
+}
+
+func (c rebindConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	return c.Conn.QueryContext(ctx, rebind(query), args)
+}
+
+// rebind numbers the ? placeholders of q outside quoted strings and
+// identifiers and comments: ? becomes $1, $2, ….
+func rebind(q string) string {
+	if !strings.Contains(q, "?") {
+		return q
+	}
+	var b strings.Builder
+	b.Grow(len(q) + 16)
+	n := 0
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		switch {
+		case c == '\'' || c == '"':
+			j := strings.IndexByte(q[i+1:], c)
+			if j < 0 {
+				b.WriteString(q[i:])
+				return b.String()
+			}
+			b.WriteString(q[i : i+j+2])
+			i += j + 1
+		case c == '-' && i+1 < len(q) && q[i+1] == '-':
+			j := strings.IndexByte(q[i:], '\n')
+			if j < 0 {
+				b.WriteString(q[i:])
+				return b.String()
+			}
+			b.WriteString(q[i : i+j])
+			i += j - 1
+		case c == '?':
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// postgresTransient tells a PostgreSQL failure worth retrying: the
+// connection (class 08), resources (53), an operator or a failover
+// ending the session (57), a serialization failure or deadlock (40), and
+// any error that is not the server's answer (the network).
+func postgresTransient(err error) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return true
+	}
+	switch pe.Code[:2] {
+	case "08", "53", "57", "40":
+		return true
+	}
+	return false
+}
+
+// openPostgresStore opens the store on the PostgreSQL server at opts.DSN:
+// one writer connection (the writer and every write transaction take turns
+// on it, as on SQLite) and a small pool of readers.
+func openPostgresStore(ctx context.Context, opts Options) (*Store, error) {
+	where := postgresWhere(opts.DSN)
+	w, err := openPostgres(opts.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("open store: postgres DSN: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open store %s: %w", where, err)
+	}
+	r, err := openPostgres(opts.DSN)
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open store: postgres DSN: %w", err)
+	}
+	r.SetMaxOpenConns(readers)
+	r.SetMaxIdleConns(readers)
+	return start(ctx, &Store{where: where, pg: true, w: w, r: r}, opts)
+}
+
+func isPostgresUniqueViolation(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505"
+}
+
+// postgresBusy tells a statement that gave up waiting for a lock
+// (lock_not_available, or lock_timeout / statement_timeout cancelling it).
+func postgresBusy(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "55P03" || pe.Code == "57014")
+}
+
+// notePostgresWrite is noteWrite on PostgreSQL: a full disk (53100) or a
+// server that cannot take writes (connection lost, shutting down, a
+// read-only standby) is a problem until a write commits again.
+func (s *Store) notePostgresWrite(err error) {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return
+	}
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		s.setProblem(ProblemUnwritable, "writes fail: the PostgreSQL server is unreachable: "+err.Error())
+		return
+	}
+	switch {
+	case pe.Code == "53100":
+		s.setProblem(ProblemDiskFull, "the PostgreSQL server's disk is full: writes fail and results wait in memory")
+	case pe.Code == "25006", pe.Code[:2] == "08", pe.Code[:3] == "57P":
+		s.setProblem(ProblemUnwritable, "writes fail: "+pe.Error())
+	}
+}
