@@ -438,6 +438,9 @@ type historyView struct {
 	Options   []*Component
 	Newer     string
 	Older     string
+	// The months each page covers, oldest – newest ("July 2021 – September 2021"):
+	// the pager names them instead of page numbers alone.
+	PageMonths, NewerMonths, OlderMonths string
 }
 
 type historyMonth struct {
@@ -531,11 +534,23 @@ func (p *Site) renderHistory(s *Snapshot, l *Lang, q url.Values) (*entry, error)
 	for _, c := range s.Flat {
 		v.Options = append(v.Options, c)
 	}
+	span := func(pg int) string {
+		first := (pg - 1) * historyMonthsPerPage
+		last := min(first+historyMonthsPerPage, max(months, historyMonthsPerPage)) - 1
+		newest, oldest := thisMonth.AddDate(0, -first, 0), thisMonth.AddDate(0, -last, 0)
+		if first == last {
+			return l.Month(newest)
+		}
+		return l.Month(oldest) + " – " + l.Month(newest)
+	}
+	v.PageMonths = span(page)
 	if page > 1 {
 		v.Newer = v.Link(historySelf(page-1, comp))
+		v.NewerMonths = span(page - 1)
 	}
 	if page < pages {
 		v.Older = v.Link(historySelf(page+1, comp))
+		v.OlderMonths = span(page + 1)
 	}
 	return p.renderHTML("history", v, 200)
 }

@@ -236,12 +236,14 @@ func TestHistoryPage(t *testing.T) {
 	}
 	mustContain(t, "/history", body, "<h2>September 2021</h2>", "<h2>August 2021</h2>", "<h2>July 2021</h2>",
 		"OCSP responder unavailable", "ACME order processing delayed", "Timestamp service maintenance",
-		"No incidents reported this month.", `<span>1 / 2</span>`, `href="/history?page=2" rel="next"`)
+		"No incidents reported this month.", `<span title="1 / 2">July 2021 – September 2021</span>`,
+		`href="/history?page=2" rel="next" title="Older">May 2021 – June 2021 →</a>`)
 	if strings.Contains(body, "CRL publisher upgrade") {
 		t.Error("an upcoming maintenance is listed as history")
 	}
 	_, body = page(t, ts.URL+"/history?page=2")
-	mustContain(t, "/history?page=2", body, "<h2>June 2021</h2>", "<h2>May 2021</h2>", "CRL served stale", `rel="prev"`)
+	mustContain(t, "/history?page=2", body, "<h2>June 2021</h2>", "<h2>May 2021</h2>", "CRL served stale", `rel="prev" title="Newer">← July 2021 – September 2021</a>`,
+		`<span title="2 / 2">May 2021 – June 2021</span>`)
 
 	_, body = page(t, ts.URL+"/history?component=ocsp")
 	mustContain(t, "filtered", body, "OCSP responder unavailable", `<option value="ocsp" selected>`)
