@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -89,5 +90,62 @@ func TestConsoleFollowsDraftsWithoutReload(t *testing.T) {
 	b.waitJS("the withdrawn draft gone", `document.querySelector('#drafts').getAttribute('data-ids') === '' && document.getElementById('draft-count').textContent === '' && !document.title.startsWith('(')`)
 	if same, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`window.sameDocument === true`)); err != nil || !same {
 		t.Fatalf("the page reloaded (%v)", err)
+	}
+}
+
+// failCRLLong drafts a CRL outage whose evidence carries long unbroken
+// values (a DER dump, a URL), as real evidence does.
+func (b *browserConsole) failCRLLong() {
+	b.t.Helper()
+	long := strings.Repeat("3082a1b4c5d6e7f8", 24)
+	for range 2 {
+		r := probes.Result{Probe: "crl", Kind: "http", Component: "crl", Location: "default", Start: b.clk.Now(), Duration: time.Millisecond,
+			Checks: []probes.Check{{Name: "crl_signature", Message: "signature does not verify with the issuer key " + long,
+				Evidence: map[string]string{"signature_hex": long, "url": "http://crl.example.com/" + strings.Repeat("segment/", 30) + "ca.crl"}}}}
+		if err := b.eng.Record(b.ctx, r); err != nil {
+			b.t.Fatal(err)
+		}
+		b.clk.Advance(time.Minute)
+	}
+}
+
+// overflow is how many CSS pixels the page is wider than the window (0: no
+// horizontal scroll).
+const overflow = `Math.max(document.documentElement.scrollWidth, document.body.scrollWidth) - window.innerWidth`
+
+// TestConsoleFitsAPhone: at 390 px the dashboard's draft, the draft's page
+// with its edit form and evidence, and the incident list scroll only
+// vertically; at 1280 px opening every evidence value does not widen the page.
+func TestConsoleFitsAPhone(t *testing.T) {
+	b := newBrowserConsole(t)
+	b.failCRLLong()
+	pages := []struct{ path, sel string }{
+		{"/admin/", "#drafts .card"},
+		{"/admin/incidents/1", "#edit"},
+		{"/admin/incidents", "table"},
+	}
+	for _, width := range []int64{390, 1280} {
+		if err := chromedp.Do(b.ctx, chromedp.EmulateViewport(width, 844)); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range pages {
+			if err := chromedp.Do(b.ctx, chromedp.Navigate(b.url+p.path), chromedp.WaitVisible(chromedp.CSS(p.sel))); err != nil {
+				t.Fatalf("%s: %v", p.path, err)
+			}
+			over, err := chromedp.Run(b.ctx, chromedp.Evaluate[float64](`document.querySelectorAll('details').forEach(d => d.open = true), `+overflow))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.path == "/admin/incidents/1" {
+				png, _ := chromedp.Run(b.ctx, chromedp.FullScreenshot(70))
+				browsertest.SaveShot(t, t.TempDir(), fmt.Sprintf("console-draft-%d.png", width), png)
+			}
+			if over > 0 {
+				wide, _ := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).slice(0, 8).map(e => e.tagName + (e.id ? '#' + e.id : '') + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))`))
+				png, _ := chromedp.Run(b.ctx, chromedp.FullScreenshot(80))
+				browsertest.SaveShot(t, t.TempDir(), "console-overflow.png", png)
+				t.Errorf("%s at %d px with every value open: %v px wider than the window; widest: %v", p.path, width, over, wide)
+			}
+		}
 	}
 }
