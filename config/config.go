@@ -288,11 +288,14 @@ type Notify struct {
 	// Rate caps messages per second over all connections; 0 means no cap.
 	Rate float64 `yaml:"rate"`
 	// PerConnection is the most messages sent over one SMTP connection.
-	PerConnection   int       `yaml:"per_connection"`
-	Retry           Retry     `yaml:"retry"`
-	QuarantineAfter int       `yaml:"quarantine_after"`
-	WebhookTimeout  Duration  `yaml:"webhook_timeout"`
-	Subscribe       Subscribe `yaml:"subscribe"`
+	PerConnection   int      `yaml:"per_connection"`
+	Retry           Retry    `yaml:"retry"`
+	QuarantineAfter int      `yaml:"quarantine_after"`
+	WebhookTimeout  Duration `yaml:"webhook_timeout"`
+	// MaintenanceReminder is how long before a scheduled window starts its
+	// subscribers get a reminder (once per window); 0 sends none.
+	MaintenanceReminder Duration  `yaml:"maintenance_reminder"`
+	Subscribe           Subscribe `yaml:"subscribe"`
 }
 
 // SMTP is the relay mail goes through.

@@ -50,6 +50,9 @@ func TestInvalid(t *testing.T) {
 			// An irregular schedule is judged by its shortest gap (0s → 5s).
 			"14: probes[1].timeout: must be shorter than the interval (5s), got 6s",
 		},
+		"maintenance-reminder": {
+			"3: notify.maintenance_reminder: must be 0 (no reminder) or between 1m and 30d, got 30s",
+		},
 		"connection-caps": {
 			"4: server.max_connections_per_client: must be between 1 and server.max_connections (10), got 11",
 		},

@@ -51,12 +51,13 @@ type Subscribe struct {
 // DefaultNotify returns the notify: settings of an empty file.
 func DefaultNotify() Notify {
 	return Notify{
-		SMTP:            DefaultSMTP,
-		Concurrency:     4,
-		PerConnection:   100,
-		Retry:           Retry{Initial: Duration(30 * time.Second), Max: Duration(30 * time.Minute), GiveUpAfter: Duration(24 * time.Hour)},
-		QuarantineAfter: 3,
-		WebhookTimeout:  Duration(10 * time.Second),
+		SMTP:                DefaultSMTP,
+		Concurrency:         4,
+		PerConnection:       100,
+		Retry:               Retry{Initial: Duration(30 * time.Second), Max: Duration(30 * time.Minute), GiveUpAfter: Duration(24 * time.Hour)},
+		QuarantineAfter:     3,
+		WebhookTimeout:      Duration(10 * time.Second),
+		MaintenanceReminder: Duration(time.Hour),
 		Subscribe: Subscribe{
 			ChallengeBits: 18,
 			NoJSWait:      Duration(20 * time.Second),
@@ -107,6 +108,9 @@ func (c *Config) validateDelivery(p *problems) {
 	}
 	if n.WebhookTimeout < Duration(time.Second) {
 		p.add("notify.webhook_timeout", "must be at least 1s, got %s", n.WebhookTimeout)
+	}
+	if r := n.MaintenanceReminder; r != 0 && (r < Duration(time.Minute) || r > Duration(30*24*time.Hour)) {
+		p.add("notify.maintenance_reminder", "must be 0 (no reminder) or between 1m and 30d, got %s", r)
 	}
 	sub := &n.Subscribe
 	if sub.ChallengeBits < 0 || sub.ChallengeBits > 32 {

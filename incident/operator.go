@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/probed/probed/status"
+	"time"
 
 	"github.com/probed/probed/config"
 	"github.com/probed/probed/store"
@@ -111,6 +112,9 @@ func (e *Engine) ScheduleMaintenance(ctx context.Context, actor string, in statu
 		if err := checkLeaves(cfg, in.Components...); err != nil {
 			return nil, fmt.Errorf("schedule maintenance: %w", err)
 		}
+		if in.Body.Empty() {
+			in.Body = e.windowText(cfg, in.Start, in.End)
+		}
 		return e.st.ScheduleMaintenance(ctx, actor, in)
 	})
 	if err != nil {
@@ -146,4 +150,19 @@ func (e *Engine) StartMaintenance(ctx context.Context, actor string, id int64, b
 	return e.act(ctx, func(*config.Config) (*status.Incident, error) {
 		return e.st.StartMaintenance(ctx, actor, id, body)
 	})
+}
+
+// windowText is the default first update of a maintenance: the window, in
+// the page's time zone, in every language of the page.
+func (e *Engine) windowText(cfg *config.Config, start, end time.Time) status.Text {
+	loc := cfg.Page.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	out := status.Text{}
+	for _, code := range e.languages(cfg) {
+		w := e.words.Lang(code)
+		out[code] = w.F("default.scheduled.window", start.In(loc).Format(w.T("mail.time")), end.In(loc).Format(w.T("mail.time")))
+	}
+	return out
 }

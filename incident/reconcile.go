@@ -292,6 +292,13 @@ func (e *Engine) tick(ctx context.Context, cfg *config.Config) (bool, error) {
 	for _, id := range moved {
 		e.logger.Info("maintenance moved on schedule", "maintenance", id)
 	}
+	reminded, err := e.st.RemindMaintenances(ctx, e.clock.Now(), cfg.Notify.MaintenanceReminder.D())
+	for _, id := range reminded {
+		e.logger.Info("maintenance reminder queued", "maintenance", id, "lead", cfg.Notify.MaintenanceReminder.D())
+	}
+	if err != nil {
+		return changed, fmt.Errorf("tick: %w", err)
+	}
 	e.noteStale(cfg)
 	for _, c := range cfg.Leaves() {
 		if _, err := e.evaluate(ctx, cfg, c.ID); err != nil {
@@ -316,6 +323,9 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 		wait := e.opts.Interval
 		if next, err := e.st.NextMaintenanceChange(ctx, e.clock.Now()); err == nil && !next.IsZero() {
+			wait = min(wait, max(next.Sub(e.clock.Now()), 0)+10*time.Millisecond)
+		}
+		if next, err := e.st.NextReminder(ctx, e.clock.Now(), e.opts.Config().Notify.MaintenanceReminder.D()); err == nil && !next.IsZero() {
 			wait = min(wait, max(next.Sub(e.clock.Now()), 0)+10*time.Millisecond)
 		}
 		t := time.NewTimer(wait)

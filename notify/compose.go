@@ -166,6 +166,9 @@ func (c *Composer) StoryOf(ev store.Event, inc *status.Incident) (*Story, error)
 			Posted: w.F("mail.posted", FormatTime(at, loc, w)), Affected: w.T("mail.affected"), Details: w.T("mail.details")}
 		if s.Kind == status.KindMaintenance && inc.ScheduledFor != nil && inc.ScheduledUntil != nil {
 			sec.Window = w.F("mail.window", FormatTime(*inc.ScheduledFor, loc, w), FormatTime(*inc.ScheduledUntil, loc, w))
+			if ev.Kind == store.EventMaintenanceReminder {
+				sec.Label, sec.Body = w.T("mail.reminder"), w.F("mail.reminder.body", FormatTime(*inc.ScheduledFor, loc, w))
+			}
 		}
 		for _, id := range ids {
 			name := id

@@ -16,6 +16,9 @@ const (
 	EventMaintenanceScheduled = "maintenance_scheduled"
 	EventMaintenanceStarted   = "maintenance_started"
 	EventMaintenanceCompleted = "maintenance_completed"
+	// EventMaintenanceReminder: a scheduled window starts within
+	// notify.maintenance_reminder (one per window, see RemindMaintenances).
+	EventMaintenanceReminder = "maintenance_reminder"
 )
 
 // Event is one notifiable change, written in the same transaction as the

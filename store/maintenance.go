@@ -309,3 +309,85 @@ func reasonText(reason string) status.Text {
 	}
 	return status.Text{"en": reason}
 }
+
+// RemindMaintenances writes one maintenance_reminder event for each
+// scheduled window whose start is at most lead away, exactly once per
+// window (the events table remembers), and returns their ids. A window
+// scheduled at or after its reminder time gets none: its scheduled mail has just
+// gone. lead 0 reminds nothing.
+func (s *Store) RemindMaintenances(ctx context.Context, now time.Time, lead time.Duration) ([]int64, error) {
+	if lead <= 0 {
+		return nil, nil
+	}
+	ms, leadMS := now.UnixMilli(), lead.Milliseconds()
+	rows, err := s.r.QueryContext(ctx, `SELECT id FROM incidents i WHERE kind = 'maintenance' AND state = 'published' AND status = 'scheduled'
+		AND scheduled_for_ms > ? AND scheduled_for_ms - ? <= ? AND created_ms < scheduled_for_ms - ?
+		AND NOT EXISTS (SELECT 1 FROM events e WHERE e.kind = ? AND e.incident_id = i.id) ORDER BY id`,
+		ms, leadMS, ms, leadMS, EventMaintenanceReminder)
+	if err != nil {
+		return nil, fmt.Errorf("remind maintenances: %w", err)
+	}
+	var due []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("remind maintenances: %w", err)
+		}
+		due = append(due, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("remind maintenances: %w", err)
+	}
+	var sent []int64
+	for _, id := range due {
+		wrote := false
+		err := s.tx(ctx, func(tx *sql.Tx) error {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM events WHERE kind = ? AND incident_id = ?`, EventMaintenanceReminder, id).Scan(&n); err != nil {
+				return err
+			}
+			inc, err := s.getIncident(ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			if n > 0 || inc.State != status.StatePublished || inc.Status != status.StatusScheduled {
+				return nil // reminded or moved meanwhile
+			}
+			if _, err := s.insertEvent(ctx, tx, Event{Kind: EventMaintenanceReminder, IncidentID: id, Components: inc.ComponentIDs(), CreatedAt: now}); err != nil {
+				return err
+			}
+			wrote = true
+			return nil
+		})
+		if err != nil {
+			return sent, fmt.Errorf("remind maintenance %d: %w", id, err)
+		}
+		if wrote {
+			sent = append(sent, id)
+		}
+	}
+	return sent, nil
+}
+
+// NextReminder is when the next maintenance reminder falls due (the
+// earliest scheduled start minus lead, after now, of a window not yet
+// reminded), or zero.
+func (s *Store) NextReminder(ctx context.Context, now time.Time, lead time.Duration) (time.Time, error) {
+	if lead <= 0 {
+		return time.Time{}, nil
+	}
+	var next sql.NullInt64
+	err := s.r.QueryRowContext(ctx, `SELECT MIN(scheduled_for_ms - ?) FROM incidents i WHERE kind = 'maintenance' AND state = 'published'
+		AND status = 'scheduled' AND scheduled_for_ms - ? > ? AND created_ms < scheduled_for_ms - ?
+		AND NOT EXISTS (SELECT 1 FROM events e WHERE e.kind = ? AND e.incident_id = i.id)`,
+		lead.Milliseconds(), lead.Milliseconds(), now.UnixMilli(), lead.Milliseconds(), EventMaintenanceReminder).Scan(&next)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("next maintenance reminder: %w", err)
+	}
+	if !next.Valid {
+		return time.Time{}, nil
+	}
+	return fromMS(next.Int64), nil
+}
