@@ -327,7 +327,7 @@ func (d *Demo) FaultGroups() []FaultGroup {
 	byPrefix := map[string][]FaultSwitch{}
 	for _, f := range d.Faults() {
 		prefix, _, _ := strings.Cut(string(f), "_")
-		byPrefix[prefix] = append(byPrefix[prefix], FaultSwitch{Name: string(f), On: on[f]})
+		byPrefix[prefix] = append(byPrefix[prefix], FaultSwitch{Name: string(f), On: on[f], Breaks: f.Breaks()})
 	}
 	var out []FaultGroup
 	for _, p := range order {
@@ -344,8 +344,9 @@ type FaultGroup struct {
 	Switches []FaultSwitch
 }
 
-// FaultSwitch is one fault and whether it is on.
+// FaultSwitch is one fault, whether it is on, and what it breaks (one line).
 type FaultSwitch struct {
-	Name string
-	On   bool
+	Name   string
+	On     bool
+	Breaks string
 }

@@ -33,7 +33,7 @@ var faultsTmpl = template.Must(template.New("faults").Parse(`<!doctype html>
 <form method="post" action="/demo/maintenance"><input type="hidden" name="csrf" value="{{.CSRF}}"><button type="submit">Schedule a 3-minute CRL maintenance starting in a minute</button></form>
 <p class="muted">Subscribers of the CRL get the scheduled, started and completed mails; probe failures of the CRL during the window draft nothing.</p></section>
 {{$csrf := .CSRF}}{{range .Groups}}<section class="group"><h2>{{.Title}}</h2><div class="switches">
-{{range .Switches}}<form method="post" action="/demo/faults"><input type="hidden" name="csrf" value="{{$csrf}}"><input type="hidden" name="fault" value="{{.Name}}"><input type="hidden" name="on" value="{{if .On}}0{{else}}1{{end}}"><button class="{{if .On}}on{{end}}" type="submit" aria-pressed="{{.On}}">{{.Name}}</button></form>
+{{range .Switches}}<form method="post" action="/demo/faults"><input type="hidden" name="csrf" value="{{$csrf}}"><input type="hidden" name="fault" value="{{.Name}}"><input type="hidden" name="on" value="{{if .On}}0{{else}}1{{end}}"><button class="{{if .On}}on{{end}}" type="submit" aria-pressed="{{.On}}" aria-describedby="breaks-{{.Name}}">{{.Name}}</button> <small class="muted breaks" id="breaks-{{.Name}}">{{.Breaks}}</small></form>
 {{end}}</div></section>{{end}}
 </main></body></html>`))
 
@@ -46,7 +46,7 @@ func (d *Demo) serveFaults(w http.ResponseWriter, r *http.Request) {
 		}
 		list := make([]FaultSwitch, 0)
 		for _, f := range d.Faults() {
-			list = append(list, FaultSwitch{Name: string(f), On: on[string(f)]})
+			list = append(list, FaultSwitch{Name: string(f), On: on[string(f)], Breaks: f.Breaks()})
 		}
 		_ = json.NewEncoder(w).Encode(list)
 		return

@@ -15,9 +15,9 @@ var loginTmpl = template.Must(template.New("login").Parse(`<!doctype html>
 <style>` + demoCSS + `</style></head>
 <body><header><a href="/">Status page</a></header>
 <main><h1>Log in to the demo console</h1>
-{{if .}}<p>This one-time link logs you in as the demo operator.</p>
-<form method="post"><button type="submit">Log in to the console</button></form>
-{{else}}<p>This login link was used already. Log in at <a href="/admin/login">/admin/login</a> with the operator token the demo printed.</p>{{end}}
+{{if .Valid}}<p>This one-time link logs you in as the demo operator.</p>
+<form method="post"><input type="hidden" name="next" value="{{.Next}}"><button type="submit">Log in to the console</button></form>
+{{else}}<p>This login link was used already. Log in at <a href="/admin/login?next={{.Next}}">/admin/login</a> with the operator token the demo printed.</p>{{end}}
 </main></body></html>`))
 
 // serveLogin shows a button; following the link changes nothing (mail and
@@ -25,7 +25,10 @@ var loginTmpl = template.Must(template.New("login").Parse(`<!doctype html>
 func (d *Demo) serveLogin(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Referrer-Policy", "no-referrer")
-	_ = loginTmpl.Execute(w, d.loginKeyValid(r.PathValue("key")))
+	_ = loginTmpl.Execute(w, struct {
+		Valid bool
+		Next  string
+	}{d.loginKeyValid(r.PathValue("key")), console.SafeNext(r.URL.Query().Get("next"))})
 }
 
 func (d *Demo) loginKeyValid(key string) bool {
@@ -57,7 +60,8 @@ func (d *Demo) postLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, &http.Cookie{Name: console.SessionCookie, Value: secret, Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Expires: time.Now().Add(12 * time.Hour)})
-	http.Redirect(w, r, "/admin/", http.StatusSeeOther)
+	// Where the link pointed (?next=, kept by the form), on the console only.
+	http.Redirect(w, r, console.SafeNext(r.FormValue("next")), http.StatusSeeOther)
 }
 
 // postMaintenance schedules a short maintenance of the CRL distribution

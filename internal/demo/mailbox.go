@@ -11,6 +11,7 @@ import (
 	"mime/quotedprintable"
 	"net/http"
 	"net/mail"
+	"regexp"
 	"strings"
 	"time"
 
@@ -110,7 +111,28 @@ func decodeCTE(r io.Reader, cte string) io.Reader {
 	return r
 }
 
-var mailboxTmpl = template.Must(template.New("mailbox").Parse(`<!doctype html>
+// linkURL finds the links in a text mail.
+var linkURL = regexp.MustCompile(`https?://[^\s<>"]+[^\s<>".,;:!?)\]]`)
+
+// linkify escapes a text part and makes its links clickable (opening in a
+// new tab, outside the mailbox).
+func linkify(text string) template.HTML {
+	var b strings.Builder
+	last := 0
+	for _, m := range linkURL.FindAllStringIndex(text, -1) {
+		b.WriteString(template.HTMLEscapeString(text[last:m[0]]))
+		u := template.HTMLEscapeString(text[m[0]:m[1]])
+		b.WriteString(`<a href="` + u + `" target="_blank" rel="noopener noreferrer">` + u + `</a>`)
+		last = m[1]
+	}
+	b.WriteString(template.HTMLEscapeString(text[last:]))
+	return template.HTML(b.String())
+}
+
+// framed makes an HTML part's links open outside the mailbox's frame.
+func framed(html string) string { return `<base target="_blank">` + html }
+
+var mailboxTmpl = template.Must(template.New("mailbox").Funcs(template.FuncMap{"linkify": linkify, "framed": framed}).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Demo mailbox</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>` + demoCSS + `</style></head>
@@ -120,8 +142,8 @@ var mailboxTmpl = template.Must(template.New("mailbox").Parse(`<!doctype html>
 {{range .}}<details class="mail"><summary><span class="to">{{range $i, $t := .To}}{{if $i}}, {{end}}{{$t}}{{end}}</span> <span class="subject">{{.Subject}}</span> <span class="muted">{{.Received.Format "15:04:05"}}</span></summary>
 <table class="headers">{{range $k, $v := .Headers}}<tr><th>{{$k}}</th><td>{{$v}}</td></tr>{{end}}</table>
 {{if .Error}}<p class="error">{{.Error}}</p>{{end}}
-<h3>Text part</h3><pre>{{.Text}}</pre>
-<h3>HTML part</h3><iframe sandbox="" srcdoc="{{.HTML}}" title="HTML part of message {{.ID}}"></iframe>
+<h3>Text part</h3><pre>{{linkify .Text}}</pre>
+<h3>HTML part</h3><iframe sandbox="allow-popups allow-popups-to-escape-sandbox" srcdoc="{{framed .HTML}}" title="HTML part of message {{.ID}}"></iframe>
 </details>{{else}}<p>No mail yet. Break something in the <a href="/demo/faults">fault panel</a>, approve the draft in the <a href="/admin/">console</a>, and the subscribers' mail lands here.</p>{{end}}
 </main></body></html>`))
 

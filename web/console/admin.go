@@ -254,6 +254,10 @@ func (s *Console) adminLoginPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, "login", http.StatusOK, v)
 }
 
+// SafeNext keeps a post-login redirect on the console (/admin/…), else
+// /admin/; the demo's one-time login uses it too.
+func SafeNext(next string) string { return safeNext(next) }
+
 // safeNext keeps a post-login redirect on this site.
 func safeNext(next string) string {
 	if !strings.HasPrefix(next, "/admin/") || strings.HasPrefix(next, "//") || strings.Contains(next, "\\") {
