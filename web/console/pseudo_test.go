@@ -93,6 +93,13 @@ func TestConsolePseudoLocaleNoFixedTextEscapes(t *testing.T) {
 		"scheduled_for": h.clk.Now().Add(time.Hour), "scheduled_until": h.clk.Now().Add(2 * time.Hour)}, &m); code != 201 {
 		t.Fatalf("schedule = %d %s", code, body)
 	}
+	// A maintenance scheduled without a message states its window (the
+	// engine's words, in the page's languages it has): data here.
+	for _, u := range m.Updates {
+		for _, v := range u.Body {
+			data = append(data, v)
+		}
+	}
 	// The default update texts are stored in every builtin language: data.
 	for _, k := range []string{"default.scheduled", "default.resolved", "default.in_progress", "default.completed"} {
 		for _, v := range words.Builtin().Text(k) {
