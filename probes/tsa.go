@@ -609,7 +609,14 @@ func checkTSAAlgorithms(r *Report, p7 *pkcs7.PKCS7, signer *x509.Certificate, ge
 // rejects a signingTime attribute outside the signer's validity; that finding
 // belongs to tsa_signer_validity, so the signature is checked against a copy
 // of the signer whose validity is opened up: this check judges the math only.
-func verifyCMS(p7 *pkcs7.PKCS7, signer *x509.Certificate) error {
+// A panic inside pkcs7 (its readers trust lengths a hostile TSA sets, as
+// parsePKCS7 found) is an error of the token, not a crash of the prober.
+func verifyCMS(p7 *pkcs7.PKCS7, signer *x509.Certificate) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("verify token signature: malformed token (pkcs7: %v)", v)
+		}
+	}()
 	open := *signer
 	open.NotBefore = time.Time{}
 	open.NotAfter = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
