@@ -137,6 +137,24 @@ func newFlags(name, usage string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
+// textsFlag adds a repeatable -NAME-in LANG=TEXT flag: a text in any
+// language of page.languages (the API checks the language), so a language
+// added by a catalogue file needs no new flag. -NAME and -NAME-ja are the
+// shorthands for English and Japanese.
+func textsFlag(fs *flag.FlagSet, name, what string) status.Text {
+	t := status.Text{}
+	fs.Func(name+"-in", what+" in another language, as LANG=TEXT (repeat for each language)", func(v string) error {
+		lang, text, ok := strings.Cut(v, "=")
+		lang = strings.TrimSpace(lang)
+		if !ok || lang == "" || strings.TrimSpace(text) == "" {
+			return fmt.Errorf("want LANG=TEXT, e.g. fr=%s", "…")
+		}
+		t[lang] = text
+		return nil
+	})
+	return t
+}
+
 // subcommands dispatches `probed <group> <sub> …`.
 func subcommands(group string, subs map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) error, help string) func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -426,6 +444,7 @@ func incidentCreate(ctx context.Context, args []string, stdout, stderr io.Writer
 	titleJA := fs.String("title-ja", "", "title in Japanese")
 	msg := fs.String("message", "", "first update")
 	msgJA := fs.String("message-ja", "", "first update in Japanese")
+	titles, msgs := textsFlag(fs, "title", "title"), textsFlag(fs, "message", "first update")
 	impact := fs.String("impact", "", "none, minor, major or critical (default: from the component statuses)")
 	st := fs.String("status", "investigating", "investigating, identified or monitoring")
 	comps := fs.String("components", "", "affected components as id:status,... (a bare id means major_outage)")
@@ -437,8 +456,8 @@ func incidentCreate(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	body := console.CreateIncidentRequest{Title: *title, TitleJA: *titleJA, Message: *msg, MessageJA: *msgJA, Impact: *impact, Status: *st,
-		Components: cs, Publish: *publish}
+	body := console.CreateIncidentRequest{Title: *title, TitleJA: *titleJA, Titles: titles, Message: *msg, MessageJA: *msgJA, Messages: msgs,
+		Impact: *impact, Status: *st, Components: cs, Publish: *publish}
 	return oneIncident(ctx, stdout, *server, *out, http.MethodPost, "/api/v1/incidents", body)
 }
 
@@ -461,11 +480,18 @@ func incidentEdit(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fields[f.flag] = field{fs.String(f.flag, "", f.help), f.dst}
 	}
 	comps := fs.String("components", "", "replace the components: id:status,...")
+	titles, msgs := textsFlag(fs, "title", "title"), textsFlag(fs, "message", "first update")
 	id, err := parseWithID(fs, args)
 	if err != nil {
 		return err
 	}
-	given, compsGiven := false, false
+	given, compsGiven := len(titles)+len(msgs) > 0, false
+	if len(titles) > 0 {
+		body.Titles = titles
+	}
+	if len(msgs) > 0 {
+		body.Messages = msgs
+	}
 	fs.Visit(func(f *flag.Flag) {
 		if fl, ok := fields[f.Name]; ok {
 			*fl.dst, given = fl.value, true
@@ -513,6 +539,7 @@ func incidentUpdate(ctx context.Context, args []string, stdout, stderr io.Writer
 	status := fs.String("status", "update", "investigating, identified, monitoring, update (keep the status) or resolved")
 	msg := fs.String("message", "", "the update's text (required)")
 	msgJA := fs.String("message-ja", "", "the update's text in Japanese")
+	msgs := textsFlag(fs, "message", "the update's text")
 	notify := fs.Bool("notify", false, "mail subscribers about this update")
 	comps := fs.String("components", "", "new public statuses as id:status,...")
 	id, err := parseWithID(fs, args)
@@ -526,7 +553,7 @@ func incidentUpdate(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	body := console.PostUpdateRequest{Status: *status, Message: *msg, MessageJA: *msgJA, Notify: *notify, Components: cs}
+	body := console.PostUpdateRequest{Status: *status, Message: *msg, MessageJA: *msgJA, Messages: msgs, Notify: *notify, Components: cs}
 	return oneIncident(ctx, stdout, *server, *out, http.MethodPost, fmt.Sprintf("/api/v1/incidents/%d/updates", id), body)
 }
 
@@ -535,11 +562,12 @@ func incidentResolve(ctx context.Context, args []string, stdout, stderr io.Write
 	server, out := addClientFlags(fs), outputFlag(fs)
 	msg := fs.String("message", "", "final update (default: the resolve proposal's text, or a standard one)")
 	msgJA := fs.String("message-ja", "", "final update in Japanese")
+	msgs := textsFlag(fs, "message", "final update")
 	id, err := parseWithID(fs, args)
 	if err != nil {
 		return err
 	}
-	return oneIncident(ctx, stdout, *server, *out, http.MethodPost, fmt.Sprintf("/api/v1/incidents/%d/resolve", id), console.MessageRequest{Message: *msg, MessageJA: *msgJA})
+	return oneIncident(ctx, stdout, *server, *out, http.MethodPost, fmt.Sprintf("/api/v1/incidents/%d/resolve", id), console.MessageRequest{Message: *msg, MessageJA: *msgJA, Messages: msgs})
 }
 
 const maintenanceHelp = `usage: probed maintenance <subcommand> [flags]
@@ -578,6 +606,7 @@ func maintenanceSchedule(ctx context.Context, args []string, stdout, stderr io.W
 	end := fs.String("end", "", "end, RFC 3339 (required)")
 	msg := fs.String("message", "", "announcement (default: a standard text)")
 	msgJA := fs.String("message-ja", "", "announcement in Japanese")
+	titles, msgs := textsFlag(fs, "title", "title"), textsFlag(fs, "message", "announcement")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -598,7 +627,8 @@ func maintenanceSchedule(ctx context.Context, args []string, stdout, stderr io.W
 			ids = append(ids, c)
 		}
 	}
-	body := console.ScheduleMaintenanceRequest{Title: *title, TitleJA: *titleJA, Components: ids, Start: s, End: e, Message: *msg, MessageJA: *msgJA}
+	body := console.ScheduleMaintenanceRequest{Title: *title, TitleJA: *titleJA, Titles: titles, Components: ids, Start: s, End: e,
+		Message: *msg, MessageJA: *msgJA, Messages: msgs}
 	return oneIncident(ctx, stdout, *server, *out, http.MethodPost, "/api/v1/maintenances", body)
 }
 
