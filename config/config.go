@@ -85,15 +85,30 @@ func (s *Server) UnmarshalYAML(unmarshal func(any) error) error {
 
 // Storage says where history is kept and for how long.
 type Storage struct {
-	Path string `yaml:"path"`
+	// Driver is the database: sqlite (the default: the file at Path) or
+	// postgres (the server named by the DSN in DSNFile or the environment
+	// variable DSNEnv, a secret like every other).
+	Driver  string `yaml:"driver"`
+	Path    string `yaml:"path"`
+	DSNFile string `yaml:"dsn_file"`
+	DSNEnv  string `yaml:"dsn_env"`
+	// DSN is the PostgreSQL connection string read from DSNFile or DSNEnv
+	// by Load; never logged.
+	DSN string `yaml:"-"`
 	// Retention is how long raw results are kept; hourly and daily rollups
 	// are kept for RollupRetention.
 	Retention       Duration `yaml:"retention"`
 	RollupRetention Duration `yaml:"rollup_retention"`
 }
 
+// The storage drivers.
+const (
+	StorageSQLite   = "sqlite"
+	StoragePostgres = "postgres"
+)
+
 // DefaultStorage keeps raw results 14 days and rollups 400 days.
-var DefaultStorage = Storage{Path: "probed.db", Retention: Duration(14 * 24 * time.Hour), RollupRetention: Duration(400 * 24 * time.Hour)}
+var DefaultStorage = Storage{Driver: StorageSQLite, Path: "probed.db", Retention: Duration(14 * 24 * time.Hour), RollupRetention: Duration(400 * 24 * time.Hour)}
 
 // UnmarshalYAML sets defaults, then decodes.
 func (s *Storage) UnmarshalYAML(unmarshal func(any) error) error {

@@ -37,14 +37,7 @@ func (c *Config) validate(p *problems, kinds []string) {
 	if c.Server.MaxConnectionsPerClient < 1 || c.Server.MaxConnectionsPerClient > c.Server.MaxConnections {
 		p.add("server.max_connections_per_client", "must be between 1 and server.max_connections (%d), got %d", c.Server.MaxConnections, c.Server.MaxConnectionsPerClient)
 	}
-	if c.Storage.Path == "" {
-		p.add("storage.path", "must not be empty")
-	} else {
-		c.Storage.Path = c.Path(c.Storage.Path)
-		if fi, err := os.Stat(filepath.Dir(c.Storage.Path)); err != nil || !fi.IsDir() {
-			p.add("storage.path", "folder %s does not exist", filepath.Dir(c.Storage.Path))
-		}
-	}
+	c.validateStorage(p)
 	if c.Storage.Retention < Duration(time.Hour) {
 		p.add("storage.retention", "must be at least 1h, got %s", c.Storage.Retention)
 	}
@@ -320,4 +313,50 @@ func childIDs(g *Component) []string {
 		out[i] = c.ID
 	}
 	return out
+}
+
+// validateStorage checks the database settings and, for PostgreSQL, reads
+// the DSN from its file or environment variable.
+func (c *Config) validateStorage(p *problems) {
+	st := &c.Storage
+	switch st.Driver {
+	case StorageSQLite:
+		if st.DSNFile != "" {
+			p.add("storage.dsn_file", "is for driver postgres; driver sqlite keeps the database at storage.path")
+		}
+		if st.DSNEnv != "" {
+			p.add("storage.dsn_env", "is for driver postgres; driver sqlite keeps the database at storage.path")
+		}
+		if st.Path == "" {
+			p.add("storage.path", "must not be empty")
+			return
+		}
+		st.Path = c.Path(st.Path)
+		if fi, err := os.Stat(filepath.Dir(st.Path)); err != nil || !fi.IsDir() {
+			p.add("storage.path", "folder %s does not exist", filepath.Dir(st.Path))
+		}
+	case StoragePostgres:
+		switch {
+		case st.DSNFile != "" && st.DSNEnv != "":
+			p.add("storage.dsn_env", "give the DSN in storage.dsn_file or storage.dsn_env, not both")
+		case st.DSNFile != "":
+			dsn, err := c.ReadSecret(st.DSNFile)
+			switch {
+			case err != nil:
+				p.add("storage.dsn_file", "cannot read the DSN file %s: %v", st.DSNFile, unwrapPathErr(err))
+			case strings.TrimSpace(dsn) == "":
+				p.add("storage.dsn_file", "%s is empty", st.DSNFile)
+			}
+			st.DSN = strings.TrimSpace(dsn)
+		case st.DSNEnv != "":
+			st.DSN = strings.TrimSpace(os.Getenv(st.DSNEnv))
+			if st.DSN == "" {
+				p.add("storage.dsn_env", "environment variable %s is not set", st.DSNEnv)
+			}
+		default:
+			p.add("storage.driver", "postgres needs the DSN (the connection string, a secret): give storage.dsn_file or storage.dsn_env")
+		}
+	default:
+		p.add("storage.driver", "must be sqlite or postgres, got %q", st.Driver)
+	}
 }

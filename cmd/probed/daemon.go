@@ -115,7 +115,7 @@ func NewDaemon(ctx context.Context, path string, logger *slog.Logger, opts Daemo
 	d.reloadOK.Set(1)
 	d.reloadTime.Set(float64(opts.Clock.Now().Unix()))
 
-	d.store, err = store.Open(ctx, store.Options{Path: cfg.Storage.Path, Clock: opts.Clock, Logger: logger.With("component", "store"), Registerer: d.registry,
+	d.store, err = store.Open(ctx, store.Options{Driver: cfg.Storage.Driver, Path: cfg.Storage.Path, DSN: cfg.Storage.DSN, Clock: opts.Clock, Logger: logger.With("component", "store"), Registerer: d.registry,
 		Retention: cfg.Storage.Retention.D(), RollupRetention: cfg.Storage.RollupRetention.D()})
 	if err != nil {
 		return nil, err

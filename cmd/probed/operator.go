@@ -206,7 +206,7 @@ func tokenCreate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, store.Options{Path: cfg.Storage.Path})
+	st, err := store.Open(ctx, store.Options{Driver: cfg.Storage.Driver, Path: cfg.Storage.Path, DSN: cfg.Storage.DSN})
 	if err != nil {
 		return err
 	}
