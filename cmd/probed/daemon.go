@@ -191,15 +191,19 @@ func (d *Daemon) Reload(ctx context.Context) error {
 	return nil
 }
 
-func (d *Daemon) reload(ctx context.Context) (added, removed []string, err error) {
-	cfg, err := config.Load(d.path, probes.Kinds())
-	if err != nil {
-		return nil, nil, err
-	}
-	old := d.Config()
+// restartOnly names the keys that changed between old and cfg but take
+// effect only on restart. The connection string is a secret: a change is
+// named, never shown.
+func restartOnly(old, cfg *config.Config) []string {
 	var fixed []string
+	if cfg.Storage.Driver != old.Storage.Driver {
+		fixed = append(fixed, fmt.Sprintf("storage.driver (%s → %s)", old.Storage.Driver, cfg.Storage.Driver))
+	}
 	if cfg.Storage.Path != old.Storage.Path {
 		fixed = append(fixed, fmt.Sprintf("storage.path (%s → %s)", old.Storage.Path, cfg.Storage.Path))
+	}
+	if cfg.Storage.DSN != old.Storage.DSN {
+		fixed = append(fixed, "storage.dsn_file/dsn_env (the connection string)")
 	}
 	if cfg.Server.Listen != old.Server.Listen {
 		fixed = append(fixed, fmt.Sprintf("server.listen (%s → %s)", old.Server.Listen, cfg.Server.Listen))
@@ -210,7 +214,16 @@ func (d *Daemon) reload(ctx context.Context) (added, removed []string, err error
 	if cfg.Server.AdminListen != old.Server.AdminListen {
 		fixed = append(fixed, fmt.Sprintf("server.admin_listen (%q → %q)", old.Server.AdminListen, cfg.Server.AdminListen))
 	}
-	if len(fixed) > 0 {
+	return fixed
+}
+
+func (d *Daemon) reload(ctx context.Context) (added, removed []string, err error) {
+	cfg, err := config.Load(d.path, probes.Kinds())
+	if err != nil {
+		return nil, nil, err
+	}
+	old := d.Config()
+	if fixed := restartOnly(old, cfg); len(fixed) > 0 {
 		return nil, nil, fmt.Errorf("%s: %s changed: these take effect only on restart; change them back to reload, or restart probed", d.path, strings.Join(fixed, ", "))
 	}
 	if err := d.sched.Apply(cfg, d.env); err != nil {
