@@ -23,8 +23,8 @@ import (
 )
 
 var (
-	pageCode    = regexp.MustCompile(`(?s)<code[^>]*>.*?</code>`)
-	pagePre     = regexp.MustCompile(`(?s)<pre[^>]*>.*?</pre>`)
+	pageCode = regexp.MustCompile(`(?s)<code[^>]*>.*?</code>`)
+	pagePre  = regexp.MustCompile(`(?s)<pre[^>]*>.*?</pre>`)
 )
 
 // With page.languages [xx] (the pseudo-locale: every catalogue text wrapped
