@@ -431,6 +431,8 @@ func (p *crlProber) checkIDP(c *checker, rl *parsedCRL) {
 		switch {
 		case !e.Critical:
 			c.fail("crl_idp", "issuingDistributionPoint is not critical (RFC 5280 §5.2.5 requires it to be)", ev)
+		case len(uris) == 0:
+			c.fail("crl_idp", fmt.Sprintf("issuingDistributionPoint names no distribution point URI, so it cannot name %s (BR §7.2.2.1: a partitioned CRL's distributionPoint fullName MUST be present)", want), ev)
 		case !slices.Contains(uris, want):
 			c.fail("crl_idp", fmt.Sprintf("issuingDistributionPoint names %s, not %s: this is another shard's CRL, or the URL moved", strings.Join(uris, ", "), want), ev)
 		default:

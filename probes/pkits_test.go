@@ -98,8 +98,10 @@ func TestPKITSCRLs(t *testing.T) {
 		// onlyContainsCACerts / onlyContainsUserCerts are scopes the BRs
 		// allow; the IDP names no distribution point, so it cannot name
 		// the URL fetched.
-		{crl: "onlyContainsCACertsCACRL.crl", issuer: "onlyContainsCACertsCACert.crt", at: at, crit: []string{"crl_idp"}},
-		{crl: "onlyContainsUserCertsCACRL.crl", issuer: "onlyContainsUserCertsCACert.crt", at: at, crit: []string{"crl_idp"}},
+		{crl: "onlyContainsCACertsCACRL.crl", issuer: "onlyContainsCACertsCACert.crt", at: at, crit: []string{"crl_idp"},
+			want: map[string]string{"crl_idp": "issuingDistributionPoint names no distribution point URI, so it cannot name "}},
+		{crl: "onlyContainsUserCertsCACRL.crl", issuer: "onlyContainsUserCertsCACert.crt", at: at, crit: []string{"crl_idp"},
+			want: map[string]string{"crl_idp": "issuingDistributionPoint names no distribution point URI, so it cannot name "}},
 		// 4.4.15-16: a negative serial and a 20-octet one are read and pass
 		// (the certificates, not the CRLs, are what those tests reject).
 		{crl: "NegativeSerialNumberCACRL.crl", issuer: "NegativeSerialNumberCACert.crt", at: at},
