@@ -26,6 +26,9 @@ type Incident struct {
 	ScheduledFor   *time.Time        `json:"scheduled_for,omitempty"`
 	ScheduledUntil *time.Time        `json:"scheduled_until,omitempty"`
 	Shortlink      string            `json:"shortlink,omitempty"`
+	// Postmortem is the write-up of a resolved incident, nil when none
+	// was started.
+	Postmortem *Postmortem `json:"postmortem,omitempty"`
 }
 
 // ComponentImpact is a component an incident covers and its status there:

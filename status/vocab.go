@@ -33,6 +33,10 @@ const (
 	StatusCompleted     = "completed"
 	// StatusUpdate posts an update that keeps the status (shown as "Update").
 	StatusUpdate = "update"
+	// StatusPostmortem is what the public API and the timeline call a
+	// resolved incident once its postmortem is published, as hosted
+	// Statuspage does; the store keeps the incident resolved.
+	StatusPostmortem = "postmortem"
 )
 
 // Impacts (the page indicator vocabulary, plus maintenance).

@@ -157,8 +157,8 @@ func (s *Store) getIncident(ctx context.Context, q querier, id int64) (*status.I
 	return inc, nil
 }
 
-// loadParts reads the texts, components, updates and evidence of incs in
-// five queries.
+// loadParts reads the texts, components, updates, postmortems and
+// evidence of incs in six queries.
 func loadParts(ctx context.Context, q querier, incs []*status.Incident) error {
 	if len(incs) == 0 {
 		return nil
@@ -221,6 +221,9 @@ func loadParts(ctx context.Context, q querier, incs []*status.Incident) error {
 		return fmt.Errorf("read incident updates: %w", err)
 	}
 	if err := loadTexts(ctx, q, byID, set, args); err != nil {
+		return err
+	}
+	if err := loadPostmortems(ctx, q, byID, set, args); err != nil {
 		return err
 	}
 
