@@ -126,6 +126,8 @@ type Store struct {
 	states   pendingStates // probe states for the writer (PutState)
 	stamping sync.Map      // token ids whose last use is being recorded
 
+	applied []string // the migrations this Open applied (store migrate reports them)
+
 	m      metrics
 	health health
 }
@@ -438,6 +440,7 @@ func (s *Store) migrate(ctx context.Context, fsys fs.FS) error {
 			return fmt.Errorf("migrate %s: %s: %w", s.where, name, err)
 		}
 		s.logger.Info("store migration applied", "migration", name)
+		s.applied = append(s.applied, name)
 	}
 	return nil
 }

@@ -62,6 +62,7 @@ var commands = map[string]func(ctx context.Context, args []string, stdout, stder
 	"incident":     cmdIncident(),
 	"maintenance":  cmdMaintenance(),
 	"subscriber":   cmdSubscriber(),
+	"store":        cmdStore(),
 }
 
 // run dispatches a command line; `probed` alone or with flags means `probed run`.
@@ -98,6 +99,7 @@ commands:
   incident       list|show|approve|reject|update|resolve over the operator API
   maintenance    schedule|list|cancel over the operator API
   subscriber     list|add|remove over the operator API
+  store          migrate: copy the SQLite store into PostgreSQL      migrate -from probed.db -to-file F
 
 Every command takes -h. CLI clients read -server or PROBED_SERVER, and PROBED_TOKEN.
 `)
