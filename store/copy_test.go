@@ -24,13 +24,15 @@ type filled struct {
 	session     string // a console session's cookie
 	incidents   []int64
 	subscribers []int64
+	templates   []int64
 }
 
 // fillEveryTable writes at least one row into every table of the schema
 // through the store's API, as a daemon of today's main would: results
 // (raw, packed, rolled up by the hour and the day, and an hour still
 // dirty), probe state, a daemon run, incidents with texts in English and
-// Japanese, updates, evidence, a proposal, a maintenance, the public status
+// Japanese, updates, evidence, a proposal, a maintenance, a postmortem, an
+// incident template, the public status
 // log, the audit log, tokens, a session, engine state, an alert, events,
 // subscribers by e-mail (in Japanese) and webhook (with its secret), their
 // deliveries and the signing keys. TestCopyEveryTable fails when a table
@@ -115,6 +117,22 @@ func fillEveryTable(t *testing.T, s *Store, fc *clock.Fake) filled {
 	must(err)
 	f.incidents = append(f.incidents, m.ID)
 	must(s.Audit(ctx, "alice", "login", "from 127.0.0.1"))
+	// A resolved incident with its postmortem published, and a template.
+	pm, err := s.CreateDraft(ctx, "alice", status.NewIncident{Title: status.Text{"en": "TSA slow", "ja": "TSA の遅延"}, Body: status.Text{"en": "Slow."}, Origin: status.OriginManual,
+		Publish: true, Components: []status.ComponentImpact{{ID: "timestamp", Status: status.DegradedPerformance}}})
+	must(err)
+	_, err = s.Resolve(ctx, "alice", pm.ID, status.Text{"en": "Fixed.", "ja": "解決しました。"})
+	must(err)
+	_, err = s.SavePostmortem(ctx, "alice", pm.ID, status.Text{"en": "The HSM was saturated.", "ja": "HSM が飽和していました。"})
+	must(err)
+	_, err = s.PublishPostmortem(ctx, "alice", pm.ID)
+	must(err)
+	f.incidents = append(f.incidents, pm.ID)
+	tpl, err := s.CreateTemplate(ctx, "alice", status.Template{Name: "ocsp-down", Title: status.Text{"en": "OCSP unavailable", "ja": "OCSP が利用できません"},
+		Body: status.Text{"en": "We are investigating.", "ja": "調査中です。"}, Status: status.StatusInvestigating,
+		Components: []status.ComponentImpact{{ID: "ocsp", Status: status.MajorOutage}}})
+	must(err)
+	f.templates = append(f.templates, tpl.ID)
 
 	// Operators and the engine.
 	f.token, err = s.CreateToken(ctx, "alice")
@@ -264,6 +282,19 @@ func TestCopyEveryTable(t *testing.T) {
 		if !reflect.DeepEqual(ia, ib) {
 			t.Errorf("incident %d differs:\nsqlite   %+v\npostgres %+v", id, ia, ib)
 		}
+	}
+	for _, id := range f.templates {
+		ta, err := a.GetTemplate(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tb, err := b.GetTemplate(ctx, id)
+		if err != nil || !reflect.DeepEqual(ta, tb) || tb.Title["ja"] == "" {
+			t.Errorf("template %d differs:\nsqlite   %+v\npostgres %+v (%v)", id, ta, tb, err)
+		}
+	}
+	if pm, _ := b.GetIncident(ctx, f.incidents[3]); pm == nil || !pm.Postmortem.Published() || pm.Postmortem.Body["ja"] != "HSM が飽和していました。" {
+		t.Errorf("the published postmortem on postgres: %+v", pm)
 	}
 	inc, _ := b.GetIncident(ctx, f.incidents[0])
 	if inc.Title["ja"] != "OCSP 応答が古い" || inc.Updates[0].Body["ja"] != "署名器が停止していました。" || inc.Proposal == nil || inc.Proposal.Body["ja"] != "10 分間すべて成功しています。" {
