@@ -26,6 +26,7 @@
 package pgtest
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -313,4 +314,56 @@ func tail(b []byte) string {
 		s = "…" + s[len(s)-2000:]
 	}
 	return s
+}
+
+// CPUTime is the CPU time (user and system) the server has used so far: its
+// processes (the postmaster and its children: one backend per connection,
+// the background workers) and the children that have exited. Benchmarks add it to their own: on PostgreSQL much of the
+// store's work happens in these processes. Linux only (/proc), with the
+// kernel's usual 100 clock ticks a second.
+func (s *Server) CPUTime() (time.Duration, error) {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return 0, errors.New("pgtest: the server is not running")
+	}
+	pm := s.cmd.Process.Pid
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	var ticks int64
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue // exited meanwhile
+		}
+		// The fields after the command's closing parenthesis: state is
+		// the first (field 3), ppid field 4, utime 14, stime 15, cutime
+		// 16, cstime 17.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 15 {
+			continue
+		}
+		if ppid, _ := strconv.Atoi(f[1]); pid != pm && ppid != pm {
+			continue
+		}
+		for _, k := range []int{11, 12} {
+			n, _ := strconv.ParseInt(f[k], 10, 64)
+			ticks += n
+		}
+		if pid == pm { // the backends and workers it has reaped
+			for _, k := range []int{13, 14} {
+				n, _ := strconv.ParseInt(f[k], 10, 64)
+				ticks += n
+			}
+		}
+	}
+	return time.Duration(ticks) * (time.Second / 100), nil
 }

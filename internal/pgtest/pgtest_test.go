@@ -117,3 +117,24 @@ func TestServerIsLoopbackAndUnprivileged(t *testing.T) {
 	}
 	t.Fatal("no Uid line in /proc status")
 }
+
+// CPUTime counts the server's work: a query that keeps a backend busy
+// moves it on.
+func TestCPUTimeCountsTheServersWork(t *testing.T) {
+	db := open(t, pg.DSN(t))
+	before, err := pg.CPUTime()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	if err := db.QueryRow(`SELECT count(*) FROM generate_series(1, 5000000) a WHERE a % 7 = 3`).Scan(&n); err != nil || n != 714286 {
+		t.Fatalf("count = %d, %v", n, err)
+	}
+	after, err := pg.CPUTime()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after <= before {
+		t.Fatalf("CPU time %v before the query, %v after: the backend's work was not counted", before, after)
+	}
+}
