@@ -61,6 +61,7 @@ var commands = map[string]func(ctx context.Context, args []string, stdout, stder
 	"token":        cmdToken(),
 	"incident":     cmdIncident(),
 	"maintenance":  cmdMaintenance(),
+	"template":     cmdTemplate(),
 	"subscriber":   cmdSubscriber(),
 	"store":        cmdStore(),
 }
@@ -96,8 +97,9 @@ commands:
   probe          run probes once, print every check and its evidence  -config F [-at TIME] [-o json] [NAME...]
   demo           the whole system on a built-in simulated CA          [-listen 127.0.0.1:8080]
   token          operator API tokens                                   create -config F -name NAME
-  incident       list|show|approve|reject|update|resolve over the operator API
+  incident       list|show|create|approve|reject|update|resolve|postmortem over the operator API
   maintenance    schedule|list|cancel over the operator API
+  template       list|show|create|edit|delete incident templates over the operator API
   subscriber     list|add|remove over the operator API
   store          migrate: copy the SQLite store into PostgreSQL      migrate -from probed.db -to-file F
 

@@ -229,21 +229,25 @@ const incidentHelp = `usage: probed incident <subcommand> [flags]
   reject   ID [-reason TEXT]
   update   ID -status identified|monitoring|investigating|update -message TEXT [-message-ja TEXT] [-notify]
   resolve  ID [-message TEXT] [-message-ja TEXT]
+  postmortem ID [-body TEXT] [-body-ja TEXT] [-body-in LANG=TEXT] [-publish]   (resolved incidents only)
 
+create -template NAME starts from an incident template (probed template help);
+the flags given override it, and it stays a draft unless -publish.
 Every subcommand takes -server URL (or PROBED_SERVER; default ` + DefaultServer + `),
 reads the token from PROBED_TOKEN, prints -o json for scripts, and has -h.
 `
 
 func cmdIncident() func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return subcommands("incident", map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) error{
-		"list":    incidentList,
-		"show":    incidentShow,
-		"create":  incidentCreate,
-		"edit":    incidentEdit,
-		"approve": incidentApprove,
-		"reject":  incidentReject,
-		"update":  incidentUpdate,
-		"resolve": incidentResolve,
+		"list":       incidentList,
+		"show":       incidentShow,
+		"create":     incidentCreate,
+		"edit":       incidentEdit,
+		"approve":    incidentApprove,
+		"reject":     incidentReject,
+		"update":     incidentUpdate,
+		"resolve":    incidentResolve,
+		"postmortem": incidentPostmortem,
 	}, incidentHelp)
 }
 
@@ -369,6 +373,17 @@ func printIncident(w io.Writer, inc *status.Incident) {
 	if inc.Proposal != nil {
 		fmt.Fprintf(w, "\nprobed proposes resolving it (%s): %s\n", inc.Proposal.At.UTC().Format(time.RFC3339), inc.Proposal.Body.In("en"))
 	}
+	if pm := inc.Postmortem; pm != nil {
+		state := "draft, not published"
+		if pm.Published() {
+			state = "published " + fmtT(pm.BodyUpdatedAt)
+			if pm.Unpublished() {
+				state += "; the draft has unpublished changes"
+			}
+		}
+		fmt.Fprintf(w, "\npostmortem (%s):\n  %s\n", state, pm.Draft.In("en"))
+		printOtherLanguages(w, "  ", pm.Draft)
+	}
 	fmt.Fprintln(w, "\nupdates (newest first):")
 	for _, u := range inc.Updates {
 		notify := ""
@@ -446,9 +461,10 @@ func incidentCreate(ctx context.Context, args []string, stdout, stderr io.Writer
 	msgJA := fs.String("message-ja", "", "first update in Japanese")
 	titles, msgs := textsFlag(fs, "title", "title"), textsFlag(fs, "message", "first update")
 	impact := fs.String("impact", "", "none, minor, major or critical (default: from the component statuses)")
-	st := fs.String("status", "investigating", "investigating, identified or monitoring")
+	st := fs.String("status", "", "investigating, identified or monitoring (default investigating, or the template's)")
 	comps := fs.String("components", "", "affected components as id:status,... (a bare id means major_outage)")
 	publish := fs.Bool("publish", false, "publish at once instead of leaving a draft")
+	tpl := fs.String("template", "", "start from this incident template (name or id); the flags given override it")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -457,7 +473,7 @@ func incidentCreate(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	body := console.CreateIncidentRequest{Title: *title, TitleJA: *titleJA, Titles: titles, Message: *msg, MessageJA: *msgJA, Messages: msgs,
-		Impact: *impact, Status: *st, Components: cs, Publish: *publish}
+		Impact: *impact, Status: *st, Components: cs, Publish: *publish, Template: *tpl}
 	return oneIncident(ctx, stdout, *server, *out, http.MethodPost, "/api/v1/incidents", body)
 }
 

@@ -107,6 +107,9 @@ func recordOf(inc status.Incident) statuspage.Record {
 		}
 		r.Updates = append(r.Updates, ru)
 	}
+	if pm := inc.Postmortem; pm.Published() {
+		r.Postmortem, r.PostmortemAt, r.PostmortemUpdatedAt = pm.Body, deref(pm.PublishedAt), deref(pm.BodyUpdatedAt)
+	}
 	return r
 }
 

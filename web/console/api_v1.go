@@ -42,6 +42,7 @@ func (s *Console) operatorRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/maintenances/{id}", s.apiAuth(s.apiGetIncident(status.KindMaintenance)))
 	mux.Handle("POST /api/v1/maintenances/{id}/{action}", s.apiAuth(s.apiMoveMaintenance))
 	mux.Handle("GET /api/v1/audit", s.apiAuth(s.apiAudit))
+	s.templateRoutes(mux)
 	mux.Handle("POST /api/v1/alertmanager", s.apiAuth(s.apiAlertmanager))
 	mux.Handle("/api/v1/", s.apiAuth(func(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusNotFound, fmt.Sprintf("no route %s %s (see the README's operator API)", r.Method, r.URL.Path))
@@ -213,6 +214,10 @@ type CreateIncidentRequest struct {
 	Components []status.ComponentImpact `json:"components"`
 	// Publish skips the draft step (an operator made it by hand).
 	Publish bool `json:"publish"`
+	// Template (a template's name or id) fills what the request leaves
+	// out: a language of title or message given here replaces the
+	// template's, components given here replace its list.
+	Template string `json:"template,omitempty"`
 }
 
 func (s *Console) apiCreateIncident(w http.ResponseWriter, r *http.Request) {
@@ -221,8 +226,17 @@ func (s *Console) apiCreateIncident(w http.ResponseWriter, r *http.Request) {
 		s.apiFail(w, r, err)
 		return
 	}
-	inc, err := s.engine.CreateIncident(r.Context(), actor(r), status.NewIncident{Title: texts(req.Titles, req.Title, req.TitleJA), Impact: req.Impact,
-		Status: req.Status, Body: texts(req.Messages, req.Message, req.MessageJA), Components: req.Components, Publish: req.Publish})
+	in := status.NewIncident{Title: texts(req.Titles, req.Title, req.TitleJA), Impact: req.Impact,
+		Status: req.Status, Body: texts(req.Messages, req.Message, req.MessageJA), Components: req.Components, Publish: req.Publish}
+	if req.Template != "" {
+		tpl, err := s.findTemplate(r.Context(), req.Template)
+		if err != nil {
+			s.apiFail(w, r, err)
+			return
+		}
+		in = tpl.Incident(in)
+	}
+	inc, err := s.engine.CreateIncident(r.Context(), actor(r), in)
 	if err != nil {
 		s.apiFail(w, r, err)
 		return

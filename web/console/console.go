@@ -36,6 +36,9 @@ type Store interface {
 	Subscriber(ctx context.Context, id int64) (store.Subscriber, error)
 	SubscriberCounts(ctx context.Context) (map[string]int, error)
 	Deliveries(ctx context.Context, subscriber int64, limit int) ([]store.DeliveryLog, error)
+	ListTemplates(ctx context.Context) ([]status.Template, error)
+	GetTemplate(ctx context.Context, id int64) (*status.Template, error)
+	TemplateNamed(ctx context.Context, name string) (*status.Template, error)
 }
 
 var _ Store = (*store.Store)(nil)

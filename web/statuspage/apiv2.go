@@ -159,6 +159,10 @@ func (s *Snapshot) apiIncident(i *Incident) apiIncident {
 		au := apiUpdate{ID: strconv.FormatInt(u.ID, 10), Status: u.Status, Body: u.Body.In(s.Page.defaultLanguage()), IncidentID: id,
 			CreatedAt: apiTime(u.CreatedAt, s.Loc), UpdatedAt: apiTime(u.CreatedAt, s.Loc),
 			DisplayAt: apiTime(u.DisplayAt, s.Loc), DeliverNotifications: u.Notify}
+		if u.Postmortem {
+			// Not a row of the timeline: an id of its own, updated when republished.
+			au.ID, au.UpdatedAt = id+"-postmortem", apiTime(u.DisplayAt, s.Loc)
+		}
 		for _, ac := range u.Affected {
 			if ac.OldStatus == ac.NewStatus {
 				continue // hosted pages list only what the update changed

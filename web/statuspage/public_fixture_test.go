@@ -31,6 +31,10 @@ func fixtureConfig() *config.Config {
 	return &c
 }
 
+// fixturePostmortem is the published postmortem of the fixture's resolved
+// incident: paragraphs, and markup that must reach readers as text.
+const fixturePostmortem = "The HSM holding the OCSP signing key rebooted <script>alert(1)</script> & took 30 minutes to return.\n\nWe added a second HSM."
+
 // fixtureData is a store's worth of history: an unresolved incident with
 // updates, a resolved one with a 30-minute major outage, an active and an
 // upcoming maintenance, and records that must never be shown (a draft, a
@@ -58,7 +62,9 @@ func fixtureData() Data {
 				Title:      status.Text{"en": "OCSP responder unavailable"},
 				Components: []RecordComponent{{ID: "ocsp", Status: status.MajorOutage}},
 				CreatedAt:  m(-3*day - 2*time.Hour), PublishedAt: m(-3*day - 2*time.Hour), StartedAt: m(-3*day - 2*time.Hour),
-				ResolvedAt: m(-3*day - 90*time.Minute),
+				ResolvedAt:   m(-3*day - 90*time.Minute),
+				Postmortem:   status.Text{"en": fixturePostmortem, "ja": "OCSP レスポンダの署名鍵の HSM が再起動しました。"},
+				PostmortemAt: m(-2 * day), PostmortemUpdatedAt: m(-2*day + time.Hour),
 				Updates: []RecordUpdate{
 					{ID: 901, Status: "investigating", Body: status.Text{"en": "OCSP requests are failing."}, CreatedAt: m(-3*day - 2*time.Hour), Notify: true,
 						Affected: []AffectedComponent{{ID: "ocsp", OldStatus: status.Operational, NewStatus: status.MajorOutage}}},

@@ -148,7 +148,7 @@ func TestIncidentPages(t *testing.T) {
 		"This incident affected: Online Certificate Status Protocol (OCSP)",
 		"Posted 3 days ago. Sep 13, 2021 - 10:30 UTC")
 	labels := regexp.MustCompile(`<div class="label">([^<]*)</div>`).FindAllStringSubmatch(body, -1)
-	if got := fmt.Sprint(labels); got != "[[<div class=\"label\">Resolved</div> Resolved] [<div class=\"label\">Monitoring</div> Monitoring] [<div class=\"label\">Investigating</div> Investigating]]" {
+	if got := fmt.Sprint(labels); got != "[[<div class=\"label\">Postmortem</div> Postmortem] [<div class=\"label\">Resolved</div> Resolved] [<div class=\"label\">Monitoring</div> Monitoring] [<div class=\"label\">Investigating</div> Investigating]]" {
 		t.Errorf("labels %s", got)
 	}
 

@@ -27,7 +27,8 @@ func TestPythonStrictClient(t *testing.T) {
 		return string(out)
 	}
 	_, ts := newFixture(t)
-	if out := run(ts.URL); !strings.Contains(out, "indicator=minor") || !strings.Contains(out, "summary.json: 6 components, 1 incidents, 2 maintenances") {
+	if out := run(ts.URL); !strings.Contains(out, "indicator=minor") || !strings.Contains(out, "summary.json: 6 components, 1 incidents, 2 maintenances") ||
+		!strings.Contains(out, "postmortem: incident 90") {
 		t.Errorf("fixture:\n%s", out)
 	}
 

@@ -42,6 +42,12 @@ type Record struct {
 
 	CreatedAt, PublishedAt, StartedAt, MonitoringAt, ResolvedAt time.Time
 	ScheduledFor, ScheduledUntil                                time.Time
+
+	// Postmortem is the published postmortem of a resolved incident (by
+	// language; empty: none), first published at PostmortemAt, last at
+	// PostmortemUpdatedAt.
+	Postmortem                        status.Text
+	PostmortemAt, PostmortemUpdatedAt time.Time
 }
 
 // RecordComponent is a component an incident affects and the status it gives it.
@@ -236,6 +242,9 @@ type Update struct {
 	DisplayAt time.Time
 	Notify    bool
 	Affected  []AffectedComponent
+	// Postmortem marks the incident's published postmortem, shown as the
+	// newest entry of its timeline (status postmortem), as hosted pages do.
+	Postmortem bool
 }
 
 // Label is the timeline label key: the status for a change, "update" otherwise.
@@ -515,6 +524,18 @@ func newIncident(r Record, byID map[string]*Component, now time.Time) *Incident 
 	}
 	if inc.Resolved() && inc.ResolvedAt.IsZero() && len(inc.Updates) > 0 {
 		inc.ResolvedAt = inc.Updates[0].CreatedAt
+	}
+	if inc.Kind == status.KindIncident && r.State == status.StateResolved && !r.Postmortem.Empty() {
+		// Hosted pages call an incident with a published postmortem
+		// "postmortem" and show the write-up as its newest entry.
+		at := cmp.Or(r.PostmortemAt, r.PostmortemUpdatedAt, inc.UpdatedAt)
+		last := cmp.Or(r.PostmortemUpdatedAt, at)
+		inc.Status = status.StatusPostmortem
+		inc.Updates = append([]*Update{{Status: status.StatusPostmortem, Changed: true, Body: r.Postmortem, CreatedAt: at, DisplayAt: last,
+			Postmortem: true}}, inc.Updates...)
+		if last.After(inc.UpdatedAt) {
+			inc.UpdatedAt = last
+		}
 	}
 	if inc.Maintenance() && inc.StartedAt.IsZero() {
 		for _, u := range ups {

@@ -22,6 +22,13 @@ import (
 func wordsFixture() Data {
 	d := fixtureData()
 	now := fixtureNow
+	for i := range d.Records {
+		if !d.Records[i].Postmortem.Empty() {
+			// Plain data: the markup of the fixture's postmortem is
+			// TestPostmortemIsText's, not a word of the page.
+			d.Records[i].Postmortem = status.Text{"en": "The HSM holding the OCSP signing key rebooted."}
+		}
+	}
 	d.StatusLog = append(d.StatusLog,
 		StatusChange{Component: "certcentral-api", Status: status.DegradedPerformance, At: now.Add(-5 * time.Minute)},
 		StatusChange{Component: "ocsp", Status: status.MajorOutage, At: now.Add(-5 * time.Minute)})
@@ -104,7 +111,7 @@ func TestPageWordsComeFromTheCatalogue(t *testing.T) {
 		timelines := visible(fetch(t, ts.URL+"/incidents/101"+q) + fetch(t, ts.URL+"/incidents/90"+q) +
 			fetch(t, ts.URL+"/maintenance/300"+q) + fetch(t, ts.URL+"/maintenance/302"+q))
 		feed := visible(fetch(t, ts.URL+"/history.atom"+q) + fetch(t, ts.URL+"/history.rss"+q))
-		for _, s := range append(append(status.IncidentStatuses(), status.MaintenanceStatuses()...), status.StatusUpdate) {
+		for _, s := range append(append(status.IncidentStatuses(), status.MaintenanceStatuses()...), status.StatusUpdate, status.StatusPostmortem) {
 			if !strings.Contains(timelines, w.Label(s)) {
 				t.Errorf("%s timelines: no %q (%s)", lang, w.Label(s), s)
 			}
@@ -164,7 +171,7 @@ func TestPseudoLocaleNoFixedTextEscapes(t *testing.T) {
 	}
 	walk(cfg.Components)
 	for _, r := range d.Records {
-		data = append(data, r.Title["en"])
+		data = append(data, r.Title["en"], r.Postmortem["en"])
 		for _, u := range r.Updates {
 			data = append(data, u.Body["en"])
 		}

@@ -123,6 +123,23 @@ class ScheduledMaintenance(Incident):
             raise ValueError("maintenance %s: started_at is the future scheduled_for" % self.id)
 
 
+INCIDENT_STATUSES = ("investigating", "identified", "monitoring", "resolved", "postmortem")
+
+
+def check_incident_status(i):
+    """Hosted pages' incident statuses; one with a published postmortem is
+    "postmortem", resolved, and its newest update is the postmortem."""
+    if i.status not in INCIDENT_STATUSES:
+        raise ValueError("incident %s: unknown status %r" % (i.id, i.status))
+    for u in i.incident_updates:
+        if u.status not in INCIDENT_STATUSES:
+            raise ValueError("incident %s update %s: unknown status %r" % (i.id, u.id, u.status))
+    if i.status == "postmortem":
+        if i.resolved_at is None or not i.incident_updates or i.incident_updates[0].status != "postmortem":
+            raise ValueError("incident %s: postmortem without resolved_at or a newest postmortem update" % i.id)
+        print("postmortem: incident %s" % i.id)
+
+
 def get(base, path):
     with urllib.request.urlopen(base + path, timeout=10) as r:
         return json.load(r)
@@ -149,7 +166,10 @@ def main():
     for path in ("/api/v2/incidents.json", "/api/v2/incidents/unresolved.json"):
         s = get(base, path)
         Page(**s["page"])
-        print("%s: %d" % (path[8:], len([Incident(**i) for i in s["incidents"]])))
+        incs = [Incident(**i) for i in s["incidents"]]
+        for i in incs:
+            check_incident_status(i)
+        print("%s: %d" % (path[8:], len(incs)))
     for path in ("/api/v2/scheduled-maintenances.json", "/api/v2/scheduled-maintenances/upcoming.json",
                  "/api/v2/scheduled-maintenances/active.json"):
         s = get(base, path)
