@@ -1,9 +1,12 @@
 package incident
 
 import (
-	"github.com/probed/probed/status"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/probed/probed/status"
 
 	"github.com/probed/probed/probes"
 )
@@ -34,6 +37,28 @@ func BenchmarkRecordFailingWithDraft(b *testing.B) {
 	}
 	r := probes.Result{Probe: "crl", Kind: "http", Component: "crl", Location: "tokyo-1", Duration: time.Millisecond,
 		Checks: []probes.Check{{Name: "crl_next_update", Message: "stale", Evidence: map[string]string{"next_update": "x"}}}}
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		r.Start = h.clk.Now().Add(time.Duration(i) * time.Second)
+		if err := h.eng.Record(h.ctx, r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRecordHealthyBigComponent: a passing result for one of 100
+// healthy probes of one component (bench/scheduler's shape): evaluating the
+// component must not walk its probes.
+func BenchmarkRecordHealthyBigComponent(b *testing.B) {
+	var more strings.Builder
+	for i := range 99 {
+		fmt.Fprintf(&more, "  - {name: crl-%d, component: crl, kind: http, http: {url: \"http://127.0.0.1:1/crl-%d\"}}\n", i, i)
+	}
+	h := newHarness(b, more.String()+"incidents: {failures_to_open: 3}\n")
+	for i := range 99 {
+		h.ok(fmt.Sprintf("crl-%d", i), 1)
+	}
+	r := probes.Result{Probe: "crl", Kind: "http", Component: "crl", Location: "tokyo-1", Success: true, Duration: time.Millisecond}
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
 		r.Start = h.clk.Now().Add(time.Duration(i) * time.Second)

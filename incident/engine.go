@@ -61,6 +61,10 @@ type Engine struct {
 	// after every result must not walk every probe of the configuration
 	// (with 10,000 probes that walk was half of probed's CPU).
 	byComp map[string]map[probeKey]*store.ProbeHealth
+	// ailing counts, per component, its probes down or slow at a
+	// location: at zero, with no alert for it, the component is
+	// operational without walking its probes (see evaluate).
+	ailing map[string]int
 	comps  map[string]store.ComponentHealth
 	alerts []store.Alert
 	// counted holds, per failing component, the locations its status
@@ -115,7 +119,7 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		opts.Inbox = DefaultInbox
 	}
 	e := &Engine{opts: opts, st: opts.Store, clock: opts.Clock, logger: opts.Logger, mu: newEngineLock(), inbox: make(chan probes.Result, opts.Inbox),
-		probes: map[probeKey]*store.ProbeHealth{}, byComp: map[string]map[probeKey]*store.ProbeHealth{}, wake: make(chan struct{}, 1), words: opts.Words,
+		probes: map[probeKey]*store.ProbeHealth{}, byComp: map[string]map[probeKey]*store.ProbeHealth{}, ailing: map[string]int{}, wake: make(chan struct{}, 1), words: opts.Words,
 		counted: map[string][]probeKey{}, ended: map[probeKey]time.Time{}, stale: map[probeKey]bool{}, started: opts.Clock.Now(), total: map[string]int{}}
 	hs, err := e.st.LoadProbeHealth(ctx)
 	if err != nil {
@@ -126,6 +130,7 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		k := probeKey{h.Probe, h.Location}
 		e.probes[k] = &h
 		e.index(k, "", &h)
+		e.countAiling(nil, &h)
 	}
 	if e.comps, err = e.st.LoadComponentHealth(ctx); err != nil {
 		return nil, fmt.Errorf("new incident engine: %w", err)
@@ -220,6 +225,11 @@ func (e *Engine) record(ctx context.Context, cfg *config.Config, r probes.Result
 	if !ok || before.Component != h.Component {
 		e.index(k, before.Component, h)
 	}
+	if ok {
+		e.countAiling(&before, h)
+	} else {
+		e.countAiling(nil, h)
+	}
 	if healthChanged(before, *h) {
 		if err := e.st.SaveProbeHealth(ctx, *h); err != nil {
 			return false, err
@@ -250,6 +260,36 @@ func (e *Engine) index(k probeKey, from string, h *store.ProbeHealth) {
 		e.byComp[h.Component] = m
 	}
 	m[k] = h
+}
+
+// countAiling keeps ailing in step with one probe's health moving from
+// before (nil: new) to after.
+func (e *Engine) countAiling(before, after *store.ProbeHealth) {
+	if before != nil && (before.Down || before.Slow) {
+		if e.ailing[before.Component]--; e.ailing[before.Component] <= 0 {
+			delete(e.ailing, before.Component)
+		}
+	}
+	if after.Down || after.Slow {
+		e.ailing[after.Component]++
+	}
+}
+
+// quiet reports that nothing speaks against component: none of its probes
+// is down or slow at any location and no alert names it. Its status is
+// then operational whatever the quorum, stale locations or evidence, which
+// sources would find only by walking every probe of the component after
+// every result (a quarter of probed's CPU with 100 probes a component).
+func (e *Engine) quiet(component string) bool {
+	if e.ailing[component] > 0 {
+		return false
+	}
+	for _, a := range e.alerts {
+		if a.Component == component {
+			return false
+		}
+	}
+	return true
 }
 
 func latencyObjective(cfg *config.Config, component string) time.Duration {
@@ -373,7 +413,10 @@ func alertEvidence(a store.Alert) status.Evidence {
 // failure among the locations that count (a location joining later with an
 // earlier failure moves it back); it ends at the last of their recoveries.
 func (e *Engine) evaluate(ctx context.Context, cfg *config.Config, component string) (bool, error) {
-	srcs := e.sources(cfg, component)
+	var srcs []source
+	if !e.quiet(component) {
+		srcs = e.sources(cfg, component)
+	}
 	st, since := componentStatus(srcs)
 	cur, known := e.comps[component]
 	if !known {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -317,5 +318,69 @@ func TestDeadProberLeavesTheTotal(t *testing.T) {
 	h.deliver(resolvedAlert(fra, h.clk.Now()), osaka)
 	if d := h.only(status.StateDraft); d.Components[0].Status != status.MajorOutage {
 		t.Fatalf("two of the two locations left, both down: %s, want major_outage", d.Components[0].Status)
+	}
+}
+
+// TestAilingCount: the per-component count of down or slow probes that lets
+// a healthy component skip the walk over its probes stays equal to a
+// recount through failures, slowness, recoveries, several locations, a
+// probe moved to another component by a reload, and a restart; and a
+// component with a down probe elsewhere still drafts.
+func TestAilingCount(t *testing.T) {
+	h := newHarness(t, "incidents: {failures_to_open: 2, successes_to_close: 2}\n")
+	check := func(step string) {
+		t.Helper()
+		want := map[string]int{}
+		for _, p := range h.eng.probes {
+			if p.Down || p.Slow {
+				want[p.Component]++
+			}
+		}
+		if !maps.Equal(h.eng.ailing, want) {
+			t.Fatalf("%s: ailing %v, recount %v", step, h.eng.ailing, want)
+		}
+	}
+	h.ok("crl", 2)
+	check("healthy")
+	h.fail("crl", 2)
+	check("crl down")
+	h.run("crl", "osaka-1", false, time.Millisecond)
+	h.run("crl", "osaka-1", false, time.Millisecond)
+	check("crl down at two locations")
+	if got := h.eng.ComponentHealth()["crl"].Status; got != status.MajorOutage {
+		t.Fatalf("crl %s, want major_outage", got)
+	}
+	h.run("api", "", true, 2*time.Second)
+	h.run("api", "", true, 2*time.Second)
+	check("api slow")
+	if got := h.eng.ComponentHealth()["api"].Status; got != status.DegradedPerformance {
+		t.Fatalf("api %s, want degraded_performance", got)
+	}
+	// A healthy result of another probe leaves the failing component failing.
+	h.ok("ocsp-good", 1)
+	if got := h.eng.ComponentHealth()["crl"].Status; got != status.MajorOutage {
+		t.Fatalf("crl %s after an ocsp result, want major_outage", got)
+	}
+	// The crl probe moves to the ocsp component: its next result files it there.
+	moved := strings.Replace(baseConfig, "{name: crl, component: crl,", "{name: crl, component: ocsp,", 1)
+	cfg, err := config.Parse([]byte(moved+"incidents: {failures_to_open: 2, successes_to_close: 2}\n"), "probes.yaml", probes.Kinds())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Storage.Path = h.cfg.Storage.Path
+	h.cfg = cfg
+	h.fail("crl", 1)
+	check("crl moved to ocsp")
+	h.run("crl", "osaka-1", true, time.Millisecond)
+	h.run("crl", "osaka-1", true, time.Millisecond)
+	h.ok("crl", 2)
+	h.run("api", "", true, time.Millisecond)
+	h.run("api", "", true, time.Millisecond)
+	check("recovered")
+	h.fail("api", 2)
+	h.restart()
+	check("after a restart")
+	if len(h.eng.ailing) != 1 || h.eng.ailing["api"] != 1 {
+		t.Fatalf("after a restart: ailing %v, want api 1", h.eng.ailing)
 	}
 }
