@@ -99,6 +99,9 @@ type Storage struct {
 	// are kept for RollupRetention.
 	Retention       Duration `yaml:"retention"`
 	RollupRetention Duration `yaml:"rollup_retention"`
+	// CheckInterval is how often the SQLite file is checked for deletion
+	// or replacement: a lost database is noticed within it.
+	CheckInterval Duration `yaml:"check_interval"`
 }
 
 // The storage drivers.
@@ -108,7 +111,8 @@ const (
 )
 
 // DefaultStorage keeps raw results 14 days and rollups 400 days.
-var DefaultStorage = Storage{Driver: StorageSQLite, Path: "probed.db", Retention: Duration(14 * 24 * time.Hour), RollupRetention: Duration(400 * 24 * time.Hour)}
+var DefaultStorage = Storage{Driver: StorageSQLite, Path: "probed.db", Retention: Duration(14 * 24 * time.Hour), RollupRetention: Duration(400 * 24 * time.Hour),
+	CheckInterval: Duration(30 * time.Second)}
 
 // UnmarshalYAML sets defaults, then decodes.
 func (s *Storage) UnmarshalYAML(unmarshal func(any) error) error {

@@ -53,6 +53,9 @@ func TestInvalid(t *testing.T) {
 		"maintenance-reminder": {
 			"3: notify.maintenance_reminder: must be 0 (no reminder) or between 1m and 30d, got 30s",
 		},
+		"storage-check-interval": {
+			"3: storage.check_interval: must be between 100ms and 1h (how often the database file is checked for deletion or replacement), got 0s",
+		},
 		"connection-caps": {
 			"4: server.max_connections_per_client: must be between 1 and server.max_connections (10), got 11",
 		},
@@ -195,6 +198,7 @@ func TestValidFull(t *testing.T) {
 	check("storage.path", cfg.Storage.Path, filepath.Join(dir, "probed.db"))
 	check("storage.retention", cfg.Storage.Retention.D(), 7*24*time.Hour)
 	check("storage.rollup_retention", cfg.Storage.RollupRetention.D(), 2*365*24*time.Hour)
+	check("storage.check_interval", cfg.Storage.CheckInterval.D(), 10*time.Second)
 	check("location", cfg.Location, "tokyo-1")
 	check("components", len(cfg.Components), 2)
 	check("leaves", ids(cfg.Leaves()), []string{"certcentral-api", "acme", "website"})
@@ -208,7 +212,7 @@ func TestValidFull(t *testing.T) {
 	check("notify.smtp", cfg.Notify.SMTP, config.SMTP{Host: "smtp.example.com", Port: 587, TLS: "tls", Username: "status", PasswordFile: "smtp-password", Password: "smtp-secret", Timeout: config.Duration(30 * time.Second)})
 
 	api := cfg.Probe("api")
-	check("api.line", api.Line, 25)
+	check("api.line", api.Line, 26)
 	check("api.interval", api.Interval.D(), 30*time.Second)
 	check("api.timeout", api.Timeout.D(), 5*time.Second)
 	h := api.HTTP
@@ -262,7 +266,7 @@ func TestDefaults(t *testing.T) {
 	if cfg.Server != want.Server || cfg.Server.Listen != "127.0.0.1:8080" || cfg.Server.AdminListen != "" {
 		t.Errorf("server = %+v", cfg.Server)
 	}
-	if cfg.Storage.Path != filepath.Join(dir, "probed.db") || cfg.Storage.Retention.D() != 14*24*time.Hour || cfg.Storage.RollupRetention.D() != 400*24*time.Hour {
+	if cfg.Storage.Path != filepath.Join(dir, "probed.db") || cfg.Storage.Retention.D() != 14*24*time.Hour || cfg.Storage.RollupRetention.D() != 400*24*time.Hour || cfg.Storage.CheckInterval.D() != 30*time.Second {
 		t.Errorf("storage = %+v", cfg.Storage)
 	}
 	if cfg.Location != "default" || cfg.Role != "holder" || cfg.Prober() {

@@ -44,6 +44,9 @@ func (c *Config) validate(p *problems, kinds []string) {
 	if c.Storage.RollupRetention < c.Storage.Retention {
 		p.add("storage.rollup_retention", "must be at least storage.retention (%s), got %s", c.Storage.Retention, c.Storage.RollupRetention)
 	}
+	if ci := c.Storage.CheckInterval; ci < Duration(100*time.Millisecond) || ci > Duration(time.Hour) {
+		p.add("storage.check_interval", "must be between 100ms and 1h (how often the database file is checked for deletion or replacement), got %s", ci)
+	}
 	if c.Location == "" {
 		p.add("location", "must not be empty")
 	}

@@ -56,8 +56,9 @@ type Daemon struct {
 	notify  *notify.Worker
 	subs    *notify.Subscriptions
 	smtpTLS *tls.Config
-	// storeCheck is the period of the database file check.
-	storeCheck time.Duration
+	// storeCheck ticks the database file check (storage.check_interval;
+	// a reload resets it).
+	storeCheck *time.Ticker
 
 	mu  sync.RWMutex
 	cfg *config.Config
@@ -84,14 +85,7 @@ type DaemonOptions struct {
 	AdminRoutes func(mux *http.ServeMux, auth func(http.HandlerFunc) http.Handler)
 	// SMTPTLS verifies the SMTP relay (tests); nil: the system's roots.
 	SMTPTLS *tls.Config
-	// StoreCheck is how often the database file is checked for deletion or
-	// replacement (default DefaultStoreCheck).
-	StoreCheck time.Duration
 }
-
-// DefaultStoreCheck is how often probed checks that its database file is
-// still the one it opened: a lost database is noticed within this.
-const DefaultStoreCheck = 30 * time.Second
 
 // NewDaemon loads the config, opens the store and builds every part; Serve runs it.
 func NewDaemon(ctx context.Context, path string, logger *slog.Logger, opts DaemonOptions) (*Daemon, error) {
@@ -102,10 +96,8 @@ func NewDaemon(ctx context.Context, path string, logger *slog.Logger, opts Daemo
 	if opts.Clock == nil {
 		opts.Clock = clock.Real{}
 	}
-	if opts.StoreCheck <= 0 {
-		opts.StoreCheck = DefaultStoreCheck
-	}
-	d := &Daemon{path: path, logger: logger, clock: opts.Clock, registry: prometheus.NewRegistry(), cfg: cfg, smtpTLS: opts.SMTPTLS, storeCheck: opts.StoreCheck}
+	d := &Daemon{path: path, logger: logger, clock: opts.Clock, registry: prometheus.NewRegistry(), cfg: cfg, smtpTLS: opts.SMTPTLS,
+		storeCheck: time.NewTicker(cfg.Storage.CheckInterval.D())}
 	d.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	f := promauto.With(d.registry)
 	f.NewGauge(prometheus.GaugeOpts{Name: "probed_build_info", Help: "Build information; always 1.",
@@ -233,6 +225,9 @@ func (d *Daemon) reload(ctx context.Context) (added, removed []string, err error
 	d.cfg = cfg
 	d.mu.Unlock()
 	d.store.SetRetention(cfg.Storage.Retention.D(), cfg.Storage.RollupRetention.D())
+	if cfg.Storage.CheckInterval != old.Storage.CheckInterval {
+		d.storeCheck.Reset(cfg.Storage.CheckInterval.D())
+	}
 	for _, p := range cfg.Probes {
 		if old.Probe(p.Name) == nil {
 			added = append(added, p.Name)
@@ -297,9 +292,8 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	// A deleted or replaced database file is an ERROR, a metric and a
 	// failing /readyz within one check.
 	g.Go(func() error {
-		t := time.NewTicker(d.storeCheck)
-		defer t.Stop()
-		return d.store.WatchFile(gctx, t.C)
+		defer d.storeCheck.Stop()
+		return d.store.WatchFile(gctx, d.storeCheck.C)
 	})
 	var servers []*http.Server
 	if d.engine != nil {
@@ -406,7 +400,6 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	path := fs.String("config", "probes.yaml", "config file")
 	level := fs.String("log.level", "info", "log level: debug, info, warn, error")
 	format := fs.String("log.format", "text", "log format: text or json")
-	storeCheck := fs.Duration("storage.check-interval", DefaultStoreCheck, "how often to check that the database file is still the one opened (deleted or replaced: ERROR, probed_store_healthy 0, /readyz 503)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -414,10 +407,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	if *storeCheck <= 0 {
-		return fmt.Errorf("-storage.check-interval must be positive, not %s", *storeCheck)
-	}
-	d, err := NewDaemon(ctx, *path, logger, DaemonOptions{StoreCheck: *storeCheck})
+	d, err := NewDaemon(ctx, *path, logger, DaemonOptions{})
 	if err != nil {
 		if errs, ok := errors.AsType[config.Errors](err); ok {
 			printErrors(stderr, *path, errs)

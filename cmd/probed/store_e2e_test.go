@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -170,7 +171,8 @@ func TestLockedDatabaseEndToEnd(t *testing.T) {
 }
 
 // The database file deleted while probed runs: within one check (a short
-// -storage.check-interval here; 30 s by default) an ERROR says so,
+// storage.check_interval here, set by a reload from an hour; 30 s by
+// default) an ERROR says so,
 // probed_store_healthy drops to 0, /readyz answers 503, and what the open
 // database still held (the operator's token among it) is saved next to
 // the path for the operator to put back.
@@ -178,7 +180,25 @@ func TestDeletedDatabaseEndToEnd(t *testing.T) {
 	bin := buildProbed(t)
 	cfgPath := startCA(t, time.Second)
 	operatorToken(t, bin, cfgPath)
-	d := startProbed(t, bin, cfgPath, "-storage.check-interval", "200ms")
+	b, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	every := func(interval string) {
+		t.Helper()
+		cfg := strings.Replace(string(b), "storage:\n  path: probed.db\n", "storage:\n  path: probed.db\n  check_interval: "+interval+"\n", 1)
+		if cfg == string(b) {
+			t.Fatal("no storage section to add check_interval to")
+		}
+		if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	every("1h")
+	d := startProbed(t, bin, cfgPath)
+	every("200ms") // the hour would outlast every wait below: the reload must apply it
+	d.signal(syscall.SIGHUP)
+	d.waitLog(`msg="config reloaded"`)
 	m := &scraper{t: t, url: "http://" + d.addr + "/metrics"}
 	if code, body := getStatus(t, "http://"+d.addr+"/readyz"); code != http.StatusOK {
 		t.Fatalf("/readyz before = %d %s", code, body)
