@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -16,48 +17,104 @@ import (
 	"github.com/probed/probed/probes"
 )
 
-// Run with (see README, Storage):
+// Run with (see README, Storage → Benchmarks):
 //
 //	go test ./store/ -run '^$' -bench Record -benchtime 500000x
 //	go test ./store/ -run '^$' -bench Year -benchtime 1x -timeout 2h
 //
-// BenchmarkYear takes minutes at its full size; -store.year.probes=100 runs
-// a tenth of it.
+// Each benchmark runs once per backend (sub-benchmarks sqlite and
+// postgres; -store.backends=sqlite runs one). On PostgreSQL much of the
+// work happens in the server's processes: the rates per CPU-second count
+// this process and the server together (cpu-s), and this process alone
+// (probed-cpu-s). BenchmarkYear takes minutes at its full size;
+// -store.year.probes=100 runs a tenth of it.
 var yearProbes = flag.Int("store.year.probes", 1000, "probes in BenchmarkYear")
 var benchBatch = flag.Int("store.batch", 0, "BatchSize in BenchmarkRecord")
 var yearDir = flag.String("store.year.dir", "", "folder BenchmarkYear leaves its probed.db in, for inspection (default: a temporary one)")
+var benchBackends = flag.String("store.backends", "sqlite,postgres", "the backends the store benchmarks run on, comma-separated")
+
+// benchBackend is a database a benchmark runs on.
+type benchBackend struct{ driver string }
+
+// eachBenchBackend runs f as a sub-benchmark per backend of -store.backends.
+func eachBenchBackend(b *testing.B, f func(b *testing.B, be benchBackend)) {
+	for _, d := range strings.Split(*benchBackends, ",") {
+		if d != "sqlite" && d != "postgres" {
+			b.Fatalf("-store.backends: unknown backend %q (sqlite or postgres)", d)
+		}
+		b.Run(d, func(b *testing.B) { f(b, benchBackend{d}) })
+	}
+}
+
+// opts returns o on a new, empty database of the backend (a SQLite file in
+// dir, a temporary folder when "").
+func (be benchBackend) opts(b *testing.B, o Options, dir string) Options {
+	if be.driver == "postgres" {
+		o.Driver, o.DSN = "postgres", pg.DSN(b)
+		return o
+	}
+	if dir == "" {
+		dir = b.TempDir()
+	}
+	o.Path = filepath.Join(dir, "probed.db")
+	return o
+}
+
+// cpu is the CPU time used so far by this process and, on PostgreSQL, the
+// server's processes.
+func (be benchBackend) cpu(b *testing.B) (self, server time.Duration) {
+	self = cpuTime()
+	if be.driver == "postgres" {
+		var err error
+		if server, err = pg.CPUTime(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return self, server
+}
+
+// reportCPU reports n results per CPU-second since (self0, server0): all
+// of it (cpu-s) and this process's (probed-cpu-s).
+func (be benchBackend) reportCPU(b *testing.B, n int, self0, server0 time.Duration) {
+	self, server := be.cpu(b)
+	b.ReportMetric(float64(n)/(self-self0+server-server0).Seconds(), "results/cpu-s")
+	b.ReportMetric(float64(n)/(self-self0).Seconds(), "results/probed-cpu-s")
+}
 
 // BenchmarkRecord measures the batched insert rate: results from 1,000
 // probes queued with Record as the scheduler does, written by the writer in
 // batches, until Flush says they are all on disk.
 func BenchmarkRecord(b *testing.B) {
-	s, err := Open(context.Background(), Options{Path: filepath.Join(b.TempDir(), "probed.db"), BatchSize: *benchBatch})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	ctx := context.Background()
-	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-	res := make([]probes.Result, 1000)
-	for i := range res {
-		res[i] = probes.Result{Probe: fmt.Sprintf("probe-%04d", i), Kind: "http", Component: "api", Location: "tokyo-1", Success: true, Duration: 123456 * time.Microsecond}
-	}
-	b.ResetTimer()
-	t, cpu := time.Now(), cpuTime()
-	for i := range b.N {
-		r := res[i%len(res)]
-		r.Start = start.Add(time.Duration(i/len(res)) * 30 * time.Second)
-		if err := s.Record(ctx, r); err != nil {
+	eachBenchBackend(b, func(b *testing.B, be benchBackend) {
+		s, err := Open(context.Background(), be.opts(b, Options{BatchSize: *benchBatch}, ""))
+		if err != nil {
 			b.Fatal(err)
 		}
-	}
-	if err := s.Flush(ctx); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportMetric(float64(b.N)/time.Since(t).Seconds(), "results/s")
-	// On a shared machine the wall-clock rate moves with the load; the
-	// rate per CPU-second (writer, SQLite and Record together) does not.
-	b.ReportMetric(float64(b.N)/(cpuTime()-cpu).Seconds(), "results/cpu-s")
+		defer s.Close()
+		ctx := context.Background()
+		start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+		res := make([]probes.Result, 1000)
+		for i := range res {
+			res[i] = probes.Result{Probe: fmt.Sprintf("probe-%04d", i), Kind: "http", Component: "api", Location: "tokyo-1", Success: true, Duration: 123456 * time.Microsecond}
+		}
+		b.ResetTimer()
+		t := time.Now()
+		self, server := be.cpu(b)
+		for i := range b.N {
+			r := res[i%len(res)]
+			r.Start = start.Add(time.Duration(i/len(res)) * 30 * time.Second)
+			if err := s.Record(ctx, r); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := s.Flush(ctx); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(b.N)/time.Since(t).Seconds(), "results/s")
+		// On a shared machine the wall-clock rate moves with the load; the
+		// rate per CPU-second (writer, database and Record together) does not.
+		be.reportCPU(b, b.N, self, server)
+	})
 }
 
 // cpuTime is the CPU time (user and system) this process has used.
@@ -78,16 +135,22 @@ func cpuTime() time.Duration {
 // does (hourly rows hour by hour, days summed from them) from generated
 // hourly counts, since their raw results would be gone by now anyway.
 func BenchmarkYear(b *testing.B) {
-	for range b.N {
-		s, _ := year(b, *yearProbes, *yearDir)
-		s.Close()
-	}
+	eachBenchBackend(b, func(b *testing.B, be benchBackend) {
+		for range b.N {
+			s, _ := year(b, be, *yearProbes, *yearDir)
+			s.Close()
+		}
+	})
 }
 
 // BenchmarkProbeUptime times ProbeUptime for one probe on a year of 20
 // probes (the rows one probe reads do not depend on how many others there are).
 func BenchmarkProbeUptime(b *testing.B) {
-	s, end := year(b, 20, "")
+	eachBenchBackend(b, func(b *testing.B, be benchBackend) { probeUptime(b, be) })
+}
+
+func probeUptime(b *testing.B, be benchBackend) {
+	s, end := year(b, be, 20, "")
 	defer s.Close()
 	for _, c := range []struct {
 		name string
@@ -108,19 +171,17 @@ func BenchmarkProbeUptime(b *testing.B) {
 // year builds the database of one year of nprobes probes in dir (a
 // temporary folder when ""), reports its size and returns it open, with the
 // time the year ends.
-func year(b *testing.B, nprobes int, dir string) (*Store, time.Time) {
+func year(b *testing.B, be benchBackend, nprobes int, dir string) (*Store, time.Time) {
 	ctx := context.Background()
 	end := time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC)
 	begin := end.Add(-365 * 24 * time.Hour)
 	rawFrom := end.Add(-15 * 24 * time.Hour) // whole days: end is a midnight
 	fc := clock.NewFake(begin)
-	if dir == "" {
-		dir = b.TempDir()
-	}
-	s, err := Open(ctx, Options{Path: filepath.Join(dir, "probed.db"), Clock: fc})
+	s, err := Open(ctx, be.opts(b, Options{Clock: fc}, dir))
 	if err != nil {
 		b.Fatal(err)
 	}
+	empty := s.SizeBytes()
 	rng := rand.New(rand.NewPCG(1, 2))
 	series := make([]probes.Result, nprobes)
 	offsets := make([]time.Duration, nprobes)
@@ -173,6 +234,7 @@ func year(b *testing.B, nprobes int, dir string) (*Store, time.Time) {
 
 	// 15 days of results through the writer and the hourly housekeeping.
 	t = time.Now()
+	self, server := be.cpu(b)
 	var written int
 	batch := make([]probes.Result, 0, s.batch)
 	for hour := rawFrom; hour.Before(end); hour = hour.Add(time.Hour) {
@@ -207,8 +269,11 @@ func year(b *testing.B, nprobes int, dir string) (*Store, time.Time) {
 		}
 	}
 	rawTime := time.Since(t)
-	if _, err := s.w.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
-		b.Fatal(err)
+	be.reportCPU(b, written, self, server)
+	if !s.pg {
+		if _, err := s.w.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+			b.Fatal(err)
+		}
 	}
 	size := s.SizeBytes()
 	rows := map[string]int64{}
@@ -220,10 +285,12 @@ func year(b *testing.B, nprobes int, dir string) (*Store, time.Time) {
 		rows[table] = n
 	}
 	var free, pages int64
-	s.w.QueryRowContext(ctx, `PRAGMA freelist_count`).Scan(&free)
-	s.w.QueryRowContext(ctx, `PRAGMA page_count`).Scan(&pages)
-	b.Logf("%d probes, one year: %.1f MB (%d pages, %d free); rows %v; rollups generated in %s, %d results written and housekept in %s (%.0f results/s)",
-		nprobes, float64(size)/1e6, pages, free, rows, rollupTime.Round(time.Second), written, rawTime.Round(time.Second), float64(written)/rawTime.Seconds())
+	if !s.pg {
+		s.w.QueryRowContext(ctx, `PRAGMA freelist_count`).Scan(&free)
+		s.w.QueryRowContext(ctx, `PRAGMA page_count`).Scan(&pages)
+	}
+	b.Logf("%s, %d probes, one year: %.1f MB (empty: %.1f MB; %d pages, %d free); rows %v; rollups generated in %s, %d results written and housekept in %s (%.0f results/s)",
+		be.driver, nprobes, float64(size)/1e6, float64(empty)/1e6, pages, free, rows, rollupTime.Round(time.Second), written, rawTime.Round(time.Second), float64(written)/rawTime.Seconds())
 	b.ReportMetric(float64(size)/1e6, "MB")
 	b.ReportMetric(float64(size)/float64(nprobes)/1e6, "MB/probe")
 	return s, end
