@@ -216,12 +216,18 @@ func (s *Store) writeBatch(ctx context.Context, batch []run.Result) error {
 		if err != nil {
 			return fmt.Errorf("write results: %w", err)
 		}
-		ins, err := tx.PrepareContext(ctx, `INSERT INTO results (series, at_ms, duration_us, success, failed) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (series, at_ms) DO UPDATE SET duration_us = excluded.duration_us, success = excluded.success, failed = excluded.failed`)
-		if err != nil {
-			return fmt.Errorf("write results: %w", err)
+		var ins *sql.Stmt
+		var rows pgResults
+		if s.pg {
+			rows = newPGResults(len(batch))
+		} else {
+			ins, err = tx.PrepareContext(ctx, `INSERT INTO results (series, at_ms, duration_us, success, failed) VALUES (?, ?, ?, ?, ?)
+				ON CONFLICT (series, at_ms) DO UPDATE SET duration_us = excluded.duration_us, success = excluded.success, failed = excluded.failed`)
+			if err != nil {
+				return fmt.Errorf("write results: %w", err)
+			}
+			defer ins.Close()
 		}
-		defer ins.Close()
 		var late []int64
 		for _, r := range batch {
 			id, err := s.seriesID(ctx, tx, r, pending)
@@ -237,11 +243,18 @@ func (s *Store) writeBatch(ctx context.Context, batch []run.Result) error {
 				failed = string(b)
 			}
 			at := r.Start.UnixMilli()
-			if _, err := ins.ExecContext(ctx, id, at, r.Duration.Microseconds(), boolInt(r.Success), failed); err != nil {
+			if s.pg {
+				rows.add(id, at, r.Duration.Microseconds(), int64(boolInt(r.Success)), failed)
+			} else if _, err := ins.ExecContext(ctx, id, at, r.Duration.Microseconds(), boolInt(r.Success), failed); err != nil {
 				return fmt.Errorf("write result %s: %w", r.Probe, err)
 			}
 			if h := floorDiv(at, hourMs); h < rolled && !slices.Contains(late, h) {
 				late = append(late, h)
+			}
+		}
+		if s.pg {
+			if err := rows.write(ctx, tx); err != nil {
+				return fmt.Errorf("write results: %w", err)
 			}
 		}
 		for _, h := range late {
@@ -258,6 +271,45 @@ func (s *Store) writeBatch(ctx context.Context, batch []run.Result) error {
 		maps.Copy(s.series, pending)
 		s.seriesMu.Unlock()
 	}
+	return err
+}
+
+// pgResults are a batch's results for PostgreSQL, written by one
+// statement over arrays (a statement a result would cost a round trip to
+// the server each). A result repeated in the batch (the same series and
+// start) keeps its last copy, as the statements one after the other would.
+type pgResults struct {
+	at                        map[[2]int64]int // (series, at_ms) → index
+	series, atMs, durUS, succ []int64
+	failed                    []*string
+}
+
+func newPGResults(n int) pgResults {
+	return pgResults{at: make(map[[2]int64]int, n), series: make([]int64, 0, n), atMs: make([]int64, 0, n),
+		durUS: make([]int64, 0, n), succ: make([]int64, 0, n), failed: make([]*string, 0, n)}
+}
+
+func (p *pgResults) add(series, at, durUS, success int64, failed any) {
+	var f *string
+	if s, ok := failed.(string); ok {
+		f = &s
+	}
+	if i, ok := p.at[[2]int64{series, at}]; ok {
+		p.durUS[i], p.succ[i], p.failed[i] = durUS, success, f
+		return
+	}
+	p.at[[2]int64{series, at}] = len(p.series)
+	p.series, p.atMs, p.durUS, p.succ, p.failed = append(p.series, series), append(p.atMs, at), append(p.durUS, durUS), append(p.succ, success), append(p.failed, f)
+}
+
+func (p *pgResults) write(ctx context.Context, tx *sql.Tx) error {
+	if len(p.series) == 0 {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO results (series, at_ms, duration_us, success, failed)
+		SELECT * FROM unnest(?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::text[])
+		ON CONFLICT (series, at_ms) DO UPDATE SET duration_us = excluded.duration_us, success = excluded.success, failed = excluded.failed`,
+		p.series, p.atMs, p.durUS, p.succ, p.failed)
 	return err
 }
 
