@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/probed/probed/internal/clock"
 	"github.com/probed/probed/probes"
 )
 
@@ -115,4 +116,38 @@ func TestOpenErrors(t *testing.T) {
 	if strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("error shows the DSN's password: %v", err)
 	}
+}
+
+// A result written twice (the same probe, location and start), in one
+// batch or in two, is kept once, as its last copy says: on PostgreSQL a
+// batch is one statement, which must not trip over its own repeat.
+func TestResultWrittenTwiceKeepsTheLast(t *testing.T) {
+	eachBackend(t, func(t *testing.T, db where) {
+		ctx := context.Background()
+		s := openTest(t, db, clock.NewFake(t0))
+		r := probes.Result{Probe: "ocsp-good", Kind: "ocsp", Component: "ocsp", Location: "tokyo-1", Start: t0, Duration: time.Second, Success: true}
+		r2 := r
+		r2.Duration, r2.Success = 2*time.Second, false
+		r2.Checks = []probes.Check{{Name: "ocsp_next_update", Message: "stale"}}
+		other := r
+		other.Start = t0.Add(time.Minute)
+		if err := s.writeBatch(ctx, []probes.Result{r, other, r2}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Results(ctx, "ocsp-good", t0.Add(-time.Hour), t0.Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || got[0].Duration != 2*time.Second || got[0].Success || len(got[0].FailedChecks()) != 1 || got[1].Duration != time.Second {
+			t.Fatalf("results after a repeat in one batch = %+v", got)
+		}
+		r.Duration = 3 * time.Second
+		if err := s.writeBatch(ctx, []probes.Result{r}); err != nil {
+			t.Fatal(err)
+		}
+		got, _ = s.Results(ctx, "ocsp-good", t0.Add(-time.Hour), t0.Add(time.Hour))
+		if len(got) != 2 || got[0].Duration != 3*time.Second || !got[0].Success {
+			t.Fatalf("results after a repeat in another batch = %+v", got)
+		}
+	})
 }
