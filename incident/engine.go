@@ -449,9 +449,13 @@ func (e *Engine) evaluate(ctx context.Context, cfg *config.Config, component str
 }
 
 // ComponentHealth returns the engine's computed (not public) status of
-// every component it has seen.
-func (e *Engine) ComponentHealth() map[string]store.ComponentHealth {
-	e.mu.Lock()
+// every component it has seen. It waits for the engine's lock as an
+// operator action does: until ctx ends or LockWait has passed, then an
+// error wrapping store.ErrBusy.
+func (e *Engine) ComponentHealth(ctx context.Context) (map[string]store.ComponentHealth, error) {
+	if err := e.mu.LockContext(ctx); err != nil {
+		return nil, err
+	}
 	defer e.mu.Unlock()
-	return maps.Clone(e.comps)
+	return maps.Clone(e.comps), nil
 }

@@ -275,7 +275,7 @@ func TestBlipDraftsNothing(t *testing.T) {
 	if n := len(h.incidents("")); n != 0 {
 		t.Fatalf("blips drafted %d incidents", n)
 	}
-	if got := h.eng.ComponentHealth()["crl"].Status; got != status.Operational {
+	if got := h.health()["crl"].Status; got != status.Operational {
 		t.Fatalf("crl computed %s after blips", got)
 	}
 }
@@ -671,4 +671,24 @@ func TestMetricsLint(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("promtool check metrics: %v\n%s", err, out)
 	}
+}
+
+// health is the engine's component health, failing the test on an error.
+func (h *harness) health() map[string]store.ComponentHealth {
+	h.t.Helper()
+	m, err := h.eng.ComponentHealth(h.ctx)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return m
+}
+
+// locations is the engine's locations, failing the test on an error.
+func (h *harness) locations() []Location {
+	h.t.Helper()
+	l, err := h.eng.Locations(h.ctx)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return l
 }

@@ -1,6 +1,7 @@
 package incident
 
 import (
+	"context"
 	"math"
 	"slices"
 	"strconv"
@@ -370,11 +371,14 @@ type Location struct {
 }
 
 // Locations lists every probe and location the engine holds results for,
-// with whether each is silent (out of the quorum).
-func (e *Engine) Locations() []Location {
+// with whether each is silent (out of the quorum). It waits for the
+// engine's lock as ComponentHealth does (store.ErrBusy past the wait).
+func (e *Engine) Locations(ctx context.Context) ([]Location, error) {
 	cfg := e.opts.Config()
 	now := e.clock.Now()
-	e.mu.Lock()
+	if err := e.mu.LockContext(ctx); err != nil {
+		return nil, err
+	}
 	defer e.mu.Unlock()
 	out := make([]Location, 0, len(e.probes))
 	for _, h := range e.probes {
@@ -390,5 +394,5 @@ func (e *Engine) Locations() []Location {
 		}
 		return strings.Compare(a.Location, b.Location)
 	})
-	return out
+	return out, nil
 }

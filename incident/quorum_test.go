@@ -110,16 +110,16 @@ func TestHolderCountsEveryLocation(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.ok("crl", 2)
-	if p := h.only(status.StatePublished); p.Proposal != nil || h.eng.ComponentHealth()["crl"].Status != status.PartialOutage {
-		t.Fatalf("holder recovered, two locations still down: proposal %+v, status %s", p.Proposal, h.eng.ComponentHealth()["crl"].Status)
+	if p := h.only(status.StatePublished); p.Proposal != nil || h.health()["crl"].Status != status.PartialOutage {
+		t.Fatalf("holder recovered, two locations still down: proposal %+v, status %s", p.Proposal, h.health()["crl"].Status)
 	}
 	end := h.clk.Now().Add(-20 * time.Second)
 	h.deliver(resolvedAlert(osaka, end), resolvedAlert(self, end.Add(-time.Minute)))
 	p := h.only(status.StatePublished)
-	if p.Proposal == nil || h.eng.ComponentHealth()["crl"].Status != status.Operational {
-		t.Fatalf("quorum broken: proposal %+v, status %s", p.Proposal, h.eng.ComponentHealth()["crl"].Status)
+	if p.Proposal == nil || h.health()["crl"].Status != status.Operational {
+		t.Fatalf("quorum broken: proposal %+v, status %s", p.Proposal, h.health()["crl"].Status)
 	}
-	if got := h.eng.ComponentHealth()["crl"].Since; !got.Equal(end) {
+	if got := h.health()["crl"].Since; !got.Equal(end) {
 		t.Errorf("recovered at %s, want osaka-1's recovery %s (the last of those that counted)", got, end)
 	}
 	if want := end.In(h.cfg.Page.Location).Format("15:04"); !strings.Contains(p.Proposal.Body["en"], "operating normally since 2026-03-01 "+want) {
@@ -194,7 +194,7 @@ func TestStaleLocationLeavesTheQuorum(t *testing.T) {
 		t.Fatalf("no log line for the stale location:\n%s", logs.String())
 	}
 	var ls []Location
-	for _, l := range h.eng.Locations() {
+	for _, l := range h.locations() {
 		if l.Probe == "crl" {
 			ls = append(ls, l)
 		}
@@ -207,7 +207,7 @@ func TestStaleLocationLeavesTheQuorum(t *testing.T) {
 	if !strings.Contains(logs.String(), `msg="location reports again and is back in the quorum" probe=crl location=osaka-1`) {
 		t.Fatalf("no log line for the returning location:\n%s", logs.String())
 	}
-	if got := h.eng.ComponentHealth()["crl"].Status; got != status.MajorOutage {
+	if got := h.health()["crl"].Status; got != status.MajorOutage {
 		t.Fatalf("osaka-1 back and down: crl %s", got)
 	}
 }
@@ -277,7 +277,7 @@ func TestRestartAfterSilenceLogsOnlyTheSilent(t *testing.T) {
 	if err := h.eng.Tick(h.ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := h.eng.ComponentHealth()["crl"].Status; got != status.MajorOutage {
+	if got := h.health()["crl"].Status; got != status.MajorOutage {
 		t.Fatalf("right after the restart the locations lost their say: crl %s", got)
 	}
 	if strings.Contains(logs.String(), "left the quorum") {
@@ -347,18 +347,18 @@ func TestAilingCount(t *testing.T) {
 	h.run("crl", "osaka-1", false, time.Millisecond)
 	h.run("crl", "osaka-1", false, time.Millisecond)
 	check("crl down at two locations")
-	if got := h.eng.ComponentHealth()["crl"].Status; got != status.MajorOutage {
+	if got := h.health()["crl"].Status; got != status.MajorOutage {
 		t.Fatalf("crl %s, want major_outage", got)
 	}
 	h.run("api", "", true, 2*time.Second)
 	h.run("api", "", true, 2*time.Second)
 	check("api slow")
-	if got := h.eng.ComponentHealth()["api"].Status; got != status.DegradedPerformance {
+	if got := h.health()["api"].Status; got != status.DegradedPerformance {
 		t.Fatalf("api %s, want degraded_performance", got)
 	}
 	// A healthy result of another probe leaves the failing component failing.
 	h.ok("ocsp-good", 1)
-	if got := h.eng.ComponentHealth()["crl"].Status; got != status.MajorOutage {
+	if got := h.health()["crl"].Status; got != status.MajorOutage {
 		t.Fatalf("crl %s after an ocsp result, want major_outage", got)
 	}
 	// The crl probe moves to the ocsp component: its next result files it there.

@@ -352,8 +352,18 @@ func (s *Console) adminDashboard(w http.ResponseWriter, r *http.Request) {
 		s.render(w, "dashboard", http.StatusInternalServerError, s.viewErr(r, "console.title.dashboard", "drafts", d, err))
 		return
 	}
-	d.Health = s.engine.ComponentHealth()
-	for _, l := range s.engine.Locations() {
+	// The engine's own view waits for its lock within the request's
+	// deadline: an engine busy with a locked database gives 503 and
+	// Retry-After, as the store's own waits do.
+	var locs []incident.Location
+	if d.Health, err = s.engine.ComponentHealth(ctx); err == nil {
+		locs, err = s.engine.Locations(ctx)
+	}
+	if err != nil {
+		s.render(w, "dashboard", errCode(err), s.viewErr(r, "console.title.dashboard", "drafts", d, err))
+		return
+	}
+	for _, l := range locs {
 		if l.Stale {
 			d.Silent = append(d.Silent, l)
 		}

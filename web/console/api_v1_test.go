@@ -57,6 +57,13 @@ func newOpHarness(t testing.TB) *opHarness {
 // the builtin catalogue).
 func newOpHarnessWords(t testing.TB, cat *words.Catalogue) *opHarness {
 	t.Helper()
+	return newOpHarnessWith(t, cat, 0)
+}
+
+// newOpHarnessWith is newOpHarnessWords with the store's busy timeout (0:
+// the store's default).
+func newOpHarnessWith(t testing.TB, cat *words.Catalogue, busy time.Duration) *opHarness {
+	t.Helper()
 	h := &opHarness{t: t, ctx: context.Background(), clk: clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)), tok: map[string]string{}}
 	dir := t.TempDir()
 	path := filepath.Join(dir, "probes.yaml")
@@ -67,7 +74,7 @@ func newOpHarnessWords(t testing.TB, cat *words.Catalogue) *opHarness {
 	if h.cfg, err = config.Load(path, probes.Kinds()); err != nil {
 		t.Fatal(err)
 	}
-	if h.st, err = store.Open(h.ctx, store.Options{Path: h.cfg.Storage.Path, Clock: h.clk}); err != nil {
+	if h.st, err = store.Open(h.ctx, store.Options{Path: h.cfg.Storage.Path, Clock: h.clk, BusyTimeout: busy}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.st.Close() })
