@@ -80,12 +80,17 @@ func adminPages(loc func() *time.Location) map[string]*template.Template {
 		// statusOf is the status a record gives a component now (a
 		// maintenance window: only once it has started).
 		"statusOf": func(inc *status.Incident, id string) string { return inc.StatusNow(id) },
+		"compForm": compForm,
 	}) {
 		funcs[name] = f
 	}
 	out := map[string]*template.Template{}
-	for _, page := range []string{"login", "dashboard", "incidents", "incident", "new", "maintenance", "audit", "subscribers"} {
-		out[page] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(adminFS, "templates/admin/layout.html", "templates/admin/"+page+".html"))
+	for _, page := range []string{"login", "dashboard", "incidents", "incident", "new", "maintenance", "audit", "subscribers", "templates", "template"} {
+		files := []string{"templates/admin/layout.html", "templates/admin/" + page + ".html"}
+		if page == "templates" || page == "template" {
+			files = append(files, "templates/admin/tplform.html") // the template form both show
+		}
+		out[page] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(adminFS, files...))
 	}
 	return out
 }
@@ -153,6 +158,7 @@ func (s *Console) adminRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /admin/maintenance", s.consoleAuth(s.adminSchedule))
 	mux.Handle("POST /admin/maintenance/{id}/{action}", s.consoleAuth(s.adminMaintenanceAction))
 	mux.Handle("GET /admin/audit", s.consoleAuth(s.adminAudit))
+	s.templateAdminRoutes(mux)
 	mux.HandleFunc("GET /admin", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/admin/", http.StatusMovedPermanently)
 	})
@@ -461,7 +467,16 @@ func (s *Console) showIncident(w http.ResponseWriter, r *http.Request, code int,
 }
 
 func (s *Console) adminNew(w http.ResponseWriter, r *http.Request) {
-	s.render(w, "new", http.StatusOK, s.view(r, "console.title.new", "incidents", status.NewIncident{}))
+	d, err := s.newIncidentForm(r, status.NewIncident{})
+	if err != nil {
+		s.render(w, "new", errCode(err), s.viewErr(r, "console.title.new", "incidents", d, err))
+		return
+	}
+	v := s.view(r, "console.title.new", "incidents", d)
+	if d.From != nil && v.Notice == "" {
+		v.Notice = fmt.Sprintf(s.words.T(v.Lang, "console.new.filled"), d.From.Name)
+	}
+	s.render(w, "new", http.StatusOK, v)
 }
 
 // formComponents reads component.<id> selects; empty ones are not part of
@@ -482,7 +497,8 @@ func (s *Console) adminCreate(w http.ResponseWriter, r *http.Request) {
 		Components: formComponents(r, s.config().Leaves()), Publish: r.PostFormValue("publish") != ""}
 	inc, err := s.engine.CreateIncident(r.Context(), actor(r), in)
 	if err != nil {
-		s.render(w, "new", errCode(err), s.viewErr(r, "console.title.new", "incidents", in, err))
+		d, _ := s.newIncidentForm(r, in)
+		s.render(w, "new", errCode(err), s.viewErr(r, "console.title.new", "incidents", d, err))
 		return
 	}
 	http.Redirect(w, r, fmt.Sprintf("/admin/incidents/%d?done=%s", inc.ID, url.QueryEscape("created")), http.StatusSeeOther)
@@ -531,6 +547,8 @@ func (s *Console) adminIncidentAction(w http.ResponseWriter, r *http.Request) {
 	case "resolve":
 		_, err = e.Resolve(ctx, who, id, formText(r, "message").Clean())
 		done = "resolved"
+	case "postmortem", "publish_postmortem":
+		done, err = s.postmortemAction(r, id, action == "publish_postmortem")
 	default:
 		err = fmt.Errorf("unknown action %q: %w", action, store.ErrNotFound)
 	}
@@ -707,7 +725,8 @@ func formText(r *http.Request, field string) status.Text {
 		if out == nil {
 			out = status.Text{}
 		}
-		out[lang] = v[0]
+		// Browsers send a textarea's line breaks as CRLF; texts keep LF.
+		out[lang] = strings.ReplaceAll(v[0], "\r\n", "\n")
 	}
 	return out
 }

@@ -107,6 +107,18 @@ func TestConsolePseudoLocaleNoFixedTextEscapes(t *testing.T) {
 		}
 	}
 
+	// An incident template and a postmortem draft on the resolved
+	// incident (their texts are data); straight to the store, as the
+	// engine speaks only the builtin catalogues.
+	data = append(data, "ocsp-stale", "template title", "template text", "what happened to TSA")
+	if _, err := h.st.CreateTemplate(h.ctx, "alice", status.Template{Name: "ocsp-stale", Title: status.Text{wordstest.Code: "template title"},
+		Body: status.Text{wordstest.Code: "template text"}, Components: []status.ComponentImpact{{ID: "ocsp", Status: status.PartialOutage}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.st.SavePostmortem(h.ctx, "alice", closed.ID, status.Text{wordstest.Code: "what happened to TSA"}); err != nil {
+		t.Fatal(err)
+	}
+
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar, Transport: h.srv.Client().Transport}
 	check := func(name string, resp *http.Response, err error, more ...string) {
@@ -152,7 +164,9 @@ func TestConsolePseudoLocaleNoFixedTextEscapes(t *testing.T) {
 	for _, path := range []string{"/admin/", "/admin/incidents", "/admin/incidents?state=draft", "/admin/incidents?state=rejected",
 		fmt.Sprintf("/admin/incidents/%d", draft.ID), fmt.Sprintf("/admin/incidents/%d", open.ID), fmt.Sprintf("/admin/incidents/%d", closed.ID),
 		fmt.Sprintf("/admin/incidents/%d", m.ID), fmt.Sprintf("/admin/incidents/%d?done=approved", open.ID),
-		"/admin/incidents/new", "/admin/maintenance", "/admin/subscribers", "/admin/subscribers?done=added&what=alice"} {
+		"/admin/incidents/new", "/admin/maintenance", "/admin/subscribers", "/admin/subscribers?done=added&what=alice",
+		"/admin/templates", "/admin/templates/1", "/admin/incidents/new?template=1", "/admin/templates?done=template_deleted&what=ocsp-stale",
+		fmt.Sprintf("/admin/incidents/%d?done=postmortem_saved", closed.ID)} {
 		get(path)
 	}
 	// A form posted without its CSRF token: the refusal, in words too.
