@@ -315,6 +315,8 @@ type Notify struct {
 	// subscribers get a reminder (once per window); 0 sends none.
 	MaintenanceReminder Duration  `yaml:"maintenance_reminder"`
 	Subscribe           Subscribe `yaml:"subscribe"`
+	// OperatorWebhooks tell the on-call operator about drafts (operator_webhooks.go).
+	OperatorWebhooks []OperatorWebhook `yaml:"operator_webhooks"`
 }
 
 // SMTP is the relay mail goes through.

@@ -147,4 +147,5 @@ func (c *Config) validateDelivery(p *problems) {
 	if sub.PendingTTL < Duration(time.Hour) {
 		p.add("notify.subscribe.pending_ttl", "must be at least 1h, got %s", sub.PendingTTL)
 	}
+	c.validateOperatorWebhooks(p)
 }

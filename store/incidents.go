@@ -399,7 +399,7 @@ func (s *Store) CreateDraft(ctx context.Context, actor string, in status.NewInci
 		if in.Publish {
 			return s.approve(ctx, tx, actor, id, true)
 		}
-		return nil
+		return s.insertOperatorEvent(ctx, tx, OperatorDraftCreated, actor, id, "")
 	})
 	if err != nil {
 		return nil, err
@@ -664,7 +664,13 @@ func (s *Store) IncidentForOutage(ctx context.Context, component string, since t
 // is dated now, and, with notify, subscribers are told (an event in the
 // same transaction). The audit entry says which.
 func (s *Store) Approve(ctx context.Context, actor string, id int64, notify bool) (*status.Incident, error) {
-	if err := s.tx(ctx, func(tx *sql.Tx) error { return s.approve(ctx, tx, actor, id, notify) }); err != nil {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.approve(ctx, tx, actor, id, notify); err != nil {
+			return err
+		}
+		return s.insertOperatorEvent(ctx, tx, OperatorDraftApproved, actor, id, "")
+	})
+	if err != nil {
 		return nil, err
 	}
 	return s.GetIncident(ctx, id)
@@ -758,7 +764,14 @@ func (s *Store) closeDraft(ctx context.Context, actor string, id int64, state, a
 		if err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, actor, action, id, reason, before, after)
+		if err := s.audit(ctx, tx, actor, action, id, reason, before, after); err != nil {
+			return err
+		}
+		kind := OperatorDraftRejected
+		if state == status.StateWithdrawn {
+			kind = OperatorDraftWithdrawn
+		}
+		return s.insertOperatorEvent(ctx, tx, kind, actor, id, reason)
 	})
 	if err != nil {
 		return nil, err
@@ -982,7 +995,10 @@ func (s *Store) ProposeResolve(ctx context.Context, id int64, body status.Text) 
 		if err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, ActorEngine, "propose_resolve", id, "", before, after)
+		if err := s.audit(ctx, tx, ActorEngine, "propose_resolve", id, "", before, after); err != nil {
+			return err
+		}
+		return s.insertOperatorEvent(ctx, tx, OperatorResolveProposed, ActorEngine, id, "")
 	})
 }
 
