@@ -12,6 +12,7 @@ import (
 	"github.com/probed/probed/status"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -202,18 +203,28 @@ func VerifyWebhook(secret, header string, body []byte, now time.Time, maxAge tim
 // postWebhook sends one payload and classifies the answer: 2xx delivered;
 // 408, 429, 5xx and network errors temporary; other answers (4xx, and
 // redirects, which are not followed) permanent.
-func postWebhook(ctx context.Context, client *http.Client, url, secret, event string, delivery int64, body []byte, now time.Time) (sendClass, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+//
+// Errors never quote the URL (a chat webhook's URL is its secret): the
+// client's *url.Error is reduced to its operation and cause. An empty
+// secret sends no signature.
+func postWebhook(ctx context.Context, client *http.Client, target, secret, event, delivery string, body []byte, now time.Time) (sendClass, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
-		return sendPermanent, fmt.Errorf("post webhook: %w", err)
+		return sendPermanent, errors.New("post webhook: the URL does not parse")
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "probed")
-	req.Header.Set(HeaderSignature, SignWebhook(secret, now, body))
+	if secret != "" {
+		req.Header.Set(HeaderSignature, SignWebhook(secret, now, body))
+	}
 	req.Header.Set(HeaderEvent, event)
-	req.Header.Set(HeaderDelivery, strconv.FormatInt(delivery, 10))
+	req.Header.Set(HeaderDelivery, delivery)
 	resp, err := client.Do(req)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = fmt.Errorf("%s: %w", ue.Op, ue.Err)
+		}
 		return sendConnLost, fmt.Errorf("post webhook: %w", err)
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))

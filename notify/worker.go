@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -637,7 +638,7 @@ func (w *Worker) sendWebhooks(ctx context.Context, cfg *config.Config, c *Compos
 			w.redelivered.Inc()
 		}
 		pctx, cancel := context.WithTimeout(ctx, cfg.Notify.WebhookTimeout.D())
-		class, err := postWebhook(pctx, w.webhk, d.Subscriber.Address, d.Subscriber.Secret, d.Event.Kind, d.ID, body, now)
+		class, err := postWebhook(pctx, w.webhk, d.Subscriber.Address, d.Subscriber.Secret, d.Event.Kind, strconv.FormatInt(d.ID, 10), body, now)
 		cancel()
 		switch class {
 		case sendOK:

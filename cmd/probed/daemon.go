@@ -53,8 +53,10 @@ type Daemon struct {
 	engineDone chan struct{}
 	// notify sends subscribers their mail (cmd/probed/notify.go); subs is
 	// the subscription flow behind /subscribe.
-	notify  *notify.Worker
-	subs    *notify.Subscriptions
+	notify *notify.Worker
+	subs   *notify.Subscriptions
+	// opHooks posts drafts to notify.operator_webhooks (cmd/probed/notify.go).
+	opHooks *notify.OperatorHooks
 	smtpTLS *tls.Config
 	// storeCheck ticks the database file check (storage.check_interval;
 	// a reload resets it).
@@ -303,6 +305,7 @@ func (d *Daemon) Serve(ctx context.Context) error {
 			return d.engine.Run(gctx)
 		})
 		g.Go(func() error { return d.notify.Run(gctx) })
+		g.Go(func() error { d.opHooks.Run(gctx); return nil })
 	}
 	if d.prober != nil {
 		servers = d.serveProber(g)
@@ -382,6 +385,10 @@ func (d *Daemon) shutdown(servers []*http.Server) error {
 		}
 		select {
 		case <-d.notify.Done():
+		case <-ctx.Done():
+		}
+		select {
+		case <-d.opHooks.Done():
 		case <-ctx.Done():
 		}
 	}

@@ -27,5 +27,13 @@ func (d *Daemon) newNotify(ctx context.Context) error {
 		return err
 	}
 	d.engine.OnChange(d.notify.Wake)
+	// Operator webhooks (notify.operator_webhooks): drafts and resolve
+	// proposals posted to the on-call operator's chat or pager.
+	d.opHooks, err = notify.NewOperatorHooks(notify.OperatorOptions{Store: d.store, Config: d.Config, Clock: d.clock,
+		Logger: d.logger.With("component", "operator_webhooks"), Registerer: d.registry})
+	if err != nil {
+		return err
+	}
+	d.engine.OnChange(d.opHooks.Wake)
 	return nil
 }
