@@ -95,3 +95,59 @@ func TestTopLevelsHaveIndicators(t *testing.T) {
 		}
 	}
 }
+
+// impactCases are Statuspage's incident impact rule ("Incident impact is
+// based on the affected components of the incident"): the top-level status
+// those components alone would give a page, read as an impact (Major
+// System Outage → critical, Partial System Outage → major, the minor and
+// degraded statuses → minor, nothing wrong → none). Only the incident's
+// own components count, not the page's other ones.
+var impactCases = []struct {
+	rule     string
+	statuses []string
+	impact   string
+}{
+	{"no components", nil, ImpactNone},
+	{"1 component operational", []string{Operational}, ImpactNone},
+	{"1 component degraded", []string{DegradedPerformance}, ImpactMinor},
+	{"1 component partial outage", []string{PartialOutage}, ImpactMajor},
+	{"1 component major outage (one of a dozen on the page: the page reads major, the incident critical)", []string{MajorOutage}, ImpactCritical},
+	{"several, all major outage", repeat(MajorOutage, 3), ImpactCritical},
+	{"several, one major outage", []string{MajorOutage, Operational, Operational}, ImpactMajor},
+	{"several, major and partial outage", []string{MajorOutage, PartialOutage}, ImpactMajor},
+	{"several, all partial outage", repeat(PartialOutage, 2), ImpactMajor},
+	{"several, one partial outage", []string{PartialOutage, DegradedPerformance, Operational}, ImpactMinor},
+	{"several, all degraded", repeat(DegradedPerformance, 3), ImpactMinor},
+	{"several, one degraded", []string{DegradedPerformance, Operational}, ImpactMinor},
+	{"several, major outage and under maintenance", []string{MajorOutage, UnderMaintenance}, ImpactMajor},
+	{"under maintenance only (an incident, not a window: minor)", []string{UnderMaintenance}, ImpactMinor},
+	{"several, all operational again", repeat(Operational, 2), ImpactNone},
+}
+
+func TestIncidentImpactGolden(t *testing.T) {
+	var golden strings.Builder
+	for _, tc := range impactCases {
+		var comps []ComponentImpact
+		for i, s := range tc.statuses {
+			comps = append(comps, ComponentImpact{ID: fmt.Sprint(i), Status: s})
+		}
+		got := ImpactFor(comps)
+		if got != tc.impact {
+			t.Errorf("%s: ImpactFor(%v) = %s, want %s", tc.rule, tc.statuses, got, tc.impact)
+		}
+		fmt.Fprintf(&golden, "%s\n  incident components %v\n  -> impact %s\n", tc.rule, tc.statuses, got)
+	}
+	path := filepath.Join("testdata", "impact.golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(golden.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden (go test ./status -update writes it): %v", err)
+	}
+	if string(want) != golden.String() {
+		t.Errorf("incident impact rules differ from %s (rerun with -update after checking the diff):\n%s", path, golden.String())
+	}
+}

@@ -77,8 +77,10 @@ type apiIncident struct {
 	PageID          string         `json:"page_id"`
 	IncidentUpdates []apiUpdate    `json:"incident_updates"`
 	Components      []apiComponent `json:"components"`
-	// ReminderIntervals is null: hosted pages send it on every incident
-	// (strict clients require the key); probed sends no update reminders.
+	// ReminderIntervals is null, as hosted pages send it in the public API
+	// on every incident, open or resolved (strict clients require the key;
+	// the "[3, 6, 12, 24]" string is the management API's staff reminder
+	// setting, which hosted pages do not publish).
 	ReminderIntervals *string `json:"reminder_intervals"`
 	ScheduledFor      *string `json:"scheduled_for,omitempty"`
 	ScheduledUntil    *string `json:"scheduled_until,omitempty"`

@@ -2,6 +2,7 @@ package statuspage
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -170,6 +171,72 @@ func TestBrowser(t *testing.T) {
 	for _, name := range []string{"index-en.png", "index-ja.png", "incident-en.png", "incident-ja.png", "uptime-ja.png", "history-ja.png"} {
 		if st, err := os.Stat(filepath.Join(shots, name)); err != nil || st.Size() < 10000 {
 			t.Errorf("screenshot %s missing or empty: %v", name, err)
+		}
+	}
+}
+
+// TestPhoneWidthSaysThirtyDays: at 390 px the page shows each row's last
+// 30 bars, and the words under them say so: the label reads "30 days ago"
+// (not the 90 days, or the "since" of a young page) and the percentage is the uptime of those 30 days, the mean of
+// the visible bars' days, not the whole row's figure.
+func TestPhoneWidthSaysThirtyDays(t *testing.T) {
+	_, ts := newFixture(t)
+	ctx := browsertest.New(t)
+	type row struct {
+		Bars      int       `json:"bars"`
+		Labels    []string  `json:"labels"`
+		Pcts      []string  `json:"pcts"`
+		DayPcts   []float64 `json:"dayPcts"`
+		Scroll    bool      `json:"scroll"`
+		WidePct   string    `json:"widePct"`
+		WideLabel string    `json:"wideLabel"`
+	}
+	const read = `(() => {
+		const row = document.querySelector('[data-component="ocsp"]');
+		const shown = e => e.checkVisibility();
+		const bars = [...row.querySelectorAll('.bars i')].filter(shown);
+		const scale = row.querySelector('.scale');
+		return {
+			bars: bars.length,
+			labels: [...scale.querySelectorAll('.from')].filter(shown).map(e => e.innerText.trim()),
+			pcts: [...scale.querySelectorAll('.pct')].filter(shown).map(e => e.innerText.trim()),
+			dayPcts: bars.map(b => { const m = (b.title || '').match(/([0-9.]+)%/); return m ? parseFloat(m[1]) : (b.className === 'nodata' ? -1 : 100); }),
+			scroll: document.documentElement.scrollWidth > window.innerWidth,
+			widePct: scale.querySelector('.pct.wide').textContent.trim(),
+			wideLabel: scale.querySelector('.from.wide').textContent.trim(),
+		};
+	})()`
+	for _, tc := range []struct{ lang, label string }{{"en", "30 days ago"}, {"ja", "30日前"}} {
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844), chromedp.Navigate(ts.URL+"/?lang="+tc.lang), chromedp.WaitVisible(chromedp.CSS("#components"))); err != nil {
+			t.Fatal(err)
+		}
+		r, err := chromedp.Run(ctx, chromedp.Evaluate[row](read))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Bars != 30 || r.Scroll {
+			t.Errorf("%s: %d bars shown (want 30), horizontal scroll %v", tc.lang, r.Bars, r.Scroll)
+		}
+		if len(r.Labels) != 1 || r.Labels[0] != tc.label || r.WideLabel == tc.label {
+			t.Errorf("%s: labels shown %q (want only %q; the hidden wide one %q)", tc.lang, r.Labels, tc.label, r.WideLabel)
+		}
+		if len(r.Pcts) != 1 || r.Pcts[0] == r.WidePct {
+			t.Fatalf("%s: percentages shown %q, the 90-day one %q: want only the 30-day one, which differs (an outage 4 days ago)", tc.lang, r.Pcts, r.WidePct)
+		}
+		var sum float64
+		for _, p := range r.DayPcts {
+			if p < 0 {
+				t.Fatalf("%s: a day without data among the last 30: %v", tc.lang, r.DayPcts)
+			}
+			sum += p
+		}
+		mean := sum / float64(len(r.DayPcts))
+		var shown float64
+		if _, err := fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(r.Pcts[0], "稼働率")), "%f", &shown); err != nil {
+			t.Fatalf("%s: percentage %q: %v", tc.lang, r.Pcts[0], err)
+		}
+		if d := shown - mean; d > 0.02 || d < -0.02 {
+			t.Errorf("%s: shown %q, the visible 30 days average %.3f%%", tc.lang, r.Pcts[0], mean)
 		}
 	}
 }
