@@ -201,7 +201,7 @@ func (h *httpProber) Probe(ctx context.Context, r *Report) {
 	var ph Phases
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, ph.Trace()), cfg.Method, cfg.URL, body)
 	if err != nil {
-		r.Fail("http_connect", fmt.Sprintf("cannot build the request for %s: %v", redactURL(cfg.URL), err), nil)
+		r.internalFailure(InternalRequest, fmt.Errorf("build the request for %s: %w", redactURL(cfg.URL), err))
 		return
 	}
 	req.Header.Set("User-Agent", "probed")

@@ -3,13 +3,16 @@ package probes
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
+	"testing/synctest"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -104,4 +107,86 @@ func outOfFilesChild(t *testing.T) {
 	if res, err := s.RunNow(context.Background(), "web"); err != nil || !res.Success {
 		t.Fatalf("with files free again: %+v, %v", res, err)
 	}
+}
+
+// Every errno of probed's own limits that can refuse a dial is named as
+// probed's, the target's and the network's errors are not.
+func TestOwnLimitNamesProbedsLimits(t *testing.T) {
+	dialErr := func(errno syscall.Errno) error {
+		return &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", errno)}
+	}
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{dialErr(syscall.EMFILE), InternalFileDescriptors},
+		{dialErr(syscall.ENFILE), InternalSystemFileDescriptors},
+		{dialErr(syscall.ENOBUFS), InternalSocketMemory},
+		{dialErr(syscall.ENOMEM), InternalSocketMemory},
+		{dialErr(syscall.EADDRNOTAVAIL), InternalLocalPorts},
+		{dialErr(syscall.ECONNREFUSED), ""},
+		{dialErr(syscall.EHOSTUNREACH), ""},
+		{dialErr(syscall.ETIMEDOUT), ""},
+		{context.DeadlineExceeded, ""},
+	} {
+		if got := ownLimit(tc.err); got != tc.want {
+			t.Errorf("ownLimit(%v) = %q, want %q", tc.err, got, tc.want)
+		}
+	}
+}
+
+// A request probed cannot build from its own configuration (here an HTTP
+// method no server was asked anything with, which a hand-made config lets
+// through) fails the run as probed's, reason request: the run never
+// reached the target.
+func TestUnbuildableRequestIsProbedsFailure(t *testing.T) {
+	var reached atomic.Int32
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached.Add(1) }))
+	defer target.Close()
+	cfg := rtConfig(t, "", "  - {name: web, component: web, kind: http, http: {url: "+target.URL+"}}\n")
+	cfg.Probes[0].HTTP.Method = "NOT A METHOD"
+	pr, err := Build(&cfg.Probes[0], Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewReport(nil, nil)
+	pr.Probe(context.Background(), r)
+	in := r.Internal()
+	if in == nil || in.Reason != InternalRequest || !strings.Contains(in.Err.Error(), "invalid method") {
+		t.Fatalf("internal = %+v, want reason request naming the invalid method; checks %v", in, r.Checks())
+	}
+	if len(r.Failed()) != 0 || reached.Load() != 0 {
+		t.Fatalf("failed checks %v, %d requests at the target; want none", r.Failed(), reached.Load())
+	}
+}
+
+// A run cancelled by whoever asked for it (RunNow's context, as `probed
+// probe` on Ctrl-C) fails because probed stopped it, not because of the
+// target: probed_internal, reason canceled, kept from the sink.
+func TestCanceledRunIsProbedsFailure(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		started := make(chan struct{})
+		stubs := map[string]stub{"web": func(ctx context.Context, r *Report) {
+			close(started)
+			<-ctx.Done()
+			r.Fail("stub_connect", "connect: "+ctx.Err().Error(), nil)
+		}}
+		s, log, _ := startScheduler(t, SchedulerOptions{}, stubs, "  - {name: web, component: web, kind: stub, interval: 1h, timeout: 10s}\n")
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() { <-started; cancel() }()
+		res, err := s.RunNow(ctx, "web")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res.Internal || len(res.Checks) != 1 || res.Checks[0].Name != "probed_internal" || res.Checks[0].Evidence["reason"] != InternalCanceled ||
+			!strings.Contains(res.Checks[0].Message, "probed cancelled the run before it finished (context canceled)") {
+			t.Fatalf("cancelled run = %+v", res)
+		}
+		if n := len(log.of("web")); n != 0 {
+			t.Errorf("the sink got %d results, want none", n)
+		}
+		if got := testutil.ToFloat64(s.internal.WithLabelValues(InternalCanceled)); got != 1 {
+			t.Errorf(`probed_probe_internal_failures_total{reason="canceled"} = %v, want 1`, got)
+		}
+	})
 }

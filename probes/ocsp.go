@@ -63,7 +63,7 @@ func (o *ocspProber) Probe(ctx context.Context, r *Report) {
 	if o.cfg.NeverIssued {
 		b := make([]byte, 16)
 		if _, err := rand.Read(b); err != nil {
-			r.Fail("ocsp_request", fmt.Sprintf("cannot draw a random serial: %v", err), nil)
+			r.internalFailure(InternalRequest, fmt.Errorf("draw a random serial: %w", err))
 			return
 		}
 		b[0] = b[0]&0x7f | 0x01
@@ -71,7 +71,7 @@ func (o *ocspProber) Probe(ctx context.Context, r *Report) {
 	}
 	plain, id, err := newOCSPRequest(o.cfg.HashAlg, o.cfg.IssuerCert, serial)
 	if err != nil {
-		r.Fail("ocsp_request", fmt.Sprintf("cannot build the request: %v", err), nil)
+		r.internalFailure(InternalRequest, fmt.Errorf("build the OCSP request: %w", err))
 		return
 	}
 	for _, m := range o.cfg.Methods {
@@ -111,7 +111,7 @@ func (o *ocspProber) exchange(ctx context.Context, c *checker, method string, id
 	if cfg.Nonce {
 		nonce = make([]byte, 32)
 		if _, err := rand.Read(nonce); err != nil {
-			c.fail("ocsp_request", fmt.Sprintf("cannot draw a nonce: %v", err), nil)
+			c.r.internalFailure(InternalRequest, fmt.Errorf("draw a nonce: %w", err))
 			return
 		}
 	}
@@ -119,7 +119,7 @@ func (o *ocspProber) exchange(ctx context.Context, c *checker, method string, id
 	var err error
 	if nonce != nil {
 		if der, err = ocspwire.MarshalRequest([]ocspwire.CertID{id}, nonce); err != nil {
-			c.fail("ocsp_request", fmt.Sprintf("cannot encode the request: %v", err), nil)
+			c.r.internalFailure(InternalRequest, fmt.Errorf("encode the OCSP request: %w", err))
 			return
 		}
 	}
@@ -135,7 +135,7 @@ func (o *ocspProber) exchange(ctx context.Context, c *checker, method string, id
 		}
 	}
 	if err != nil {
-		c.fail("ocsp_request", fmt.Sprintf("cannot build the HTTP request: %v", err), nil)
+		c.r.internalFailure(InternalRequest, fmt.Errorf("build the HTTP request: %w", err))
 		return
 	}
 	req.Header.Set("User-Agent", "probed")

@@ -4,9 +4,11 @@ package probes
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -91,12 +93,43 @@ type Report struct {
 	internal *InternalFailure
 }
 
-// InternalFailure is why a run failed because of probed's own limits (out
-// of file descriptors), not the target: the run says nothing about the
-// target, so it is reported as probed's (check probed_internal).
+// InternalFailure is why a run failed because of probed itself, not the
+// target: its own limits (out of file descriptors), a bug in a prober (a
+// panic, a prober that ignores its deadline), or a request it could not
+// build from its own configuration. The run says nothing about the target,
+// so it is reported as probed's (check probed_internal).
 type InternalFailure struct {
-	Reason string // file_descriptors, system_file_descriptors, socket_memory
+	// Reason is one of the Internal* reasons.
+	Reason string
 	Err    error
+}
+
+// The reasons of an InternalFailure (label reason of
+// probed_probe_internal_failures_total).
+const (
+	InternalFileDescriptors       = "file_descriptors"        // EMFILE when dialling
+	InternalSystemFileDescriptors = "system_file_descriptors" // ENFILE
+	InternalSocketMemory          = "socket_memory"           // ENOBUFS, ENOMEM
+	InternalLocalPorts            = "local_ports"             // EADDRNOTAVAIL: no ephemeral port left
+	InternalPanic                 = "prober_panic"            // the prober crashed
+	InternalStuck                 = "prober_stuck"            // the prober ignored its deadline
+	InternalRequest               = "request"                 // the request could not be built
+	InternalCanceled              = "canceled"                // probed itself cancelled the run (RunNow's caller went away)
+)
+
+// message says what failed the run, for the check probed_internal.
+func (f *InternalFailure) message() string {
+	switch f.Reason {
+	case InternalPanic:
+		return fmt.Sprintf("the prober crashed (%v): a bug in probed, please report it with the log's stack trace; the target was not judged", f.Err)
+	case InternalStuck:
+		return fmt.Sprintf("%v: a bug in probed, please report it; the target was not judged", f.Err)
+	case InternalRequest:
+		return fmt.Sprintf("probed could not build its request (%v); the target was not judged", f.Err)
+	case InternalCanceled:
+		return fmt.Sprintf("%v; the target was not judged", f.Err)
+	}
+	return fmt.Sprintf("probed could not run the probe: its own %s ran out (%v); the target was not judged", strings.ReplaceAll(f.Reason, "_", " "), f.Err)
 }
 
 // internalFailure records that one of probed's own limits failed the run.

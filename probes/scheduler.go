@@ -75,8 +75,9 @@ type SchedulerOptions struct {
 //     skipped and counted (probed_probe_runs_total{result="skipped"});
 //   - at most MaxConcurrent runs are in flight; a run waiting for its turn
 //     counts the wait as schedule lag;
-//   - each run has its probe's timeout; a prober that panics or overruns is
-//     reported as a failed run with the check probe_panic or probe_timeout.
+//   - each run has its probe's timeout (a run cut by it fails probe_timeout);
+//     a prober that panics, or ignores its deadline beyond Grace, is a bug
+//     in probed: the run is probed_internal, never the target's failure.
 type Scheduler struct {
 	opts SchedulerOptions
 	cron *cron.Cron
@@ -166,7 +167,7 @@ func NewScheduler(opts SchedulerOptions) *Scheduler {
 		runs: f.NewCounterVec(prometheus.CounterOpts{Name: "probed_probe_runs_total",
 			Help: "Probe runs by result: success, failure, skipped because the previous run of the same probe was still going, or internal when probed's own limits failed the run (see probed_probe_internal_failures_total)."}, []string{"result"}),
 		internal: f.NewCounterVec(prometheus.CounterOpts{Name: "probed_probe_internal_failures_total",
-			Help: "Probe runs that failed because of probed's own limits, not the target's, by reason (file_descriptors, system_file_descriptors, socket_memory); they are neither exported as the probe's result nor recorded."}, []string{"reason"}),
+			Help: "Probe runs that failed because of probed itself, not the target, by reason (file_descriptors, system_file_descriptors, socket_memory, local_ports, prober_panic, prober_stuck, request); they are neither exported as the probe's result nor recorded."}, []string{"reason"}),
 		lag: f.NewHistogram(prometheus.HistogramOpts{Name: "probed_schedule_lag_seconds",
 			Help:    "Delay between when a run was due and when it started (including any wait for the concurrency limit).",
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}}),
@@ -471,8 +472,7 @@ func (s *Scheduler) execute(parent context.Context, e *entry) Result {
 		defer func() {
 			if v := recover(); v != nil {
 				logger.Error("prober panicked", "panic", v, "stack", string(debug.Stack()))
-				r.Fail("probe_panic", fmt.Sprintf("the %s prober crashed: %v (a bug in probed: please report it with the log's stack trace)", p.Kind, v),
-					map[string]string{"panic": fmt.Sprint(v)})
+				r.internalFailure(InternalPanic, fmt.Errorf("the %s prober panicked: %v", p.Kind, v))
 			}
 		}()
 		e.prober.Probe(ctx, r)
@@ -495,8 +495,13 @@ func (s *Scheduler) execute(parent context.Context, e *entry) Result {
 	switch {
 	case abandoned:
 		logger.Error("prober did not return after its timeout; giving up on it", "timeout", p.Timeout, "grace", s.opts.Grace)
-		r.Fail("probe_timeout", fmt.Sprintf("the run did not finish within its %s timeout and the %s prober did not stop within %s after it (a bug in probed: please report it); the probe's next runs are skipped until it does",
-			p.Timeout, p.Kind, s.opts.Grace), map[string]string{"timeout": p.Timeout.String()})
+		r.internalFailure(InternalStuck, fmt.Errorf("the %s prober did not stop within %s after the run's %s timeout; the probe's next runs are skipped until it does",
+			p.Kind, s.opts.Grace, p.Timeout))
+	case parent.Err() != nil && !r.Success():
+		// Cut by whoever asked for the run (RunNow's caller, such as
+		// `probed probe` on Ctrl-C), not by its timeout: whatever failed
+		// failed because probed stopped it.
+		r.internalFailure(InternalCanceled, fmt.Errorf("probed cancelled the run before it finished (%v)", context.Cause(parent)))
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		r.Fail("probe_timeout", fmt.Sprintf("the run did not finish within its %s timeout and was cut", p.Timeout),
 			map[string]string{"timeout": p.Timeout.String()})
@@ -508,11 +513,11 @@ func (s *Scheduler) execute(parent context.Context, e *entry) Result {
 		// The probe's exported series and its history keep the last run
 		// that reached the target, and the incident engine never sees it.
 		res.Success, res.Internal = false, true
-		res.Checks = []Check{{Name: "probed_internal", Severity: Critical, Message: fmt.Sprintf("probed could not run the probe: its own %s ran out (%v); the target was not judged", strings.ReplaceAll(in.Reason, "_", " "), in.Err),
+		res.Checks = []Check{{Name: "probed_internal", Severity: Critical, Message: in.message(),
 			Evidence: map[string]string{"reason": in.Reason, "error": in.Err.Error()}}}
 		s.runs.WithLabelValues("internal").Inc()
 		s.internal.WithLabelValues(in.Reason).Inc()
-		logger.Error("probe run failed because of probed's own limits; not recorded as the target's result", "check", "probed_internal", "reason", in.Reason, "err", in.Err)
+		logger.Error("probe run failed because of probed itself; not recorded as the target's result", "check", "probed_internal", "reason", in.Reason, "err", in.Err)
 		if !abandoned {
 			e.busy.Store(false)
 		}

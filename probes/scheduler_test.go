@@ -169,44 +169,72 @@ func TestSchedulerSkipsOverlappingRun(t *testing.T) {
 	})
 }
 
-// A prober that panics is recovered: the run is a failure with the check
-// probe_panic naming the panic, exported and recorded, and the probe keeps
-// being scheduled.
+// A prober that panics is recovered, and the panic is probed's bug, not
+// the target's failure: the run is probed_internal (reason prober_panic)
+// naming the panic, counted apart, kept from the sink (the store, the
+// incident engine) and from the probe's series, which keep the last run
+// that reached the target; the probe keeps being scheduled.
 func TestSchedulerRecoversPanic(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
+		var calls atomic.Int32
 		stubs := map[string]stub{"crashy": func(ctx context.Context, r *Report) {
 			r.Pass("stub_before", "ran")
+			if calls.Add(1) == 1 {
+				return // the first run reaches the target
+			}
 			var m map[string]int
 			m["boom"]++ // a nil-map write: a real bug's panic
 		}}
 		s, log, reg := startScheduler(t, SchedulerOptions{}, stubs,
-			"  - {name: crashy, component: api, kind: stub, interval: 1s, timeout: 500ms}\n")
-		waitFor(t, 20*time.Second, "two runs", func() bool { return len(log.of("crashy")) >= 2 })
-		for _, res := range log.of("crashy") {
-			if res.Success {
-				t.Fatalf("panicking run succeeded: %+v", res)
+			"  - {name: crashy, component: api, kind: stub, interval: 1h, timeout: 500ms}\n")
+		if res, err := s.RunNow(context.Background(), "crashy"); err != nil || !res.Success {
+			t.Fatalf("first run: %+v, %v", res, err)
+		}
+		before := exposition(t, reg)
+		for range 2 {
+			res, err := s.RunNow(context.Background(), "crashy")
+			if err != nil {
+				t.Fatal(err)
 			}
-			if got := failedNames(res); !slices.Equal(got, []string{"probe_panic"}) {
-				t.Fatalf("failed checks %v, want [probe_panic]", got)
+			if res.Success || !res.Internal {
+				t.Fatalf("panicking run: %+v, want a failure of probed's own", res)
 			}
-			msg := res.FailedChecks()[0].Message
-			if !strings.Contains(msg, "the stub prober crashed: assignment to entry in nil map") || !strings.Contains(msg, "a bug in probed") {
-				t.Errorf("probe_panic message = %q", msg)
+			if got := failedNames(res); !slices.Equal(got, []string{"probed_internal"}) {
+				t.Fatalf("failed checks %v, want [probed_internal]", got)
+			}
+			c := res.FailedChecks()[0]
+			if !strings.Contains(c.Message, "the stub prober panicked: assignment to entry in nil map") || !strings.Contains(c.Message, "a bug in probed") ||
+				!strings.Contains(c.Message, "the target was not judged") || c.Evidence["reason"] != "prober_panic" {
+				t.Errorf("probed_internal = %q %v", c.Message, c.Evidence)
 			}
 		}
-		if got := runsOf(s, "failure"); got < 2 {
-			t.Errorf("probed_probe_runs_total{result=failure} = %v, want >= 2", got)
+		if got := runsOf(s, "internal"); got != 2 {
+			t.Errorf("probed_probe_runs_total{result=internal} = %v, want 2", got)
 		}
-		text := exposition(t, reg)
-		for _, want := range []string{
-			`probe_check_success{check="probe_panic",component="api",kind="stub",location="test-1",probe="crashy"} 0`,
-			`probe_check_success{check="stub_before",component="api",kind="stub",location="test-1",probe="crashy"} 1`,
-			`probe_success{component="api",kind="stub",location="test-1",probe="crashy"} 0`,
-		} {
-			if !strings.Contains(text, want) {
-				t.Errorf("exposition lacks %s\n%s", want, strings.Join(seriesLines(text, "probe_check_success"), "\n"))
+		if got := runsOf(s, "failure"); got != 0 {
+			t.Errorf("probed_probe_runs_total{result=failure} = %v, want 0", got)
+		}
+		if got := testutil.ToFloat64(s.internal.WithLabelValues("prober_panic")); got != 2 {
+			t.Errorf("probed_probe_internal_failures_total{reason=prober_panic} = %v, want 2", got)
+		}
+		if n := len(log.of("crashy")); n != 1 {
+			t.Errorf("%d results reached the sink, want only the first run's", n)
+		}
+		probeSeries := func(text string) []string {
+			var out []string
+			for _, l := range strings.Split(text, "\n") {
+				if strings.HasPrefix(l, "probe_") {
+					out = append(out, l)
+				}
 			}
+			return out
+		}
+		if len(probeSeries(before)) == 0 {
+			t.Fatalf("no probe series after the first run:\n%s", before)
+		}
+		if after := exposition(t, reg); !slices.Equal(probeSeries(after), probeSeries(before)) {
+			t.Errorf("the probe's series changed with a panic:\n%s\nwant\n%s", strings.Join(probeSeries(after), "\n"), strings.Join(probeSeries(before), "\n"))
 		}
 	})
 }
@@ -282,8 +310,9 @@ func TestSchedulerCutsHungTarget(t *testing.T) {
 }
 
 // A prober that ignores its context is given up on Grace after its
-// timeout: the run is reported, and further runs of that probe are
-// skipped until the stuck one returns.
+// timeout: the run is reported as probed's (probed_internal, reason
+// prober_stuck: a bug in probed, not the target's failure), and further
+// runs of that probe are skipped until the stuck one returns.
 func TestSchedulerAbandonsStuckProber(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
@@ -302,14 +331,15 @@ func TestSchedulerAbandonsStuckProber(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := failedNames(res); !slices.Equal(got, []string{"probe_timeout"}) {
-			t.Fatalf("stuck run failed %v, want [probe_timeout]", got)
+		if got := failedNames(res); !res.Internal || !slices.Equal(got, []string{"probed_internal"}) {
+			t.Fatalf("stuck run failed %v (internal %v), want [probed_internal]", got, res.Internal)
 		}
-		if msg := res.FailedChecks()[0].Message; !strings.Contains(msg, "did not stop within 100ms after it") {
-			t.Errorf("probe_timeout message = %q", msg)
+		if c := res.FailedChecks()[0]; !strings.Contains(c.Message, "the stub prober did not stop within 100ms after the run's 200ms timeout") ||
+			!strings.Contains(c.Message, "a bug in probed") || c.Evidence["reason"] != "prober_stuck" {
+			t.Errorf("probed_internal = %q %v", c.Message, c.Evidence)
 		}
-		if !slices.ContainsFunc(res.Checks, func(c Check) bool { return c.Name == "stub_started" && c.OK }) {
-			t.Errorf("checks recorded before the prober got stuck are lost: %v", res.Checks)
+		if got := runsOf(s, "internal"); got != 1 {
+			t.Errorf("probed_probe_runs_total{result=internal} = %v, want 1", got)
 		}
 		if _, err := s.RunNow(context.Background(), "stuck"); err == nil || !strings.Contains(err.Error(), "previous run still going") {
 			t.Fatalf("second run while the first is stuck: %v", err)

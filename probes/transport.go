@@ -129,15 +129,20 @@ func (d *runDialer) dialTLS(ctx context.Context, network, addr string) (net.Conn
 
 // ownLimit names the limit of probed's own that refused a dial ("" when the
 // error is the target's or the network's): out of file descriptors (this
-// process's or the system's), or of kernel memory for sockets.
+// process's or the system's), of kernel memory for sockets, or of local
+// ports.
 func ownLimit(err error) string {
 	switch {
 	case errors.Is(err, syscall.EMFILE):
-		return "file_descriptors"
+		return InternalFileDescriptors
 	case errors.Is(err, syscall.ENFILE):
-		return "system_file_descriptors"
+		return InternalSystemFileDescriptors
 	case errors.Is(err, syscall.ENOBUFS), errors.Is(err, syscall.ENOMEM):
-		return "socket_memory"
+		return InternalSocketMemory
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		// probed binds no local address: a connect refused so ran out
+		// of ephemeral ports on this host.
+		return InternalLocalPorts
 	}
 	return ""
 }

@@ -234,7 +234,7 @@ func (t *tsaProber) Probe(ctx context.Context, r *Report) {
 	cfg := t.cfg
 	req, err := newTSARequest(cfg.HashFunc, cfg.PolicyOID, cfg.CertReq)
 	if err != nil {
-		r.Fail("tsa_request", fmt.Sprintf("cannot build the timestamp request: %v", err), nil)
+		r.internalFailure(InternalRequest, fmt.Errorf("build the timestamp request: %w", err))
 		return
 	}
 	client, closeConns := newRunClient(ctx, r, t.env, runTransportOpts{})
