@@ -352,7 +352,7 @@ func (h *OperatorHooks) Body(cfg *config.Config, hook *config.OperatorWebhook, e
 		Text   string  `json:"text"`
 		Blocks []block `json:"blocks"`
 	}{Text: text, Blocks: []block{
-		{Type: "section", Text: &textObj{Type: "mrkdwn", Text: strings.Join(lines, "\n")}},
+		{Type: "section", Text: &textObj{Type: "mrkdwn", Text: clip(strings.Join(lines, "\n"), slackSectionMax)}},
 		{Type: "actions", Elements: []element{{Type: "button", Text: textObj{Type: "plain_text", Text: w.T("operator.open")}, URL: link}}},
 	}}
 	return marshal(msg)
@@ -368,6 +368,20 @@ func marshal(v any) ([]byte, error) {
 		return nil, fmt.Errorf("render operator webhook: %w", err)
 	}
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// slackSectionMax is the most characters Slack takes in a section block's
+// text: a longer one makes it refuse the whole message (400), which would
+// lose the event.
+const slackSectionMax = 3000
+
+// clip shortens s to at most n characters, ending it with "…".
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
 }
 
 // slackEscape escapes the three characters Slack's mrkdwn reserves.

@@ -392,3 +392,30 @@ func TestOperatorEventKindsAgree(t *testing.T) {
 		t.Errorf("store %v, config %v", store.OperatorEventKinds(), config.OperatorEvents)
 	}
 }
+
+// TestOperatorSlackLongMessage: a message longer than Slack takes in a
+// section block is clipped there (Slack would refuse the whole post and
+// the event would be lost); the text field keeps it whole.
+func TestOperatorSlackLongMessage(t *testing.T) {
+	slack, pager := newOpSink(t), newOpSink(t)
+	e, h, _ := opEnv(t, slack, pager)
+	long := strings.Repeat("応答が古い。", 1000)
+	if _, err := e.st.CreateDraft(e.ctx, "alice", status.NewIncident{Title: status.Text{"en": "Stale <OCSP> & co"}, Body: status.Text{"en": long, "ja": long},
+		Components: []status.ComponentImpact{{ID: "ocsp", Status: status.MajorOutage}}}); err != nil {
+		t.Fatal(err)
+	}
+	e.opDrain(h)
+	var m struct {
+		Text   string
+		Blocks []struct{ Text *struct{ Text string } }
+	}
+	if err := json.Unmarshal(slack.got()[0].body, &m); err != nil {
+		t.Fatal(err)
+	}
+	if n := len([]rune(m.Blocks[0].Text.Text)); n != slackSectionMax || !strings.HasSuffix(m.Blocks[0].Text.Text, "…") {
+		t.Errorf("section text %d characters, want clipped to %d", n, slackSectionMax)
+	}
+	if !strings.Contains(m.Text, long) || !strings.Contains(m.Text, "Stale &lt;OCSP&gt; &amp; co") {
+		t.Errorf("text field: the message whole, the title escaped for mrkdwn; got %.200q", m.Text)
+	}
+}
