@@ -404,22 +404,7 @@ func printIncident(w io.Writer, inc *status.Incident) {
 
 // oneIncident runs a command that answers with one incident.
 func oneIncident(ctx context.Context, stdout io.Writer, server, out, method, path string, body any) error {
-	if err := checkOutput(out); err != nil {
-		return err
-	}
-	c, err := newAPIClient(server)
-	if err != nil {
-		return err
-	}
-	var inc status.Incident
-	if err := c.call(ctx, method, path, body, &inc); err != nil {
-		return err
-	}
-	if out == "json" {
-		return printJSON(stdout, inc)
-	}
-	printIncident(stdout, &inc)
-	return nil
+	return callOne(ctx, stdout, server, out, method, path, body, printIncident)
 }
 
 func incidentShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -63,6 +63,21 @@ func parseWithRef(fs *flag.FlagSet, args []string) (string, error) {
 	return ref, nil
 }
 
+// namedTemplate parses a command's flags around its NAME|ID argument and
+// reads that template.
+func namedTemplate(ctx context.Context, fs *flag.FlagSet, args []string, server *string) (*apiClient, *status.Template, error) {
+	ref, err := parseWithRef(fs, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := newAPIClient(*server)
+	if err != nil {
+		return nil, nil, err
+	}
+	t, err := findTemplate(ctx, c, ref)
+	return c, t, err
+}
+
 // findTemplate reads a template by name or id.
 func findTemplate(ctx context.Context, c *apiClient, ref string) (*status.Template, error) {
 	var list []status.Template
@@ -128,19 +143,11 @@ func printTemplate(w io.Writer, t *status.Template) {
 func templateShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("template show", "template show NAME|ID [-o json]", stderr)
 	server, out := addClientFlags(fs), outputFlag(fs)
-	ref, err := parseWithRef(fs, args)
+	_, t, err := namedTemplate(ctx, fs, args, server)
 	if err != nil {
 		return err
 	}
 	if err := checkOutput(*out); err != nil {
-		return err
-	}
-	c, err := newAPIClient(*server)
-	if err != nil {
-		return err
-	}
-	t, err := findTemplate(ctx, c, ref)
-	if err != nil {
 		return err
 	}
 	if *out == "json" {
@@ -230,15 +237,7 @@ func templateEdit(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs := newFlags("template edit", "template edit NAME|ID [-name N] [-title T] [-message TEXT] [-impact I] [-status S] [-components id:status,...]", stderr)
 	server, out := addClientFlags(fs), outputFlag(fs)
 	f := addTemplateFlags(fs)
-	ref, err := parseWithRef(fs, args)
-	if err != nil {
-		return err
-	}
-	c, err := newAPIClient(*server)
-	if err != nil {
-		return err
-	}
-	t, err := findTemplate(ctx, c, ref)
+	_, t, err := namedTemplate(ctx, fs, args, server)
 	if err != nil {
 		return err
 	}
@@ -257,15 +256,7 @@ func templateEdit(ctx context.Context, args []string, stdout, stderr io.Writer) 
 func templateDelete(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("template delete", "template delete NAME|ID", stderr)
 	server := addClientFlags(fs)
-	ref, err := parseWithRef(fs, args)
-	if err != nil {
-		return err
-	}
-	c, err := newAPIClient(*server)
-	if err != nil {
-		return err
-	}
-	t, err := findTemplate(ctx, c, ref)
+	c, t, err := namedTemplate(ctx, fs, args, server)
 	if err != nil {
 		return err
 	}
@@ -278,6 +269,12 @@ func templateDelete(ctx context.Context, args []string, stdout, stderr io.Writer
 
 // oneTemplate runs a command that answers with one template.
 func oneTemplate(ctx context.Context, stdout io.Writer, server, out, method, path string, body any) error {
+	return callOne(ctx, stdout, server, out, method, path, body, printTemplate)
+}
+
+// callOne runs a command that answers with one T: -o json prints the
+// API's JSON, else show prints it for people.
+func callOne[T any](ctx context.Context, stdout io.Writer, server, out, method, path string, body any, show func(io.Writer, *T)) error {
 	if err := checkOutput(out); err != nil {
 		return err
 	}
@@ -285,14 +282,14 @@ func oneTemplate(ctx context.Context, stdout io.Writer, server, out, method, pat
 	if err != nil {
 		return err
 	}
-	var t status.Template
-	if err := c.call(ctx, method, path, body, &t); err != nil {
+	var v T
+	if err := c.call(ctx, method, path, body, &v); err != nil {
 		return err
 	}
 	if out == "json" {
-		return printJSON(stdout, t)
+		return printJSON(stdout, v)
 	}
-	printTemplate(stdout, &t)
+	show(stdout, &v)
 	return nil
 }
 
