@@ -160,7 +160,8 @@ func (h *OperatorHooks) Drain(ctx context.Context) error {
 		return err
 	}
 	for ctx.Err() == nil {
-		ds, err := h.opts.Store.DueOperatorDeliveries(ctx, 20)
+		// One at a time: each claim is held only for its own post.
+		ds, err := h.opts.Store.DueOperatorDeliveries(ctx, 1, operatorHold(cfg))
 		if err != nil || len(ds) == 0 {
 			return err
 		}
@@ -171,6 +172,13 @@ func (h *OperatorHooks) Drain(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// operatorHold is how long a claimed delivery is held by its dispatcher:
+// its post's bound and a margin to record the outcome. A dispatcher that
+// dies holding it lets another take it after this.
+func operatorHold(cfg *config.Config) time.Duration {
+	return cfg.Notify.WebhookTimeout.D() + 30*time.Second
 }
 
 func (h *OperatorHooks) deliver(ctx context.Context, cfg *config.Config, d store.OperatorDelivery) error {

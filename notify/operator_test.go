@@ -323,8 +323,9 @@ func TestOperatorWebhooksRetryGiveUpAndRefuse(t *testing.T) {
 }
 
 // TestOperatorWebhooksSurviveACrash: an event queued but not sent when
-// the process dies (after its claim, or while a post hangs at shutdown)
-// is sent by the next run: at least once.
+// the process dies (after its claim: once the claim's hold has passed; or
+// while a post hangs at shutdown: at once) is sent by the next run: at
+// least once.
 func TestOperatorWebhooksSurviveACrash(t *testing.T) {
 	slack, pager := newOpSink(t), newOpSink(t)
 	e, _, _ := opEnv(t, slack, pager)
@@ -333,11 +334,17 @@ func TestOperatorWebhooksSurviveACrash(t *testing.T) {
 	if _, err := e.st.FanOutOperator(e.ctx, map[string][]string{store.OperatorDraftCreated: {"oncall", "pager"}}); err != nil {
 		t.Fatal(err)
 	}
-	if ds, err := e.st.DueOperatorDeliveries(e.ctx, 20); err != nil || len(ds) != 2 {
+	if ds, err := e.st.DueOperatorDeliveries(e.ctx, 20, operatorHold(e.cfg)); err != nil || len(ds) != 2 {
 		t.Fatalf("claimed %d, %v", len(ds), err)
 	}
-	// The next run: a post hangs and the daemon shuts down under it.
+	// The next run finds them held by the dead one until the hold passes.
 	var logs bytes.Buffer
+	e.opDrain(e.opHooks(&logs))
+	if n := len(pager.got()) + len(slack.got()); n != 0 {
+		t.Fatalf("%d posts while the dead run's claim holds", n)
+	}
+	e.clk.Advance(operatorHold(e.cfg))
+	// The next run: a post hangs and the daemon shuts down under it.
 	h := e.opHooks(&logs)
 	pager.mu.Lock()
 	pager.hold = make(chan struct{})

@@ -128,11 +128,14 @@ func (s *Store) FanOutOperator(ctx context.Context, wants map[string][]string) (
 	return n, err
 }
 
-// DueOperatorDeliveries returns up to limit pending operator deliveries due
-// by now, oldest first, each counting its attempt. One dispatcher runs per
-// daemon; a delivery it was sending when the process died is still pending
-// and is sent again by the next run (at least once).
-func (s *Store) DueOperatorDeliveries(ctx context.Context, limit int) ([]OperatorDelivery, error) {
+// DueOperatorDeliveries claims up to limit pending operator deliveries due
+// by now, oldest first, each counting its attempt: a claim moves the row's
+// due time hold ahead, so no other dispatcher (another holder of the same
+// database) takes it meanwhile, and a dispatcher that dies holding it
+// leaves it to be sent again once hold has passed (at least once). The
+// claim re-checks the due time in its UPDATE, so two dispatchers claiming
+// at once never both get a row.
+func (s *Store) DueOperatorDeliveries(ctx context.Context, limit int, hold time.Duration) ([]OperatorDelivery, error) {
 	var out []OperatorDelivery
 	now := s.clock.Now().UnixMilli()
 	err := s.tx(ctx, func(tx *sql.Tx) error {
@@ -143,6 +146,7 @@ func (s *Store) DueOperatorDeliveries(ctx context.Context, limit int) ([]Operato
 		if err != nil {
 			return fmt.Errorf("due operator deliveries: %w", err)
 		}
+		var cand []OperatorDelivery
 		for rows.Next() {
 			var d OperatorDelivery
 			var created, evCreated int64
@@ -155,17 +159,22 @@ func (s *Store) DueOperatorDeliveries(ctx context.Context, limit int) ([]Operato
 				rows.Close()
 				return fmt.Errorf("due operator deliveries: incident of event %d: %w", d.Event.ID, err)
 			}
-			d.Attempts++
 			d.CreatedAt, d.Event.CreatedAt = fromMS(created), fromMS(evCreated)
-			out = append(out, d)
+			cand = append(cand, d)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("due operator deliveries: %w", err)
 		}
-		for _, d := range out {
-			if _, err := tx.ExecContext(ctx, `UPDATE operator_deliveries SET attempts = ? WHERE id = ?`, d.Attempts, d.ID); err != nil {
+		for _, d := range cand {
+			res, err := tx.ExecContext(ctx, `UPDATE operator_deliveries SET attempts = attempts + 1, due_ms = ?
+				WHERE id = ? AND state = 'pending' AND due_ms <= ?`, now+hold.Milliseconds(), d.ID, now)
+			if err != nil {
 				return fmt.Errorf("due operator deliveries: %w", err)
+			}
+			if n, _ := res.RowsAffected(); n == 1 {
+				d.Attempts++
+				out = append(out, d)
 			}
 		}
 		return nil
