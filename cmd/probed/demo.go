@@ -152,6 +152,7 @@ func printTour(w io.Writer, dm *demo.Demo, base, token string) {
   Console       %[1]s/demo/login/%[5]s   (one-time login link)
   Fault panel   %[1]s/demo/faults
   Mailbox       %[1]s/demo/mail
+  On-call chat  %[1]s/demo/chat
   Metrics       %[1]s/metrics
   API v2        %[1]s/api/v2/summary.json
 
@@ -163,7 +164,7 @@ func printTour(w io.Writer, dm *demo.Demo, base, token string) {
 
 Try this: log in to the console with the link above, open the fault panel and
 switch on ocsp_stale. Within a few probe runs the console shows a draft
-incident with its evidence. Approve it: the status page changes and the OCSP
+incident with its evidence, and the on-call chat announces it. Approve it: the status page changes and the OCSP
 subscribers get mail in the mailbox. Switch the fault off: probed proposes to
 resolve; resolve it and the resolved mail follows. Ctrl-C stops everything.
 `, base, token, dm.ConfigPath, dm.Dir, dm.LoginKey)

@@ -204,6 +204,19 @@ func TestDemoEndToEnd(t *testing.T) {
 	if ids := draft.ComponentIDs(); !slices.Equal(ids, []string{"ocsp"}) {
 		t.Fatalf("draft covers %v, want [ocsp]", ids)
 	}
+	// The on-call chat hears of it (the operator webhook, Slack-compatible).
+	chatEvents := func() string {
+		var msgs []demo.ChatMessage
+		p.call(http.MethodGet, "/demo/chat", nil, &msgs)
+		var out []string
+		for i := len(msgs) - 1; i >= 0; i-- {
+			out = append(out, msgs[i].Event)
+		}
+		return strings.Join(out, ",")
+	}
+	eventually(t, "the draft in the on-call chat", func() (bool, string) {
+		return chatEvents() == "draft_created", chatEvents()
+	})
 	// Nothing is public yet.
 	var unresolved struct {
 		Incidents []map[string]any `json:"incidents"`
@@ -247,6 +260,9 @@ func TestDemoEndToEnd(t *testing.T) {
 		var inc status.Incident
 		p.call(http.MethodGet, fmt.Sprintf("/api/v1/incidents/%d", draft.ID), nil, &inc)
 		return inc.Proposal != nil && inc.Proposal.Action == "resolve", fmt.Sprintf("state %s proposal %+v", inc.State, inc.Proposal)
+	})
+	eventually(t, "approval and resolve proposal in the on-call chat", func() (bool, string) {
+		return chatEvents() == "draft_created,draft_approved,resolve_proposed", chatEvents()
 	})
 	if code := p.call(http.MethodPost, fmt.Sprintf("/api/v1/incidents/%d/resolve", draft.ID), map[string]any{}, nil); code != 200 {
 		t.Fatalf("resolve: HTTP %d", code)

@@ -53,6 +53,8 @@ type Demo struct {
 
 	loginMu sync.Mutex
 	ownDir  bool
+	// chat receives the operator webhook's posts (chat.go).
+	chat *chat
 	// interval is the probes' interval of a CA-only run's fragment.
 	interval time.Duration
 	http     *httptest.Server
@@ -85,7 +87,7 @@ func Start(ctx context.Context, opts Options) (*Demo, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	d := &Demo{Listen: opts.Listen, Dir: opts.Dir, logger: opts.Logger, LoginKey: rand.Text()}
+	d := &Demo{Listen: opts.Listen, Dir: opts.Dir, logger: opts.Logger, LoginKey: rand.Text(), chat: &chat{token: rand.Text()}}
 	if d.Dir == "" {
 		dir, err := os.MkdirTemp("", "probed-demo-")
 		if err != nil {
@@ -97,7 +99,7 @@ func Start(ctx context.Context, opts Options) (*Demo, error) {
 		d.Close(false)
 		return nil, fmt.Errorf("start demo: %w", err)
 	}
-	if err := d.startSim("127.0.0.1:0", "127.0.0.1:0", nil); err != nil {
+	if err := d.startSim("127.0.0.1:0", "127.0.0.1:0", d.chat.routes); err != nil {
 		return fail(err)
 	}
 	var err error
@@ -131,6 +133,10 @@ location: demo-1
 notify:
   from: "Demo CA Status <noreply@status.demo.example>"
   smtp: {host: 127.0.0.1, port: {{.SMTPPort}}, tls: none}
+  # The on-call chat: drafts and resolve proposals posted as a Slack-compatible
+  # incoming webhook (its URL, a secret, in chat-url); the demo shows them at /demo/chat.
+  operator_webhooks:
+    - {name: demo-chat, format: slack, url_file: chat-url, console_url: "http://{{.Listen}}"}
 {{define "catalog"}}components:
   - id: certcentral
     name: CertCentral
@@ -207,6 +213,9 @@ func (d *Demo) writeConfig(interval time.Duration) error {
 	defer f.Close()
 	vars := d.catalogVars(interval, "pki")
 	vars["Listen"], vars["SMTPPort"] = d.Listen, d.Sink.Port()
+	if err := os.WriteFile(filepath.Join(d.Dir, "chat-url"), []byte(d.http.URL+"/chat/hooks/"+d.chat.token+"\n"), 0o600); err != nil {
+		return err
+	}
 	return configTmpl.Execute(f, vars)
 }
 
@@ -306,11 +315,12 @@ type Hooks struct {
 	ScheduleMaintenance func(ctx context.Context, actor string, components []string, start time.Time, d time.Duration) (int64, error)
 }
 
-// Routes mounts the mailbox, the fault panel, the maintenance button and
+// Routes mounts the mailbox, the on-call chat, the fault panel, the maintenance button and
 // the one-time console login on the operator mux. auth wraps a handler with
 // the console's operator authentication (session or bearer token, CSRF).
 func (d *Demo) Routes(mux *http.ServeMux, auth func(http.HandlerFunc) http.Handler) {
 	mux.Handle("GET /demo/mail", auth(d.serveMailbox))
+	mux.Handle("GET /demo/chat", auth(d.serveChat))
 	mux.Handle("GET /demo/faults", auth(d.serveFaults))
 	mux.Handle("POST /demo/faults", auth(d.postFault))
 	mux.Handle("POST /demo/maintenance", auth(d.postMaintenance))

@@ -26,7 +26,7 @@ var faultsTmpl = template.Must(template.New("faults").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Fault panel</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>` + demoCSS + `</style></head>
-<body><header><a href="/">Status page</a> · <a href="/admin/">Console</a> · <strong>Fault panel</strong> · <a href="/demo/mail">Mailbox</a></header>
+<body><header><a href="/">Status page</a> · <a href="/admin/">Console</a> · <strong>Fault panel</strong> · <a href="/demo/mail">Mailbox</a> · <a href="/demo/chat">On-call chat</a></header>
 <main><h1>Fault panel</h1>
 <p class="muted">Break a service of the simulated CA. Probes run every few seconds; after two failed runs in a row probed drafts an incident in the <a href="/admin/">console</a>. Nothing is public until you approve it. Red switches are on; click again to clear the fault and watch the resolve proposal appear.</p>
 <section class="group"><h2>Scheduled maintenance</h2>

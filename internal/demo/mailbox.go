@@ -136,7 +136,7 @@ var mailboxTmpl = template.Must(template.New("mailbox").Funcs(template.FuncMap{"
 <html lang="en"><head><meta charset="utf-8"><title>Demo mailbox</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>` + demoCSS + `</style></head>
-<body><header><a href="/">Status page</a> · <a href="/admin/">Console</a> · <a href="/demo/faults">Fault panel</a> · <strong>Mailbox</strong></header>
+<body><header><a href="/">Status page</a> · <a href="/admin/">Console</a> · <a href="/demo/faults">Fault panel</a> · <strong>Mailbox</strong> · <a href="/demo/chat">On-call chat</a></header>
 <main><h1>Demo mailbox</h1>
 <p class="muted">Every message probed sent to the built-in SMTP sink, newest first ({{len .}}). Mails are sent to the seeded subscribers of the affected components only.</p>
 {{range .}}<details class="mail"><summary><span class="to">{{range $i, $t := .To}}{{if $i}}, {{end}}{{$t}}{{end}}</span> <span class="subject">{{.Subject}}</span> <span class="muted">{{.Received.Format "15:04:05"}}</span></summary>
