@@ -47,9 +47,10 @@ const (
 	ProblemFileReplaced = "file_replaced" // another file sits at the path: writes go to the old one
 	ProblemDiskFull     = "disk_full"     // SQLITE_FULL: the disk (or max_page_count) is full
 	ProblemUnwritable   = "unwritable"    // read-only, I/O error, cannot open: writes fail
+	ProblemUnreachable  = "unreachable"   // PostgreSQL: neither a new connection nor the readers reach the server (Follow)
 )
 
-var problems = []string{ProblemFileMissing, ProblemFileReplaced, ProblemDiskFull, ProblemUnwritable}
+var problems = []string{ProblemFileMissing, ProblemFileReplaced, ProblemDiskFull, ProblemUnwritable, ProblemUnreachable}
 
 // health tracks what is wrong with the database file. File problems are
 // found by CheckFile (Watch calls it periodically); write problems by every
@@ -88,7 +89,7 @@ func (s *Store) registerHealth(f interface {
 	h.healthy = f.NewGauge(prometheus.GaugeOpts{Name: "probed_store_healthy",
 		Help: "1 while the database file is the one probed opened and writes succeed; 0 when it was deleted or replaced, the disk is full, or writes fail (see probed_store_problem and the log)."})
 	h.problem = f.NewGaugeVec(prometheus.GaugeOpts{Name: "probed_store_problem",
-		Help: "1 for each problem the store has now: file_missing, file_replaced, disk_full, unwritable."}, []string{"problem"})
+		Help: "1 for each problem the store has now: file_missing, file_replaced, disk_full, unwritable, unreachable."}, []string{"problem"})
 	for _, p := range problems {
 		h.problem.WithLabelValues(p)
 	}
@@ -123,10 +124,10 @@ func (s *Store) setProblem(p, why string) {
 			h.problems = map[string]string{}
 		}
 		h.problems[p] = why
-		s.logger.Error("store problem: "+why, "problem", p, "path", s.path)
+		s.logger.Error("store problem: "+why, "problem", p, "path", s.where)
 	case why == "" && had:
 		delete(h.problems, p)
-		s.logger.Info("store problem cleared", "problem", p, "path", s.path)
+		s.logger.Info("store problem cleared", "problem", p, "path", s.where)
 	default:
 		return
 	}

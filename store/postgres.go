@@ -143,7 +143,13 @@ func openPostgresStore(ctx context.Context, opts Options) (*Store, error) {
 	}
 	r.SetMaxOpenConns(readers)
 	r.SetMaxIdleConns(readers)
-	return start(ctx, &Store{where: where, pg: true, w: w, r: r}, opts)
+	cfg, err := pgx.ParseConfig(opts.DSN)
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("open store: postgres DSN: %w", err)
+	}
+	return start(ctx, &Store{where: where, pg: true, pgcfg: cfg, w: w, r: r}, opts)
 }
 
 func isPostgresUniqueViolation(err error) bool {

@@ -25,6 +25,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/mattn/go-sqlite3" // the SQLite driver
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
@@ -87,11 +88,12 @@ type Options struct {
 
 // Store is the SQLite database behind probed.
 type Store struct {
-	path   string  // the SQLite file; "" on PostgreSQL
-	where  string  // the database for messages: the path, or the server and database (never the DSN)
-	pg     bool    // the database is PostgreSQL
-	w      *sql.DB // the one writer connection
-	r      *sql.DB // readers
+	path   string          // the SQLite file; "" on PostgreSQL
+	where  string          // the database for messages: the path, or the server and database (never the DSN)
+	pg     bool            // the database is PostgreSQL
+	pgcfg  *pgx.ConnConfig // PostgreSQL: the parsed DSN, for Follow's own connection
+	w      *sql.DB         // the one writer connection
+	r      *sql.DB         // readers
 	clock  clock.Clock
 	logger *slog.Logger
 
@@ -143,6 +145,10 @@ type metrics struct {
 	hoursRolled prometheus.Counter
 	daysRolled  prometheus.Counter
 	deleted     *prometheus.CounterVec
+	// Follow's, on PostgreSQL (changes.go).
+	listening  prometheus.Gauge
+	listenErrs prometheus.Counter
+	changes    *prometheus.CounterVec
 }
 
 // Open opens (creating if needed) the database at opts.Path, applies the
@@ -254,7 +260,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 // start finishes opening s on its connections: migrations, metrics, the writer.
 func start(ctx context.Context, s *Store, opts Options) (*Store, error) {
 	w, r, ident := s.w, s.r, s.health.ident
-	*s = Store{path: s.path, where: s.where, pg: s.pg, w: w, r: r, clock: opts.Clock, logger: opts.Logger,
+	*s = Store{path: s.path, where: s.where, pg: s.pg, pgcfg: s.pgcfg, w: w, r: r, clock: opts.Clock, logger: opts.Logger,
 		queue: make(chan queued, opts.QueueSize), closing: make(chan struct{}), abandon: make(chan struct{}),
 		done: make(chan struct{}), closeTimeout: opts.CloseTimeout, batch: opts.BatchSize, recordWait: opts.RecordWait, series: map[seriesKey]seriesInfo{}}
 	s.health.ident = ident
@@ -304,7 +310,7 @@ func (s *Store) register(reg prometheus.Registerer) {
 	f := promauto.With(reg)
 	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "probed_store_queue_length", Help: "Results waiting for the store writer."},
 		func() float64 { return float64(len(s.queue)) })
-	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "probed_store_size_bytes", Help: "Size of the SQLite database file and its write-ahead log."},
+	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "probed_store_size_bytes", Help: "Size of the database: the SQLite file and its write-ahead log, or on PostgreSQL pg_database_size."},
 		func() float64 { return float64(s.SizeBytes()) })
 	s.m.written = f.NewCounter(prometheus.CounterOpts{Name: "probed_store_results_written_total", Help: "Results written to the store."})
 	s.m.dropped = f.NewCounter(prometheus.CounterOpts{Name: "probed_store_results_dropped_total",
@@ -329,9 +335,13 @@ func (s *Store) register(reg prometheus.Registerer) {
 		s.m.deleted.WithLabelValues(t)
 	}
 	s.registerHealth(f)
+	if s.pg {
+		s.registerFollow(reg)
+	}
 }
 
-// SizeBytes is the size of the database file and its write-ahead log.
+// SizeBytes is the size of the database file and its write-ahead log; on
+// PostgreSQL, the database's (pg_database_size).
 func (s *Store) SizeBytes() int64 {
 	if s.pg {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
