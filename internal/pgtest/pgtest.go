@@ -59,6 +59,8 @@ type Server struct {
 
 	dir    string // temporary directory: data/, sockets, log
 	port   int
+	bin    string              // the directory of initdb and postgres
+	cred   *syscall.Credential // the user the server runs as (nil: ourselves)
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when the postgres process has exited
 	admin  *sql.DB       // connection to the postgres database, for CREATE/DROP DATABASE
@@ -182,6 +184,7 @@ func (s *Server) start() error {
 			return fmt.Errorf("give %s to the unprivileged user: %w", dir, err)
 		}
 	}
+	s.bin, s.cred = bin, cred
 	data := filepath.Join(dir, "data")
 	initdb := exec.CommandContext(ctx, filepath.Join(bin, "initdb"),
 		"-D", data, "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync")
@@ -198,7 +201,7 @@ func (s *Server) start() error {
 		if err != nil {
 			return err
 		}
-		if lastErr = s.run(ctx, bin, data, port, cred); lastErr == nil {
+		if lastErr = s.run(ctx, port); lastErr == nil {
 			return nil
 		}
 	}
@@ -206,7 +209,8 @@ func (s *Server) start() error {
 }
 
 // run starts postgres on port and waits until it accepts connections.
-func (s *Server) run(ctx context.Context, bin, data string, port int, cred *syscall.Credential) error {
+func (s *Server) run(ctx context.Context, port int) error {
+	bin, data, cred := s.bin, filepath.Join(s.dir, "data"), s.cred
 	logPath := filepath.Join(s.dir, "postgres.log")
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -263,18 +267,54 @@ func (s *Server) Stop() {
 		s.admin.Close()
 		s.admin = nil
 	}
-	if s.cmd != nil {
-		s.cmd.Process.Signal(syscall.SIGINT)
-		select {
-		case <-s.exited:
-		case <-time.After(30 * time.Second):
-			s.cmd.Process.Kill()
-			<-s.exited
-		}
-		s.cmd = nil
-	}
+	s.halt()
 	if s.dir != "" {
 		os.RemoveAll(s.dir)
+	}
+}
+
+// halt ends the postgres process (fast shutdown), if one runs.
+func (s *Server) halt() {
+	if s.cmd == nil {
+		return
+	}
+	s.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-s.exited:
+	case <-time.After(30 * time.Second):
+		s.cmd.Process.Kill()
+		<-s.exited
+	}
+	s.cmd = nil
+}
+
+// Shutdown stops the running server as `pg_ctl stop -m fast` would (open
+// sessions are ended, clients' connections refused), keeping its data and
+// its port for Start: a database that goes away under its clients. Use it on
+// a Server of the test's own, not the package's shared one.
+func (s *Server) Shutdown(t testing.TB) {
+	t.Helper()
+	if s.cmd == nil {
+		t.Fatal("pgtest: Shutdown: the server is not running")
+	}
+	s.halt()
+}
+
+// Start starts a server stopped by Shutdown again, on the same data and
+// port, and waits until it accepts connections.
+func (s *Server) Start(t testing.TB) {
+	t.Helper()
+	if s.cmd != nil || s.dir == "" {
+		t.Fatal("pgtest: Start: the server is running, or never started")
+	}
+	if s.admin != nil {
+		s.admin.Close()
+		s.admin = nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	if err := s.run(ctx, s.port); err != nil {
+		t.Fatalf("pgtest: start again: %v", err)
 	}
 }
 

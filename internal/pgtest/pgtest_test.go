@@ -138,3 +138,29 @@ func TestCPUTimeCountsTheServersWork(t *testing.T) {
 		t.Fatalf("CPU time %v before the query, %v after: the backend's work was not counted", before, after)
 	}
 }
+
+// A server shut down refuses connections; started again, it serves the same
+// data on the same port.
+func TestShutdownAndStartKeepDataAndPort(t *testing.T) {
+	own := new(Server)
+	t.Cleanup(own.Stop)
+	ctx := context.Background()
+	dsn := own.DSN(t)
+	db := open(t, dsn)
+	if _, err := db.ExecContext(ctx, "CREATE TABLE kept (v text); INSERT INTO kept VALUES ('before')"); err != nil {
+		t.Fatal(err)
+	}
+	port := own.Port()
+	own.Shutdown(t)
+	if err := db.PingContext(ctx); err == nil {
+		t.Fatal("ping succeeded with the server shut down")
+	}
+	own.Start(t)
+	if own.Port() != port {
+		t.Errorf("port %d after Start, was %d", own.Port(), port)
+	}
+	var v string
+	if err := db.QueryRowContext(ctx, "SELECT v FROM kept").Scan(&v); err != nil || v != "before" {
+		t.Fatalf("after Start: %q, %v; want the row written before", v, err)
+	}
+}
