@@ -210,10 +210,13 @@ func (w *Worker) Drain(ctx context.Context) error {
 
 func (w *Worker) fanOutLoop(ctx context.Context) {
 	var lastPurge time.Time
+	q := quietErrors{clock: w.opts.Clock}
 	for {
 		ch := w.woken()
 		if err := w.FanOut(ctx); err != nil && ctx.Err() == nil {
-			w.opts.Logger.Error("notify fan-out failed; retrying", "err", err)
+			q.fail(w.opts.Logger, "notify fan-out failed; retrying", "err", err)
+		} else if err == nil {
+			q.ok(w.opts.Logger, "notify fan-out works again")
 		}
 		if now := w.opts.Clock.Now(); now.Sub(lastPurge) > time.Hour {
 			cfg := w.opts.Config()
@@ -258,6 +261,7 @@ func (w *Worker) FanOut(ctx context.Context) error {
 }
 
 func (w *Worker) sendLoop(ctx context.Context, kind string) {
+	q := quietErrors{clock: w.opts.Clock}
 	for ctx.Err() == nil {
 		ch := w.woken()
 		if kind == store.SubscriberEmail {
@@ -270,11 +274,14 @@ func (w *Worker) sendLoop(ctx context.Context, kind string) {
 		}
 		got, err := w.deliverOnce(ctx, kind)
 		if err != nil && ctx.Err() == nil {
-			w.opts.Logger.Error("notify delivery failed; retrying", "kind", kind, "err", err)
+			q.fail(w.opts.Logger, "notify delivery failed; retrying", "kind", kind, "err", err)
 			if !sleep(ctx, nil, time.Second) {
 				return
 			}
 			continue
+		}
+		if err == nil {
+			q.ok(w.opts.Logger, "notify delivery works again", "kind", kind)
 		}
 		if got > 0 {
 			continue
@@ -287,6 +294,31 @@ func (w *Worker) sendLoop(ctx context.Context, kind string) {
 			return
 		}
 	}
+}
+
+// quietErrors logs a failure that comes back at every retry (a database
+// that is down fails every loop every second) when it begins, then at most
+// once a minute with the count so far, and says when it ends.
+type quietErrors struct {
+	clock  clock.Clock
+	logged time.Time // when the failure was last logged; zero: not failing
+	n      int       // failures since it began
+}
+
+func (q *quietErrors) fail(l *slog.Logger, msg string, args ...any) {
+	q.n++
+	now := q.clock.Now()
+	if q.logged.IsZero() || now.Sub(q.logged) >= time.Minute {
+		l.Error(msg, append(args, "failures", q.n)...)
+		q.logged = now
+	}
+}
+
+func (q *quietErrors) ok(l *slog.Logger, msg string, args ...any) {
+	if q.n > 0 {
+		l.Info(msg, append(args, "failures", q.n)...)
+	}
+	q.n, q.logged = 0, time.Time{}
 }
 
 // sleep waits for d, a wake-up or the end of ctx (false).

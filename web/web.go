@@ -79,7 +79,10 @@ func (s *Server) routes() {
 		m.HandleFunc("GET /healthz", s.healthz)
 		m.HandleFunc("GET /readyz", s.readyz)
 	}
-	s.admin.Handle("GET /metrics", promhttp.HandlerFor(s.opts.Gatherer, promhttp.HandlerOpts{ErrorLog: slogErrorLog{s.opts.Logger}}))
+	// A metric that cannot be read (the incident engine's, from a database
+	// that is down) is left out and logged: the probes' metrics are still
+	// served, never a whole scrape failing with it.
+	s.admin.Handle("GET /metrics", promhttp.HandlerFor(s.opts.Gatherer, promhttp.HandlerOpts{ErrorLog: slogErrorLog{s.opts.Logger}, ErrorHandling: promhttp.ContinueOnError}))
 	s.publicRoutes()
 	s.console.Routes(s.admin)
 	if s.opts.AdminRoutes != nil {
