@@ -20,6 +20,13 @@ import (
 // 503 and Retry-After.
 var ErrBusy = errors.New("the database is locked: try again shortly")
 
+// ErrUnavailable is wrapped by a write that failed because the PostgreSQL
+// server cannot be reached (down, shutting down, failing over, the network
+// cut). A write whose connection was lost while it committed may have been
+// made; one refused before it began was not. The operator API answers it
+// with 503 and Retry-After.
+var ErrUnavailable = errors.New("the database cannot be reached")
+
 // RetryAfter is what callers tell a client to wait after ErrBusy: about one
 // busy timeout.
 const RetryAfter = 5 * time.Second

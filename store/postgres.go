@@ -164,6 +164,30 @@ func postgresBusy(err error) bool {
 	return errors.As(err, &pe) && (pe.Code == "55P03" || pe.Code == "57014")
 }
 
+// postgresUnreachable tells a failure to reach the server from its answer:
+// no connection (the network, a refused connect), a connection lost (class
+// 08), or a server shutting down or not yet up (57P01-57P03).
+func postgresUnreachable(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return false
+	}
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return true
+	}
+	return pe.Code[:2] == "08" || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"
+}
+
+// unavailable wraps err with ErrUnavailable when it is a failure to reach
+// the PostgreSQL server (a read that cannot tell a token or session
+// unknown from a server down must not answer "unauthorized").
+func (s *Store) unavailable(err error) error {
+	if err != nil && s.pg && postgresUnreachable(err) {
+		return fmt.Errorf("%w (%w)", ErrUnavailable, err)
+	}
+	return err
+}
+
 // notePostgresWrite is noteWrite on PostgreSQL: a full disk (53100) or a
 // server that cannot take writes (connection lost, shutting down, a
 // read-only standby) is a problem until a write commits again.

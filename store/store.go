@@ -502,10 +502,12 @@ func (s *Store) loop(ctx context.Context) (context.Context, func(), error) {
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	err := s.txOnce(ctx, fn)
 	s.noteWrite(err)
-	if err != nil && busy(ctx, err) {
+	switch {
+	case err == nil:
+	case busy(ctx, err):
 		return fmt.Errorf("%w (%w)", ErrBusy, err)
 	}
-	return err
+	return s.unavailable(err)
 }
 
 func (s *Store) txOnce(ctx context.Context, fn func(*sql.Tx) error) error {

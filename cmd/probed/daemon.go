@@ -61,6 +61,7 @@ type Daemon struct {
 	// storeCheck ticks the database file check (storage.check_interval;
 	// a reload resets it).
 	storeCheck *time.Ticker
+	followOpts store.FollowOptions
 
 	mu  sync.RWMutex
 	cfg *config.Config
@@ -87,6 +88,8 @@ type DaemonOptions struct {
 	AdminRoutes func(mux *http.ServeMux, auth func(http.HandlerFunc) http.Handler)
 	// SMTPTLS verifies the SMTP relay (tests); nil: the system's roots.
 	SMTPTLS *tls.Config
+	// Follow tunes how other holders' changes are heard (follow.go).
+	Follow store.FollowOptions
 }
 
 // NewDaemon loads the config, opens the store and builds every part; Serve runs it.
@@ -99,7 +102,7 @@ func NewDaemon(ctx context.Context, path string, logger *slog.Logger, opts Daemo
 		opts.Clock = clock.Real{}
 	}
 	d := &Daemon{path: path, logger: logger, clock: opts.Clock, registry: prometheus.NewRegistry(), cfg: cfg, smtpTLS: opts.SMTPTLS,
-		storeCheck: time.NewTicker(cfg.Storage.CheckInterval.D())}
+		storeCheck: time.NewTicker(cfg.Storage.CheckInterval.D()), followOpts: opts.Follow}
 	d.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	f := promauto.With(d.registry)
 	f.NewGauge(prometheus.GaugeOpts{Name: "probed_build_info", Help: "Build information; always 1.",
@@ -306,6 +309,7 @@ func (d *Daemon) Serve(ctx context.Context) error {
 		})
 		g.Go(func() error { return d.notify.Run(gctx) })
 		g.Go(func() error { d.opHooks.Run(gctx); return nil })
+		g.Go(func() error { return d.follow(gctx) })
 	}
 	if d.prober != nil {
 		servers = d.serveProber(g)

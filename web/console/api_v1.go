@@ -87,6 +87,10 @@ func (s *Console) apiFail(w http.ResponseWriter, r *http.Request, err error) {
 		s.logger.Warn("operator API: database locked; answered 503", "method", r.Method, "path", r.URL.Path, "err", err)
 		w.Header().Set("Retry-After", retryAfter)
 		apiError(w, http.StatusServiceUnavailable, "the database is locked (another process holds it, or a long write); nothing was changed; retry in "+retryAfter+"s")
+	case errors.Is(err, store.ErrUnavailable):
+		s.logger.Error("operator API: the database cannot be reached; answered 503", "method", r.Method, "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", retryAfter)
+		apiError(w, http.StatusServiceUnavailable, "the database cannot be reached (PostgreSQL down or failing over); retry in "+retryAfter+"s, after checking whether the change was made")
 	case errors.Is(err, store.ErrNotFound):
 		apiError(w, http.StatusNotFound, err.Error())
 	case errors.Is(err, store.ErrState):

@@ -100,7 +100,7 @@ func (s *Console) apiAuth(h http.HandlerFunc) http.Handler {
 		r, cancel := bounded(r)
 		defer cancel()
 		op, err := s.authenticate(r)
-		if errors.Is(err, store.ErrBusy) {
+		if errors.Is(err, store.ErrBusy) || errors.Is(err, store.ErrUnavailable) {
 			s.apiFail(w, r, err)
 			return
 		}
@@ -144,6 +144,13 @@ func (s *Console) consoleAuth(h http.HandlerFunc) http.Handler {
 			}
 		}
 		op, err := s.authenticate(r)
+		if errors.Is(err, store.ErrUnavailable) {
+			// The database is down: no reason to send the operator to log in again.
+			s.logger.Error("console: the database cannot be reached; answered 503", "method", r.Method, "path", r.URL.Path, "err", err)
+			w.Header().Set("Retry-After", retryAfter)
+			http.Error(w, "the database cannot be reached (PostgreSQL down or failing over); retry in "+retryAfter+"s", http.StatusServiceUnavailable)
+			return
+		}
 		if err != nil {
 			if r.Method == http.MethodGet || r.Method == http.MethodHead {
 				http.Redirect(w, r, "/admin/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
