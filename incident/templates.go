@@ -68,7 +68,8 @@ func (e *Engine) SavePostmortem(ctx context.Context, actor string, id int64, tex
 }
 
 // PublishPostmortem makes the draft postmortem public (the page, feeds and
-// API v2 show it once the public snapshot is rebuilt, which OnChange asks for).
-func (e *Engine) PublishPostmortem(ctx context.Context, actor string, id int64) (*status.Incident, error) {
-	return e.act(ctx, func(*config.Config) (*status.Incident, error) { return e.st.PublishPostmortem(ctx, actor, id) })
+// API v2 show it once the public snapshot is rebuilt, which OnChange asks
+// for), telling subscribers or not; the audit log says which.
+func (e *Engine) PublishPostmortem(ctx context.Context, actor string, id int64, notify bool) (*status.Incident, error) {
+	return e.act(ctx, func(*config.Config) (*status.Incident, error) { return e.st.PublishPostmortem(ctx, actor, id, notify) })
 }

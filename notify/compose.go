@@ -117,8 +117,16 @@ func (c *Composer) StoryOf(ev store.Event, inc *status.Incident) (*Story, error)
 		s.Kind = status.KindIncident
 	}
 	found := false
+	if ev.Kind == store.EventPostmortemPublished {
+		// The postmortem is the news: told like an update labelled Postmortem.
+		pm := inc.Postmortem
+		if !pm.Published() {
+			return nil, fmt.Errorf("%w: incident %d has no published postmortem", ErrNoStory, inc.ID)
+		}
+		s.Update, found = PostmortemUpdate(inc), true
+	}
 	for _, u := range inc.Updates {
-		if u.ID == ev.UpdateID {
+		if !found && u.ID == ev.UpdateID {
 			s.Update, found = u, true
 			break
 		}
@@ -148,7 +156,9 @@ func (c *Composer) StoryOf(ev store.Event, inc *status.Incident) (*Story, error)
 	}
 	statuses := map[string]string{}
 	for _, ci := range inc.Components {
-		statuses[ci.ID] = inc.StatusNow(ci.ID) // a window not yet started: no status
+		if ev.Kind != store.EventPostmortemPublished { // long over: its components are listed without a status
+			statuses[ci.ID] = inc.StatusNow(ci.ID) // a window not yet started: no status
+		}
 	}
 	for _, a := range s.Update.Affected {
 		statuses[a.ID] = a.NewStatus
@@ -194,6 +204,22 @@ func (c *Composer) StoryOf(ev store.Event, inc *status.Incident) (*Story, error)
 	}
 	s.text, s.html = tb.String(), hb.String()
 	return s, nil
+}
+
+// PostmortemUpdate is a resolved incident's published postmortem as a
+// timeline entry (status postmortem, no id of the timeline's), dated its
+// first publication and displayed at its latest.
+func PostmortemUpdate(inc *status.Incident) status.Update {
+	pm := inc.Postmortem
+	u := status.Update{IncidentID: inc.ID, Status: status.StatusPostmortem, Body: pm.Body, Affected: []status.AffectedComponent{}}
+	if pm.PublishedAt != nil {
+		u.CreatedAt = *pm.PublishedAt
+	}
+	u.DisplayAt = u.CreatedAt
+	if pm.BodyUpdatedAt != nil {
+		u.DisplayAt = *pm.BodyUpdatedAt
+	}
+	return u
 }
 
 func (c *Composer) pageURL(format string, args ...any) string {

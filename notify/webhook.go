@@ -137,7 +137,13 @@ func (c *Composer) WebhookBody(s *Story, sub store.Subscriber, now time.Time) ([
 			StartedAt: ts(started), ScheduledFor: tsp(inc.ScheduledFor), ScheduledUntil: tsp(inc.ScheduledUntil), Shortlink: s.URL, PageID: c.host,
 			IncidentUpdates: []WebhookUpdate{}, Components: []WebhookComponent{}},
 	}
-	for _, u := range inc.Updates {
+	updates := inc.Updates
+	if s.Event.Kind == store.EventPostmortemPublished {
+		// As API v2 shows it: status postmortem, the postmortem first.
+		p.Incident.Status = status.StatusPostmortem
+		updates = append([]status.Update{s.Update}, updates...)
+	}
+	for _, u := range updates {
 		// The timeline as of the update this event announces: later ones
 		// have their own events.
 		if s.Update.ID != 0 && u.ID > s.Update.ID {
@@ -146,6 +152,9 @@ func (c *Composer) WebhookBody(s *Story, sub store.Subscriber, now time.Time) ([
 		wu := WebhookUpdate{ID: strconv.FormatInt(u.ID, 10), IncidentID: p.Incident.ID, Status: u.Status, Body: u.Body.In(lang), Bodies: u.Body.Clean(),
 			CreatedAt: ts(u.CreatedAt), UpdatedAt: ts(u.CreatedAt), DisplayAt: ts(u.DisplayAt), DeliverNotifications: u.Notify,
 			AffectedComponents: []WebhookAffected{}}
+		if u.Status == status.StatusPostmortem && u.ID == 0 {
+			wu.ID, wu.UpdatedAt, wu.DeliverNotifications = p.Incident.ID+"-postmortem", ts(u.DisplayAt), true
+		}
 		for _, a := range u.Affected {
 			wu.AffectedComponents = append(wu.AffectedComponents, WebhookAffected{Code: a.ID, Name: name(a.ID), OldStatus: a.OldStatus, NewStatus: a.NewStatus})
 		}

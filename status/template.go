@@ -48,7 +48,7 @@ type Postmortem struct {
 	Body           Text       `json:"body"`                 // published, by language; empty until published
 	PublishedAt    *time.Time `json:"published_at"`         // first publication
 	BodyUpdatedAt  *time.Time `json:"body_last_updated_at"` // latest publication
-	// NotifiedSubscribers: the latest publication was mailed to subscribers.
+	// NotifiedSubscribers: subscribers were told of the latest publication.
 	NotifiedSubscribers bool `json:"notified_subscribers"`
 }
 

@@ -125,7 +125,7 @@ func fillEveryTable(t *testing.T, s *Store, fc *clock.Fake) filled {
 	must(err)
 	_, err = s.SavePostmortem(ctx, "alice", pm.ID, status.Text{"en": "The HSM was saturated.", "ja": "HSM が飽和していました。"})
 	must(err)
-	_, err = s.PublishPostmortem(ctx, "alice", pm.ID)
+	_, err = s.PublishPostmortem(ctx, "alice", pm.ID, false)
 	must(err)
 	f.incidents = append(f.incidents, pm.ID)
 	tpl, err := s.CreateTemplate(ctx, "alice", status.Template{Name: "ocsp-down", Title: status.Text{"en": "OCSP unavailable", "ja": "OCSP が利用できません"},

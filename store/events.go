@@ -19,6 +19,10 @@ const (
 	// EventMaintenanceReminder: a scheduled window starts within
 	// notify.maintenance_reminder (one per window, see RemindMaintenances).
 	EventMaintenanceReminder = "maintenance_reminder"
+	// EventPostmortemPublished: a resolved incident's postmortem was
+	// published (or republished) and the operator chose to tell
+	// subscribers (PublishPostmortem with notify).
+	EventPostmortemPublished = "postmortem_published"
 )
 
 // Event is one notifiable change, written in the same transaction as the

@@ -87,9 +87,11 @@ func (s *Store) SavePostmortem(ctx context.Context, actor string, id int64, draf
 
 // PublishPostmortem makes a resolved incident's postmortem draft public:
 // the page, the feeds and API v2 show it from now on. Publishing again
-// after editing the draft replaces the public text. The audit log records
-// it. Subscribers are not mailed about postmortems.
-func (s *Store) PublishPostmortem(ctx context.Context, actor string, id int64) (*status.Incident, error) {
+// after editing the draft replaces the public text. With notify,
+// subscribers of its components are told (a postmortem_published event in
+// the same transaction); without, nobody is mailed. The audit entry says
+// which, as approving does.
+func (s *Store) PublishPostmortem(ctx context.Context, actor string, id int64, notify bool) (*status.Incident, error) {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		before, err := s.postmortemTarget(ctx, tx, id)
 		if err != nil {
@@ -99,7 +101,7 @@ func (s *Store) PublishPostmortem(ctx context.Context, actor string, id int64) (
 			return fmt.Errorf("publish postmortem of %d: there is no draft; write one first: %w", id, ErrState)
 		}
 		now := s.clock.Now().UnixMilli()
-		if _, err := tx.ExecContext(ctx, `UPDATE postmortems SET published_ms = COALESCE(published_ms, ?), body_ms = ?, notified = 0 WHERE incident_id = ?`, now, now, id); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE postmortems SET published_ms = COALESCE(published_ms, ?), body_ms = ?, notified = ? WHERE incident_id = ?`, now, now, boolInt(notify), id); err != nil {
 			return fmt.Errorf("publish postmortem of %d: %w", id, err)
 		}
 		if err := setPostmortemText(ctx, tx, id, postmortemPublished, before.Postmortem.Draft); err != nil {
@@ -115,6 +117,14 @@ func (s *Store) PublishPostmortem(ctx context.Context, actor string, id int64) (
 		detail := "published"
 		if before.Postmortem.Published() {
 			detail = "republished"
+		}
+		if notify {
+			detail += "; " + ApproveNotified
+			if _, err := s.insertEvent(ctx, tx, Event{Kind: EventPostmortemPublished, IncidentID: id, Components: before.ComponentIDs(), CreatedAt: fromMS(now)}); err != nil {
+				return err
+			}
+		} else {
+			detail += "; " + ApproveQuiet
 		}
 		return s.audit(ctx, tx, actor, "publish_postmortem", id, detail, before, after)
 	})

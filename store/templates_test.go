@@ -152,7 +152,7 @@ func TestPostmortemOnlyOnResolvedIncidents(t *testing.T) {
 		if _, err := s.Resolve(ctx, "alice", inc.ID, nil); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.PublishPostmortem(ctx, "alice", inc.ID); !errors.Is(err, ErrState) || !strings.Contains(err.Error(), "there is no draft") {
+		if _, err := s.PublishPostmortem(ctx, "alice", inc.ID, true); !errors.Is(err, ErrState) || !strings.Contains(err.Error(), "there is no draft") {
 			t.Fatalf("publishing without a draft: %v", err)
 		}
 		if _, err := s.SavePostmortem(ctx, "alice", inc.ID, status.Text{"en": " "}); !errors.Is(err, ErrInvalid) {
@@ -169,7 +169,7 @@ func TestPostmortemOnlyOnResolvedIncidents(t *testing.T) {
 		}
 		events := len(pendingKinds(t, s))
 		fc.Advance(time.Minute)
-		got, err = s.PublishPostmortem(ctx, "bob", inc.ID)
+		got, err = s.PublishPostmortem(ctx, "bob", inc.ID, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -180,7 +180,7 @@ func TestPostmortemOnlyOnResolvedIncidents(t *testing.T) {
 			t.Fatalf("after publishing: %+v (incident %s/%s updated %v)", pm, got.State, got.Status, got.UpdatedAt)
 		}
 		if n := len(pendingKinds(t, s)); n != events {
-			t.Fatalf("publishing a postmortem queued %d events; subscribers are not mailed about postmortems", n-events)
+			t.Fatalf("publishing a postmortem without notify queued %d events", n-events)
 		}
 		// An edit stays private until published again.
 		fc.Advance(time.Hour)
@@ -191,9 +191,12 @@ func TestPostmortemOnlyOnResolvedIncidents(t *testing.T) {
 		if got.Postmortem.Body["en"] != text["en"] || got.Postmortem.Draft.Has("ja") || !got.Postmortem.Unpublished() {
 			t.Fatalf("after editing the published postmortem: %+v", got.Postmortem)
 		}
-		got, err = s.PublishPostmortem(ctx, "bob", inc.ID)
+		got, err = s.PublishPostmortem(ctx, "bob", inc.ID, true)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if kinds := pendingKinds(t, s); len(kinds) != events+1 || kinds[len(kinds)-1] != EventPostmortemPublished || !got.Postmortem.NotifiedSubscribers {
+			t.Fatalf("republished with notify: events %v, notified %v", kinds, got.Postmortem.NotifiedSubscribers)
 		}
 		if got.Postmortem.Body["en"] != "Revised." || got.Postmortem.Body.Has("ja") || !got.Postmortem.PublishedAt.Equal(first) || !got.Postmortem.BodyUpdatedAt.Equal(t0.Add(3*time.Hour+time.Minute)) {
 			t.Fatalf("republished: %+v", got.Postmortem)
@@ -212,7 +215,7 @@ func TestPostmortemOnlyOnResolvedIncidents(t *testing.T) {
 				pms = append(pms, e.Actor+":"+e.Action+":"+e.Detail)
 			}
 		}
-		want := "[bob:publish_postmortem:republished alice:postmortem_draft: bob:publish_postmortem:published alice:postmortem_draft:]"
+		want := "[bob:publish_postmortem:republished; subscribers notified alice:postmortem_draft: bob:publish_postmortem:published; published without notifying subscribers alice:postmortem_draft:]"
 		if got := fmt.Sprint(pms); got != want {
 			t.Fatalf("audit %s, want %s", got, want)
 		}

@@ -229,7 +229,7 @@ const incidentHelp = `usage: probed incident <subcommand> [flags]
   reject   ID [-reason TEXT]
   update   ID -status identified|monitoring|investigating|update -message TEXT [-message-ja TEXT] [-notify]
   resolve  ID [-message TEXT] [-message-ja TEXT]
-  postmortem ID [-body TEXT] [-body-ja TEXT] [-body-in LANG=TEXT] [-publish]   (resolved incidents only)
+  postmortem ID [-body TEXT] [-body-ja TEXT] [-body-in LANG=TEXT] [-publish [-notify]]   (resolved incidents only)
 
 create -template NAME starts from an incident template (probed template help);
 the flags given override it, and it stays a draft unless -publish.

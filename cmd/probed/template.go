@@ -296,12 +296,13 @@ func callOne[T any](ctx context.Context, stdout io.Writer, server, out, method, 
 // incidentPostmortem saves a resolved incident's postmortem draft (when a
 // text is given) and publishes it (with -publish).
 func incidentPostmortem(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("incident postmortem", "incident postmortem ID [-body TEXT] [-body-ja TEXT] [-body-in LANG=TEXT] [-publish]", stderr)
+	fs := newFlags("incident postmortem", "incident postmortem ID [-body TEXT] [-body-ja TEXT] [-body-in LANG=TEXT] [-publish [-notify]]", stderr)
 	server, out := addClientFlags(fs), outputFlag(fs)
 	body := fs.String("body", "", "the postmortem (plain text; blank lines separate paragraphs); replaces the draft")
 	bodyJA := fs.String("body-ja", "", "the postmortem in Japanese")
 	bodies := textsFlag(fs, "body", "the postmortem")
 	publish := fs.Bool("publish", false, "publish the draft: the public page, feeds and API v2 show it")
+	notify := fs.Bool("notify", false, "with -publish: tell the incident's subscribers (the audit log records the choice)")
 	id, err := parseWithID(fs, args)
 	if err != nil {
 		return err
@@ -322,7 +323,7 @@ func incidentPostmortem(ctx context.Context, args []string, stdout, stderr io.Wr
 		}
 	}
 	if *publish {
-		return oneIncident(ctx, stdout, *server, *out, http.MethodPost, path+"/publish", nil)
+		return oneIncident(ctx, stdout, *server, *out, http.MethodPost, path+"/publish", console.PublishPostmortemRequest{Notify: *notify})
 	}
 	return oneIncident(ctx, stdout, *server, *out, http.MethodPut, path, req)
 }

@@ -157,7 +157,7 @@ func (s *Console) newIncidentForm(r *http.Request, in status.NewIncident) (newDa
 // notice's key.
 func (s *Console) postmortemAction(r *http.Request, id int64, publish bool) (string, error) {
 	if publish {
-		_, err := s.engine.PublishPostmortem(r.Context(), actor(r), id)
+		_, err := s.engine.PublishPostmortem(r.Context(), actor(r), id, r.PostFormValue("notify") == "1")
 		return "postmortem_published", err
 	}
 	inc, err := s.store.GetIncident(r.Context(), id)

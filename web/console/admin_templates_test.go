@@ -173,7 +173,17 @@ func TestConsolePostmortem(t *testing.T) {
 	if got.Postmortem.Body["en"] == "Revised." || got.Postmortem.Draft["ja"] != "HSM が再起動しました。" {
 		t.Fatalf("after editing: %+v", got.Postmortem)
 	}
-	if _, page := consoleGet(t, h, c, path); !strings.Contains(page, "postmortem_draft") || !strings.Contains(page, "publish_postmortem: published") {
-		t.Errorf("the incident's audit lacks the postmortem's entries")
+	// Published again with the "notify subscribers" box ticked.
+	if code, page := consolePost(t, h, c, path+"/publish_postmortem", url.Values{"csrf": {csrf}, "notify": {"1"}}); code != 200 || !strings.Contains(page, "Done: postmortem published") {
+		t.Fatalf("republish with notify = %d\n%s", code, page)
+	}
+	if got, _ = h.st.GetIncident(h.ctx, 1); got.Postmortem.Body["en"] != "Revised." || !got.Postmortem.NotifiedSubscribers {
+		t.Fatalf("republished: %+v", got.Postmortem)
+	}
+	_, page = consoleGet(t, h, c, path)
+	for _, want := range []string{"postmortem_draft", "publish_postmortem: published; published without notifying subscribers", "publish_postmortem: republished; subscribers notified"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the incident's audit lacks %q", want)
+		}
 	}
 }

@@ -169,11 +169,23 @@ func (s *Console) apiSavePostmortem(w http.ResponseWriter, r *http.Request) {
 	apiJSON(w, http.StatusOK, inc)
 }
 
+// PublishPostmortemRequest is the (optional) body of POST
+// /api/v1/incidents/{id}/postmortem/publish: notify true tells the
+// subscribers of the incident's components; absent or false, nobody is
+// told (they had the resolution; the feeds show the postmortem).
+type PublishPostmortemRequest struct {
+	Notify bool `json:"notify"`
+}
+
 func (s *Console) apiPublishPostmortem(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r)
+	var req PublishPostmortemRequest
+	if err == nil {
+		err = decodeOptional(r, &req)
+	}
 	var inc *status.Incident
 	if err == nil {
-		inc, err = s.engine.PublishPostmortem(r.Context(), actor(r), id)
+		inc, err = s.engine.PublishPostmortem(r.Context(), actor(r), id, req.Notify)
 	}
 	if err != nil {
 		s.apiFail(w, r, err)

@@ -156,4 +156,21 @@ func TestPostmortemOverAPI(t *testing.T) {
 	if p["body"].(map[string]any)["en"] != pm.Body || p["published_at"] == nil {
 		t.Fatalf("published postmortem = %v", p)
 	}
+	if p["notified_subscribers"] != false {
+		t.Fatalf("published without notify: notified_subscribers %v", p["notified_subscribers"])
+	}
+	// Republished with notify: subscribers are told, and the audit says so.
+	if code, body := h.do("bob", "PUT", "/api/v1/incidents/1/postmortem", PostmortemRequest{Body: "Revised."}, nil); code != 200 {
+		t.Fatalf("edit = %d %s", code, body)
+	}
+	if code, body := h.do("bob", "POST", "/api/v1/incidents/1/postmortem/publish", PublishPostmortemRequest{Notify: true}, &inc); code != 200 ||
+		!inc.Postmortem.NotifiedSubscribers || inc.Postmortem.Body["en"] != "Revised." || inc.Postmortem.Body.Has("ja") {
+		t.Fatalf("republish with notify = %d %s", code, body)
+	}
+	var audit []map[string]any
+	h.do("bob", "GET", "/api/v1/audit?incident=1", nil, &audit)
+	if audit[0]["action"] != "publish_postmortem" || audit[0]["detail"] != "republished; subscribers notified" ||
+		audit[2]["detail"] != "published; published without notifying subscribers" {
+		t.Fatalf("audit %v %v / %v %v", audit[0]["action"], audit[0]["detail"], audit[2]["action"], audit[2]["detail"])
+	}
 }
