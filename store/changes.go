@@ -129,8 +129,8 @@ func (f *follower) run(ctx context.Context) {
 func (f *follower) listen(ctx context.Context) (*pgx.Conn, error) {
 	cfg := f.s.pgcfg.Copy()
 	cfg.RuntimeParams["application_name"] = listenerName
-	if cfg.ConnectTimeout <= 0 || cfg.ConnectTimeout > 5*time.Second {
-		cfg.ConnectTimeout = 5 * time.Second
+	if cfg.ConnectTimeout <= 0 || cfg.ConnectTimeout > defaultConnectTimeout {
+		cfg.ConnectTimeout = defaultConnectTimeout
 	}
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {

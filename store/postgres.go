@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -24,8 +25,18 @@ func openPostgres(dsn string) (*sql.DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.ConnectTimeout <= 0 {
+		// A server the network lost would hold a new connection for as
+		// long as TCP retries (minutes): the writer's retries, the page's
+		// rebuilds and the health checks must find out sooner.
+		cfg.ConnectTimeout = defaultConnectTimeout
+	}
 	return sql.OpenDB(rebindConnector{stdlib.GetConnector(*cfg)}), nil
 }
+
+// defaultConnectTimeout bounds opening a connection when the DSN sets no
+// connect_timeout.
+const defaultConnectTimeout = 5 * time.Second
 
 // postgresWhere names the database for messages: host, port and database,
 // never the password or the rest of the DSN.
