@@ -65,8 +65,21 @@ type Engine struct {
 	// location: at zero, with no alert for it, the component is
 	// operational without walking its probes (see evaluate).
 	ailing map[string]int
-	comps  map[string]store.ComponentHealth
-	alerts []store.Alert
+	// pending holds the probe health changed since it was last saved.
+	// The engine's goroutine writes it in one transaction outside mu
+	// (saveHealth), so a hysteresis step never holds the lock across a
+	// write; a decision that rests on it (a component's status, and the
+	// incidents that follow) saves it first, under mu, so the database
+	// never holds a decision newer than the health it rests on and a
+	// restart drafts nothing twice.
+	pending map[probeKey]store.ProbeHealth
+	// healthMu serialises the writes of probe health, and guards unsaved
+	// (what a failed write left, retried with the next). Taken after mu,
+	// never before it.
+	healthMu sync.Mutex
+	unsaved  map[probeKey]store.ProbeHealth
+	comps    map[string]store.ComponentHealth
+	alerts   []store.Alert
 	// counted holds, per failing component, the locations its status
 	// rests on; ended, when each alert-fed location recovered (the
 	// resolved alert's endsAt). Together they date a recovery.
@@ -119,7 +132,7 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		opts.Inbox = DefaultInbox
 	}
 	e := &Engine{opts: opts, st: opts.Store, clock: opts.Clock, logger: opts.Logger, mu: newEngineLock(), inbox: make(chan probes.Result, opts.Inbox),
-		probes: map[probeKey]*store.ProbeHealth{}, byComp: map[string]map[probeKey]*store.ProbeHealth{}, ailing: map[string]int{}, wake: make(chan struct{}, 1), words: opts.Words,
+		probes: map[probeKey]*store.ProbeHealth{}, byComp: map[string]map[probeKey]*store.ProbeHealth{}, ailing: map[string]int{}, pending: map[probeKey]store.ProbeHealth{}, unsaved: map[probeKey]store.ProbeHealth{}, wake: make(chan struct{}, 1), words: opts.Words,
 		counted: map[string][]probeKey{}, ended: map[probeKey]time.Time{}, stale: map[probeKey]bool{}, started: opts.Clock.Now(), total: map[string]int{}}
 	hs, err := e.st.LoadProbeHealth(ctx)
 	if err != nil {
@@ -198,7 +211,8 @@ func (e *Engine) changed() {
 }
 
 // Record evaluates one finished probe run at once, waiting for the engine's
-// lock (tests; the scheduler hands results to Inbox instead).
+// lock, and saves the probe health it changed (tests; the scheduler hands
+// results to Inbox instead).
 func (e *Engine) Record(ctx context.Context, r probes.Result) error {
 	cfg := e.opts.Config()
 	e.mu.Lock()
@@ -207,7 +221,54 @@ func (e *Engine) Record(ctx context.Context, r probes.Result) error {
 	if changed {
 		e.changed()
 	}
-	return err
+	return errors.Join(err, e.saveHealth(ctx))
+}
+
+// saveHealth writes the pending probe health outside the engine's lock
+// (taking it only to collect what is pending).
+func (e *Engine) saveHealth(ctx context.Context) error {
+	e.mu.Lock()
+	if len(e.pending) == 0 {
+		e.mu.Unlock()
+		return nil
+	}
+	e.healthMu.Lock()
+	e.collectPending()
+	e.mu.Unlock()
+	defer e.healthMu.Unlock()
+	return e.writeUnsaved(ctx)
+}
+
+// saveHealthLocked writes the pending probe health now; mu is held (a
+// decision that rests on it follows).
+func (e *Engine) saveHealthLocked(ctx context.Context) error {
+	e.healthMu.Lock()
+	defer e.healthMu.Unlock()
+	e.collectPending()
+	return e.writeUnsaved(ctx)
+}
+
+// collectPending moves pending into unsaved, the newer health of a probe
+// replacing what an earlier write left; mu and healthMu are held.
+func (e *Engine) collectPending() {
+	for k, h := range e.pending {
+		e.unsaved[k] = h
+	}
+	clear(e.pending)
+}
+
+// writeUnsaved writes unsaved in one transaction; on failure it stays for
+// the next write. healthMu is held.
+func (e *Engine) writeUnsaved(ctx context.Context) error {
+	if len(e.unsaved) == 0 {
+		return nil
+	}
+	batch := slices.Collect(maps.Values(e.unsaved))
+	if err := e.st.SaveProbeHealths(ctx, batch); err != nil {
+		return err
+	}
+	clear(e.unsaved)
+	return nil
 }
 
 func (e *Engine) record(ctx context.Context, cfg *config.Config, r probes.Result) (bool, error) {
@@ -231,9 +292,7 @@ func (e *Engine) record(ctx context.Context, cfg *config.Config, r probes.Result
 		e.countAiling(nil, h)
 	}
 	if healthChanged(before, *h) {
-		if err := e.st.SaveProbeHealth(ctx, *h); err != nil {
-			return false, err
-		}
+		e.pending[k] = *h // saved by saveHealth, or before a decision
 	}
 	if e.stale[k] {
 		delete(e.stale, k)
@@ -440,6 +499,10 @@ func (e *Engine) evaluate(ctx context.Context, cfg *config.Config, component str
 	}
 	if next.Since.IsZero() {
 		next.Since = now
+	}
+	// The probe health this status rests on is saved before it.
+	if err := e.saveHealthLocked(ctx); err != nil {
+		return false, err
 	}
 	if err := e.st.SaveComponentHealth(ctx, next); err != nil {
 		return false, err

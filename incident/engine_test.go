@@ -3,6 +3,7 @@ package incident
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"github.com/probed/probed/status"
 	"os"
 	"os/exec"
@@ -691,4 +692,92 @@ func (h *harness) locations() []Location {
 		h.t.Fatal(err)
 	}
 	return l
+}
+
+// A hysteresis step (a failure short of failures_to_open) is saved outside
+// the engine's lock: while another process holds the database locked and
+// the save waits on it, the engine's own view (ComponentHealth, what the
+// console and /metrics read) answers at once; the save completes once the
+// lock is gone, and a restart finds it.
+func TestProbeHealthSavedOutsideTheLock(t *testing.T) {
+	h := newHarness(t, "incidents: {failures_to_open: 3}\n")
+	if err := h.st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	if h.st, err = store.Open(h.ctx, store.Options{Path: h.cfg.Storage.Path, Clock: h.clk, BusyTimeout: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	if h.eng, err = New(h.ctx, Options{Store: h.st, Config: func() *config.Config { return h.cfg }, Clock: h.clk}); err != nil {
+		t.Fatal(err)
+	}
+	h.ok("crl", 1) // the component is known (its first status is a decision)
+	db, err := sql.Open("sqlite3", "file:"+h.cfg.Storage.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	conn, err := db.Conn(h.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(h.ctx, "BEGIN EXCLUSIVE"); err != nil {
+		t.Fatal(err)
+	}
+	recorded := make(chan error, 1)
+	go func() {
+		recorded <- h.eng.Record(h.ctx, probes.Result{Probe: "crl", Kind: "http", Component: "crl", Location: "tokyo-1", Start: h.clk.Now(),
+			Checks: []probes.Check{{Name: "http_status", Severity: probes.Critical, Message: "status 503, want 200"}}})
+	}()
+	// The save is under way once its lock is taken (only a write takes it;
+	// the locked database holds it there).
+	deadline := time.Now().Add(30 * time.Second)
+	for h.eng.healthMu.TryLock() {
+		h.eng.healthMu.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatal("the probe health was never being saved")
+		}
+	}
+	ctx, cancel := context.WithTimeout(h.ctx, time.Second)
+	defer cancel()
+	if _, err := h.eng.ComponentHealth(ctx); err != nil {
+		t.Fatalf("the engine's view while a probe health save waits on a locked database: %v", err)
+	}
+	select {
+	case err := <-recorded:
+		t.Fatalf("Record returned (%v) while the database is locked", err)
+	default:
+	}
+	if _, err := conn.ExecContext(h.ctx, "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-recorded; err != nil {
+		t.Fatal(err)
+	}
+	hs, err := h.st.LoadProbeHealth(h.ctx)
+	if err != nil || len(hs) != 1 || hs[0].Fails != 1 || hs[0].Down {
+		t.Fatalf("saved probe health = %+v, %v; want crl with one failure, not down", hs, err)
+	}
+}
+
+// A decision saves the probe health it rests on first: when a component
+// goes down, the saved health already says the probe is down, so a
+// restart at any point after finds the two in step and drafts nothing
+// twice.
+func TestDecisionSavesProbeHealthFirst(t *testing.T) {
+	h := newHarness(t, "incidents: {failures_to_open: 2}\n")
+	h.fail("crl", 2)
+	if n := len(h.incidents(status.StateDraft)); n != 1 {
+		t.Fatalf("%d drafts, want 1", n)
+	}
+	hs, err := h.st.LoadProbeHealth(h.ctx)
+	if err != nil || len(hs) != 1 || !hs[0].Down || hs[0].Fails != 2 {
+		t.Fatalf("saved probe health = %+v, %v; want crl down after two failures", hs, err)
+	}
+	h.restart()
+	h.fail("crl", 1)
+	if n := len(h.incidents(status.StateDraft)); n != 1 {
+		t.Fatalf("%d drafts after a restart and another failure, want still 1", n)
+	}
 }

@@ -98,4 +98,7 @@ func (e *Engine) evaluateQueued(ctx context.Context, r probes.Result) {
 	if changed {
 		e.changed()
 	}
+	if err := e.saveHealth(ctx); err != nil && ctx.Err() == nil {
+		e.logger.Error("incident engine: probe health not saved; retried with the next results", "err", err)
+	}
 }

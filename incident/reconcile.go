@@ -334,6 +334,13 @@ func (e *Engine) Run(ctx context.Context) error {
 			select {
 			case <-ctx.Done():
 				t.Stop()
+				// What the last results changed is saved before the
+				// engine stops (the store closes after it).
+				sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+				defer cancel()
+				if err := e.saveHealth(sctx); err != nil {
+					e.logger.Error("incident engine: probe health not saved at shutdown; a restart resumes from the last saved", "err", err)
+				}
 				return nil
 			case <-t.C:
 				break wait

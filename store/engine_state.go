@@ -28,18 +28,30 @@ type ProbeHealth struct {
 
 // SaveProbeHealth writes a probe's health.
 func (s *Store) SaveProbeHealth(ctx context.Context, h ProbeHealth) error {
-	checks, err := json.Marshal(h.Checks)
-	if err != nil {
-		return fmt.Errorf("save probe health %s@%s: %w", h.Probe, h.Location, err)
+	return s.SaveProbeHealths(ctx, []ProbeHealth{h})
+}
+
+// SaveProbeHealths writes several probes' health in one transaction: all
+// or none.
+func (s *Store) SaveProbeHealths(ctx context.Context, hs []ProbeHealth) error {
+	checks := make([]string, len(hs))
+	for i, h := range hs {
+		b, err := json.Marshal(h.Checks)
+		if err != nil {
+			return fmt.Errorf("save probe health %s@%s: %w", h.Probe, h.Location, err)
+		}
+		checks[i] = string(b)
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO engine_probes (probe, location, component, down, slow, fails, oks, slows, since_ms, last_ms, checks)
+		for i, h := range hs {
+			_, err := tx.ExecContext(ctx, `INSERT INTO engine_probes (probe, location, component, down, slow, fails, oks, slows, since_ms, last_ms, checks)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (probe, location) DO UPDATE SET component = excluded.component, down = excluded.down, slow = excluded.slow,
 			  fails = excluded.fails, oks = excluded.oks, slows = excluded.slows, since_ms = excluded.since_ms, last_ms = excluded.last_ms, checks = excluded.checks`,
-			h.Probe, h.Location, h.Component, boolInt(h.Down), boolInt(h.Slow), h.Fails, h.OKs, h.Slows, h.Since.UnixMilli(), h.Last.UnixMilli(), string(checks))
-		if err != nil {
-			return fmt.Errorf("save probe health %s@%s: %w", h.Probe, h.Location, err)
+				h.Probe, h.Location, h.Component, boolInt(h.Down), boolInt(h.Slow), h.Fails, h.OKs, h.Slows, h.Since.UnixMilli(), h.Last.UnixMilli(), checks[i])
+			if err != nil {
+				return fmt.Errorf("save probe health %s@%s: %w", h.Probe, h.Location, err)
+			}
 		}
 		return nil
 	})
