@@ -310,6 +310,7 @@ func (s *Store) register(reg prometheus.Registerer) {
 	f := promauto.With(reg)
 	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "probed_store_queue_length", Help: "Results waiting for the store writer."},
 		func() float64 { return float64(len(s.queue)) })
+	registerSQLiteMemory(f)
 	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "probed_store_size_bytes", Help: "Size of the database: the SQLite file and its write-ahead log, or on PostgreSQL pg_database_size."},
 		func() float64 { return float64(s.SizeBytes()) })
 	s.m.written = f.NewCounter(prometheus.CounterOpts{Name: "probed_store_results_written_total", Help: "Results written to the store."})
