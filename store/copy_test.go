@@ -117,6 +117,13 @@ func fillEveryTable(t *testing.T, s *Store, fc *clock.Fake) filled {
 	must(err)
 	f.incidents = append(f.incidents, m.ID)
 	must(s.Audit(ctx, "alice", "login", "from 127.0.0.1"))
+	// The drafts above wrote operator events; one webhook wants each kind.
+	oncall := []string{"oncall"}
+	n, err := s.FanOutOperator(ctx, map[string][]string{OperatorDraftCreated: oncall, OperatorDraftApproved: oncall, OperatorDraftRejected: oncall, OperatorResolveProposed: oncall})
+	must(err)
+	if n == 0 {
+		t.Fatal("no operator delivery was written")
+	}
 	// A resolved incident with its postmortem published, and a template.
 	pm, err := s.CreateDraft(ctx, "alice", status.NewIncident{Title: status.Text{"en": "TSA slow", "ja": "TSA の遅延"}, Body: status.Text{"en": "Slow."}, Origin: status.OriginManual,
 		Publish: true, Components: []status.ComponentImpact{{ID: "timestamp", Status: status.DegradedPerformance}}})
