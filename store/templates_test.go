@@ -159,9 +159,17 @@ func TestPostmortemOnlyOnResolvedIncidents(t *testing.T) {
 			t.Fatalf("empty postmortem: %v", err)
 		}
 		fc.Advance(time.Hour)
+		v0, err := s.ChangeVersion(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
 		got, err := s.SavePostmortem(ctx, "alice", inc.ID, text)
 		if err != nil {
 			t.Fatal(err)
+		}
+		// On PostgreSQL, other holders hear of postmortem changes (0072's triggers).
+		if v1, err := s.ChangeVersion(ctx); err != nil || (db.driver == "postgres" && v1 <= v0) {
+			t.Fatalf("change counter %d → %d (%v): a postmortem's change is not heard by other holders", v0, v1, err)
 		}
 		pm := got.Postmortem
 		if pm == nil || pm.Draft["en"] != text["en"] || pm.Draft["ja"] != text["ja"] || pm.Published() || !pm.Body.Empty() || !pm.DraftUpdatedAt.Equal(t0.Add(2*time.Hour)) || !pm.Unpublished() {

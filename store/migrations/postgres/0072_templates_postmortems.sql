@@ -41,3 +41,10 @@ CREATE TABLE postmortem_texts (
   text         TEXT NOT NULL,
   PRIMARY KEY (incident_id, field, lang)
 );
+
+-- The public page shows published postmortems: other holders hear of
+-- their changes as of the incidents' (migration 0071).
+CREATE CONSTRAINT TRIGGER postmortems_changed AFTER INSERT OR UPDATE OR DELETE ON postmortems
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION probed_changed();
+CREATE CONSTRAINT TRIGGER postmortem_texts_changed AFTER INSERT OR UPDATE OR DELETE ON postmortem_texts
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION probed_changed();
