@@ -71,6 +71,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := seedSubscribers(ctx, d); err != nil {
 		return err
 	}
+	if err := seedTemplates(ctx, d); err != nil {
+		return err
+	}
 	dm.Hooks = demo.Hooks{
 		Session: func(ctx context.Context) (string, error) {
 			secret, _, err := d.store.CreateSession(ctx, demoOperator, 12*time.Hour)
@@ -139,6 +142,26 @@ func seedSubscribers(ctx context.Context, d *Daemon) error {
 		}
 		if _, err := d.store.AddSubscriber(ctx, "email", s.Email, comps, ""); err != nil {
 			return fmt.Errorf("demo subscriber %s: %w", s.Email, err)
+		}
+	}
+	return nil
+}
+
+// seedTemplates adds incident templates an operator of the demo CA would
+// keep (the console's Templates page, probed template list).
+func seedTemplates(ctx context.Context, d *Daemon) error {
+	for _, t := range []status.Template{
+		{Name: "Issuance delayed", Title: status.Text{"en": "Certificate issuance is delayed", "ja": "証明書の発行が遅れています"},
+			Body: status.Text{"en": "Orders are accepted but certificates take longer than usual to be issued. Issued certificates are not affected.",
+				"ja": "注文は受け付けていますが、証明書の発行に通常より時間がかかっています。発行済みの証明書に影響はありません。"},
+			Components: []status.ComponentImpact{{ID: "certcentral-api", Status: status.DegradedPerformance}, {ID: "acme", Status: status.DegradedPerformance}}},
+		{Name: "Revocation status stale", Title: status.Text{"en": "Revocation information is not current", "ja": "失効情報が最新ではありません"},
+			Body: status.Text{"en": "OCSP responses and the CRL are served but not refreshed on time; recently revoked certificates may still show as good.",
+				"ja": "OCSP 応答と CRL は提供されていますが、更新が遅れています。最近失効した証明書が有効と表示される場合があります。"},
+			Status: status.StatusIdentified, Components: []status.ComponentImpact{{ID: "ocsp", Status: status.PartialOutage}, {ID: "crl", Status: status.PartialOutage}}},
+	} {
+		if _, err := d.engine.CreateTemplate(ctx, demoOperator, t); err != nil {
+			return fmt.Errorf("demo template %q: %w", t.Name, err)
 		}
 	}
 	return nil

@@ -187,6 +187,12 @@ func TestDemoEndToEnd(t *testing.T) {
 		return len(up) == 7, fmt.Sprintf("%d of 7 probes up", len(up))
 	})
 
+	// The demo operator has incident templates to start from.
+	var tpls []status.Template
+	if code := p.call(http.MethodGet, "/api/v1/templates", nil, &tpls); code != 200 || len(tpls) != 2 || tpls[0].Name != "Issuance delayed" || !tpls[1].Title.Has("ja") {
+		t.Fatalf("demo templates: HTTP %d %+v", code, tpls)
+	}
+
 	// Break OCSP: a draft appears with the evidence of the failing check.
 	if code := p.call(http.MethodPost, "/demo/faults", map[string]any{"fault": "ocsp_stale", "on": true}, nil); code != 200 {
 		t.Fatalf("switching the fault: HTTP %d", code)
