@@ -449,7 +449,8 @@ func TestCopyMigratesAnOlderSource(t *testing.T) {
 }
 
 // Copy refuses a source a daemon still runs on, a missing source (rather
-// than make an empty one), and names the target without its password.
+// than make an empty one) and a target of a newer schema, and names the
+// target without its password.
 func TestCopyRefuses(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -486,6 +487,38 @@ func TestCopyRefuses(t *testing.T) {
 	if err == nil || !strings.HasPrefix(err.Error(), "store migrate: target: open store postgres database probed on 127.0.0.1:1: ") || strings.Contains(err.Error(), "hunter2") {
 		t.Fatalf("unreachable target: %v", err)
 	}
+
+	// A target a newer probed has migrated (a migration this one does not
+	// know) is refused before anything is copied.
+	dsn := pg.DSN(t)
+	newer, err := Open(ctx, Options{Driver: "postgres", DSN: dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newer.w.Exec(`INSERT INTO schema_migrations (version, name, applied_ms) VALUES (9999, '9999_future.sql', 0)`); err != nil {
+		t.Fatal(err)
+	}
+	where := newer.where
+	newer.Close()
+	_, err = Copy(ctx, CopyOptions{From: path, To: dsn})
+	want = "store migrate: target: migrate " + where + ": the database has migration 9999_future.sql, unknown to this probed (written by a newer version?)"
+	if err == nil || err.Error() != want {
+		t.Fatalf("newer target: %v\nwant %s", err, want)
+	}
+	var n int
+	if err := openRawPG(t, dsn).QueryRow(`SELECT count(*) FROM incidents`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("the refused target has %d incidents (%v)", n, err)
+	}
+}
+
+func openRawPG(t *testing.T, dsn string) *sql.DB {
+	t.Helper()
+	db, err := openPostgres(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }
 
 // openRaw opens a SQLite file without the store.
