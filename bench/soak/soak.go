@@ -42,11 +42,26 @@ type usage struct {
 	fds        int     // entries of /proc/PID/fd
 	goroutines float64 // go_goroutines
 	heap       float64 // go_memstats_heap_inuse_bytes: the Go part of RSS
+	// goHeld is what the Go runtime holds from the system and has not
+	// given back (go_memstats_sys_bytes - go_memstats_heap_released_bytes):
+	// RSS beyond it is memory outside Go (SQLite through cgo, the C
+	// allocator, the program's text).
+	goHeld float64
+	// sqlite is what SQLite holds (probed_store_sqlite_memory_bytes): its
+	// page caches, which fill up to their bound as the database grows.
+	sqlite float64
 }
 
 func (u usage) String() string {
-	return fmt.Sprintf("RSS %.1f MB (Go heap in use %.1f MB), %d open files, %.0f goroutines", u.rss/1e6, u.heap/1e6, u.fds, u.goroutines)
+	return fmt.Sprintf("RSS %.1f MB (%.1f MB without SQLite's %.1f MB; Go heap in use %.1f MB, Go runtime holds %.1f MB), %d open files, %.0f goroutines",
+		u.rss/1e6, (u.rss-u.sqlite)/1e6, u.sqlite/1e6, u.heap/1e6, u.goHeld/1e6, u.fds, u.goroutines)
 }
+
+// sqliteBound is the most SQLite may hold: the writer's 32 MiB page cache,
+// SQLite's default 2 MiB for each of the 4 readers, and 8 MiB for
+// statements and schemas. Within it, SQLite's growth is its caches filling
+// with a growing database, not a leak.
+const sqliteBound = (32 + 4*2 + 8) << 20
 
 // result of one soak.
 type result struct {
@@ -96,8 +111,13 @@ func (r result) print(out io.Writer) {
 // for the smallest counts).
 func within10(now, before float64) bool { return now <= max(before*1.1, before+2) }
 
+// back says whether probed's usage came back: resident memory apart from
+// SQLite's page caches (which are bounded, and fill as the soak's results
+// grow the database: no leak), with SQLite itself within its bound; open
+// files and goroutines.
 func (r result) back() bool {
-	return within10(r.end.rss, r.start.rss) && within10(float64(r.end.fds), float64(r.start.fds)) && within10(r.end.goroutines, r.start.goroutines)
+	return within10(r.end.rss-r.end.sqlite, r.start.rss-r.start.sqlite) && r.end.sqlite <= sqliteBound &&
+		within10(float64(r.end.fds), float64(r.start.fds)) && within10(r.end.goroutines, r.start.goroutines)
 }
 
 // misses lists the aims the soak missed.
@@ -180,6 +200,13 @@ func soak(ctx context.Context, o options) (result, error) {
 	if err := os.WriteFile(cfgPath, []byte(base), 0o644); err != nil {
 		return result{}, err
 	}
+	// An operator token, for the garbage collection (pprof's heap?gc=1)
+	// before each measure: the start, the end and the cold figures are
+	// all taken right after a collection, not wherever the heap's cycle was.
+	tok, err := exec.CommandContext(ctx, bin, "token", "create", "-config", cfgPath, "-name", "soak").Output()
+	if err != nil {
+		return result{}, fmt.Errorf("probed token create: %w", err)
+	}
 	p, err := start(bin, cfgPath, filepath.Join(dir, "probed.log"))
 	if err != nil {
 		return result{}, err
@@ -189,6 +216,7 @@ func soak(ctx context.Context, o options) (result, error) {
 		return result{}, err
 	}
 	metricsURL := "http://" + adm + "/metrics"
+	p.gcURL, p.token = "http://"+adm+"/debug/pprof/heap?gc=1", strings.TrimSpace(string(tok))
 	runs := func() (total, failed, internal float64, err error) {
 		f, err := scrape(ctx, metricsURL)
 		if err != nil {
@@ -200,7 +228,7 @@ func soak(ctx context.Context, o options) (result, error) {
 	if err := poll(ctx, time.Minute, func() (bool, error) { n, _, _, err := runs(); return n >= 3, err }); err != nil {
 		return result{}, fmt.Errorf("waiting for the healthy probe: %w", err)
 	}
-	if res.cold, err = p.usage(ctx, metricsURL); err != nil {
+	if res.cold, err = p.usage(ctx, metricsURL, true); err != nil {
 		return result{}, err
 	}
 	logf("cold: %s", res.cold)
@@ -224,7 +252,7 @@ func soak(ctx context.Context, o options) (result, error) {
 		// Settled: the warm-up's last runs are over when the open files stop moving.
 		prev := -1
 		if err := poll(ctx, time.Minute, func() (bool, error) {
-			u, err := p.usage(ctx, metricsURL)
+			u, err := p.usage(ctx, metricsURL, false)
 			settled := err == nil && u.fds == prev && u.goroutines <= res.cold.goroutines+2
 			prev = u.fds
 			return settled, err
@@ -232,7 +260,7 @@ func soak(ctx context.Context, o options) (result, error) {
 			return result{}, err
 		}
 	}
-	if res.start, err = p.usage(ctx, metricsURL); err != nil {
+	if res.start, err = p.usage(ctx, metricsURL, true); err != nil {
 		return result{}, err
 	}
 	logf("start: %s", res.start)
@@ -260,11 +288,11 @@ func soak(ctx context.Context, o options) (result, error) {
 		if err != nil {
 			return false, err
 		}
-		u, err := p.usage(ctx, metricsURL)
+		u, err := p.usage(ctx, metricsURL, false)
 		if err != nil {
 			return false, err
 		}
-		res.peak = usage{max(res.peak.rss, u.rss), max(res.peak.fds, u.fds), max(res.peak.goroutines, u.goroutines), max(res.peak.heap, u.heap)}
+		res.peak = usage{max(res.peak.rss, u.rss), max(res.peak.fds, u.fds), max(res.peak.goroutines, u.goroutines), max(res.peak.heap, u.heap), max(res.peak.goHeld, u.goHeld), max(res.peak.sqlite, u.sqlite)}
 		return n-n0 >= float64(o.runs), nil
 	})
 	if err != nil {
@@ -288,7 +316,7 @@ func soak(ctx context.Context, o options) (result, error) {
 		return result{}, err
 	}
 	err = poll(ctx, o.settle, func() (bool, error) {
-		u, err := p.usage(ctx, metricsURL)
+		u, err := p.usage(ctx, metricsURL, true)
 		res.end = u
 		return err == nil && res.back(), err
 	})
@@ -362,6 +390,8 @@ func poll(ctx context.Context, limit time.Duration, cond func() (bool, error)) e
 
 // proc is a running probed.
 type proc struct {
+	gcURL, token string // usage collects garbage first (pprof, behind the token)
+
 	cmd    *exec.Cmd
 	exited chan struct{}
 	err    error
@@ -445,8 +475,13 @@ func (p *proc) reload(ctx context.Context, path, body string) error {
 var vmRSS = regexp.MustCompile(`(?m)^VmRSS:\s+(\d+) kB`)
 
 // usage reads probed's resident memory and open files from /proc and its
-// goroutines from /metrics.
-func (p *proc) usage(ctx context.Context, metricsURL string) (usage, error) {
+// goroutines from /metrics, after a garbage collection when gc is set.
+func (p *proc) usage(ctx context.Context, metricsURL string, gc bool) (usage, error) {
+	if gc {
+		if err := p.collect(ctx); err != nil {
+			return usage{}, err
+		}
+	}
 	pid := p.cmd.Process.Pid
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
@@ -465,7 +500,31 @@ func (p *proc) usage(ctx context.Context, metricsURL string) (usage, error) {
 	if err != nil {
 		return usage{}, err
 	}
-	return usage{rss: kb * 1024, fds: len(fds), goroutines: f["go_goroutines"], heap: f["go_memstats_heap_inuse_bytes"]}, nil
+	return usage{rss: kb * 1024, fds: len(fds), goroutines: f["go_goroutines"], heap: f["go_memstats_heap_inuse_bytes"],
+		goHeld: f["go_memstats_sys_bytes"] - f["go_memstats_heap_released_bytes"], sqlite: f["probed_store_sqlite_memory_bytes"]}, nil
+}
+
+// collect makes probed run a garbage collection (GET
+// /debug/pprof/heap?gc=1 on the operator listener, with the token).
+func (p *proc) collect(ctx context.Context) error {
+	if p.gcURL == "" {
+		return nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.gcURL, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+p.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("collect garbage: %w", err)
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("collect garbage: %s", resp.Status)
+	}
+	return nil
 }
 
 // openFiles lists what probed's descriptors point at.
@@ -518,7 +577,7 @@ func scrape(ctx context.Context, url string) (map[string]float64, error) {
 		return nil, fmt.Errorf("scrape: %w", err)
 	}
 	out := map[string]float64{}
-	for _, name := range []string{"go_goroutines", "go_memstats_heap_inuse_bytes"} {
+	for _, name := range []string{"go_goroutines", "go_memstats_heap_inuse_bytes", "go_memstats_sys_bytes", "go_memstats_heap_released_bytes", "probed_store_sqlite_memory_bytes"} {
 		if f := fams[name]; f != nil && len(f.Metric) > 0 {
 			out[name] = f.Metric[0].GetGauge().GetValue()
 		}
