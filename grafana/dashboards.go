@@ -350,6 +350,14 @@ func Self() Dashboard {
 			GridPos:     GridPos{H: 6, W: 12, X: 12, Y: 16},
 			FieldConfig: FieldConfig{Defaults: FieldDefaults{Unit: "short", Min: f(0)}},
 			Targets:     []Target{{Expr: fmt.Sprintf(`probed_probe_runs_in_flight{%s}`, Sel), LegendFormat: "{{instance}}"}}},
+		{Type: "timeseries", Title: "Operator webhooks",
+			Description: "Drafts and resolve proposals posted to the on-call operator's webhooks (notify.operator_webhooks): accepted, failed by reason (temporary ones are retried; permanent and expired ones are lost), and events waiting. Alert: OperatorWebhookFailing.",
+			GridPos:     GridPos{H: 8, W: 24, X: 0, Y: 22},
+			FieldConfig: FieldConfig{Defaults: FieldDefaults{Unit: "short", Min: f(0)}},
+			Targets: []Target{
+				{Expr: fmt.Sprintf(`sum by (instance, webhook) (increase(probed_operator_webhooks_sent_total{%s}[$__rate_interval]))`, Sel), LegendFormat: "{{instance}} {{webhook}} sent"},
+				{Expr: fmt.Sprintf(`sum by (instance, webhook, reason) (increase(probed_operator_webhooks_failed_total{%s}[$__rate_interval]))`, Sel), LegendFormat: "{{instance}} {{webhook}} failed: {{reason}}"},
+				{Expr: fmt.Sprintf(`probed_operator_webhooks_pending{%s}`, Sel), LegendFormat: "{{instance}} waiting"}}},
 	})
 }
 
