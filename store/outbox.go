@@ -89,7 +89,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, lease, kind string, limit i
 				s.id, s.kind, s.address, s.state, s.salt, COALESCE(s.secret, ''), s.failures, s.pending_components IS NOT NULL, COALESCE(s.confirm_sent_ms, 0), s.language
 			FROM deliveries d JOIN subscribers s ON s.id = d.subscriber LEFT JOIN events e ON e.id = d.event
 			WHERE d.state = 'pending' AND d.due_ms <= ? AND (d.lease IS NULL OR d.lease != ?)`+filter+`
-			ORDER BY d.due_ms, d.id LIMIT ?`, args...)
+			ORDER BY d.due_ms, d.id LIMIT ?`+s.skipLocked(`d`), args...)
 		if err != nil {
 			return fmt.Errorf("claim deliveries: %w", err)
 		}
@@ -146,6 +146,16 @@ func (s *Store) ClaimDeliveries(ctx context.Context, lease, kind string, limit i
 		return nil
 	})
 	return out, err
+}
+
+// skipLocked is the locking clause of a claim on PostgreSQL: lock the rows
+// of table alias t as they are read, skipping rows another transaction
+// holds. SQLite has one writer at a time and no such clause.
+func (s *Store) skipLocked(t string) string {
+	if !s.pg {
+		return ``
+	}
+	return ` FOR UPDATE OF ` + t + ` SKIP LOCKED`
 }
 
 // DeliveryOutcome is what happened to one claimed delivery.

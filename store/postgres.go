@@ -160,7 +160,15 @@ func openPostgresStore(ctx context.Context, opts Options) (*Store, error) {
 		r.Close()
 		return nil, fmt.Errorf("open store: postgres DSN: %w", err)
 	}
-	return start(ctx, &Store{where: where, pg: true, pgcfg: cfg, w: w, r: r}, opts)
+	l, err := openPostgres(opts.DSN)
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("open store: postgres DSN: %w", err)
+	}
+	l.SetMaxOpenConns(1)
+	l.SetMaxIdleConns(1)
+	return start(ctx, &Store{where: where, pg: true, pgcfg: cfg, w: w, r: r, l: l}, opts)
 }
 
 func isPostgresUniqueViolation(err error) bool {

@@ -212,6 +212,9 @@ func (s *Store) writeBatch(ctx context.Context, batch []run.Result) error {
 		if err := s.writeStates(ctx, tx, states); err != nil {
 			return err
 		}
+		if err := s.inboxResults(ctx, tx, s.inboxHolder, batch); err != nil {
+			return err
+		}
 		rolled, _, err := getMeta(ctx, tx, metaRolled)
 		if err != nil {
 			return fmt.Errorf("write results: %w", err)

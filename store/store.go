@@ -81,6 +81,11 @@ type Options struct {
 	// RollupRetention how long the hourly and daily rollups are (default 400 days).
 	Retention       time.Duration
 	RollupRetention time.Duration
+	// InboxHolder, when not empty, names this holder: every result written
+	// is also put, in the same transaction, in the leader's inbox, from
+	// which the leading holder's incident engine evaluates the results of
+	// every holder (several holders on PostgreSQL; leader.go).
+	InboxHolder string
 
 	// migrations replaces the embedded migrations (tests of broken ones).
 	migrations fs.FS
@@ -94,6 +99,7 @@ type Store struct {
 	pgcfg  *pgx.ConnConfig // PostgreSQL: the parsed DSN, for Follow's own connection
 	w      *sql.DB         // the one writer connection
 	r      *sql.DB         // readers
+	l      *sql.DB         // the leader lease's own connection (PostgreSQL): renewals never queue behind the writer
 	clock  clock.Clock
 	logger *slog.Logger
 
@@ -108,6 +114,7 @@ type Store struct {
 	closeTimeout time.Duration
 	batch        int
 	recordWait   time.Duration
+	inboxHolder  string
 	lost         atomic.Int64 // results dropped, reported by Close
 
 	// Background loops (heartbeat, housekeeping) stop at Close before the
@@ -259,8 +266,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 
 // start finishes opening s on its connections: migrations, metrics, the writer.
 func start(ctx context.Context, s *Store, opts Options) (*Store, error) {
-	w, r, ident := s.w, s.r, s.health.ident
-	*s = Store{path: s.path, where: s.where, pg: s.pg, pgcfg: s.pgcfg, w: w, r: r, clock: opts.Clock, logger: opts.Logger,
+	w, r, l, ident := s.w, s.r, s.l, s.health.ident
+	*s = Store{path: s.path, where: s.where, pg: s.pg, pgcfg: s.pgcfg, w: w, r: r, l: l, inboxHolder: opts.InboxHolder, clock: opts.Clock, logger: opts.Logger,
 		queue: make(chan queued, opts.QueueSize), closing: make(chan struct{}), abandon: make(chan struct{}),
 		done: make(chan struct{}), closeTimeout: opts.CloseTimeout, batch: opts.BatchSize, recordWait: opts.RecordWait, series: map[seriesKey]seriesInfo{}}
 	s.health.ident = ident
@@ -269,12 +276,18 @@ func start(ctx context.Context, s *Store, opts Options) (*Store, error) {
 	if err := s.migrate(ctx, opts.migrations); err != nil {
 		w.Close()
 		r.Close()
+		if l != nil {
+			l.Close()
+		}
 		return nil, err
 	}
 	s.register(opts.Registerer)
 	go s.writer()
 	return s, nil
 }
+
+// migrateLock is the PostgreSQL advisory lock migrations run under.
+const migrateLock int64 = 0x70726f626564 // "probed"
 
 // readers is the size of the reader pool.
 const readers = 4
@@ -386,6 +399,15 @@ func (s *Store) migrate(ctx context.Context, fsys fs.FS) error {
 	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_ms BIGINT NOT NULL)`); err != nil {
 		return fmt.Errorf("migrate %s: create schema_migrations: %w", s.where, err)
 	}
+	if s.pg {
+		// Holders started together take turns: the first applies the
+		// migrations, the others find them applied. The writer is one
+		// connection, so the session's lock is this one's.
+		if _, err := s.w.ExecContext(ctx, `SELECT pg_advisory_lock(?)`, migrateLock); err != nil {
+			return fmt.Errorf("migrate %s: wait for other holders' migrations: %w", s.where, err)
+		}
+		defer s.w.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(?)`, migrateLock)
+	}
 	entries, err := fs.ReadDir(fsys, ".")
 	if err != nil {
 		return fmt.Errorf("migrate %s: %w", s.where, err)
@@ -478,6 +500,9 @@ func (s *Store) Close() error {
 			errs = append(errs, fmt.Errorf("close store %s: %d results could not be written", s.where, n))
 		}
 		errs = append(errs, s.r.Close(), s.w.Close())
+		if s.l != nil {
+			errs = append(errs, s.l.Close())
+		}
 		s.closeErr = errors.Join(errs...)
 	})
 	return s.closeErr
@@ -515,6 +540,10 @@ func (s *Store) txOnce(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
+	}
+	if err := s.checkFence(ctx, tx); err != nil {
+		tx.Rollback()
+		return err
 	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
