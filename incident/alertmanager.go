@@ -95,6 +95,9 @@ type AlertReport struct {
 	New      int      `json:"new"`      // alerts or resolutions not seen before
 	Repeated int      `json:"repeated"` // retries and repeats: no change
 	Ignored  []string `json:"ignored"`  // alerts without a known component label, and why
+	// QueuedForLeader: this holder does not lead; the delivery waits in
+	// the leader's inbox (New and Repeated are not known yet).
+	QueuedForLeader bool `json:"queued_for_leader,omitempty"`
 }
 
 // compStatusOf maps an alert to the component status it stands for: the
@@ -115,7 +118,16 @@ func compStatusOf(labels map[string]string) string {
 // ReceiveAlerts applies a parsed delivery: firing alerts with a component
 // label count like failing probes of that component, resolved ones clear.
 // Deliveries are idempotent on fingerprint + startsAt.
+// With several holders, a follower hands the delivery to the leader's
+// inbox (QueuedForLeader) and the leader applies it.
 func (e *Engine) ReceiveAlerts(ctx context.Context, actor string, p *Payload) (AlertReport, error) {
+	if e.opts.Holder != "" && !e.leading.Load() {
+		return e.queueAlerts(ctx, actor, p)
+	}
+	return e.applyAlerts(ctx, actor, p)
+}
+
+func (e *Engine) applyAlerts(ctx context.Context, actor string, p *Payload) (AlertReport, error) {
 	cfg := e.opts.Config()
 	rep := AlertReport{Received: len(p.Alerts), Ignored: []string{}}
 	now := e.clock.Now()

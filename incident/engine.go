@@ -16,6 +16,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,6 +44,15 @@ type Options struct {
 	Words *words.Catalogue
 	// Inbox bounds the results queued for evaluation (default DefaultInbox).
 	Inbox int
+	// Holder, when not empty, names this holder among several sharing one
+	// PostgreSQL database (leader.go): the engine starts as a follower,
+	// which drafts and evaluates nothing and hands Alertmanager deliveries
+	// to the leader's inbox, until Lead; leading, Run also evaluates the
+	// results and deliveries every holder put in the store's leader inbox.
+	Holder string
+	// InboxPoll is how often a leading engine of several holders reads the
+	// leader inbox (default 500ms).
+	InboxPoll time.Duration
 }
 
 // Engine evaluates results and keeps incidents in step with them.
@@ -104,6 +114,10 @@ type Engine struct {
 
 	inbox   chan probes.Result // results queued by Inbox for Run
 	dropped prometheus.Counter
+
+	// leading is false on a follower (Options.Holder): Tick and Run do
+	// nothing of what must happen once.
+	leading atomic.Bool
 }
 
 type probeKey struct{ probe, location string }
@@ -131,28 +145,14 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 	if opts.Inbox <= 0 {
 		opts.Inbox = DefaultInbox
 	}
+	if opts.InboxPoll <= 0 {
+		opts.InboxPoll = 500 * time.Millisecond
+	}
 	e := &Engine{opts: opts, st: opts.Store, clock: opts.Clock, logger: opts.Logger, mu: newEngineLock(), inbox: make(chan probes.Result, opts.Inbox),
 		probes: map[probeKey]*store.ProbeHealth{}, byComp: map[string]map[probeKey]*store.ProbeHealth{}, ailing: map[string]int{}, pending: map[probeKey]store.ProbeHealth{}, unsaved: map[probeKey]store.ProbeHealth{}, wake: make(chan struct{}, 1), words: opts.Words,
 		counted: map[string][]probeKey{}, ended: map[probeKey]time.Time{}, stale: map[probeKey]bool{}, started: opts.Clock.Now(), total: map[string]int{}}
-	hs, err := e.st.LoadProbeHealth(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("new incident engine: %w", err)
-	}
-	for i := range hs {
-		h := hs[i]
-		k := probeKey{h.Probe, h.Location}
-		e.probes[k] = &h
-		e.index(k, "", &h)
-		e.countAiling(nil, &h)
-	}
-	if e.comps, err = e.st.LoadComponentHealth(ctx); err != nil {
-		return nil, fmt.Errorf("new incident engine: %w", err)
-	}
-	if e.alerts, err = e.st.FiringAlerts(ctx); err != nil {
-		return nil, fmt.Errorf("new incident engine: %w", err)
-	}
-	e.ensured = map[string]bool{}
-	if err := e.ensureLeaves(ctx, opts.Config()); err != nil {
+	e.leading.Store(opts.Holder == "")
+	if err := e.load(ctx); err != nil {
 		return nil, fmt.Errorf("new incident engine: %w", err)
 	}
 	f := promauto.With(opts.Registerer)
@@ -167,6 +167,60 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 	}
 	return e, nil
 }
+
+// load reads what the database remembers (probe health, component
+// statuses, firing alerts) into the engine, forgetting what it held.
+func (e *Engine) load(ctx context.Context) error {
+	hs, err := e.st.LoadProbeHealth(ctx)
+	if err != nil {
+		return err
+	}
+	e.probes = map[probeKey]*store.ProbeHealth{}
+	e.byComp = map[string]map[probeKey]*store.ProbeHealth{}
+	e.ailing = map[string]int{}
+	for i := range hs {
+		h := hs[i]
+		k := probeKey{h.Probe, h.Location}
+		e.probes[k] = &h
+		e.index(k, "", &h)
+		e.countAiling(nil, &h)
+	}
+	if e.comps, err = e.st.LoadComponentHealth(ctx); err != nil {
+		return err
+	}
+	if e.alerts, err = e.st.FiringAlerts(ctx); err != nil {
+		return err
+	}
+	e.counted, e.ended, e.stale, e.total = map[string][]probeKey{}, map[probeKey]time.Time{}, map[probeKey]bool{}, map[string]int{}
+	e.started = e.clock.Now()
+	e.ensured = map[string]bool{}
+	return e.ensureLeaves(ctx, e.opts.Config())
+}
+
+// Lead makes a follower engine (Options.Holder) the leader's: it rebuilds
+// its state from the database, which the previous leader kept there, and
+// from then on Tick and Run act. Run it with the leader's fenced context
+// (store.Fenced).
+func (e *Engine) Lead(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.load(ctx); err != nil {
+		return fmt.Errorf("incident engine: take the lead: %w", err)
+	}
+	e.leading.Store(true)
+	return nil
+}
+
+// Follow stops the engine acting as the leader's (the lease was lost);
+// it waits for a decision in progress to end.
+func (e *Engine) Follow() {
+	e.mu.Lock()
+	e.leading.Store(false)
+	e.mu.Unlock()
+}
+
+// Leading tells whether the engine acts as the leader's.
+func (e *Engine) Leading() bool { return e.leading.Load() }
 
 // ensureLeaves opens the status log of leaves not seen yet, so uptime
 // counts from when probed first knew a component.

@@ -270,8 +270,15 @@ func (e *Engine) refreshEvidence(ctx context.Context, cfg *config.Config, h *sto
 // a component still failing). The ticker calls it; tests call it after
 // moving a fake clock.
 func (e *Engine) Tick(ctx context.Context) error {
+	if !e.leading.Load() {
+		return nil // a follower: the leader moves maintenances and reconciles
+	}
 	cfg := e.opts.Config()
 	e.mu.Lock()
+	if !e.leading.Load() {
+		e.mu.Unlock()
+		return nil
+	}
 	changed, err := e.tick(ctx, cfg)
 	e.mu.Unlock()
 	if changed {
@@ -315,10 +322,21 @@ func (e *Engine) tick(ctx context.Context, cfg *config.Config) (bool, error) {
 
 // Run drives Tick until ctx ends: at every maintenance start or end, after
 // every change, and at least every Interval; in between it evaluates the
-// results queued by Inbox.
+// results queued by Inbox and, with several holders (Options.Holder), the
+// leader inbox every Options.InboxPoll. A leader deposed (store.ErrDeposed
+// from a fenced write) returns at once with that error.
 func (e *Engine) Run(ctx context.Context) error {
+	var poll <-chan time.Time
+	if e.opts.Holder != "" {
+		t := time.NewTicker(e.opts.InboxPoll)
+		defer t.Stop()
+		poll = t.C
+	}
 	for {
 		if err := e.Tick(ctx); err != nil && ctx.Err() == nil {
+			if errors.Is(err, store.ErrDeposed) {
+				return err
+			}
 			e.logger.Error("incident engine tick", "err", err)
 		}
 		wait := e.opts.Interval
@@ -349,6 +367,14 @@ func (e *Engine) Run(ctx context.Context) error {
 				break wait
 			case r := <-e.inbox:
 				e.evaluateQueued(ctx, r)
+			case <-poll:
+				if err := e.drainLeaderInbox(ctx); err != nil && ctx.Err() == nil {
+					if errors.Is(err, store.ErrDeposed) {
+						t.Stop()
+						return err
+					}
+					e.logger.Error("incident engine: leader inbox not evaluated; retried at the next poll", "err", err)
+				}
 			}
 		}
 	}
