@@ -102,7 +102,19 @@ type Storage struct {
 	// CheckInterval is how often the SQLite file is checked for deletion
 	// or replacement: a lost database is noticed within it.
 	CheckInterval Duration `yaml:"check_interval"`
+	// Holder names this holder among several on one PostgreSQL database,
+	// in the leader lease, the logs and GET /-/leader (default: the host
+	// name and the process id). LeaseTTL is how long the leader's lease
+	// lasts unrenewed (renewed every third of it): another holder leads
+	// within about LeaseTTL of the leader dying (DefaultLeaseTTL). Both are
+	// for driver postgres.
+	Holder   string   `yaml:"holder"`
+	LeaseTTL Duration `yaml:"lease_ttl"`
 }
+
+// DefaultLeaseTTL is storage.lease_ttl's default: a leader that dies is
+// replaced within about 10 s, plus a renewal period of the holder taking over.
+const DefaultLeaseTTL = 10 * time.Second
 
 // The storage drivers.
 const (

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/probed/probed/config"
 )
@@ -50,6 +51,57 @@ func TestStorageDriver(t *testing.T) {
 			}
 			if cfg.Storage.Driver != c.driver || cfg.Storage.DSN != c.dsn {
 				t.Errorf("%q: driver %q, dsn %q; want %q, %q", c.yaml, cfg.Storage.Driver, cfg.Storage.DSN, c.driver, c.dsn)
+			}
+			continue
+		}
+		var errs config.Errors
+		if !errors.As(err, &errs) {
+			t.Errorf("%q: error %v, want config.Errors", c.yaml, err)
+			continue
+		}
+		var got []string
+		for _, e := range errs {
+			got = append(got, strings.TrimPrefix(e.Error(), file+":"))
+		}
+		if !reflect.DeepEqual(got, c.wantErr) {
+			t.Errorf("%q:\n got %q\nwant %q", c.yaml, got, c.wantErr)
+		}
+	}
+}
+
+// storage.holder and storage.lease_ttl name this holder and size the leader
+// lease among several holders on one PostgreSQL database: for driver
+// postgres only, lease_ttl 10s by default and within 1s-5m.
+func TestStorageHolderAndLease(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "probes.yaml")
+	t.Setenv("PROBED_TEST_DSN", "postgres://probed@db.example.com/status")
+	pgc := "storage:\n  driver: postgres\n  dsn_env: PROBED_TEST_DSN\n"
+	for _, c := range []struct {
+		yaml    string
+		holder  string
+		ttl     time.Duration
+		wantErr []string
+	}{
+		{pgc, "", 10 * time.Second, nil},
+		{pgc + "  holder: tokyo-a\n  lease_ttl: 30s\n", "tokyo-a", 30 * time.Second, nil},
+		{pgc + "  lease_ttl: 1s\n", "", time.Second, nil},
+		{pgc + "  lease_ttl: 500ms\n", "", 0, []string{"4: storage.lease_ttl: must be between 1s and 5m, got 500ms"}},
+		{pgc + "  lease_ttl: 6m\n", "", 0, []string{"4: storage.lease_ttl: must be between 1s and 5m, got 6m"}},
+		{pgc + "  holder: \" a\"\n", "", 0, []string{`4: storage.holder: must be a name of at most 200 characters without control characters or surrounding spaces, got " a"`}},
+		{"storage:\n  holder: a\n  lease_ttl: 10s\n", "", 0, []string{
+			"2: storage.holder: is for driver postgres (several holders on one database); driver sqlite has one",
+			"3: storage.lease_ttl: is for driver postgres (several holders on one database); driver sqlite has one"}},
+	} {
+		write(t, file, c.yaml)
+		cfg, err := config.Load(file, kinds)
+		if c.wantErr == nil {
+			if err != nil {
+				t.Errorf("%q: %v", c.yaml, err)
+				continue
+			}
+			if cfg.Storage.Holder != c.holder || cfg.Storage.LeaseTTL.D() != c.ttl {
+				t.Errorf("%q: holder %q, lease_ttl %s; want %q, %s", c.yaml, cfg.Storage.Holder, cfg.Storage.LeaseTTL, c.holder, c.ttl)
 			}
 			continue
 		}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"unicode"
 	"time"
 	// The page's time zone must load on hosts without /usr/share/zoneinfo
 	// (distroless images): embed the database.
@@ -330,6 +331,12 @@ func (c *Config) validateStorage(p *problems) {
 		if st.DSNEnv != "" {
 			p.add("storage.dsn_env", "is for driver postgres; driver sqlite keeps the database at storage.path")
 		}
+		if st.Holder != "" {
+			p.add("storage.holder", "is for driver postgres (several holders on one database); driver sqlite has one")
+		}
+		if st.LeaseTTL != 0 {
+			p.add("storage.lease_ttl", "is for driver postgres (several holders on one database); driver sqlite has one")
+		}
 		if st.Path == "" {
 			p.add("storage.path", "must not be empty")
 			return
@@ -358,6 +365,15 @@ func (c *Config) validateStorage(p *problems) {
 			}
 		default:
 			p.add("storage.driver", "postgres needs the DSN (the connection string, a secret): give storage.dsn_file or storage.dsn_env")
+		}
+		switch {
+		case st.LeaseTTL == 0:
+			st.LeaseTTL = Duration(DefaultLeaseTTL)
+		case st.LeaseTTL < Duration(time.Second) || st.LeaseTTL > Duration(5*time.Minute):
+			p.add("storage.lease_ttl", "must be between 1s and 5m, got %s", st.LeaseTTL)
+		}
+		if strings.TrimSpace(st.Holder) != st.Holder || len(st.Holder) > 200 || strings.ContainsFunc(st.Holder, unicode.IsControl) {
+			p.add("storage.holder", "must be a name of at most 200 characters without control characters or surrounding spaces, got %q", st.Holder)
 		}
 	default:
 		p.add("storage.driver", "must be sqlite or postgres, got %q", st.Driver)

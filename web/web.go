@@ -6,6 +6,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
@@ -18,6 +19,7 @@ import (
 	"github.com/probed/probed/incident"
 	"github.com/probed/probed/internal/clock"
 	"github.com/probed/probed/notify"
+	"github.com/probed/probed/store"
 	"github.com/probed/probed/web/console"
 	"github.com/probed/probed/web/statuspage"
 	"github.com/probed/probed/web/subscription"
@@ -46,6 +48,16 @@ type Options struct {
 	// Subscriptions is the subscription flow behind /subscribe and the
 	// subscriber pages; nil: those routes answer 503.
 	Subscriptions *notify.Subscriptions
+	// Leader says which holder leads (GET /-/leader); nil: 404.
+	Leader func(ctx context.Context) (LeaderStatus, error)
+}
+
+// LeaderStatus is GET /-/leader's answer: this holder, whether it leads,
+// and the leader lease as the database has it.
+type LeaderStatus struct {
+	Holder  string           `json:"holder"`
+	Leading bool             `json:"leading"`
+	Lease   store.Leadership `json:"lease"`
 }
 
 // Server holds the two route sets.
@@ -90,6 +102,9 @@ func (s *Server) routes() {
 	}
 	// Reload is an operator action (SPEC §4): it takes a token like the API.
 	s.admin.Handle("POST /-/reload", s.console.OperatorOnly(s.reload))
+	if s.opts.Leader != nil {
+		s.admin.Handle("GET /-/leader", s.console.OperatorOnly(s.leader))
+	}
 	// Go's profiler, as Prometheus and Alertmanager offer it, behind the
 	// operator's token: a profile shows what probed is doing and costs CPU.
 	s.admin.Handle("GET /debug/pprof/", s.console.OperatorOnly(pprof.Index))
@@ -165,6 +180,18 @@ func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Write([]byte("reloaded\n"))
+}
+
+func (s *Server) leader(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	st, err := s.opts.Leader(ctx)
+	if err != nil {
+		http.Error(w, "leader lease unreadable: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(st)
 }
 
 type slogErrorLog struct{ l *slog.Logger }

@@ -57,6 +57,9 @@ type Daemon struct {
 	subs   *notify.Subscriptions
 	// opHooks posts drafts to notify.operator_webhooks (cmd/probed/notify.go).
 	opHooks *notify.OperatorHooks
+	// lead runs the leader's duties (engine, mail, operator webhooks,
+	// housekeeping) while this holder leads (leader.go).
+	lead    *leadership
 	smtpTLS *tls.Config
 	// storeCheck ticks the database file check (storage.check_interval;
 	// a reload resets it).
@@ -112,8 +115,14 @@ func NewDaemon(ctx context.Context, path string, logger *slog.Logger, opts Daemo
 	d.reloadOK.Set(1)
 	d.reloadTime.Set(float64(opts.Clock.Now().Unix()))
 
+	// With several holders (PostgreSQL) results reach the leader's engine
+	// through the store (leader.go); one holder hands them over in memory.
+	var holder string
+	if shared(cfg) && !cfg.Prober() {
+		holder = holderName(cfg)
+	}
 	d.store, err = store.Open(ctx, store.Options{Driver: cfg.Storage.Driver, Path: cfg.Storage.Path, DSN: cfg.Storage.DSN, Clock: opts.Clock, Logger: logger.With("component", "store"), Registerer: d.registry,
-		Retention: cfg.Storage.Retention.D(), RollupRetention: cfg.Storage.RollupRetention.D()})
+		Retention: cfg.Storage.Retention.D(), RollupRetention: cfg.Storage.RollupRetention.D(), InboxHolder: holder})
 	if err != nil {
 		return nil, err
 	}
@@ -123,14 +132,18 @@ func NewDaemon(ctx context.Context, path string, logger *slog.Logger, opts Daemo
 		return d.newProber(opts, collector) // prober.go: probes and metrics only
 	}
 	d.engine, err = incident.New(ctx, incident.Options{Store: d.store, Config: d.Config, Clock: opts.Clock,
-		Logger: logger.With("component", "incident"), Registerer: d.registry})
+		Logger: logger.With("component", "incident"), Registerer: d.registry, Holder: holder})
 	if err != nil {
 		d.store.Close()
 		return nil, err
 	}
 	d.engineDone = make(chan struct{})
+	sinks := probes.Sinks{d.store, d.engine.Inbox()}
+	if holder != "" {
+		sinks = probes.Sinks{d.store}
+	}
 	d.sched = probes.NewScheduler(probes.SchedulerOptions{Clock: opts.Clock, Logger: logger, Registerer: d.registry,
-		Collector: collector, Sink: probes.Sinks{d.store, d.engine.Inbox()}})
+		Collector: collector, Sink: sinks})
 	d.env = probes.Env{Logger: logger, Clock: opts.Clock, State: d.store, Dialer: probes.DialerConfig{Transport: opts.Transport}}
 	if err := d.sched.Apply(cfg, d.env); err != nil {
 		d.store.Close()
@@ -148,8 +161,9 @@ func NewDaemon(ctx context.Context, path string, logger *slog.Logger, opts Daemo
 		d.store.Close()
 		return nil, err
 	}
+	d.lead = newLeadership(d.registry, d.store, holder != "", holder, cfg.Storage.LeaseTTL.D(), logger.With("component", "leader"), d.leaderDuties)
 	d.web = web.New(web.Options{Config: d.Config, Gatherer: d.registry, Reload: d.Reload, Logger: logger, Clock: opts.Clock, Public: d.public, Incidents: d.engine, Store: d.store,
-		AdminRoutes: opts.AdminRoutes, Subscriptions: d.subs, Ready: d.store.Healthy})
+		AdminRoutes: opts.AdminRoutes, Subscriptions: d.subs, Ready: d.store.Healthy, Leader: d.lead.status})
 	return d, nil
 }
 
@@ -201,6 +215,12 @@ func restartOnly(old, cfg *config.Config) []string {
 	}
 	if cfg.Storage.DSN != old.Storage.DSN {
 		fixed = append(fixed, "storage.dsn_file/dsn_env (the connection string)")
+	}
+	if cfg.Storage.Holder != old.Storage.Holder {
+		fixed = append(fixed, fmt.Sprintf("storage.holder (%q → %q)", old.Storage.Holder, cfg.Storage.Holder))
+	}
+	if cfg.Storage.LeaseTTL != old.Storage.LeaseTTL {
+		fixed = append(fixed, fmt.Sprintf("storage.lease_ttl (%s → %s)", old.Storage.LeaseTTL, cfg.Storage.LeaseTTL))
 	}
 	if cfg.Server.Listen != old.Server.Listen {
 		fixed = append(fixed, fmt.Sprintf("server.listen (%s → %s)", old.Server.Listen, cfg.Server.Listen))
@@ -293,7 +313,9 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	// housekeeping rolls results up and applies the retention. Both end
 	// with ctx, and store.Close waits for them.
 	g.Go(func() error { return d.store.Heartbeat(gctx, 0) })
-	g.Go(func() error { return d.store.Housekeep(gctx, 0) })
+	if d.engine == nil {
+		g.Go(func() error { return d.store.Housekeep(gctx, 0) }) // a holder keeps house while it leads
+	}
 	// A deleted or replaced database file is an ERROR, a metric and a
 	// failing /readyz within one check.
 	g.Go(func() error {
@@ -303,12 +325,12 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	var servers []*http.Server
 	if d.engine != nil {
 		g.Go(func() error { return d.public.Run(gctx) })
+		// The engine, the mail and the housekeeping run while this
+		// holder leads (leader.go).
 		g.Go(func() error {
 			defer close(d.engineDone)
-			return d.engine.Run(gctx)
+			return d.lead.run(gctx)
 		})
-		g.Go(func() error { return d.notify.Run(gctx) })
-		g.Go(func() error { d.opHooks.Run(gctx); return nil })
 		g.Go(func() error { return d.follow(gctx) })
 	}
 	if d.prober != nil {
@@ -384,15 +406,7 @@ func (d *Daemon) shutdown(servers []*http.Server) error {
 	}
 	if d.engine != nil {
 		select {
-		case <-d.engineDone:
-		case <-ctx.Done():
-		}
-		select {
-		case <-d.notify.Done():
-		case <-ctx.Done():
-		}
-		select {
-		case <-d.opHooks.Done():
+		case <-d.engineDone: // the leader's duties stopped (and the lease given up)
 		case <-ctx.Done():
 		}
 	}

@@ -1,0 +1,234 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/probed/probed/config"
+	"github.com/probed/probed/store"
+	"github.com/probed/probed/web"
+)
+
+// Leadership. Every holder serves the page, the APIs and the console and
+// accepts operator writes; what must happen once — the incident engine's
+// drafting, withdrawing, resolve proposals and maintenance steps, fanning
+// events out and sending mail, the store's housekeeping — is the leader's
+// duty. On SQLite the one process leads for as long as it runs. On
+// PostgreSQL the holders share a lease (store.Lead): the leader renews it
+// every third of storage.lease_ttl and runs its duties under a context
+// fenced with the lease's epoch, so that a write it makes after losing the
+// lease is refused (store.ErrDeposed); it stops its duties at once when a
+// renewal finds the lease gone, or when the lease would have expired
+// unrenewed; followers try to take the lease every quarter of the ttl.
+
+// holderName is the holder's name in the lease: storage.holder, or the
+// host name and process id.
+func holderName(cfg *config.Config) string {
+	if cfg.Storage.Holder != "" {
+		return cfg.Storage.Holder
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "probed"
+	}
+	return host + ":" + strconv.Itoa(os.Getpid())
+}
+
+// shared tells several holders may share the store (PostgreSQL).
+func shared(cfg *config.Config) bool { return cfg.Storage.Driver == config.StoragePostgres }
+
+// leadership runs duties while this holder leads.
+type leadership struct {
+	st     *store.Store
+	shared bool // several holders may share st (PostgreSQL): lead only while holding the lease
+	holder string
+	ttl    time.Duration
+	logger *slog.Logger
+	// duties runs the leader's work until ctx ends or it fails (a fenced
+	// write refused).
+	duties func(ctx context.Context) error
+
+	epoch   atomic.Int64 // the epoch this holder leads at; 0 while it follows
+	leader  prometheus.Gauge
+	changes prometheus.Counter
+	epochG  prometheus.Gauge
+}
+
+func newLeadership(reg prometheus.Registerer, st *store.Store, isShared bool, holder string, ttl time.Duration, logger *slog.Logger, duties func(context.Context) error) *leadership {
+	f := promauto.With(reg)
+	return &leadership{st: st, shared: isShared, holder: holder, ttl: ttl, logger: logger, duties: duties,
+		leader: f.NewGauge(prometheus.GaugeOpts{Name: "probed_leader",
+			Help: "Whether this holder leads (1): drafts, maintenance steps, housekeeping and mail are the leader's (always 1 on SQLite)."}),
+		changes: f.NewCounter(prometheus.CounterOpts{Name: "probed_leader_changes_total",
+			Help: "Times this holder took or lost the lead."}),
+		epochG: f.NewGauge(prometheus.GaugeOpts{Name: "probed_leader_epoch",
+			Help: "The leader lease's epoch (fencing token) this holder leads at; 0 while it follows."}),
+	}
+}
+
+// Leading returns the epoch this holder leads at, 0 when it follows.
+func (l *leadership) Leading() int64 { return l.epoch.Load() }
+
+// run leads (SQLite: at once and until ctx ends) or follows, taking the
+// lease when it is free, until ctx ends; then it resigns the lease, so that
+// another holder leads without waiting for it to expire.
+func (l *leadership) run(ctx context.Context) error {
+	if !l.shared {
+		l.set(1)
+		err := l.duties(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	retry := l.ttl / 4
+	var lastErr string
+	for {
+		tctx, cancel := context.WithTimeout(ctx, retry)
+		asked := time.Now() // a lease taken now lasts ttl from after this, on the database's clock
+		epoch, err := l.st.Lead(tctx, l.holder, l.ttl, 0)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err != nil:
+			if err.Error() != lastErr {
+				l.logger.Warn("cannot reach the leader lease; following, retried", "holder", l.holder, "err", err)
+				lastErr = err.Error()
+			}
+		case epoch != 0:
+			lastErr = ""
+			l.term(ctx, epoch, asked)
+			if ctx.Err() != nil {
+				return nil
+			}
+			continue // another holder may take it now; try again at once
+		}
+		t := time.NewTimer(retry)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// term leads at epoch, taken by a request sent at taken, until the lease
+// is lost or ctx ends.
+func (l *leadership) term(ctx context.Context, epoch int64, taken time.Time) {
+	l.logger.Info("this holder leads now: it drafts, steps maintenances, keeps house and sends mail", "holder", l.holder, "epoch", epoch)
+	l.set(epoch)
+	lctx, cancel := context.WithCancel(store.Fenced(ctx, epoch))
+	done := make(chan error, 1)
+	go func() { done <- l.duties(lctx) }()
+	valid := time.NewTimer(time.Until(taken.Add(l.ttl)))
+	renew := time.NewTicker(l.ttl / 3)
+	var reason string
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case err := <-done:
+			done = nil
+			reason = fmt.Sprintf("its duties stopped: %v", err)
+			break loop
+		case <-valid.C:
+			reason = fmt.Sprintf("the lease could not be renewed within %s: it may have expired", l.ttl)
+			break loop
+		case <-renew.C:
+			start := time.Now()
+			rctx, rcancel := context.WithDeadline(ctx, taken.Add(l.ttl))
+			got, err := l.st.Lead(rctx, l.holder, l.ttl, epoch)
+			rcancel()
+			switch {
+			case err == nil && got == epoch:
+				taken = start
+				valid.Reset(time.Until(taken.Add(l.ttl)))
+			case err == nil:
+				reason = "another holder took the lease"
+				if got != 0 {
+					reason = fmt.Sprintf("the lease expired unrenewed and was taken again at epoch %d", got)
+				}
+				break loop
+			case ctx.Err() == nil:
+				l.logger.Warn("leader lease not renewed; still leading until it would expire", "holder", l.holder, "epoch", epoch,
+					"expires_in", time.Until(taken.Add(l.ttl)).Round(time.Millisecond), "err", err)
+			}
+		}
+	}
+	renew.Stop()
+	valid.Stop()
+	cancel()
+	if done != nil {
+		<-done
+	}
+	l.set(0)
+	if ctx.Err() != nil {
+		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer rcancel()
+		if err := l.st.Resign(rctx, epoch); err != nil {
+			l.logger.Warn("leader lease not given up: another holder leads once it expires", "holder", l.holder, "epoch", epoch, "err", err)
+			return
+		}
+		l.logger.Info("stopping: this holder gave up the lead", "holder", l.holder, "epoch", epoch)
+		return
+	}
+	l.logger.Warn("this holder no longer leads: it stopped drafting, maintenance steps, housekeeping and mail", "holder", l.holder, "epoch", epoch, "reason", reason)
+}
+
+func (l *leadership) set(epoch int64) {
+	if (epoch != 0) != (l.epoch.Load() != 0) {
+		l.changes.Inc()
+	}
+	l.epoch.Store(epoch)
+	l.epochG.Set(float64(epoch))
+	if epoch != 0 {
+		l.leader.Set(1)
+	} else {
+		l.leader.Set(0)
+	}
+}
+
+// status answers GET /-/leader.
+func (l *leadership) status(ctx context.Context) (web.LeaderStatus, error) {
+	cur, err := l.st.Leader(ctx)
+	if err != nil {
+		return web.LeaderStatus{}, err
+	}
+	return web.LeaderStatus{Holder: l.holder, Leading: l.Leading() != 0, Lease: cur}, nil
+}
+
+// leaderDuties is what the leader runs: the incident engine (from the
+// database's state, which the previous leader left there), the delivery
+// worker, the operator webhooks and the store's housekeeping. It returns when ctx ends or when
+// one of them is deposed (store.ErrDeposed), stopping the others.
+func (d *Daemon) leaderDuties(ctx context.Context) error {
+	if shared(d.Config()) {
+		if err := d.engine.Lead(ctx); err != nil {
+			return err
+		}
+		defer d.engine.Follow()
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return d.engine.Run(gctx) })
+	g.Go(func() error { return d.notify.Run(gctx) })
+	g.Go(func() error { d.opHooks.Run(gctx); return nil })
+	g.Go(func() error { return d.store.Housekeep(gctx, 0) })
+	err := g.Wait()
+	if errors.Is(err, store.ErrDeposed) || ctx.Err() == nil {
+		return err
+	}
+	return nil
+}
