@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"unicode"
 	"time"
+	"unicode"
 	// The page's time zone must load on hosts without /usr/share/zoneinfo
 	// (distroless images): embed the database.
 	_ "time/tzdata"

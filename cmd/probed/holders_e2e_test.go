@@ -307,4 +307,3 @@ func TestLeaderKilledDuringFanOut(t *testing.T) {
 		t.Fatalf("incidents after failover: %d (want the one, published)", len(list))
 	}
 }
-
