@@ -112,7 +112,8 @@ func (l *leadership) run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			continue // another holder may take it now; try again at once
+			// Another holder may take it now; this one tries again after
+			// a pause (duties that fail at once must not spin).
 		}
 		t := time.NewTimer(retry)
 		select {
@@ -175,11 +176,14 @@ loop:
 		<-done
 	}
 	l.set(0)
+	// Give the lease up (if it is still at epoch) so that another holder
+	// leads at once rather than when it expires.
+	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer rcancel()
+	rerr := l.st.Resign(rctx, epoch)
 	if ctx.Err() != nil {
-		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer rcancel()
-		if err := l.st.Resign(rctx, epoch); err != nil {
-			l.logger.Warn("leader lease not given up: another holder leads once it expires", "holder", l.holder, "epoch", epoch, "err", err)
+		if rerr != nil {
+			l.logger.Warn("stopping: leader lease not given up; another holder leads once it expires", "holder", l.holder, "epoch", epoch, "err", rerr)
 			return
 		}
 		l.logger.Info("stopping: this holder gave up the lead", "holder", l.holder, "epoch", epoch)
