@@ -242,9 +242,29 @@ func (s *Store) InboxLength(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// inboxResults inserts the batch's results in the leader's inbox in tx.
+// inboxResults inserts the batch's results in the leader's inbox in tx,
+// in their order (on PostgreSQL one statement over an array, as the
+// results themselves are written).
 func (s *Store) inboxResults(ctx context.Context, tx *sql.Tx, holder string, batch []run.Result) error {
 	if holder == "" || len(batch) == 0 {
+		return nil
+	}
+	now := s.clock.Now().UnixMilli()
+	bodies := make([]string, 0, len(batch))
+	for _, r := range batch {
+		r.Checks = r.FailedChecks()
+		body, err := json.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("queue result %s for the leader: %w", r.Probe, err)
+		}
+		bodies = append(bodies, string(body))
+	}
+	if s.pg {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO leader_inbox (kind, holder, body, created_ms)
+			SELECT CAST(? AS TEXT), CAST(? AS TEXT), u.body, CAST(? AS BIGINT) FROM unnest(?::text[]) WITH ORDINALITY AS u(body, n) ORDER BY u.n`,
+			InboxResult, holder, now, bodies); err != nil {
+			return fmt.Errorf("queue results for the leader: %w", err)
+		}
 		return nil
 	}
 	ins, err := tx.PrepareContext(ctx, `INSERT INTO leader_inbox (kind, holder, body, created_ms) VALUES (?, ?, ?, ?)`)
@@ -252,15 +272,9 @@ func (s *Store) inboxResults(ctx context.Context, tx *sql.Tx, holder string, bat
 		return fmt.Errorf("queue results for the leader: %w", err)
 	}
 	defer ins.Close()
-	now := s.clock.Now().UnixMilli()
-	for _, r := range batch {
-		r.Checks = r.FailedChecks()
-		body, err := json.Marshal(r)
-		if err != nil {
-			return fmt.Errorf("queue result %s for the leader: %w", r.Probe, err)
-		}
-		if _, err := ins.ExecContext(ctx, InboxResult, holder, string(body), now); err != nil {
-			return fmt.Errorf("queue result %s for the leader: %w", r.Probe, err)
+	for _, b := range bodies {
+		if _, err := ins.ExecContext(ctx, InboxResult, holder, b, now); err != nil {
+			return fmt.Errorf("queue results for the leader: %w", err)
 		}
 	}
 	return nil
