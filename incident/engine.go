@@ -152,7 +152,7 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		probes: map[probeKey]*store.ProbeHealth{}, byComp: map[string]map[probeKey]*store.ProbeHealth{}, ailing: map[string]int{}, pending: map[probeKey]store.ProbeHealth{}, unsaved: map[probeKey]store.ProbeHealth{}, wake: make(chan struct{}, 1), words: opts.Words,
 		counted: map[string][]probeKey{}, ended: map[probeKey]time.Time{}, stale: map[probeKey]bool{}, started: opts.Clock.Now(), total: map[string]int{}}
 	e.leading.Store(opts.Holder == "")
-	if err := e.load(ctx); err != nil {
+	if err := e.load(ctx, true); err != nil {
 		return nil, fmt.Errorf("new incident engine: %w", err)
 	}
 	f := promauto.With(opts.Registerer)
@@ -169,9 +169,18 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 }
 
 // load reads what the database remembers (probe health, component
-// statuses, firing alerts) into the engine, forgetting what it held.
-func (e *Engine) load(ctx context.Context) error {
+// statuses, firing alerts) into the engine, forgetting what it held; all
+// or nothing. With ensure it also opens the status log of the leaves.
+func (e *Engine) load(ctx context.Context, ensure bool) error {
 	hs, err := e.st.LoadProbeHealth(ctx)
+	if err != nil {
+		return err
+	}
+	comps, err := e.st.LoadComponentHealth(ctx)
+	if err != nil {
+		return err
+	}
+	alerts, err := e.st.FiringAlerts(ctx)
 	if err != nil {
 		return err
 	}
@@ -185,16 +194,34 @@ func (e *Engine) load(ctx context.Context) error {
 		e.index(k, "", &h)
 		e.countAiling(nil, &h)
 	}
-	if e.comps, err = e.st.LoadComponentHealth(ctx); err != nil {
-		return err
-	}
-	if e.alerts, err = e.st.FiringAlerts(ctx); err != nil {
-		return err
-	}
+	e.comps, e.alerts = comps, alerts
 	e.counted, e.ended, e.stale, e.total = map[string][]probeKey{}, map[probeKey]time.Time{}, map[probeKey]bool{}, map[string]int{}
 	e.started = e.clock.Now()
+	if !ensure {
+		return nil
+	}
 	e.ensured = map[string]bool{}
 	return e.ensureLeaves(ctx, e.opts.Config())
+}
+
+// Refresh reloads a follower's view (the component health and locations
+// the console and /metrics show) from what the leader wrote; it does
+// nothing on the leader, whose state is its own.
+func (e *Engine) Refresh(ctx context.Context) error {
+	if e.leading.Load() {
+		return nil
+	}
+	if err := e.mu.LockContext(ctx); err != nil {
+		return err
+	}
+	defer e.mu.Unlock()
+	if e.leading.Load() {
+		return nil
+	}
+	if err := e.load(ctx, false); err != nil {
+		return fmt.Errorf("incident engine: refresh the follower's view: %w", err)
+	}
+	return nil
 }
 
 // Lead makes a follower engine (Options.Holder) the leader's: it rebuilds
@@ -204,7 +231,7 @@ func (e *Engine) load(ctx context.Context) error {
 func (e *Engine) Lead(ctx context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if err := e.load(ctx); err != nil {
+	if err := e.load(ctx, true); err != nil {
 		return fmt.Errorf("incident engine: take the lead: %w", err)
 	}
 	e.leading.Store(true)

@@ -141,6 +141,19 @@ func TestSeveralHoldersOneLeaderDraftsOnce(t *testing.T) {
 	if n, _ := a.st.InboxLength(context.Background()); n != 0 {
 		t.Fatalf("%d items left in the inbox after the leader evaluated them", n)
 	}
+	// The follower's view (its console and /metrics) catches up on Refresh.
+	if ch, _ := b.eng.ComponentHealth(context.Background()); ch["crl"].Status != status.Operational && ch["crl"].Status != "" {
+		t.Fatalf("the follower knew of the outage before refreshing: %+v", ch["crl"])
+	}
+	if err := b.eng.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if ch, _ := b.eng.ComponentHealth(context.Background()); ch["crl"].Status != status.MajorOutage {
+		t.Fatalf("the follower's view after Refresh: crl %+v, want major_outage", ch["crl"])
+	}
+	if locs, _ := b.eng.Locations(context.Background()); len(locs) != 2 {
+		t.Fatalf("the follower's locations after Refresh: %+v, want tokyo-1 and osaka-1", locs)
+	}
 	// The follower hands an Alertmanager delivery to the leader.
 	rep, err := b.eng.ReceiveAlerts(context.Background(), "alertmanager", &Payload{Version: "4", Status: "firing",
 		Alerts: []PayloadAlert{locAlert("ocsp-good", "ocsp", "paris-1", clk.Now(), clk.Now(), 3)}})

@@ -162,6 +162,7 @@ func NewDaemon(ctx context.Context, path string, logger *slog.Logger, opts Daemo
 		return nil, err
 	}
 	d.lead = newLeadership(d.registry, d.store, holder != "", holder, cfg.Storage.LeaseTTL.D(), logger.With("component", "leader"), d.leaderDuties)
+	d.lead.refresh = d.engine.Refresh
 	d.web = web.New(web.Options{Config: d.Config, Gatherer: d.registry, Reload: d.Reload, Logger: logger, Clock: opts.Clock, Public: d.public, Incidents: d.engine, Store: d.store,
 		AdminRoutes: opts.AdminRoutes, Subscriptions: d.subs, Ready: d.store.Healthy, Leader: d.lead.status})
 	return d, nil

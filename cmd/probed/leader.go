@@ -29,7 +29,10 @@ import (
 // fenced with the lease's epoch, so that a write it makes after losing the
 // lease is refused (store.ErrDeposed); it stops its duties at once when a
 // renewal finds the lease gone, or when the lease would have expired
-// unrenewed; followers try to take the lease every quarter of the ttl.
+// unrenewed; followers try to take the lease every quarter of the ttl and,
+// each time they find it taken, reload the incident engine's view (the
+// component health and locations their console and /metrics show) from
+// what the leader wrote.
 
 // holderName is the holder's name in the lease: storage.holder, or the
 // host name and process id.
@@ -57,6 +60,9 @@ type leadership struct {
 	// duties runs the leader's work until ctx ends or it fails (a fenced
 	// write refused).
 	duties func(ctx context.Context) error
+	// refresh, when set, brings a follower's view up to date with what the
+	// leader wrote; it runs every time the follower finds the lease taken.
+	refresh func(ctx context.Context) error
 
 	epoch   atomic.Int64 // the epoch this holder leads at; 0 while it follows
 	leader  prometheus.Gauge
@@ -106,6 +112,12 @@ func (l *leadership) run(ctx context.Context) error {
 				l.logger.Warn("cannot reach the leader lease; following, retried", "holder", l.holder, "err", err)
 				lastErr = err.Error()
 			}
+		case epoch == 0 && l.refresh != nil:
+			rctx, rcancel := context.WithTimeout(ctx, retry)
+			if err := l.refresh(rctx); err != nil && ctx.Err() == nil {
+				l.logger.Debug("follower's view not refreshed; retried", "err", err)
+			}
+			rcancel()
 		case epoch != 0:
 			lastErr = ""
 			l.term(ctx, epoch, asked)
