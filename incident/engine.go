@@ -195,6 +195,12 @@ func (e *Engine) load(ctx context.Context, ensure bool) error {
 		e.countAiling(nil, &h)
 	}
 	e.comps, e.alerts = comps, alerts
+	// Health not saved yet is the previous term's (or older than what was
+	// just read): never written over what the database says now.
+	e.healthMu.Lock()
+	clear(e.pending)
+	clear(e.unsaved)
+	e.healthMu.Unlock()
 	e.counted, e.ended, e.stale, e.total = map[string][]probeKey{}, map[probeKey]time.Time{}, map[probeKey]bool{}, map[string]int{}
 	e.started = e.clock.Now()
 	if !ensure {
@@ -276,6 +282,16 @@ func (e *Engine) OnChange(fn func()) {
 	e.hookMu.Lock()
 	e.hooks = append(e.hooks, fn)
 	e.hookMu.Unlock()
+}
+
+// Wake makes a running engine tick soon: another holder changed something
+// (a maintenance scheduled or started there) that it should act on now
+// rather than at its next Interval.
+func (e *Engine) Wake() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
 }
 
 func (e *Engine) changed() {

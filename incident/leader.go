@@ -121,5 +121,10 @@ func (e *Engine) evaluateBatch(ctx context.Context, rs []probes.Result) error {
 	if changed {
 		e.changed()
 	}
-	return stop
+	if stop != nil {
+		return stop
+	}
+	// The probe health the results moved is saved before they leave the
+	// inbox: a new leader rebuilds from it.
+	return e.saveHealth(ctx)
 }

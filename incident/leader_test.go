@@ -117,6 +117,10 @@ func TestSeveralHoldersOneLeaderDraftsOnce(t *testing.T) {
 	if list, _ := a.st.ListIncidents(context.Background(), store.IncidentFilter{Kind: status.KindIncident}); len(list) != 0 {
 		t.Fatalf("one location of a quorum of two drafted: %s", describe(list))
 	}
+	// What the results moved is saved before they leave the inbox.
+	if hs, _ := a.st.LoadProbeHealth(context.Background()); len(hs) != 1 || hs[0].Location != "tokyo-1" || !hs[0].Down {
+		t.Fatalf("saved probe health after the inbox drained: %+v, want tokyo-1 down", hs)
+	}
 	// b, a follower, probes from osaka-1: its results reach a's engine.
 	for range 2 {
 		b.record(t, cfg, clk, "crl", "osaka-1", false)

@@ -9,6 +9,18 @@ import "context"
 // rebuilt within a second. The console reads incidents from the database
 // at every request. On SQLite it returns at once: there is one holder, and
 // its engine's OnChange invalidates the snapshot in process.
+//
+// A change also wakes this holder's leader duties (when it leads): the
+// engine ticks (a maintenance scheduled on another holder starts on time)
+// and the mail and operator webhooks look for work (an approval on another
+// holder is mailed at once, not at their next poll).
 func (d *Daemon) follow(ctx context.Context) error {
-	return d.store.Follow(ctx, d.followOpts, d.public.Invalidate)
+	return d.store.Follow(ctx, d.followOpts, func() {
+		d.public.Invalidate()
+		if d.lead.Leading() != 0 {
+			d.engine.Wake()
+			d.notify.Wake()
+			d.opHooks.Wake()
+		}
+	})
 }
