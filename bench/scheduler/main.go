@@ -10,8 +10,8 @@
 //	go run ./bench/scheduler                       # 10,000 probes, 60s interval, ~3 minutes
 //	go run ./bench/scheduler -probes 1000 -warmup 10s -measure 20s   # a quick look
 //
-// It stops by itself: the whole run is bounded by -warmup + -measure + one
-// minute, after which probed is killed.
+// It stops by itself: the whole run is bounded by -warmup + -measure + three
+// minutes (starting 10,000 probes and scraping them on a loaded machine is slow), after which probed is killed.
 package main
 
 import (
@@ -79,7 +79,7 @@ func run(args []string, out io.Writer) error {
 	if o.warmup == 0 {
 		o.warmup = o.interval + 5*time.Second
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), o.warmup+o.measure+time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), o.warmup+o.measure+3*time.Minute)
 	defer cancel()
 
 	dir, err := os.MkdirTemp("", "probed-bench-")
