@@ -117,6 +117,9 @@ type NewIncident struct {
 	Evidence   []Evidence
 	Origin     string
 	Publish    bool
+	// Template is the name of the template it was started from ("" none),
+	// for the audit log.
+	Template string
 }
 
 // DraftEdit is an operator's change to a draft; nil fields stay as they

@@ -25,7 +25,7 @@ type Template struct {
 // template's list, impact and status replace its own.
 func (t Template) Incident(over NewIncident) NewIncident {
 	in := NewIncident{Title: t.Title.With(over.Title), Body: t.Body.With(over.Body), Impact: t.Impact, Status: t.Status,
-		Components: append([]ComponentImpact(nil), t.Components...), Publish: over.Publish, Origin: over.Origin}
+		Components: append([]ComponentImpact(nil), t.Components...), Publish: over.Publish, Origin: over.Origin, Template: t.Name}
 	if over.Impact != "" {
 		in.Impact = over.Impact
 	}

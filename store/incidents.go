@@ -393,7 +393,11 @@ func (s *Store) CreateDraft(ctx context.Context, actor string, in status.NewInci
 		if err != nil {
 			return err
 		}
-		if err := s.audit(ctx, tx, actor, "create_draft", id, in.Origin, nil, after); err != nil {
+		detail := in.Origin
+		if in.Template != "" {
+			detail += "; from template " + in.Template
+		}
+		if err := s.audit(ctx, tx, actor, "create_draft", id, detail, nil, after); err != nil {
 			return err
 		}
 		if in.Publish {

@@ -495,6 +495,12 @@ func (s *Console) adminCreate(w http.ResponseWriter, r *http.Request) {
 	in := status.NewIncident{Title: formText(r, "title").Clean(), Impact: r.PostFormValue("impact"),
 		Status: r.PostFormValue("status"), Body: formText(r, "message").Clean(),
 		Components: formComponents(r, s.config().Leaves()), Publish: r.PostFormValue("publish") != ""}
+	if ref := r.PostFormValue("template"); ref != "" {
+		// Filled from a template: the audit log names it (the form's values win).
+		if t, err := s.findTemplate(r.Context(), ref); err == nil {
+			in.Template = t.Name
+		}
+	}
 	inc, err := s.engine.CreateIncident(r.Context(), actor(r), in)
 	if err != nil {
 		d, _ := s.newIncidentForm(r, in)

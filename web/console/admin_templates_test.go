@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/probed/probed/status"
+	"github.com/probed/probed/store"
 )
 
 // consolePost posts a form with the session's client and returns the
@@ -74,7 +75,7 @@ func TestConsoleTemplates(t *testing.T) {
 	// New incident from it: the form is filled; the operator edits the title and creates a draft.
 	code, page = consoleGet(t, h, c, "/admin/incidents/new?template=1")
 	for _, want := range []string{"Filled from the template OCSP stale", `value="OCSP responses are stale"`, "一部の OCSP 応答が古くなっています。",
-		`<option value="identified" selected>`, `<option value="1" selected>OCSP stale</option>`} {
+		`<option value="identified" selected>`, `<option value="1" selected>OCSP stale</option>`, `<input type="hidden" name="template" value="1">`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("new incident from the template lacks %q", want)
 		}
@@ -85,7 +86,7 @@ func TestConsoleTemplates(t *testing.T) {
 	if code, page := consoleGet(t, h, c, "/admin/incidents/new?template=9"); code != 404 {
 		t.Fatalf("unknown template = %d\n%s", code, page)
 	}
-	inc := url.Values{"csrf": {csrf}, "title_en": {"OCSP responses from Tokyo are stale"}, "title_ja": {form.Get("title_ja")},
+	inc := url.Values{"csrf": {csrf}, "template": {"1"}, "title_en": {"OCSP responses from Tokyo are stale"}, "title_ja": {form.Get("title_ja")},
 		"message_en": {form.Get("message_en")}, "status": {"identified"}, "impact": {""}, "component.ocsp": {"partial_outage"}}
 	if code, page := consolePost(t, h, c, "/admin/incidents", inc); code != 200 || !strings.Contains(page, "Done: created.") {
 		t.Fatalf("create incident = %d\n%s", code, page)
@@ -93,6 +94,9 @@ func TestConsoleTemplates(t *testing.T) {
 	d, err := h.st.GetIncident(h.ctx, 1)
 	if err != nil || d.State != status.StateDraft || d.Title["en"] != "OCSP responses from Tokyo are stale" || d.Status != status.StatusIdentified || d.Component("ocsp") == nil {
 		t.Fatalf("incident from template %+v, %v", d, err)
+	}
+	if audit, _ := h.st.ListAudit(h.ctx, store.AuditFilter{IncidentID: 1}); len(audit) != 1 || audit[0].Detail != "manual; from template OCSP stale" {
+		t.Fatalf("the incident's audit does not name its template: %+v", audit)
 	}
 
 	// Edit: a language the form does not show (set through the API) is kept.

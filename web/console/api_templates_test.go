@@ -101,6 +101,15 @@ func TestTemplatesOverAPI(t *testing.T) {
 	for _, e := range audit {
 		seen[e["actor"].(string)+":"+e["action"].(string)] = true
 	}
+	named := false
+	for _, e := range audit {
+		if e["action"] == "create_draft" && e["incident_id"] == float64(1) {
+			named = e["detail"] == "manual; from template OCSP stale"
+		}
+	}
+	if !named {
+		t.Error("the create_draft entry of the incident from a template does not name it")
+	}
 	for _, want := range []string{"alice:template_create", "bob:template_update", "bob:template_delete"} {
 		if !seen[want] {
 			t.Errorf("audit lacks %s: %v", want, seen)
