@@ -109,6 +109,7 @@ func recordOf(inc status.Incident) statuspage.Record {
 	}
 	if pm := inc.Postmortem; pm.Published() {
 		r.Postmortem, r.PostmortemAt, r.PostmortemUpdatedAt = pm.Body, deref(pm.PublishedAt), deref(pm.BodyUpdatedAt)
+		r.PostmortemNotified = pm.NotifiedSubscribers
 	}
 	return r
 }

@@ -64,7 +64,7 @@ func fixtureData() Data {
 				CreatedAt:  m(-3*day - 2*time.Hour), PublishedAt: m(-3*day - 2*time.Hour), StartedAt: m(-3*day - 2*time.Hour),
 				ResolvedAt:   m(-3*day - 90*time.Minute),
 				Postmortem:   status.Text{"en": fixturePostmortem, "ja": "OCSP レスポンダの署名鍵の HSM が再起動しました。"},
-				PostmortemAt: m(-2 * day), PostmortemUpdatedAt: m(-2*day + time.Hour),
+				PostmortemAt: m(-2 * day), PostmortemUpdatedAt: m(-2*day + time.Hour), PostmortemNotified: true,
 				Updates: []RecordUpdate{
 					{ID: 901, Status: "investigating", Body: status.Text{"en": "OCSP requests are failing."}, CreatedAt: m(-3*day - 2*time.Hour), Notify: true,
 						Affected: []AffectedComponent{{ID: "ocsp", OldStatus: status.Operational, NewStatus: status.MajorOutage}}},

@@ -45,9 +45,10 @@ type Record struct {
 
 	// Postmortem is the published postmortem of a resolved incident (by
 	// language; empty: none), first published at PostmortemAt, last at
-	// PostmortemUpdatedAt.
+	// PostmortemUpdatedAt; PostmortemNotified: subscribers were told of it.
 	Postmortem                        status.Text
 	PostmortemAt, PostmortemUpdatedAt time.Time
+	PostmortemNotified                bool
 }
 
 // RecordComponent is a component an incident affects and the status it gives it.
@@ -532,7 +533,7 @@ func newIncident(r Record, byID map[string]*Component, now time.Time) *Incident 
 		last := cmp.Or(r.PostmortemUpdatedAt, at)
 		inc.Status = status.StatusPostmortem
 		inc.Updates = append([]*Update{{Status: status.StatusPostmortem, Changed: true, Body: r.Postmortem, CreatedAt: at, DisplayAt: last,
-			Postmortem: true}}, inc.Updates...)
+			Notify: r.PostmortemNotified, Postmortem: true}}, inc.Updates...)
 		if last.After(inc.UpdatedAt) {
 			inc.UpdatedAt = last
 		}
