@@ -49,46 +49,62 @@ func TestDraftTextsAndStatusFromWhatFailed(t *testing.T) {
 			check:  probes.Check{Name: "ocsp_next_update", Message: "nextUpdate passed 2h ago"},
 			status: status.PartialOutage, impact: status.ImpactMajor,
 			titleEN: "OCSP responses are stale", titleJA: "OCSP応答が期限切れになっています",
-			usersEN: "The responder answers, but with out-of-date responses", usersJA: "応答は返っていますが内容が古く"},
+			usersEN: "The responder answers, but with out-of-date responses that clients checking revocation may reject.",
+			usersJA: "応答は返っていますが内容が古く、失効確認を行うクライアントで拒否される場合があります。"},
 		{name: "stale OCSP at one probe of two", probes: []string{"ocsp-good"}, healthy: "ocsp-revoked",
 			check:  probes.Check{Name: "ocsp_this_update_age", Message: "thisUpdate is 5d old"},
 			status: status.DegradedPerformance, impact: status.ImpactMinor,
-			titleEN: "OCSP responses are stale", titleJA: "OCSP応答が期限切れになっています"},
+			titleEN: "OCSP responses are stale", titleJA: "OCSP応答が期限切れになっています",
+			usersEN: "The responder answers, but with out-of-date responses that clients checking revocation may reject.",
+			usersJA: "応答は返っていますが内容が古く、失効確認を行うクライアントで拒否される場合があります。"},
 		{name: "dead OCSP responder", probes: []string{"ocsp-good", "ocsp-revoked"},
 			check:  probes.Check{Name: "ocsp_transport", Message: "connection refused"},
 			status: status.MajorOutage, impact: status.ImpactCritical,
 			titleEN: "The OCSP responder is not answering", titleJA: "OCSPレスポンダーが応答していません",
-			usersEN: "cannot get an answer"},
+			usersEN: "Clients that check whether a certificate was revoked cannot get an answer; some may refuse certificates or fall back to not checking.",
+			usersJA: "証明書の失効確認ができず、一部のクライアントでは証明書が拒否されるか、失効確認が行われない場合があります。"},
 		{name: "CRL not downloadable", probes: []string{"crl"},
 			check:  probes.Check{Name: "crl_http_status", Message: "status 404"},
 			status: status.MajorOutage, impact: status.ImpactCritical,
-			titleEN: "The certificate revocation list cannot be downloaded", titleJA: "証明書失効リスト（CRL）をダウンロードできません"},
+			titleEN: "The certificate revocation list cannot be downloaded", titleJA: "証明書失効リスト（CRL）をダウンロードできません",
+			usersEN: "Clients that download the CRL to check revocation cannot get it.",
+			usersJA: "CRLで失効確認を行うクライアントがCRLを取得できません。"},
 		{name: "CRL badly signed", probes: []string{"crl"},
 			check:  probes.Check{Name: "crl_signature", Message: "signature does not verify"},
 			status: status.PartialOutage, impact: status.ImpactMajor,
-			titleEN: "The certificate revocation list is invalid", titleJA: "証明書失効リスト（CRL）が不正です"},
+			titleEN: "The certificate revocation list is invalid", titleJA: "証明書失効リスト（CRL）が不正です",
+			usersEN: "The CRL can be downloaded, but clients may reject it.",
+			usersJA: "CRLは取得できますが、クライアントで拒否される場合があります。"},
 		{name: "TSA clock 30 s behind", probes: []string{"api"},
 			check:  probes.Check{Name: "tsa_gen_time", Message: "TSA clock is 30s behind", Evidence: tsaEv},
 			status: status.DegradedPerformance, impact: status.ImpactMinor,
 			titleEN: "The timestamp service clock is 30 s off", titleJA: "タイムスタンプサービスの時刻が30秒ずれています",
-			usersEN: "the time they state may be inaccurate"},
+			usersEN: "Timestamps are issued, but the time they state may be inaccurate.",
+			usersJA: "タイムスタンプは発行されていますが、記載される時刻が正確でない場合があります。"},
 		{name: "ACME directory gone", probes: []string{"api"},
 			check:  probes.Check{Name: "acme_directory", Message: "status 502"},
 			status: status.MajorOutage, impact: status.ImpactCritical,
 			titleEN: "Certificate issuance over ACME is unavailable", titleJA: "ACMEによる証明書の発行ができません",
-			usersEN: "existing certificates keep working"},
+			usersEN: "ACME clients cannot order or renew certificates; existing certificates keep working.",
+			usersJA: "ACMEクライアントで証明書の発行・更新ができません。発行済みの証明書は引き続きご利用いただけます。"},
 		{name: "TLS certificate expired", probes: []string{"api"},
 			check:  probes.Check{Name: "tls_cert_expiry", Message: "expired"},
 			status: status.MajorOutage, impact: status.ImpactCritical,
-			titleEN: "Secure connections to CertCentral API fail", titleJA: "CertCentral APIへの安全な接続ができません"},
+			titleEN: "Secure connections to CertCentral API fail", titleJA: "CertCentral APIへの安全な接続ができません",
+			usersEN: "Browsers and clients refuse the certificate CertCentral API presents.",
+			usersJA: "CertCentral APIが提示する証明書がブラウザーやクライアントで拒否されます。"},
 		{name: "HTTP body wrong", probes: []string{"api"},
 			check:  probes.Check{Name: "http_body_matches", Message: "body does not match"},
 			status: status.PartialOutage, impact: status.ImpactMajor,
-			titleEN: "CertCentral API returns wrong responses", titleJA: "CertCentral APIが正しく応答していません"},
+			titleEN: "CertCentral API returns wrong responses", titleJA: "CertCentral APIが正しく応答していません",
+			usersEN: "CertCentral API answers, but what it returns may be wrong or incomplete.",
+			usersJA: "CertCentral APIは応答していますが、内容が正しくないか不完全な場合があります。"},
 		{name: "unknown check", probes: []string{"api"},
 			check:  probes.Check{Name: "probe_stub", Message: "failed"},
 			status: status.MajorOutage, impact: status.ImpactCritical,
-			titleEN: "CertCentral API is not reachable", titleJA: "CertCentral APIに接続できません"},
+			titleEN: "CertCentral API is not reachable", titleJA: "CertCentral APIに接続できません",
+			usersEN: "Requests to CertCentral API fail or time out.",
+			usersJA: "CertCentral APIへのリクエストが失敗するか、タイムアウトします。"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, "incidents: {failures_to_open: 2, successes_to_close: 2}\n")
@@ -110,8 +126,12 @@ func TestDraftTextsAndStatusFromWhatFailed(t *testing.T) {
 			if !strings.Contains(body["en"], tc.titleEN+". ") || !strings.Contains(body["ja"], tc.titleJA+"。") {
 				t.Errorf("first update = %q / %q, want the title's words", body["en"], body["ja"])
 			}
-			if !strings.Contains(body["en"], tc.usersEN) || !strings.Contains(body["ja"], tc.usersJA) {
-				t.Errorf("first update = %q / %q, want what users see (%q / %q)", body["en"], body["ja"], tc.usersEN, tc.usersJA)
+			// What users see follows the title, whole, in each language.
+			if tc.usersEN == "" || tc.usersJA == "" {
+				t.Fatal("the case names no users sentence")
+			}
+			if !strings.Contains(body["en"], tc.titleEN+". "+tc.usersEN+" ") || !strings.Contains(body["ja"], tc.titleJA+"。"+tc.usersJA) {
+				t.Errorf("first update = %q / %q, want the title followed by what users see (%q / %q)", body["en"], body["ja"], tc.usersEN, tc.usersJA)
 			}
 			for _, b := range []string{body["en"], d.Title["en"]} {
 				if strings.Contains(b, "))") || strings.Contains(b, "outage") || strings.Contains(b, tc.check.Name) {
