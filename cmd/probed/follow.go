@@ -1,26 +1,65 @@
 package main
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // follow keeps what this holder serves from memory in step with the
 // changes every holder commits to a shared PostgreSQL database: each one
 // heard of (LISTEN/NOTIFY, or the change counter polled while the listening
 // connection is down; store/changes.go) invalidates the public snapshot,
-// rebuilt within a second. The console reads incidents from the database
-// at every request. On SQLite it returns at once: there is one holder, and
-// its engine's OnChange invalidates the snapshot in process.
-//
-// A change also wakes this holder's leader duties (when it leads): the
-// engine ticks (a maintenance scheduled on another holder starts on time)
-// and the mail and operator webhooks look for work (an approval on another
-// holder is mailed at once, not at their next poll).
+// rebuilt within a second, and, on a follower, reloads the incident
+// engine's view (component health, alerts, locations: the console's
+// dashboard and /metrics) from what the leader wrote. The console reads
+// incidents from the database at every request. On SQLite it returns at
+// once: there is one holder, and its engine's OnChange invalidates the
+// snapshot in process.
 func (d *Daemon) follow(ctx context.Context) error {
-	return d.store.Follow(ctx, d.followOpts, func() {
+	if !d.lead.shared {
+		return d.store.Follow(ctx, d.followOpts, d.public.Invalidate)
+	}
+	kick := make(chan struct{}, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		d.refreshOnKick(ctx, kick)
+	}()
+	err := d.store.Follow(ctx, d.followOpts, func() {
 		d.public.Invalidate()
-		if d.lead.Leading() != 0 {
-			d.engine.Wake()
-			d.notify.Wake()
-			d.opHooks.Wake()
+		select {
+		case kick <- struct{}{}:
+		default: // a refresh is due already: it reads this change too
 		}
 	})
+	<-done
+	return err
+}
+
+// refreshSpacing is the least time between two reloads of a follower's
+// engine view: a burst of changes costs one reload per period.
+const refreshSpacing = 250 * time.Millisecond
+
+// refreshOnKick reloads the engine's view at every kick (the leader's own
+// view is its own: Refresh does nothing there) until ctx ends.
+func (d *Daemon) refreshOnKick(ctx context.Context, kick <-chan struct{}) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-kick:
+		}
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if err := d.engine.Refresh(rctx); err != nil && ctx.Err() == nil {
+			d.logger.Debug("follower's engine view not refreshed; the lease loop retries", "err", err)
+		}
+		cancel()
+		t := time.NewTimer(refreshSpacing)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -161,71 +161,96 @@ func withinAim(t *testing.T, start time.Time, what string, cond func() (bool, st
 	}
 }
 
-// Two holders on one PostgreSQL database: a draft made and approved on
-// holder B is on the public page holder A serves within 2 s of the approval
-// (LISTEN/NOTIFY invalidating A's snapshot); resolved on A, it is resolved
-// on B's page within 2 s; each holder's operator API shows the other's
-// change at once (it reads the database).
+// Two holders on one PostgreSQL database, one leading: a fault both probe
+// drafts one incident; the follower's engine view (console dashboard,
+// probed_component_detected_status) shows the leader's detection within
+// 2 s; approved on the follower, the incident is on the public page the
+// leader serves within 2 s of the approval (LISTEN/NOTIFY invalidating its
+// snapshot); resolved on the leader, it is resolved on the follower's page
+// within 2 s; each holder's operator API shows the other's change at once
+// (it reads the database).
 func TestTwoHoldersFollowEachOther(t *testing.T) {
-	target, _ := okTarget(t)
+	target, broken := faultyTarget(t)
 	t.Setenv("PROBED_TEST_FOLLOW_DSN", pg.DSN(t))
-	a := startHolder(t, "PROBED_TEST_FOLLOW_DSN", "tokyo", target.URL)
-	b := startHolder(t, "PROBED_TEST_FOLLOW_DSN", "osaka", target.URL)
-	eventually(t, "both holders listening", func() (bool, string) {
-		la := (&scraper{t: t, url: a.base + "/metrics"}).value("probed_store_listening")
-		lb := (&scraper{t: t, url: b.base + "/metrics"}).value("probed_store_listening")
-		return la == 1 && lb == 1, fmt.Sprintf("listening: A %v, B %v", la, lb)
+	hs := []*holder{startHolder(t, "PROBED_TEST_FOLLOW_DSN", "tokyo", target), startHolder(t, "PROBED_TEST_FOLLOW_DSN", "osaka", target)}
+	metric := func(h *holder, name string, labels ...string) float64 {
+		return (&scraper{t: t, url: h.base + "/metrics"}).value(name, labels...)
+	}
+	var lead, follower *holder
+	eventually(t, "both holders listening, one leading", func() (bool, string) {
+		l0, l1 := metric(hs[0], "probed_leader"), metric(hs[1], "probed_leader")
+		ok := metric(hs[0], "probed_store_listening") == 1 && metric(hs[1], "probed_store_listening") == 1 && l0+l1 == 1
+		if ok {
+			lead, follower = hs[0], hs[1]
+			if l1 == 1 {
+				lead, follower = hs[1], hs[0]
+			}
+		}
+		return ok, fmt.Sprintf("leading: tokyo %v, osaka %v", l0, l1)
 	})
 	var out, errOut bytes.Buffer
-	if err := tokenCreate(context.Background(), []string{"-config", b.d.path, "-name", "e2e"}, &out, &errOut); err != nil {
+	if err := tokenCreate(context.Background(), []string{"-config", follower.d.path, "-name", "e2e"}, &out, &errOut); err != nil {
 		t.Fatalf("token create: %v\n%s", err, errOut.String())
 	}
 	token := strings.TrimSpace(out.String())
 
-	const title = "Certificate API errors in Osaka"
-	var inc status.Incident
-	if code := b.call(t, token, http.MethodPost, "/api/v1/incidents",
-		`{"title": "`+title+`", "message": "We are looking into it.", "components": [{"id": "api", "status": "major_outage"}]}`, &inc); code != http.StatusCreated {
-		t.Fatalf("create the draft on B = %d", code)
+	broken.Store(true)
+	operational := func(h *holder) float64 {
+		return metric(h, "probed_component_detected_status", "component", "api", "status", "operational")
 	}
-	if inc.State != status.StateDraft {
-		t.Fatalf("created %s, want a draft", inc.State)
+	eventually(t, "the leader to detect the fault", func() (bool, string) {
+		v := operational(lead)
+		return v == 0, fmt.Sprintf("leader's api operational: %v", v)
+	})
+	detected := time.Now()
+	took := withinAim(t, detected, "the leader's detection in the follower's engine view", func() (bool, string) {
+		v := operational(follower)
+		return v == 0, fmt.Sprintf("follower's api operational: %v", v)
+	})
+	t.Logf("the leader's detection in the follower's engine view after %s", took.Round(time.Millisecond))
+
+	var drafts []status.Incident
+	eventually(t, "a draft", func() (bool, string) {
+		follower.call(t, token, http.MethodGet, "/api/v1/incidents?state=draft", "", &drafts)
+		return len(drafts) > 0, fmt.Sprintf("%d drafts", len(drafts))
+	})
+	if len(drafts) != 1 {
+		t.Fatalf("%d drafts for one fault, want 1", len(drafts))
 	}
-	var onA status.Incident
-	if code := a.call(t, token, http.MethodGet, fmt.Sprintf("/api/v1/incidents/%d", inc.ID), "", &onA); code != http.StatusOK || onA.State != status.StateDraft {
-		t.Fatalf("A's operator API on B's draft: %d %s, want it as a draft", code, onA.State)
-	}
-	if st := a.publicIncident(t, title); st != "" {
-		t.Fatalf("A's page shows the draft (%s) before approval", st)
+	inc := drafts[0]
+	title := inc.Title.In("en")
+	if st := lead.publicIncident(t, title); st != "" {
+		t.Fatalf("the leader's page shows the draft (%s) before approval", st)
 	}
 
 	approved := time.Now()
-	if code := b.call(t, token, http.MethodPost, fmt.Sprintf("/api/v1/incidents/%d/approve", inc.ID), `{}`, &inc); code != http.StatusOK {
-		t.Fatalf("approve on B = %d", code)
+	if code := follower.call(t, token, http.MethodPost, fmt.Sprintf("/api/v1/incidents/%d/approve", inc.ID), `{}`, &inc); code != http.StatusOK {
+		t.Fatalf("approve on the follower = %d", code)
 	}
-	took := withinAim(t, approved, "B's approval on A's public page", func() (bool, string) {
-		st := a.publicIncident(t, title)
-		return st != "", "A's page: status " + st
+	took = withinAim(t, approved, "the follower's approval on the leader's public page", func() (bool, string) {
+		st := lead.publicIncident(t, title)
+		return st != "", "leader's page: status " + st
 	})
-	t.Logf("approved on B at %s: on A's public page after %s (aim %s)", approved.Format(time.StampMilli), took.Round(time.Millisecond), propagation)
-	if code, body := getStatus(t, a.base+"/"); code != http.StatusOK || !strings.Contains(body, title) {
-		t.Errorf("A's page / = %d, without the incident's title", code)
+	t.Logf("approved on the follower at %s: on the leader's public page after %s (aim %s)", approved.Format(time.StampMilli), took.Round(time.Millisecond), propagation)
+	if code, body := getStatus(t, lead.base+"/"); code != http.StatusOK || !strings.Contains(body, title) {
+		t.Errorf("the leader's page / = %d, without the incident's title", code)
 	}
-	if code := a.call(t, token, http.MethodGet, fmt.Sprintf("/api/v1/incidents/%d", inc.ID), "", &onA); code != http.StatusOK || onA.State != status.StatePublished {
-		t.Errorf("A's operator API: %d %s, want published", code, onA.State)
+	var onLead status.Incident
+	if code := lead.call(t, token, http.MethodGet, fmt.Sprintf("/api/v1/incidents/%d", inc.ID), "", &onLead); code != http.StatusOK || onLead.State != status.StatePublished {
+		t.Errorf("the leader's operator API: %d %s, want published", code, onLead.State)
 	}
 
 	resolved := time.Now()
-	if code := a.call(t, token, http.MethodPost, fmt.Sprintf("/api/v1/incidents/%d/resolve", inc.ID), `{"message": "Fixed."}`, nil); code != http.StatusOK {
-		t.Fatalf("resolve on A = %d", code)
+	if code := lead.call(t, token, http.MethodPost, fmt.Sprintf("/api/v1/incidents/%d/resolve", inc.ID), `{"message": "Fixed."}`, nil); code != http.StatusOK {
+		t.Fatalf("resolve on the leader = %d", code)
 	}
-	took = withinAim(t, resolved, "A's resolution on B's public page", func() (bool, string) {
-		st := b.publicIncident(t, title)
-		return st == "resolved", "B's page: status " + st
+	took = withinAim(t, resolved, "the leader's resolution on the follower's public page", func() (bool, string) {
+		st := follower.publicIncident(t, title)
+		return st == "resolved", "follower's page: status " + st
 	})
-	t.Logf("resolved on A: on B's public page after %s", took.Round(time.Millisecond))
-	for _, h := range []*holder{a, b} {
-		if v := (&scraper{t: t, url: h.base + "/metrics"}).value("probed_store_changes_heard_total", "via", "notify"); v < 1 {
+	t.Logf("resolved on the leader: on the follower's public page after %s", took.Round(time.Millisecond))
+	for _, h := range hs {
+		if v := metric(h, "probed_store_changes_heard_total", "via", "notify"); v < 1 {
 			t.Errorf("%s heard %v changes via notify, want some", h.base, v)
 		}
 	}
@@ -235,8 +260,8 @@ func TestTwoHoldersFollowEachOther(t *testing.T) {
 // started again: probes keep running (their results wait in the queue),
 // /readyz fails and probed_store_healthy is 0 with an ERROR in the log
 // within seconds, the public page keeps serving its last snapshot; when
-// the server is back, readiness recovers, every result of every run is
-// written (none lost) and no incident was drafted.
+// the server is back, readiness recovers, the holder leads again, every
+// result of every run is written (none lost) and no incident was drafted.
 func TestPostgresStoppedAndStarted(t *testing.T) {
 	own := new(pgtest.Server) // not the package's: this test stops it
 	t.Cleanup(own.Stop)
@@ -314,10 +339,10 @@ func TestPostgresStoppedAndStarted(t *testing.T) {
 
 	own.Start(t)
 	started := time.Now()
-	eventually(t, "readiness back and the queue written", func() (bool, string) {
+	eventually(t, "readiness back, the queue written, the holder leading again", func() (bool, string) {
 		code, _ := getStatus(t, h.base+"/readyz")
-		q, hl := m.value("probed_store_queue_length"), m.value("probed_store_healthy")
-		return code == http.StatusOK && q == 0 && hl == 1, fmt.Sprintf("/readyz %d, queue %v, healthy %v", code, q, hl)
+		q, hl, l := m.value("probed_store_queue_length"), m.value("probed_store_healthy"), m.value("probed_leader")
+		return code == http.StatusOK && q == 0 && hl == 1 && l == 1, fmt.Sprintf("/readyz %d, queue %v, healthy %v, leading %v", code, q, hl, l)
 	})
 	t.Logf("PostgreSQL stopped %s: %d runs meanwhile (%v results queued at the end), /readyz failed after %s, ready again %s after the start",
 		pgDown, during, queued, notReady.Round(time.Millisecond), time.Since(started).Round(time.Millisecond))
