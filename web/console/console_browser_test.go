@@ -17,6 +17,7 @@ import (
 	"github.com/probed/probed/internal/browsertest"
 	"github.com/probed/probed/internal/clock"
 	"github.com/probed/probed/probes"
+	"github.com/probed/probed/status"
 	"github.com/probed/probed/store"
 )
 
@@ -114,38 +115,68 @@ func (b *browserConsole) failCRLLong() {
 const overflow = `Math.max(document.documentElement.scrollWidth, document.body.scrollWidth) - window.innerWidth`
 
 // TestConsoleFitsAPhone: at 390 px the dashboard's draft, the draft's page
-// with its edit form and evidence, and the incident list scroll only
-// vertically; at 1280 px opening every evidence value does not widen the page.
+// with its edit form and evidence, the incident list, and an open published
+// incident's page (update form, component selectors, timeline, the engine's
+// resolve proposal) scroll only vertically; at 1280 px opening every
+// evidence value does not widen the page.
 func TestConsoleFitsAPhone(t *testing.T) {
 	b := newBrowserConsole(t)
 	b.failCRLLong()
-	pages := []struct{ path, sel string }{
-		{"/admin/", "#drafts .card"},
-		{"/admin/incidents/1", "#edit"},
-		{"/admin/incidents", "table"},
-	}
-	for _, width := range []int64{390, 1280} {
-		if err := chromedp.Do(b.ctx, chromedp.EmulateViewport(width, 844)); err != nil {
+	fits := func(path, sel string, width int64) {
+		t.Helper()
+		if err := chromedp.Do(b.ctx, chromedp.EmulateViewport(width, 844), chromedp.Navigate(b.url+path), chromedp.WaitVisible(chromedp.CSS(sel))); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		over, err := chromedp.Run(b.ctx, chromedp.Evaluate[float64](`document.querySelectorAll('details').forEach(d => d.open = true), `+overflow))
+		if err != nil {
 			t.Fatal(err)
 		}
-		for _, p := range pages {
-			if err := chromedp.Do(b.ctx, chromedp.Navigate(b.url+p.path), chromedp.WaitVisible(chromedp.CSS(p.sel))); err != nil {
-				t.Fatalf("%s: %v", p.path, err)
-			}
-			over, err := chromedp.Run(b.ctx, chromedp.Evaluate[float64](`document.querySelectorAll('details').forEach(d => d.open = true), `+overflow))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if p.path == "/admin/incidents/1" {
-				png, _ := chromedp.Run(b.ctx, chromedp.FullScreenshot(70))
-				browsertest.SaveShot(t, t.TempDir(), fmt.Sprintf("console-draft-%d.png", width), png)
-			}
-			if over > 0 {
-				wide, _ := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).slice(0, 8).map(e => e.tagName + (e.id ? '#' + e.id : '') + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))`))
-				png, _ := chromedp.Run(b.ctx, chromedp.FullScreenshot(80))
-				browsertest.SaveShot(t, t.TempDir(), "console-overflow.png", png)
-				t.Errorf("%s at %d px with every value open: %v px wider than the window; widest: %v", p.path, width, over, wide)
-			}
+		if path == "/admin/incidents/1" {
+			png, _ := chromedp.Run(b.ctx, chromedp.FullScreenshot(70))
+			browsertest.SaveShot(t, t.TempDir(), fmt.Sprintf("console-incident-%d.png", width), png)
 		}
+		if over > 0 {
+			wide, _ := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).slice(0, 8).map(e => e.tagName + (e.id ? '#' + e.id : '') + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))`))
+			png, _ := chromedp.Run(b.ctx, chromedp.FullScreenshot(80))
+			browsertest.SaveShot(t, t.TempDir(), "console-overflow.png", png)
+			t.Errorf("%s at %d px with every value open: %v px wider than the window; widest: %v", path, width, over, wide)
+		}
+	}
+	for _, width := range []int64{390, 1280} {
+		fits("/admin/", "#drafts .card", width)
+		fits("/admin/incidents/1", "#edit", width)
+		fits("/admin/incidents", "table", width)
+	}
+
+	// Published: the operator posts an update from the phone, with a long
+	// unbroken URL in it and a component's status changed, then the
+	// service recovers and the engine proposes to resolve.
+	if _, err := b.eng.Approve(b.ctx, "bob", 1, false); err != nil {
+		t.Fatal(err)
+	}
+	longURL := "http://crl.example.com/" + strings.Repeat("segment/", 30) + "ca.crl"
+	if err := chromedp.Do(b.ctx,
+		chromedp.EmulateViewport(390, 844),
+		chromedp.Navigate(b.url+"/admin/incidents/1"),
+		chromedp.WaitVisible(chromedp.CSS("#ustatus")),
+		chromedp.SetValue(chromedp.CSS("#ustatus"), "identified"),
+		chromedp.SendKeys(chromedp.CSS("#umessage_en"), "The CRL at "+longURL+" was signed with a retired key; a new CRL is being issued."),
+		chromedp.SendKeys(chromedp.CSS("#umessage_ja"), "CRL（"+longURL+"）が旧鍵で署名されていました。新しいCRLを発行しています。"),
+		chromedp.SetValue(chromedp.CSS(`select[name="component.crl"]`), "partial_outage"),
+		chromedp.Submit(chromedp.CSS("#umessage_en")),
+		chromedp.WaitVisible(chromedp.CSS("#ustatus")),
+	); err != nil {
+		t.Fatalf("post an update from the phone: %v", err)
+	}
+	inc, err := b.st.GetIncident(b.ctx, 1)
+	if err != nil || inc.State != status.StatePublished || inc.Status != status.StatusIdentified || len(inc.Updates) < 2 || inc.Component("crl") == nil || inc.Component("crl").Status != status.PartialOutage {
+		t.Fatalf("after the update from the phone: %+v, %v", inc, err)
+	}
+	b.okCRL(2)
+	if inc, err = b.st.GetIncident(b.ctx, 1); err != nil || inc.Proposal == nil {
+		t.Fatalf("no resolve proposal after recovery: %+v, %v", inc, err)
+	}
+	for _, width := range []int64{390, 1280} {
+		fits("/admin/incidents/1", "#rmessage_en", width)
 	}
 }
