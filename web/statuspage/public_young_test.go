@@ -10,7 +10,7 @@ import (
 
 // TestYoungPageUptimeSaysSince: a page watching for a day with a 4-minute
 // outage must not present its figure as one over 90 days: the scale says
-// "Since <first day>", in each language; the phone-width scale (30 bars)
+// "Since <first day>" and the uptime over the watched time, in each language; the phone-width scale (30 bars)
 // says the same, and a page watched longer says "90 days ago" and "30 days
 // ago".
 func TestYoungPageUptimeSaysSince(t *testing.T) {
@@ -36,9 +36,21 @@ func TestYoungPageUptimeSaysSince(t *testing.T) {
 	if strings.Contains(row, "90 days ago") || strings.Contains(row, "30 days ago") {
 		t.Errorf("the young row claims a window it did not watch:\n%s", row)
 	}
+	// The figure beside it is over the watched time only: 4 minutes down in
+	// 30 h = 1,800 minutes is 99.777…%, floored to 99.77% — not 99.99% (4
+	// minutes in 90 days) nor 1.38% (unwatched days counted as down).
+	const pct = "99.77%"
+	if !strings.Contains(row, `<span class="pct wide">`+pct+` uptime</span><span class="pct narrow">`+pct+` uptime</span>`) {
+		t.Errorf("the young ocsp row does not say %s uptime at both widths:\n%s", pct, row)
+	}
 	_, ja := page(t, ts.URL+"/?lang=ja")
 	if want := day.Format("2006年1月2日") + " から"; !strings.Contains(ja, want) {
 		t.Errorf("ja page lacks %q", want)
+	}
+	jaRow := ja[strings.Index(ja, `data-component="ocsp"`):]
+	jaRow = jaRow[:strings.Index(jaRow, `<div class="crow`)+1]
+	if want := `<span class="pct wide">稼働率 ` + pct + `</span><span class="pct narrow">稼働率 ` + pct + `</span>`; !strings.Contains(jaRow, want) {
+		t.Errorf("the young ja row lacks %q:\n%s", want, jaRow)
 	}
 
 	// The fixture has watched 60 days: 90-day bars are partly grey, so
