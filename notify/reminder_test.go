@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/probed/probed/config"
+	"github.com/probed/probed/incident"
 	"github.com/probed/probed/status"
 )
 
@@ -78,5 +80,71 @@ func TestMaintenanceReminderOncePerWindow(t *testing.T) {
 	}
 	if ids, err := e.st.RemindMaintenances(e.ctx, e.clk.Now(), 0); err != nil || len(ids) != 0 {
 		t.Errorf("lead 0 reminded %v %v", ids, err)
+	}
+}
+
+// TestReminderAtConfiguredLeadThroughTheEngine: with
+// notify.maintenance_reminder at 30m (not the default), the incident
+// engine's tick queues each window's reminder exactly at its start − 30 min
+// and the worker mails it once: two windows, one reminder mail each, none
+// a second early, none on later ticks. The clock is the test's.
+func TestReminderAtConfiguredLeadThroughTheEngine(t *testing.T) {
+	e := newEnv(t, "  maintenance_reminder: 30m")
+	if lead := e.cfg.Notify.MaintenanceReminder.D(); lead != 30*time.Minute {
+		t.Fatalf("notify.maintenance_reminder = %s, want 30m", lead)
+	}
+	e.add("ops@example.com", "timestamp", "crl")
+	eng, err := incident.New(e.ctx, incident.Options{Store: e.st, Config: func() *config.Config { return e.cfg }, Clock: e.clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tsa := e.clk.Now().Add(3 * time.Hour)
+	crl := e.clk.Now().Add(5 * time.Hour)
+	for _, w := range []struct {
+		title string
+		comp  string
+		start time.Time
+	}{{"TSA hardware swap", "timestamp", tsa}, {"CRL signer swap", "crl", crl}} {
+		if _, err := eng.ScheduleMaintenance(e.ctx, "alice", status.NewMaintenance{Title: status.Text{"en": w.title}, Components: []string{w.comp},
+			Start: w.start, End: w.start.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.drain()
+	reminders := func() []string {
+		t.Helper()
+		var subj []string
+		for _, m := range e.smtp.Messages() {
+			if p := parse(t, m.Raw); strings.Contains(p.text, "Reminder - This scheduled maintenance begins at") {
+				subj = append(subj, p.subject)
+			}
+		}
+		return subj
+	}
+	tickAt := func(at time.Time) []string {
+		t.Helper()
+		e.clk.Set(at)
+		if err := eng.Tick(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+		e.drain()
+		return reminders()
+	}
+	if got := tickAt(tsa.Add(-30*time.Minute - time.Second)); len(got) != 0 {
+		t.Fatalf("a second before the TSA window's lead: %q", got)
+	}
+	if got := tickAt(tsa.Add(-30 * time.Minute)); len(got) != 1 || !strings.Contains(got[0], "TSA hardware swap") {
+		t.Fatalf("at the TSA window's lead: %q, want one reminder of it", got)
+	}
+	for _, at := range []time.Time{tsa.Add(-29 * time.Minute), tsa.Add(-time.Second), crl.Add(-30*time.Minute - time.Second)} {
+		if got := tickAt(at); len(got) != 1 {
+			t.Fatalf("at %s: %d reminder mails, want still 1: %q", at, len(got), got)
+		}
+	}
+	if got := tickAt(crl.Add(-30 * time.Minute)); len(got) != 2 || !strings.Contains(got[1], "CRL signer swap") {
+		t.Fatalf("at the CRL window's lead: %q, want a second reminder, of it", got)
+	}
+	if got := tickAt(crl.Add(-time.Minute)); len(got) != 2 {
+		t.Fatalf("after both leads: %d reminder mails, want 2: %q", len(got), got)
 	}
 }
