@@ -7,6 +7,8 @@ import (
 	"os"
 	"slices"
 	"testing"
+
+	"github.com/probed/probed/status"
 )
 
 // A real capture of a hosted page's public API v2 (testdata/hosted, see its
@@ -176,7 +178,7 @@ func TestAPIv2MatchesHostedCapture(t *testing.T) {
 		// configured without one.
 		"component.group_id": {"string"}, "component.start_date": {"string"},
 		"component.description": {"null"},
-		"component.components": {"array"},
+		"component.components":  {"array"},
 	}
 	_, ts := newFixture(t)
 	seen := map[string]int{}
@@ -255,5 +257,49 @@ func TestHostedCaptureAffectedComponents(t *testing.T) {
 	}
 	if nulls == 0 || unchanged == 0 {
 		t.Errorf("capture: %d null affected_components, %d unchanged entries; want both", nulls, unchanged)
+	}
+}
+
+// TestHostedCaptureIncidentImpact is the evidence the capture gives for
+// status.ImpactFor: each captured incident with components has the impact
+// ImpactFor gives the statuses its first update set, and the worst
+// ImpactFor over its updates — and keeps it when its components recover
+// (an impact is not lowered by later updates; probed does not recompute it
+// either). One incident (two components: both partial, then one major and
+// one partial) cannot tell a computed impact from one the operator chose.
+func TestHostedCaptureIncidentImpact(t *testing.T) {
+	hosted := readHosted(t, "githubstatus-2024-09-17-incidents.json")
+	checked := 0
+	for _, inc := range hosted["incident"] {
+		comps, _ := inc.vals["components"].([]any)
+		if len(comps) == 0 {
+			continue
+		}
+		updates := inc.vals["incident_updates"].([]any)
+		var first, worst, last string
+		for i := len(updates) - 1; i >= 0; i-- { // oldest first
+			var cs []status.ComponentImpact
+			for _, e := range updates[i].(*jobject).vals["affected_components"].([]any) {
+				cs = append(cs, status.ComponentImpact{ID: e.(*jobject).vals["code"].(string), Status: e.(*jobject).vals["new_status"].(string)})
+			}
+			last = status.ImpactFor(cs)
+			if first == "" {
+				first = last
+			}
+			if worst == "" || status.ImpactRank(last) > status.ImpactRank(worst) {
+				worst = last
+			}
+		}
+		impact := inc.vals["impact"]
+		if impact != first || impact != worst {
+			t.Errorf("incident %v: impact %v; ImpactFor gives %s at its first update, %s at worst", inc.vals["id"], impact, first, worst)
+		}
+		if last != status.ImpactNone {
+			t.Errorf("incident %v: components not all recovered at the end (%s); the case shows nothing about keeping the impact", inc.vals["id"], last)
+		}
+		checked++
+	}
+	if checked == 0 {
+		t.Fatal("no captured incident with components")
 	}
 }
