@@ -44,3 +44,20 @@ func TestPythonStrictClient(t *testing.T) {
 		t.Errorf("maintenance-only page:\n%s", out)
 	}
 }
+
+// TestPythonStrictClientReadsHostedCapture: the strict client's dataclasses
+// are hosted pages' objects, not only probed's: they decode the committed
+// capture of a hosted page (testdata/hosted) without a missing or unknown
+// key.
+func TestPythonStrictClientReadsHostedCapture(t *testing.T) {
+	py := testtool.Path(t, "python3", "python3")
+	out, err := exec.CommandContext(t.Context(), py, "testdata/clients/strict_client.py", "--files",
+		"testdata/hosted/githubstatus-2024-09-17-incidents.json", "testdata/hosted/githubstatus-2024-09-17-components.json").CombinedOutput()
+	if err != nil {
+		t.Fatalf("strict client on the capture: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "githubstatus-2024-09-17-incidents.json: 0 components, 2 incidents") ||
+		!strings.Contains(string(out), "githubstatus-2024-09-17-components.json: 2 components, 0 incidents") {
+		t.Errorf("strict client on the capture:\n%s", out)
+	}
+}

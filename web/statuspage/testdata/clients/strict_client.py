@@ -6,8 +6,9 @@ hosted page sends, built with Cls(**obj). A missing field raises TypeError
 field no hosted page sends.
 
 usage: strict_client.py BASE_URL
-Prints one line per endpoint and, last, "indicator=<status.indicator>".
-Exits non-zero on the first object that does not decode.
+       strict_client.py --files FILE.json...   (saved responses, e.g. captures)
+Prints one line per endpoint (or file) and, last, "indicator=<status.indicator>"
+(BASE_URL only). Exits non-zero on the first object that does not decode.
 """
 import dataclasses
 import json
@@ -145,7 +146,23 @@ def get(base, path):
         return json.load(r)
 
 
+def decode_files(paths):
+    """Decodes saved responses (page, components, incidents) as main does."""
+    for path in paths:
+        with open(path) as f:
+            s = json.load(f)
+        Page(**s["page"])
+        comps = [Component(**c) for c in s.get("components", [])]
+        incs = [Incident(**i) for i in s.get("incidents", [])]
+        for i in incs:
+            check_incident_status(i)
+        print("%s: %d components, %d incidents" % (path.rsplit("/", 1)[-1], len(comps), len(incs)))
+
+
 def main():
+    if sys.argv[1] == "--files":
+        decode_files(sys.argv[2:])
+        return
     base = sys.argv[1].rstrip("/")
     indicator = None
     s = get(base, "/api/v2/summary.json")
