@@ -27,6 +27,15 @@ func (d *Daemon) follow(ctx context.Context) error {
 	}()
 	err := d.store.Follow(ctx, d.followOpts, func() {
 		d.public.Invalidate()
+		if d.lead.Leading() != 0 {
+			// The leader acts at once on another holder's change: its
+			// engine ticks (a maintenance scheduled there starts on
+			// time), its mail and operator webhooks look for work (an
+			// approval there is mailed now, not at their next poll).
+			d.engine.Wake()
+			d.notify.Wake()
+			d.opHooks.Wake()
+		}
 		select {
 		case kick <- struct{}{}:
 		default: // a refresh is due already: it reads this change too
