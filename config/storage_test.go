@@ -54,18 +54,7 @@ func TestStorageDriver(t *testing.T) {
 			}
 			continue
 		}
-		var errs config.Errors
-		if !errors.As(err, &errs) {
-			t.Errorf("%q: error %v, want config.Errors", c.yaml, err)
-			continue
-		}
-		var got []string
-		for _, e := range errs {
-			got = append(got, strings.TrimPrefix(e.Error(), file+":"))
-		}
-		if !reflect.DeepEqual(got, c.wantErr) {
-			t.Errorf("%q:\n got %q\nwant %q", c.yaml, got, c.wantErr)
-		}
+		wantLoadErrors(t, file, c.yaml, err, c.wantErr)
 	}
 }
 
@@ -105,17 +94,24 @@ func TestStorageHolderAndLease(t *testing.T) {
 			}
 			continue
 		}
-		var errs config.Errors
-		if !errors.As(err, &errs) {
-			t.Errorf("%q: error %v, want config.Errors", c.yaml, err)
-			continue
-		}
-		var got []string
-		for _, e := range errs {
-			got = append(got, strings.TrimPrefix(e.Error(), file+":"))
-		}
-		if !reflect.DeepEqual(got, c.wantErr) {
-			t.Errorf("%q:\n got %q\nwant %q", c.yaml, got, c.wantErr)
-		}
+		wantLoadErrors(t, file, c.yaml, err, c.wantErr)
+	}
+}
+
+// wantLoadErrors checks that loading yaml from file failed with exactly
+// want, each error without the file name.
+func wantLoadErrors(t *testing.T, file, yaml string, err error, want []string) {
+	t.Helper()
+	var errs config.Errors
+	if !errors.As(err, &errs) {
+		t.Errorf("%q: error %v, want config.Errors", yaml, err)
+		return
+	}
+	var got []string
+	for _, e := range errs {
+		got = append(got, strings.TrimPrefix(e.Error(), file+":"))
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("%q:\n got %q\nwant %q", yaml, got, want)
 	}
 }
