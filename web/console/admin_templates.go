@@ -147,6 +147,12 @@ func (s *Console) newIncidentForm(r *http.Request, in status.NewIncident) (newDa
 		}
 		d.From, d.In = t, t.Incident(status.NewIncident{})
 	}
+	if ref := r.PostFormValue("template"); ref != "" && r.Method == http.MethodPost {
+		// A refused form shown again keeps naming its template (for the audit).
+		if t, err := s.findTemplate(r.Context(), ref); err == nil {
+			d.From = t
+		}
+	}
 	return d, nil
 }
 

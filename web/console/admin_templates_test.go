@@ -86,6 +86,10 @@ func TestConsoleTemplates(t *testing.T) {
 	if code, page := consoleGet(t, h, c, "/admin/incidents/new?template=9"); code != 404 {
 		t.Fatalf("unknown template = %d\n%s", code, page)
 	}
+	if code, page := consolePost(t, h, c, "/admin/incidents", url.Values{"csrf": {csrf}, "template": {"1"}, "title_en": {""}, "message_en": {"x"}}); code != 400 ||
+		!strings.Contains(page, "title is empty") || !strings.Contains(page, `<input type="hidden" name="template" value="1">`) {
+		t.Fatalf("a refused incident from a template = %d (want 400, the form still naming its template)\n%s", code, page)
+	}
 	inc := url.Values{"csrf": {csrf}, "template": {"1"}, "title_en": {"OCSP responses from Tokyo are stale"}, "title_ja": {form.Get("title_ja")},
 		"message_en": {form.Get("message_en")}, "status": {"identified"}, "impact": {""}, "component.ocsp": {"partial_outage"}}
 	if code, page := consolePost(t, h, c, "/admin/incidents", inc); code != 200 || !strings.Contains(page, "Done: created.") {
