@@ -325,3 +325,32 @@ func year(b *testing.B, be benchBackend, nprobes int, dir string) (*Store, time.
 	b.ReportMetric(float64(size)/float64(nprobes)/1e6, "MB/probe")
 	return s, end
 }
+
+// BenchmarkCopyYear times `probed store migrate` of a year: the SQLite
+// database of BenchmarkYear (-store.year.probes) copied into an empty
+// PostgreSQL database, in rows copied a second (the holder is stopped
+// meanwhile: this is the move's downtime).
+func BenchmarkCopyYear(b *testing.B) {
+	for range b.N {
+		b.StopTimer()
+		dir := b.TempDir()
+		s, _ := year(b, benchBackend{"sqlite"}, *yearProbes, dir)
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+		dsn := pg.DSN(b)
+		b.StartTimer()
+		t := time.Now()
+		self, server := benchBackend{"postgres"}.cpu(b)
+		rep, err := Copy(context.Background(), CopyOptions{From: filepath.Join(dir, "probed.db"), To: dsn})
+		if err != nil {
+			b.Fatal(err)
+		}
+		d := time.Since(t)
+		self2, server2 := benchBackend{"postgres"}.cpu(b)
+		b.ReportMetric(d.Seconds(), "s/copy")
+		b.ReportMetric(float64(rep.Rows())/d.Seconds(), "rows/s")
+		b.Logf("%d probes: %d rows in %d tables copied in %s (CPU: %s this process, %s the server)", *yearProbes, rep.Rows(), len(rep.Tables),
+			d.Round(time.Millisecond), (self2 - self).Round(time.Millisecond), (server2 - server).Round(time.Millisecond))
+	}
+}
