@@ -131,7 +131,11 @@ func TestFollowHearsOtherHolders(t *testing.T) {
 			}
 		}
 		kill()
-		waitFor(t, "A to stop listening", func() bool { return testutil.ToFloat64(a.m.listening) == 0 })
+		// The gauge drops before the dead connection is closed, the
+		// failure is counted after: wait for both.
+		waitFor(t, "A to stop listening and count the failure", func() bool {
+			return testutil.ToFloat64(a.m.listening) == 0 && testutil.ToFloat64(a.m.listenErrs) >= 1
+		})
 		if got := testutil.ToFloat64(a.m.listenErrs); got != 1 {
 			t.Errorf("probed_store_listen_failures_total = %v, want 1", got)
 		}
