@@ -148,6 +148,7 @@ func (l *leadership) term(ctx context.Context, epoch int64, taken time.Time) {
 	valid := time.NewTimer(time.Until(taken.Add(l.ttl)))
 	renew := time.NewTicker(l.ttl / 3)
 	var reason string
+	var retaken int64 // an epoch a failed renewal took anew: given up below too
 loop:
 	for {
 		select {
@@ -173,6 +174,7 @@ loop:
 				reason = "another holder took the lease"
 				if got != 0 {
 					reason = fmt.Sprintf("the lease expired unrenewed and was taken again at epoch %d", got)
+					retaken = got
 				}
 				break loop
 			case ctx.Err() == nil:
@@ -192,7 +194,7 @@ loop:
 	// leads at once rather than when it expires.
 	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer rcancel()
-	rerr := l.st.Resign(rctx, epoch)
+	rerr := errors.Join(l.st.Resign(rctx, epoch), l.st.Resign(rctx, retaken))
 	if ctx.Err() != nil {
 		if rerr != nil {
 			l.logger.Warn("stopping: leader lease not given up; another holder leads once it expires", "holder", l.holder, "epoch", epoch, "err", rerr)
