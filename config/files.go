@@ -30,6 +30,11 @@ var (
 	errTooLarge   = errors.New("too large")
 )
 
+// ReadFile reads a file given outside the configuration (a command's
+// flag) under the same rules as the files the configuration names: a
+// regular file of at most MaxFileBytes, a FIFO or device refused at once.
+func ReadFile(path string) ([]byte, error) { return readFile(path, MaxFileBytes) }
+
 // readFile reads a regular file of at most limit bytes. It opens without
 // blocking, so that a FIFO is refused rather than waited on.
 func readFile(path string, limit int64) ([]byte, error) {

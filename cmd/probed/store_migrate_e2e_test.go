@@ -127,6 +127,14 @@ notify:
 	if _, stderr, code = run(nil, "store", "migrate", "-from", filepath.Join(dir, "probed.db")); code != 1 || stderr != "probed: store migrate: give the target in exactly one of -to-file, -to-env and -to\n" {
 		t.Fatalf("migrate without a target = exit %d: %q", code, stderr)
 	}
+	// A FIFO as -to-file is refused at once (no writer would hang a plain read).
+	fifo := filepath.Join(dir, "dsn.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code = run(nil, "store", "migrate", "-from", filepath.Join(dir, "probed.db"), "-to-file", fifo); code != 1 || stderr != "probed: store migrate: -to-file: read "+fifo+": not a regular file (a named pipe)\n" {
+		t.Fatalf("migrate -to-file FIFO = exit %d: %q", code, stderr)
+	}
 
 	// The holder, restarted on PostgreSQL.
 	writeFile(t, cfgPath, head+"storage: {driver: postgres, dsn_file: pg.dsn}\n")

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/probed/probed/config"
 	"github.com/probed/probed/store"
 )
 
@@ -83,7 +84,7 @@ func targetDSN(to, file, env string) (string, error) {
 	}
 	switch {
 	case file != "":
-		b, err := os.ReadFile(file)
+		b, err := config.ReadFile(file)
 		if err != nil {
 			return "", fmt.Errorf("store migrate: -to-file: %w", err)
 		}
