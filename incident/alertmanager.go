@@ -120,11 +120,29 @@ func compStatusOf(labels map[string]string) string {
 // Deliveries are idempotent on fingerprint + startsAt.
 // With several holders, a follower hands the delivery to the leader's
 // inbox (QueuedForLeader) and the leader applies it.
+//
+// The leader applies a delivery it receives itself under its lease epoch,
+// like its other duties: if it has been deposed meanwhile (a pause past
+// its lease), every write is refused with store.ErrDeposed and the
+// delivery is handed to the new leader's inbox instead (deliveries are
+// idempotent, so what landed before the refusal is not counted twice).
 func (e *Engine) ReceiveAlerts(ctx context.Context, actor string, p *Payload) (AlertReport, error) {
-	if e.opts.Holder != "" && !e.leading.Load() {
+	if e.opts.Holder == "" {
+		return e.applyAlerts(ctx, actor, p)
+	}
+	if !e.leading.Load() {
 		return e.queueAlerts(ctx, actor, p)
 	}
-	return e.applyAlerts(ctx, actor, p)
+	fctx := ctx
+	if ep := e.epoch.Load(); ep != 0 {
+		fctx = store.Fenced(ctx, ep)
+	}
+	rep, err := e.applyAlerts(fctx, actor, p)
+	if errors.Is(err, store.ErrDeposed) {
+		e.logger.Warn("Alertmanager delivery refused: this holder no longer leads; handed to the leader", "err", err)
+		return e.queueAlerts(ctx, actor, p)
+	}
+	return rep, err
 }
 
 func (e *Engine) applyAlerts(ctx context.Context, actor string, p *Payload) (AlertReport, error) {

@@ -118,6 +118,9 @@ type Engine struct {
 	// leading is false on a follower (Options.Holder): Tick and Run do
 	// nothing of what must happen once.
 	leading atomic.Bool
+	// epoch is the lease epoch Lead was given (store.FenceOf its ctx): an
+	// Alertmanager delivery the leader receives is applied fenced with it.
+	epoch atomic.Int64
 }
 
 type probeKey struct{ probe, location string }
@@ -240,6 +243,8 @@ func (e *Engine) Lead(ctx context.Context) error {
 	if err := e.load(ctx, true); err != nil {
 		return fmt.Errorf("incident engine: take the lead: %w", err)
 	}
+	ep, _ := store.FenceOf(ctx)
+	e.epoch.Store(ep)
 	e.leading.Store(true)
 	return nil
 }

@@ -213,3 +213,58 @@ func TestSeveralHoldersOneLeaderDraftsOnce(t *testing.T) {
 		t.Fatalf("after recovery: %s, want the one draft withdrawn", describe(list))
 	}
 }
+
+// An Alertmanager delivery the leader receives itself is applied under its
+// lease epoch like its other duties: while it leads it is applied at once;
+// once another holder has taken the lease (the leader paused past it and
+// does not know yet), nothing it writes lands and the delivery is handed
+// to the new leader's inbox, which applies it.
+func TestDeposedLeaderReceivingAlertsWritesNothing(t *testing.T) {
+	a, b, _, clk := twoHolderEngines(t, "incidents: {failures_to_open: 1, successes_to_close: 1}\n")
+	a.lead(t, time.Millisecond)
+	deliver := func(h *holder, probe string) AlertReport {
+		t.Helper()
+		rep, err := h.eng.ReceiveAlerts(context.Background(), "alertmanager", &Payload{Version: "4", Status: "firing",
+			Alerts: []PayloadAlert{locAlert(probe, "ocsp", "paris-1", clk.Now(), clk.Now(), 1)}})
+		if err != nil {
+			t.Fatalf("%s receiving alerts: %v", h.name, err)
+		}
+		return rep
+	}
+	if rep := deliver(a, "ocsp-good"); rep.QueuedForLeader || rep.New != 1 {
+		t.Fatalf("the leader's own delivery: %+v, want applied at once (1 new)", rep)
+	}
+	before, err := a.st.ListIncidents(context.Background(), store.IncidentFilter{Kind: status.KindIncident})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bctx := b.lead(t, 10*time.Second) // a's lease has expired; a still believes it leads
+	if !a.eng.Leading() {
+		t.Fatal("a stopped leading on its own; the test needs a leader that does not know yet")
+	}
+	clk.Advance(time.Minute)
+	rep := deliver(a, "ocsp-revoked")
+	if !rep.QueuedForLeader {
+		t.Fatalf("deposed leader's delivery: %+v, want handed to the leader", rep)
+	}
+	al, err := a.st.FiringAlerts(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(al) != 1 || al[0].Labels["probe"] != "ocsp-good" {
+		t.Fatalf("firing alerts after the deposed leader's delivery: %+v, want only the one it applied while leading", al)
+	}
+	after, _ := a.st.ListIncidents(context.Background(), store.IncidentFilter{Kind: status.KindIncident})
+	if describe(after) != describe(before) {
+		t.Fatalf("the deposed leader's delivery changed incidents: %s, before %s", describe(after), describe(before))
+	}
+	if n, _ := b.st.InboxLength(context.Background()); n != 1 {
+		t.Fatalf("leader inbox holds %d items, want the handed-on delivery", n)
+	}
+	if err := b.eng.drainLeaderInbox(bctx); err != nil {
+		t.Fatal(err)
+	}
+	if al, _ := b.st.FiringAlerts(context.Background()); len(al) != 2 {
+		t.Fatalf("firing alerts after the new leader read its inbox: %+v, want both", al)
+	}
+}
