@@ -40,8 +40,11 @@ func (e *Engine) queueAlerts(ctx context.Context, actor string, p *Payload) (Ale
 
 // drainLeaderInbox evaluates what every holder put in the leader inbox,
 // oldest first, and deletes it once evaluated: a leader that dies between
-// the two leaves the items to the next, which evaluates them again (a
-// result counted twice at worst, never lost). Run calls it under the
+// the two leaves the items to the next, which reads them again, never
+// loses them. Reading one again counts nothing twice: evaluateBatch skips
+// a result no newer than the health already counted for its probe and
+// location (saved before the items are deleted, and before any decision),
+// and Alertmanager deliveries are idempotent. Run calls it under the
 // leader's fenced context; a deposed leader gets store.ErrDeposed.
 func (e *Engine) drainLeaderInbox(ctx context.Context) error {
 	for {
@@ -91,7 +94,8 @@ func (e *Engine) drainLeaderInbox(ctx context.Context) error {
 	}
 }
 
-// evaluateBatch evaluates results in order under one hold of the lock. A
+// evaluateBatch evaluates results in order under one hold of the lock,
+// skipping those already counted (see drainLeaderInbox). A
 // result the database failed on is logged (the next tick reconciles); a
 // deposed leader stops at once with store.ErrDeposed.
 func (e *Engine) evaluateBatch(ctx context.Context, rs []probes.Result) error {
@@ -107,6 +111,13 @@ func (e *Engine) evaluateBatch(ctx context.Context, rs []probes.Result) error {
 		return fmt.Errorf("evaluate results: %w", store.ErrDeposed)
 	}
 	for _, r := range rs {
+		if h := e.probes[probeKey{r.Probe, r.Location}]; h != nil && r.Start.UnixMilli() <= h.Last.UnixMilli() {
+			// Counted already: read again after a change of leader, or
+			// written twice by a holder that retried a commit that landed.
+			// A probe's runs at one location start one after the other.
+			e.logger.Debug("leader inbox: result already evaluated skipped", "probe", r.Probe, "location", r.Location, "start", r.Start)
+			continue
+		}
 		c, err := e.record(ctx, cfg, r)
 		changed = changed || c
 		if errors.Is(err, store.ErrDeposed) || ctx.Err() != nil {

@@ -2,6 +2,7 @@ package incident
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -266,5 +267,72 @@ func TestDeposedLeaderReceivingAlertsWritesNothing(t *testing.T) {
 	}
 	if al, _ := b.st.FiringAlerts(context.Background()); len(al) != 2 {
 		t.Fatalf("firing alerts after the new leader read its inbox: %+v, want both", al)
+	}
+}
+
+// Reading the leader inbox again counts nothing twice. A leader that
+// evaluated a failure and saved the probe health, then died before the
+// item left the inbox, leaves it to the next leader, and a holder that
+// retried a commit which had in fact landed writes a result twice: with
+// failures_to_open 2, neither makes one failure draft. The second real
+// failure does.
+func TestInboxReadAgainCountsNothingTwice(t *testing.T) {
+	a, b, cfg, clk := twoHolderEngines(t, "incidents: {failures_to_open: 2, successes_to_close: 2}\n")
+	actx := a.lead(t, time.Millisecond)
+	a.record(t, cfg, clk, "crl", "tokyo-1", false)
+	// a evaluates the failure and saves the health, and dies before AckInbox.
+	items, err := a.st.TakeInbox(actx, inboxBatch)
+	if err != nil || len(items) != 1 {
+		t.Fatalf("inbox: %d items, %v; want the one failure", len(items), err)
+	}
+	var r probes.Result
+	if err := json.Unmarshal(items[0].Body, &r); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.eng.evaluateBatch(actx, []probes.Result{r}); err != nil {
+		t.Fatal(err)
+	}
+	if hs, _ := a.st.LoadProbeHealth(context.Background()); len(hs) != 1 || hs[0].Fails != 1 {
+		t.Fatalf("saved probe health: %+v, want one failure counted", hs)
+	}
+	incidents := func() []status.Incident {
+		t.Helper()
+		list, err := b.st.ListIncidents(context.Background(), store.IncidentFilter{Kind: status.KindIncident})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return list
+	}
+	// b takes over and reads the same item again.
+	bctx := b.lead(t, 10*time.Second)
+	if err := b.eng.drainLeaderInbox(bctx); err != nil {
+		t.Fatal(err)
+	}
+	if list := incidents(); len(list) != 0 {
+		t.Fatalf("one failure read twice drafted: %s", describe(list))
+	}
+	if hs, _ := b.st.LoadProbeHealth(context.Background()); len(hs) != 1 || hs[0].Fails != 1 {
+		t.Fatalf("probe health after the item was read again: %+v, want still one failure", hs)
+	}
+	if n, _ := b.st.InboxLength(context.Background()); n != 0 {
+		t.Fatalf("%d items left in the inbox, want the one read again deleted", n)
+	}
+	// A result written twice (a retried commit that had landed) counts once.
+	clk.Advance(30 * time.Second)
+	b.record(t, cfg, clk, "crl", "osaka-1", false)
+	b.record(t, cfg, clk, "crl", "osaka-1", false)
+	if err := b.eng.drainLeaderInbox(bctx); err != nil {
+		t.Fatal(err)
+	}
+	if list := incidents(); len(list) != 0 {
+		t.Fatalf("one failure written twice drafted: %s", describe(list))
+	}
+	// The second real failure at tokyo-1 drafts.
+	a.record(t, cfg, clk, "crl", "tokyo-1", false)
+	if err := b.eng.drainLeaderInbox(bctx); err != nil {
+		t.Fatal(err)
+	}
+	if list := incidents(); len(list) != 1 || list[0].State != status.StateDraft {
+		t.Fatalf("after the second failure: %s, want one draft", describe(list))
 	}
 }

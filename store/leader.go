@@ -188,7 +188,7 @@ func (s *Store) QueueForLeader(ctx context.Context, holder, kind string, body []
 // TakeInbox returns up to limit items of the leader's inbox, oldest first,
 // without removing them: the leader evaluates them, then AckInbox deletes
 // them, so a leader that dies in between leaves them to the next (an item
-// may be evaluated twice, never lost). Run it fenced: a deposed leader
+// may be read twice, never lost; the engine counts nothing twice). Run it fenced: a deposed leader
 // gets ErrDeposed.
 func (s *Store) TakeInbox(ctx context.Context, limit int) ([]InboxItem, error) {
 	var out []InboxItem
