@@ -115,6 +115,7 @@ const (
 	InternalStuck                 = "prober_stuck"            // the prober ignored its deadline
 	InternalRequest               = "request"                 // the request could not be built
 	InternalCanceled              = "canceled"                // probed itself cancelled the run (RunNow's caller went away)
+	InternalStarved               = "starved"                 // cut by its timeout while probed was kept from running (see StarvationMeter)
 )
 
 // message says what failed the run, for the check probed_internal.
@@ -126,7 +127,7 @@ func (f *InternalFailure) message() string {
 		return fmt.Sprintf("%v: a bug in probed, please report it; the target was not judged", f.Err)
 	case InternalRequest:
 		return fmt.Sprintf("probed could not build its request (%v); the target was not judged", f.Err)
-	case InternalCanceled:
+	case InternalCanceled, InternalStarved:
 		return fmt.Sprintf("%v; the target was not judged", f.Err)
 	}
 	return fmt.Sprintf("probed could not run the probe: its own %s ran out (%v); the target was not judged", strings.ReplaceAll(f.Reason, "_", " "), f.Err)

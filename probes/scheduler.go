@@ -60,6 +60,11 @@ type SchedulerOptions struct {
 	// context after the run's timeout before it gives up on it and reports
 	// the run as failed (default 5s).
 	Grace time.Duration
+	// Starvation tells how long probed itself was kept from running; a run
+	// cut by its timeout while probed was stalled for StarvedShare of it is
+	// probed's failure (reason starved), not the target's. Default: a
+	// Heartbeat the scheduler runs between Start and Stop.
+	Starvation StarvationMeter
 }
 
 // Scheduler runs each configured probe on its schedule, on robfig/cron:
@@ -102,6 +107,11 @@ type Scheduler struct {
 	lag      prometheus.Histogram
 	running  prometheus.Gauge
 	inFlight atomic.Int64
+
+	// heartbeat is the default StarvationMeter, run between Start and
+	// Stop (nil when one was given); stopBeat ends it.
+	heartbeat *Heartbeat
+	stopBeat  context.CancelFunc
 }
 
 // entry is one probe as scheduled: one configuration of it. A reload that
@@ -156,18 +166,24 @@ func NewScheduler(opts SchedulerOptions) *Scheduler {
 	if opts.Grace <= 0 {
 		opts.Grace = 5 * time.Second
 	}
+	var hb *Heartbeat
+	if opts.Starvation == nil {
+		hb = NewHeartbeat(0)
+		opts.Starvation = hb
+	}
 	f := promauto.With(opts.Registerer)
 	s := &Scheduler{
-		opts:     opts,
-		sem:      make(chan struct{}, opts.MaxConcurrent),
-		stopping: make(chan struct{}),
-		entries:  map[string]*entry{},
-		slots:    map[slotKey]*slot{},
-		cron:     cron.New(cron.WithLocation(time.UTC), cron.WithChain(cron.Recover(cronLogger{opts.Logger}))),
+		heartbeat: hb,
+		opts:      opts,
+		sem:       make(chan struct{}, opts.MaxConcurrent),
+		stopping:  make(chan struct{}),
+		entries:   map[string]*entry{},
+		slots:     map[slotKey]*slot{},
+		cron:      cron.New(cron.WithLocation(time.UTC), cron.WithChain(cron.Recover(cronLogger{opts.Logger}))),
 		runs: f.NewCounterVec(prometheus.CounterOpts{Name: "probed_probe_runs_total",
 			Help: "Probe runs by result: success, failure, skipped because the previous run of the same probe was still going, or internal when probed's own limits failed the run (see probed_probe_internal_failures_total)."}, []string{"result"}),
 		internal: f.NewCounterVec(prometheus.CounterOpts{Name: "probed_probe_internal_failures_total",
-			Help: "Probe runs that failed because of probed itself, not the target, by reason (file_descriptors, system_file_descriptors, socket_memory, local_ports, prober_panic, prober_stuck, request); they are neither exported as the probe's result nor recorded."}, []string{"reason"}),
+			Help: "Probe runs that failed because of probed itself, not the target, by reason (file_descriptors, system_file_descriptors, socket_memory, local_ports, prober_panic, prober_stuck, request, canceled, starved); they are neither exported as the probe's result nor recorded."}, []string{"reason"}),
 		lag: f.NewHistogram(prometheus.HistogramOpts{Name: "probed_schedule_lag_seconds",
 			Help:    "Delay between when a run was due and when it started (including any wait for the concurrency limit).",
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}}),
@@ -176,7 +192,7 @@ func NewScheduler(opts SchedulerOptions) *Scheduler {
 	for _, r := range []string{"success", "failure", "skipped", "internal"} {
 		s.runs.WithLabelValues(r)
 	}
-	for _, r := range []string{"file_descriptors", "system_file_descriptors", "socket_memory"} {
+	for _, r := range []string{InternalFileDescriptors, InternalSystemFileDescriptors, InternalSocketMemory, InternalStarved} {
 		s.internal.WithLabelValues(r)
 	}
 	opts.Registerer.MustRegister(scheduledCollector{s})
@@ -312,6 +328,11 @@ func (s *Scheduler) Start() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.started && !s.stopped {
+		if s.heartbeat != nil {
+			ctx, cancel := context.WithCancel(context.Background())
+			s.stopBeat = cancel
+			go s.heartbeat.Run(ctx)
+		}
 		s.cron.Start()
 		s.started = true
 	}
@@ -326,6 +347,7 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 		s.stopped = true
 		close(s.stopping)
 	}
+	stopBeat := s.stopBeat
 	s.mu.Unlock()
 	// Slot firings already under way finish starting their runs (or see
 	// stopping); only then is inflight complete and safe to wait on.
@@ -334,6 +356,9 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 	go func() {
 		<-cronDone.Done()
 		s.inflight.Wait()
+		if stopBeat != nil {
+			stopBeat() // after the last run, which it measures
+		}
 		close(done)
 	}()
 	select {
@@ -460,6 +485,7 @@ func (s *Scheduler) execute(parent context.Context, e *entry) Result {
 	r := NewReport(s.opts.Clock, logger)
 	start := s.opts.Clock.Now()
 	began := time.Now()
+	stalledBefore := s.opts.Starvation.Stalled()
 	var state atomic.Int32
 	done := make(chan struct{})
 	go func() {
@@ -503,6 +529,13 @@ func (s *Scheduler) execute(parent context.Context, e *entry) Result {
 		// failed because probed stopped it.
 		r.internalFailure(InternalCanceled, fmt.Errorf("probed cancelled the run before it finished (%v)", context.Cause(parent)))
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		if stalled := s.opts.Starvation.Stalled() - stalledBefore; starved(stalled, p.Timeout.D()) {
+			// Cut by its deadline while probed itself could not run for
+			// a good part of it: the target was not judged.
+			r.internalFailure(InternalStarved, fmt.Errorf("the run was cut by its %s timeout while probed itself was kept from running for %s of it (at least 1/%d of the timeout)",
+				p.Timeout, stalled.Round(time.Millisecond), StarvedShare))
+			break
+		}
 		r.Fail("probe_timeout", fmt.Sprintf("the run did not finish within its %s timeout and was cut", p.Timeout),
 			map[string]string{"timeout": p.Timeout.String()})
 	}

@@ -253,7 +253,9 @@ func TestSchedulerCutsHungTarget(t *testing.T) {
 	log := &resultLog{}
 	col := NewCollector()
 	reg.MustRegister(col)
-	s := NewScheduler(SchedulerOptions{Registerer: reg, Sink: log, Collector: col})
+	// Never starved: these runs are cut by the target, whatever the load
+	// on the test machine (starvation: starvation_test.go).
+	s := NewScheduler(SchedulerOptions{Registerer: reg, Sink: log, Collector: col, Starvation: &fakeStarvation{}})
 	cfg := rtConfig(t, "", fmt.Sprintf(
 		"  - {name: hung, component: api, kind: http, interval: 1s, timeout: 300ms, http: {url: %q}}\n"+
 			"  - {name: fast, component: web, kind: http, interval: 1s, timeout: 500ms, http: {url: %q}}\n", hung.URL, fast.URL))
@@ -580,7 +582,7 @@ func TestSchedulerStop(t *testing.T) {
 	var queuedRan atomic.Bool
 	reg := prometheus.NewRegistry()
 	log := &resultLog{}
-	s := NewScheduler(SchedulerOptions{Registerer: reg, Sink: log, MaxConcurrent: 1, Build: stubBuilder(map[string]stub{
+	s := NewScheduler(SchedulerOptions{Registerer: reg, Sink: log, MaxConcurrent: 1, Starvation: &fakeStarvation{}, Build: stubBuilder(map[string]stub{
 		"queued": func(ctx context.Context, r *Report) { queuedRan.Store(true) },
 	})})
 	cfg := rtConfig(t, "", fmt.Sprintf(

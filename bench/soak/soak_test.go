@@ -46,7 +46,12 @@ func TestSoakShort(t *testing.T) {
 		t.Errorf("goroutines %.0f after the soak, %.0f at its start", res.end.goroutines, res.start.goroutines)
 	}
 	if res.internal != 0 {
-		t.Errorf("%.0f runs were probed_internal", res.internal)
+		t.Errorf("%.0f runs were probed_internal (other than starved)", res.internal)
+	}
+	if res.starved != 0 {
+		// probed reporting a loaded host as its own trouble is right,
+		// not a leak: said, not failed.
+		t.Logf("%.0f runs were probed_internal, starved: the host was short of CPU", res.starved)
 	}
 	for _, l := range []latencies{res.page, res.metrics} {
 		if l.errors != 0 || len(l.d) == 0 {
