@@ -78,6 +78,7 @@ func TestStorageHolderAndLease(t *testing.T) {
 		{pgc + "  lease_ttl: 500ms\n", "", 0, []string{"4: storage.lease_ttl: must be between 1s and 5m, got 500ms"}},
 		{pgc + "  lease_ttl: 6m\n", "", 0, []string{"4: storage.lease_ttl: must be between 1s and 5m, got 6m"}},
 		{pgc + "  holder: \" a\"\n", "", 0, []string{`4: storage.holder: must be a name of at most 200 characters without control characters or surrounding spaces, got " a"`}},
+		{"role: prober\n" + pgc, "", 0, []string{"3: storage.driver: postgres is for holders sharing one database; role prober keeps its results in its own SQLite file (driver sqlite)"}},
 		{"storage:\n  holder: a\n  lease_ttl: 10s\n", "", 0, []string{
 			"2: storage.holder: is for driver postgres (several holders on one database); driver sqlite has one",
 			"3: storage.lease_ttl: is for driver postgres (several holders on one database); driver sqlite has one"}},

@@ -346,6 +346,11 @@ func (c *Config) validateStorage(p *problems) {
 			p.add("storage.path", "folder %s does not exist", filepath.Dir(st.Path))
 		}
 	case StoragePostgres:
+		if c.Role == RoleProber {
+			// A prober holds no leader lease: it must not housekeep (or
+			// otherwise write) the database the holders share.
+			p.add("storage.driver", "postgres is for holders sharing one database; role prober keeps its results in its own SQLite file (driver sqlite)")
+		}
 		switch {
 		case st.DSNFile != "" && st.DSNEnv != "":
 			p.add("storage.dsn_env", "give the DSN in storage.dsn_file or storage.dsn_env, not both")
