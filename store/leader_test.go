@@ -106,6 +106,9 @@ func TestDeposedLeaderLateWriteIsRefused(t *testing.T) {
 	if _, err := a.ClaimDeliveries(Fenced(ctx, ea), "run-a", "", 10); !errors.Is(err, ErrDeposed) {
 		t.Fatalf("deposed leader's claim: err %v, want ErrDeposed", err)
 	}
+	if err := a.FinishOperatorDelivery(Fenced(ctx, ea), OperatorOutcome{ID: 1, Result: OperatorSent}); !errors.Is(err, ErrDeposed) {
+		t.Fatalf("deposed leader's operator webhook outcome: err %v, want ErrDeposed", err)
+	}
 	if list, _ := b.ListIncidents(ctx, IncidentFilter{Limit: 10}); len(list) != 0 {
 		t.Fatalf("the refused draft landed: %+v", list)
 	}

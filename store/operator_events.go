@@ -182,18 +182,24 @@ func (s *Store) DueOperatorDeliveries(ctx context.Context, limit int, hold time.
 	return out, err
 }
 
-// FinishOperatorDelivery records the outcome of an attempt.
+// FinishOperatorDelivery records the outcome of an attempt. Like the
+// subscriber outbox's FinishDeliveries it is fenced when ctx is (the
+// leader's duties run fenced): a deposed leader's outcome is refused with
+// ErrDeposed and the delivery, still held, goes to the new leader once
+// its hold has passed (at least once, as for subscribers).
 func (s *Store) FinishOperatorDelivery(ctx context.Context, o OperatorOutcome) error {
 	now := s.clock.Now().UnixMilli()
-	var err error
-	if o.Result == OperatorRetry {
-		_, err = s.w.ExecContext(ctx, `UPDATE operator_deliveries SET due_ms = ?, last_error = ? WHERE id = ? AND state = 'pending'`,
-			o.Due.UnixMilli(), o.Err, o.ID)
-	} else {
-		_, err = s.w.ExecContext(ctx, `UPDATE operator_deliveries SET state = ?, done_ms = ?, last_error = ? WHERE id = ? AND state = 'pending'`,
-			o.Result, now, o.Err, o.ID)
-	}
-	s.noteWrite(err)
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if o.Result == OperatorRetry {
+			_, err = tx.ExecContext(ctx, `UPDATE operator_deliveries SET due_ms = ?, last_error = ? WHERE id = ? AND state = 'pending'`,
+				o.Due.UnixMilli(), o.Err, o.ID)
+		} else {
+			_, err = tx.ExecContext(ctx, `UPDATE operator_deliveries SET state = ?, done_ms = ?, last_error = ? WHERE id = ? AND state = 'pending'`,
+				o.Result, now, o.Err, o.ID)
+		}
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("finish operator delivery %d: %w", o.ID, err)
 	}
