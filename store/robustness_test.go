@@ -164,27 +164,39 @@ func TestCloseGivesUpLoudly(t *testing.T) {
 // A result the database refuses outright is dropped alone; the rest of its
 // batch is written.
 func TestRefusedResultDroppedAlone(t *testing.T) {
-	s, _, _ := testStore(t, Options{})
-	if _, err := s.w.Exec(`CREATE TRIGGER refuse BEFORE INSERT ON results WHEN NEW.duration_us = 4242 BEGIN SELECT RAISE(ABORT, 'refused for the test'); END`); err != nil {
-		t.Fatal(err)
-	}
-	var batch []probes.Result
-	for i, d := range []time.Duration{time.Second, 4242 * time.Microsecond, 2 * time.Second} {
-		r := result("api", t0.Add(time.Duration(i)*time.Second), true)
-		r.Duration = d
-		batch = append(batch, r)
-	}
-	s.write(batch) // as the writer does with one batch
-	got, err := s.Results(context.Background(), "api", t0, t0.Add(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 2 || got[0].Duration != time.Second || got[1].Duration != 2*time.Second {
-		t.Fatalf("results = %+v, want the first and the third", got)
-	}
-	if d := testutil.ToFloat64(s.m.dropped); d != 1 {
-		t.Errorf("probed_store_results_dropped_total = %v, want 1", d)
-	}
+	eachBackend(t, func(t *testing.T, db where) {
+		s, _, _ := testStore(t, db.opts(Options{}))
+		// On PostgreSQL a batch is one INSERT over arrays: the refusal
+		// (P0001, not transient) must still drop that result alone.
+		refuse := []string{`CREATE TRIGGER refuse BEFORE INSERT ON results WHEN NEW.duration_us = 4242 BEGIN SELECT RAISE(ABORT, 'refused for the test'); END`}
+		if db.driver == "postgres" {
+			refuse = []string{
+				`CREATE FUNCTION refuse_4242() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN IF NEW.duration_us = 4242 THEN RAISE EXCEPTION 'refused for the test'; END IF; RETURN NEW; END $f$`,
+				`CREATE TRIGGER refuse BEFORE INSERT ON results FOR EACH ROW EXECUTE FUNCTION refuse_4242()`}
+		}
+		for _, q := range refuse {
+			if _, err := s.w.Exec(q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var batch []probes.Result
+		for i, d := range []time.Duration{time.Second, 4242 * time.Microsecond, 2 * time.Second} {
+			r := result("api", t0.Add(time.Duration(i)*time.Second), true)
+			r.Duration = d
+			batch = append(batch, r)
+		}
+		s.write(batch) // as the writer does with one batch
+		got, err := s.Results(context.Background(), "api", t0, t0.Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || got[0].Duration != time.Second || got[1].Duration != 2*time.Second {
+			t.Fatalf("results = %+v, want the first and the third", got)
+		}
+		if d := testutil.ToFloat64(s.m.dropped); d != 1 {
+			t.Errorf("probed_store_results_dropped_total = %v, want 1", d)
+		}
+	})
 }
 
 // After Close, Record and Flush fail with ErrClosed instead of panicking.

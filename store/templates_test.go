@@ -89,40 +89,42 @@ func TestTemplatesCreateEditDelete(t *testing.T) {
 }
 
 func TestTemplateRefusesBadInput(t *testing.T) {
-	s := openTest(t, where{driver: "sqlite", path: t.TempDir() + "/probed.db"}, clock.NewFake(t0))
-	ok := func() status.Template {
-		return status.Template{Name: "x", Title: status.Text{"en": "T"}, Body: status.Text{"en": "B"}}
-	}
-	for _, tc := range []struct {
-		name string
-		edit func(*status.Template)
-		want string
-	}{
-		{"no name", func(t *status.Template) { t.Name = "  " }, "template: name is empty: invalid input"},
-		{"long name", func(t *status.Template) { t.Name = strings.Repeat("a", 101) }, "name longer than 100 characters"},
-		{"no title", func(t *status.Template) { t.Title = status.Text{"en": " "} }, `template "x": title is empty: invalid input`},
-		{"no body", func(t *status.Template) { t.Body = nil }, `template "x": message is empty: invalid input`},
-		{"impact", func(t *status.Template) { t.Impact = "huge" }, `template "x": impact "huge" (want none, minor, major or critical, or empty for the component statuses'): invalid input`},
-		{"status", func(t *status.Template) { t.Status = "resolved" }, `template "x": status "resolved" (want investigating, identified or monitoring): invalid input`},
-		{"component status", func(t *status.Template) {
-			t.Components = []status.ComponentImpact{{ID: "ocsp", Status: "down"}}
-		}, `template "x": component "ocsp": status "down" (want operational, degraded_performance, partial_outage or major_outage): invalid input`},
-		{"component twice", func(t *status.Template) {
-			t.Components = []status.ComponentImpact{{ID: "ocsp", Status: status.MajorOutage}, {ID: "ocsp", Status: status.MajorOutage}}
-		}, `template "x": component "ocsp" given twice: invalid input`},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			in := ok()
-			tc.edit(&in)
-			_, err := s.CreateTemplate(context.Background(), "alice", in)
-			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("err = %v, want %q", err, tc.want)
-			}
-		})
-	}
-	if list, _ := s.ListTemplates(context.Background()); len(list) != 0 {
-		t.Fatalf("a refused template was stored: %+v", list)
-	}
+	eachBackend(t, func(t *testing.T, db where) {
+		s := openTest(t, db, clock.NewFake(t0))
+		ok := func() status.Template {
+			return status.Template{Name: "x", Title: status.Text{"en": "T"}, Body: status.Text{"en": "B"}}
+		}
+		for _, tc := range []struct {
+			name string
+			edit func(*status.Template)
+			want string
+		}{
+			{"no name", func(t *status.Template) { t.Name = "  " }, "template: name is empty: invalid input"},
+			{"long name", func(t *status.Template) { t.Name = strings.Repeat("a", 101) }, "name longer than 100 characters"},
+			{"no title", func(t *status.Template) { t.Title = status.Text{"en": " "} }, `template "x": title is empty: invalid input`},
+			{"no body", func(t *status.Template) { t.Body = nil }, `template "x": message is empty: invalid input`},
+			{"impact", func(t *status.Template) { t.Impact = "huge" }, `template "x": impact "huge" (want none, minor, major or critical, or empty for the component statuses'): invalid input`},
+			{"status", func(t *status.Template) { t.Status = "resolved" }, `template "x": status "resolved" (want investigating, identified or monitoring): invalid input`},
+			{"component status", func(t *status.Template) {
+				t.Components = []status.ComponentImpact{{ID: "ocsp", Status: "down"}}
+			}, `template "x": component "ocsp": status "down" (want operational, degraded_performance, partial_outage or major_outage): invalid input`},
+			{"component twice", func(t *status.Template) {
+				t.Components = []status.ComponentImpact{{ID: "ocsp", Status: status.MajorOutage}, {ID: "ocsp", Status: status.MajorOutage}}
+			}, `template "x": component "ocsp" given twice: invalid input`},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				in := ok()
+				tc.edit(&in)
+				_, err := s.CreateTemplate(context.Background(), "alice", in)
+				if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("err = %v, want %q", err, tc.want)
+				}
+			})
+		}
+		if list, _ := s.ListTemplates(context.Background()); len(list) != 0 {
+			t.Fatalf("a refused template was stored: %+v", list)
+		}
+	})
 }
 
 func TestPostmortemOnlyOnResolvedIncidents(t *testing.T) {
