@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -138,4 +139,75 @@ func busyGet(ctx context.Context, c *http.Client, url string) error {
 		return fmt.Errorf("%s: %s", url, resp.Status)
 	}
 	return nil
+}
+
+// TestFrozenProbedIsStarvedNotTheTarget: probed itself is frozen (SIGSTOP,
+// as a host that gives it no CPU would) for 2 s in the middle of a run with
+// a 1.6 s timeout; the run's deadline passes while probed cannot run. The
+// run is probed's failure, reason starved (logged at ERROR, counted), not
+// the target's probe_timeout: no failed run, no draft although one failed
+// run would open one, and the probe succeeds again afterwards.
+func TestFrozenProbedIsStarvedNotTheTarget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("not in -short")
+	}
+	var hold atomic.Bool
+	arrived := make(chan struct{}, 1)
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hold.CompareAndSwap(true, false) {
+			arrived <- struct{}{}
+			<-r.Context().Done() // answered only once probed is back, too late for the run
+			return
+		}
+		io.WriteString(w, "ok")
+	}))
+	defer target.Close()
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "probes.yaml")
+	writeFile(t, cfgPath, fmt.Sprintf(`server: {listen: %s, admin_listen: %s}
+storage: {path: probed.db}
+incidents: {failures_to_open: 1}
+components:
+  - {id: web, name: Web}
+probes:
+  - {name: web, component: web, kind: http, interval: 2s, timeout: 1600ms, http: {url: %q}}
+`, freeAddr(t), freeAddr(t), target.URL))
+	d := startProbed(t, buildProbed(t), cfgPath)
+	admin := regexp.MustCompile(`admin=(\S+)`).FindStringSubmatch(d.waitLog("probed started"))[1]
+	m := &scraper{t: t, url: "http://" + admin + "/metrics"}
+	runs := func(result string) float64 { return m.value("probed_probe_runs_total", "result", result) }
+	eventually(t, "a first successful run", func() (bool, string) { return runs("success") >= 1, d.stderr() })
+
+	hold.Store(true)
+	select {
+	case <-arrived:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no run reached the target within 30 s")
+	}
+	pid := d.cmd.Process.Pid
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second) // the fault: how long probed gets no CPU, longer than the run's timeout
+	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the frozen run counted as starved", func() (bool, string) {
+		n := m.value("probed_probe_internal_failures_total", "reason", "starved")
+		return n == 1, fmt.Sprintf("starved %v, failure %v", n, runs("failure"))
+	})
+	line := d.waitLog("probe run failed because of probed itself")
+	if !strings.Contains(line, "level=ERROR") || !strings.Contains(line, "reason=starved") || !strings.Contains(line, "check=probed_internal") {
+		t.Errorf("log line = %q, want an ERROR with check=probed_internal reason=starved", line)
+	}
+	success := runs("success")
+	eventually(t, "a successful run after the freeze", func() (bool, string) {
+		return runs("success") > success, fmt.Sprintf("success %v", runs("success"))
+	})
+	if n := runs("failure"); n != 0 {
+		t.Errorf(`probed_probe_runs_total{result="failure"} = %v, want 0: the target was blamed for probed's freeze`, n)
+	}
+	if n := m.value("probed_incidents", "state", "draft"); n != 0 {
+		t.Errorf("%v incidents drafted, want 0", n)
+	}
 }
