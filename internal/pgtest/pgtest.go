@@ -98,6 +98,9 @@ func (s *Server) DSN(t testing.TB) string {
 		t.Fatalf("pgtest: create database %s: %v", name, err)
 	}
 	t.Cleanup(func() {
+		if s.cmd == nil {
+			return // stopped for good (a failover test): it goes with its directory
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 		defer cancel()
 		// FORCE closes connections a test left open.
@@ -315,6 +318,69 @@ func (s *Server) Start(t testing.TB) {
 	defer cancel()
 	if err := s.run(ctx, s.port); err != nil {
 		t.Fatalf("pgtest: start again: %v", err)
+	}
+}
+
+// Standby starts a streaming-replication standby of the running server s:
+// pg_basebackup -R (a replication connection over loopback, which initdb's
+// trust authentication allows) into a temporary directory of its own, then
+// postgres on a port of its own, as a child and as the same user as s. It
+// holds every database of s, read-only, until Promote. It is stopped and
+// removed when t ends.
+func (s *Server) Standby(t testing.TB) *Server {
+	t.Helper()
+	if s.cmd == nil || s.dir == "" {
+		t.Fatal("pgtest: Standby: the primary is not running")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	dir, err := os.MkdirTemp("", "pgtest-standby-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb := &Server{dir: dir, bin: s.bin, cred: s.cred}
+	t.Cleanup(sb.Stop)
+	if s.cred != nil {
+		if err := os.Chown(dir, int(s.cred.Uid), int(s.cred.Gid)); err != nil {
+			t.Fatalf("pgtest: give %s to the unprivileged user: %v", dir, err)
+		}
+	}
+	// -R writes standby.signal and primary_conninfo; -X stream copies the
+	// WAL written meanwhile; -c fast does not wait for a checkpoint.
+	bb := exec.CommandContext(ctx, filepath.Join(s.bin, "pg_basebackup"),
+		"-h", "127.0.0.1", "-p", strconv.Itoa(s.port), "-U", "postgres",
+		"-D", filepath.Join(dir, "data"), "-R", "-X", "stream", "-c", "fast", "--no-sync")
+	bb.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred}
+	bb.Dir = dir
+	if out, err := bb.CombinedOutput(); err != nil {
+		t.Fatalf("pgtest: pg_basebackup: %v\n%s", err, out)
+	}
+	var lastErr error
+	for range 5 {
+		port, err := freePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lastErr = sb.run(ctx, port); lastErr == nil {
+			return sb
+		}
+	}
+	t.Fatalf("pgtest: standby: %v", lastErr)
+	return nil
+}
+
+// Promote makes a standby the primary (SELECT pg_promote(), which waits until
+// the server accepts writes).
+func (s *Server) Promote(t testing.TB) {
+	t.Helper()
+	if s.admin == nil {
+		t.Fatal("pgtest: Promote: the standby is not running")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	var ok bool
+	if err := s.admin.QueryRowContext(ctx, "SELECT pg_promote(true, 60)").Scan(&ok); err != nil || !ok {
+		t.Fatalf("pgtest: promote: %v (done %v)", err, ok)
 	}
 }
 

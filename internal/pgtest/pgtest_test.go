@@ -164,3 +164,31 @@ func TestShutdownAndStartKeepDataAndPort(t *testing.T) {
 		t.Fatalf("after Start: %q, %v; want the row written before", v, err)
 	}
 }
+
+// A standby holds what the primary wrote, refuses writes until promoted,
+// and takes them after.
+func TestStandbyPromoted(t *testing.T) {
+	ctx := context.Background()
+	own := new(Server)
+	t.Cleanup(own.Stop)
+	dsn := own.DSN(t)
+	p := open(t, dsn)
+	if _, err := p.ExecContext(ctx, "CREATE TABLE x (v text); INSERT INTO x VALUES ('before')"); err != nil {
+		t.Fatal(err)
+	}
+	sb := own.Standby(t)
+	sdsn := strings.Replace(dsn, "port="+strconv.Itoa(own.Port()), "port="+strconv.Itoa(sb.Port()), 1)
+	s := open(t, sdsn)
+	var v string
+	if err := s.QueryRowContext(ctx, "SELECT v FROM x").Scan(&v); err != nil || v != "before" {
+		t.Fatalf("standby reads %q, %v; want the primary's row", v, err)
+	}
+	if _, err := s.ExecContext(ctx, "INSERT INTO x VALUES ('refused')"); err == nil || !strings.Contains(err.Error(), "25006") {
+		t.Fatalf("write on the standby: %v, want 25006 read-only", err)
+	}
+	own.Shutdown(t)
+	sb.Promote(t)
+	if _, err := s.ExecContext(ctx, "INSERT INTO x VALUES ('after')"); err != nil {
+		t.Fatalf("write on the promoted standby: %v", err)
+	}
+}
