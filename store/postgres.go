@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -55,26 +56,49 @@ func (c rebindConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return rebindConn{conn.(*stdlib.Conn)}, nil
+	return rebindConn{conn.(*stdlib.Conn), new(atomic.Bool)}, nil
 }
 
-// rebindConn is pgx's connection with ? rewritten in every statement.
-type rebindConn struct{ *stdlib.Conn }
+// rebindConn is pgx's connection with ? rewritten in every statement. A
+// connection whose server refused a write as read-only (25006: the server
+// became a standby, or was made read-only, under it) is given up when
+// database/sql takes it back (IsValid), so the next one is opened afresh and
+// a multi-host DSN with target_session_attrs=read-write finds the writable
+// server; otherwise the pool would keep writing to the read-only one.
+type rebindConn struct {
+	*stdlib.Conn
+	readOnly *atomic.Bool
+}
+
+func (c rebindConn) note(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "25006" {
+		c.readOnly.Store(true)
+	}
+	return err
+}
+
+// IsValid is database/sql's question before it pools the connection again.
+func (c rebindConn) IsValid() bool { return !c.readOnly.Load() }
 
 func (c rebindConn) Prepare(query string) (driver.Stmt, error) {
-	return c.Conn.Prepare(rebind(query))
+	st, err := c.Conn.Prepare(rebind(query))
+	return st, c.note(err)
 }
 
 func (c rebindConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
-	return c.Conn.PrepareContext(ctx, rebind(query))
+	st, err := c.Conn.PrepareContext(ctx, rebind(query))
+	return st, c.note(err)
 }
 
 func (c rebindConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	return c.Conn.ExecContext(ctx, rebind(query), args)
+	r, err := c.Conn.ExecContext(ctx, rebind(query), args)
+	return r, c.note(err)
 }
 
 func (c rebindConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	return c.Conn.QueryContext(ctx, rebind(query), args)
+	r, err := c.Conn.QueryContext(ctx, rebind(query), args)
+	return r, c.note(err)
 }
 
 // rebind numbers the ? placeholders of q outside quoted strings and
@@ -118,11 +142,16 @@ func rebind(q string) string {
 
 // postgresTransient tells a PostgreSQL failure worth retrying: the
 // connection (class 08), resources (53), an operator or a failover
-// ending the session (57), a serialization failure or deadlock (40), and
-// any error that is not the server's answer (the network).
+// ending the session (57), a serialization failure or deadlock (40), a
+// server that became read-only under the connection (25006: the retry
+// runs on a new connection, see rebindConn), and any error that is not
+// the server's answer (the network).
 func postgresTransient(err error) bool {
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) {
+		return true
+	}
+	if pe.Code == "25006" {
 		return true
 	}
 	switch pe.Code[:2] {
