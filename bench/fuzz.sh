@@ -36,6 +36,14 @@ if [ -z "$targets" ]; then
 	exit 2
 fi
 
+# coordinator_race LOG: the run failed only with Go's bare "context deadline
+# exceeded" at the end of -fuzztime, wrote no failing input and printed no
+# panic or other failure.
+coordinator_race() {
+	grep -q '^    context deadline exceeded$' "$1" &&
+		! grep -qE 'Failing input written|panic:|_test\.go:[0-9]+:' "$1"
+}
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 summary=""
@@ -43,9 +51,17 @@ echo "$targets" | {
 	while read -r dir name; do
 		echo "== $dir $name ($FUZZTIME)"
 		if ! $GO test -run '^$' -timeout 0 -fuzz "^$name\$" -fuzztime "$FUZZTIME" -fuzzminimizetime "$MINIMIZE" -parallel "$PARALLEL" "./$dir" >"$log" 2>&1; then
-			cat "$log"
-			echo "fuzz.sh: $name FAILED" >&2
-			exit 1
+			if coordinator_race "$log"; then
+				# Go 1.26's fuzz coordinator can fail a target at the
+				# -fuzztime boundary with a bare "context deadline
+				# exceeded" and no input (golang/go#75804, fixed in Go
+				# 1.27): nothing was found, so it is not a failure.
+				echo "fuzz.sh: $name stopped by Go's fuzztime race (golang/go#75804): no failing input, counted as passed"
+			else
+				cat "$log"
+				echo "fuzz.sh: $name FAILED" >&2
+				exit 1
+			fi
 		fi
 		# The last progress line: "fuzz: elapsed: 3s, execs: 1234 (411/sec), new interesting: 2 (total: 40)".
 		last=$(grep '^fuzz: elapsed' "$log" | tail -1)
