@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"github.com/probed/probed/status"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -48,21 +45,7 @@ probes:
 incidents: {failures_to_open: 2, successes_to_close: 2}
 `, target.URL+"/crl"))
 
-	cli := func(env []string, args ...string) (string, string, int) {
-		t.Helper()
-		cmd := exec.Command(bin, args...)
-		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}, env...)
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return out.String(), errb.String(), code
-	}
+	cli := binCLI(t, bin, dir)
 	tokOut, stderr, code := cli(nil, "token", "create", "-config", cfgPath, "-name", "alice")
 	token := strings.TrimSpace(tokOut)
 	if code != 0 || !strings.HasPrefix(token, store.TokenPrefix) || strings.Count(tokOut, "\n") != 1 {

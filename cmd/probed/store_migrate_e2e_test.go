@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -40,21 +37,7 @@ notify:
   smtp: {host: 127.0.0.1, port: 1, tls: none, timeout: 1s}
 `
 	writeFile(t, cfgPath, head+"storage: {path: probed.db}\n")
-	run := func(env []string, args ...string) (string, string, int) {
-		t.Helper()
-		cmd := exec.Command(bin, args...)
-		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}, env...)
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return out.String(), errb.String(), code
-	}
+	run := binCLI(t, bin, dir)
 	tok, stderr, code := run(nil, "token", "create", "-config", cfgPath, "-name", "alice")
 	if code != 0 {
 		t.Fatalf("token create: %s", stderr)

@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -43,21 +40,7 @@ notify:
   smtp: {host: 127.0.0.1, port: %d, tls: none, timeout: 5s}
   retry: {initial: 1s, max: 2s, give_up_after: 1h}
 `, relay.Port()))
-	run := func(env []string, args ...string) (string, string, int) {
-		t.Helper()
-		cmd := exec.Command(bin, args...)
-		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}, env...)
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return out.String(), errb.String(), code
-	}
+	run := binCLI(t, bin, dir)
 	tok, stderr, code := run(nil, "token", "create", "-config", cfgPath, "-name", "alice")
 	if code != 0 {
 		t.Fatalf("token create: %s", stderr)

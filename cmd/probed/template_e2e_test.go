@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -36,21 +33,7 @@ components:
 probes:
   - {name: crl, component: crl, kind: http, interval: 1h, http: {url: %q}}
 `, target.URL))
-	cli := func(env []string, args ...string) (string, string, int) {
-		t.Helper()
-		cmd := exec.Command(bin, args...)
-		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}, env...)
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return out.String(), errb.String(), code
-	}
+	cli := binCLI(t, bin, dir)
 	tok, stderr, code := cli(nil, "token", "create", "-config", cfgPath, "-name", "alice")
 	if code != 0 {
 		t.Fatalf("token create = %d %s", code, stderr)
