@@ -54,8 +54,7 @@ type OperatorHooks struct {
 	opts   OperatorOptions
 	client *http.Client
 
-	wakeMu sync.Mutex
-	wakeCh chan struct{}
+	wake   wakeup
 	done   chan struct{}
 	doneMu sync.Once
 
@@ -83,7 +82,7 @@ func NewOperatorHooks(opts OperatorOptions) (*OperatorHooks, error) {
 	if opts.Words == nil {
 		opts.Words = words.Builtin()
 	}
-	h := &OperatorHooks{opts: opts, client: newWebhookClient(opts.Transport), wakeCh: make(chan struct{}), done: make(chan struct{})}
+	h := &OperatorHooks{opts: opts, client: newWebhookClient(opts.Transport), done: make(chan struct{})}
 	f := promauto.With(opts.Registerer)
 	h.sent = f.NewCounterVec(prometheus.CounterOpts{Name: "probed_operator_webhooks_sent_total",
 		Help: "Operator events (drafts, resolve proposals) accepted (2xx) by an operator webhook."}, []string{"webhook"})
@@ -109,18 +108,7 @@ func NewOperatorHooks(opts OperatorOptions) (*OperatorHooks, error) {
 }
 
 // Wake tells the dispatcher an operator event may be waiting.
-func (h *OperatorHooks) Wake() {
-	h.wakeMu.Lock()
-	close(h.wakeCh)
-	h.wakeCh = make(chan struct{})
-	h.wakeMu.Unlock()
-}
-
-func (h *OperatorHooks) woken() <-chan struct{} {
-	h.wakeMu.Lock()
-	defer h.wakeMu.Unlock()
-	return h.wakeCh
-}
+func (h *OperatorHooks) Wake() { h.wake.Wake() }
 
 // Done is closed when Run has returned.
 func (h *OperatorHooks) Done() <-chan struct{} { return h.done }
@@ -130,7 +118,7 @@ func (h *OperatorHooks) Done() <-chan struct{} { return h.done }
 func (h *OperatorHooks) Run(ctx context.Context) {
 	defer h.doneMu.Do(func() { close(h.done) })
 	for ctx.Err() == nil {
-		ch := h.woken()
+		ch := h.wake.C()
 		if err := h.Drain(ctx); err != nil && ctx.Err() == nil {
 			h.opts.Logger.Error("operator webhooks: dispatch failed; retrying", "err", err)
 		}

@@ -66,8 +66,7 @@ type Worker struct {
 	opts  WorkerOptions
 	lease string
 
-	wakeMu sync.Mutex
-	wakeCh chan struct{}
+	wake wakeup
 
 	downMu    sync.Mutex
 	downUntil time.Time // the SMTP relay failed to answer: no dialling before this
@@ -110,7 +109,7 @@ func NewWorker(opts WorkerOptions) (*Worker, error) {
 	}
 	b := make([]byte, 8)
 	rand.Read(b)
-	w := &Worker{opts: opts, lease: hex.EncodeToString(b), wakeCh: make(chan struct{}), stories: map[int64]*Story{}, done: make(chan struct{})}
+	w := &Worker{opts: opts, lease: hex.EncodeToString(b), stories: map[int64]*Story{}, done: make(chan struct{})}
 	w.webhk = newWebhookClient(opts.Transport)
 	f := promauto.With(opts.Registerer)
 	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "probed_notifications_pending", Help: "Notifications (mails and webhook posts) waiting in the outbox."},
@@ -148,18 +147,7 @@ func NewWorker(opts WorkerOptions) (*Worker, error) {
 func (w *Worker) Lease() string { return w.lease }
 
 // Wake tells the worker there is work (an event or a confirmation queued).
-func (w *Worker) Wake() {
-	w.wakeMu.Lock()
-	close(w.wakeCh)
-	w.wakeCh = make(chan struct{})
-	w.wakeMu.Unlock()
-}
-
-func (w *Worker) woken() <-chan struct{} {
-	w.wakeMu.Lock()
-	defer w.wakeMu.Unlock()
-	return w.wakeCh
-}
+func (w *Worker) Wake() { w.wake.Wake() }
 
 // Done is closed when Run has returned.
 func (w *Worker) Done() <-chan struct{} { return w.done }
@@ -212,7 +200,7 @@ func (w *Worker) fanOutLoop(ctx context.Context) {
 	var lastPurge time.Time
 	q := quietErrors{clock: w.opts.Clock}
 	for {
-		ch := w.woken()
+		ch := w.wake.C()
 		if err := w.FanOut(ctx); err != nil && ctx.Err() == nil {
 			q.fail(w.opts.Logger, "notify fan-out failed; retrying", "err", err)
 		} else if err == nil {
@@ -263,7 +251,7 @@ func (w *Worker) FanOut(ctx context.Context) error {
 func (w *Worker) sendLoop(ctx context.Context, kind string) {
 	q := quietErrors{clock: w.opts.Clock}
 	for ctx.Err() == nil {
-		ch := w.woken()
+		ch := w.wake.C()
 		if kind == store.SubscriberEmail {
 			if d := w.smtpDown(); d > 0 {
 				if !sleep(ctx, nil, d) {
