@@ -18,30 +18,55 @@ func migrationFS(files map[string]string) fs.FS {
 	return m
 }
 
-// A broken migration stops Open with the file's name and SQLite's reason,
-// and leaves the database as the migrations before it left it.
+// A broken migration stops Open with the file's name and the database's
+// reason, and leaves the database as the migrations before it left it.
 func TestBrokenMigrationIsLoud(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "probed.db")
-	_, err := Open(ctx, Options{Path: path, migrations: migrationFS(map[string]string{
-		"0001_a.sql": "CREATE TABLE a (x INTEGER);",
-		"0002_b.sql": "CREATE TABLE b (x INTEGER);\nINSERT INTO no_such_table VALUES (1);",
-		"0003_c.sql": "CREATE TABLE c (x INTEGER);",
-	})})
-	if err == nil || !strings.Contains(err.Error(), "0002_b.sql") || !strings.Contains(err.Error(), "no such table: no_such_table") {
-		t.Fatalf("Open = %v, want the broken migration and its reason", err)
+	eachBackend(t, func(t *testing.T, db where) {
+		reason := "no such table: no_such_table"
+		if db.driver == "postgres" {
+			reason = `relation "no_such_table" does not exist`
+		}
+		_, err := Open(context.Background(), db.opts(Options{migrations: migrationFS(map[string]string{
+			"0001_a.sql": "CREATE TABLE a (x INTEGER);",
+			"0002_b.sql": "CREATE TABLE b (x INTEGER);\nINSERT INTO no_such_table VALUES (1);",
+			"0003_c.sql": "CREATE TABLE c (x INTEGER);",
+		})}))
+		if err == nil || !strings.Contains(err.Error(), "0002_b.sql") || !strings.Contains(err.Error(), reason) {
+			t.Fatalf("Open = %v, want the broken migration and its reason", err)
+		}
+		tables, applied := rawSchema(t, db)
+		if tables != "a" || applied != "0001_a.sql" {
+			t.Errorf("after the failure: tables %q, applied %q; want a and 0001_a.sql only (0002 rolled back, 0003 not tried)", tables, applied)
+		}
+	})
+}
+
+// rawSchema reads, past the store, which of the tables a, b and c exist and
+// which migrations are recorded, each as a comma-separated sorted list.
+func rawSchema(t *testing.T, db where) (tables, applied string) {
+	t.Helper()
+	var conn *sql.DB
+	var err error
+	tablesQ := `SELECT coalesce(group_concat(name, ','), '') FROM (SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('a', 'b', 'c') ORDER BY name)`
+	appliedQ := `SELECT coalesce(group_concat(name, ','), '') FROM (SELECT name FROM schema_migrations ORDER BY version)`
+	if db.driver == "postgres" {
+		conn, err = sql.Open("pgx", db.dsn)
+		tablesQ = `SELECT coalesce(string_agg(table_name, ',' ORDER BY table_name), '') FROM information_schema.tables WHERE table_schema = current_schema() AND table_name IN ('a', 'b', 'c')`
+		appliedQ = `SELECT coalesce(string_agg(name, ',' ORDER BY version), '') FROM schema_migrations`
+	} else {
+		conn, err = sql.Open("sqlite3", "file:"+db.path)
 	}
-	db, err := sql.Open("sqlite3", "file:"+path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	var tables, applied string
-	db.QueryRow(`SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('a', 'b', 'c') ORDER BY name)`).Scan(&tables)
-	db.QueryRow(`SELECT group_concat(name, ',') FROM schema_migrations`).Scan(&applied)
-	if tables != "a" || applied != "0001_a.sql" {
-		t.Errorf("after the failure: tables %q, applied %q; want a and 0001_a.sql only (0002 rolled back, 0003 not tried)", tables, applied)
+	defer conn.Close()
+	if err := conn.QueryRow(tablesQ).Scan(&tables); err != nil {
+		t.Fatal(err)
 	}
+	if err := conn.QueryRow(appliedQ).Scan(&applied); err != nil {
+		t.Fatal(err)
+	}
+	return tables, applied
 }
 
 func TestMigrationSetErrors(t *testing.T) {
@@ -53,47 +78,61 @@ func TestMigrationSetErrors(t *testing.T) {
 		{"unnumbered", map[string]string{"results.sql": "SELECT 1;"}, "results.sql: name must start with a number and _"},
 		{"shared number", map[string]string{"0001_a.sql": "SELECT 1;", "0001_b.sql": "SELECT 1;"}, "0001_a.sql and 0001_b.sql share number 1"},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			_, err := Open(context.Background(), Options{Path: filepath.Join(t.TempDir(), "probed.db"), migrations: migrationFS(c.files)})
-			if err == nil || !strings.Contains(err.Error(), c.want) {
-				t.Fatalf("Open = %v, want %q", err, c.want)
-			}
-		})
-	}
+	eachBackend(t, func(t *testing.T, db where) {
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				_, err := Open(context.Background(), db.fresh(t).opts(Options{migrations: migrationFS(c.files)}))
+				if err == nil || !strings.Contains(err.Error(), c.want) {
+					t.Fatalf("Open = %v, want %q", err, c.want)
+				}
+			})
+		}
+	})
 }
 
 // A database migrated by a newer probed is refused, not run on blindly.
 func TestMigrationFromNewerVersionRefused(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "probed.db")
-	newer := migrationFS(map[string]string{"0001_a.sql": "CREATE TABLE a (x);", "0002_b.sql": "CREATE TABLE b (x);"})
-	s, err := Open(context.Background(), Options{Path: path, migrations: newer})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	_, err = Open(context.Background(), Options{Path: path, migrations: migrationFS(map[string]string{"0001_a.sql": "CREATE TABLE a (x);"})})
-	if err == nil || !strings.Contains(err.Error(), "0002_b.sql, unknown to this probed") {
-		t.Fatalf("Open = %v, want the unknown migration named", err)
-	}
+	eachBackend(t, func(t *testing.T, db where) {
+		newer := migrationFS(map[string]string{"0001_a.sql": "CREATE TABLE a (x INTEGER);", "0002_b.sql": "CREATE TABLE b (x INTEGER);"})
+		s, err := Open(context.Background(), db.opts(Options{migrations: newer}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		_, err = Open(context.Background(), db.opts(Options{migrations: migrationFS(map[string]string{"0001_a.sql": "CREATE TABLE a (x INTEGER);"})}))
+		if err == nil || !strings.Contains(err.Error(), "0002_b.sql, unknown to this probed") {
+			t.Fatalf("Open = %v, want the unknown migration named", err)
+		}
+	})
 }
 
 // The shipped migrations all apply, once: a second Open applies none.
 func TestShippedMigrationsApplyOnce(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "probed.db")
-	s, _, _ := testStore(t, Options{Path: path})
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := count(t, s, `SELECT count(*) FROM schema_migrations`); n != int64(len(names)) || n < 4 {
-		t.Fatalf("%d migrations applied, want all %d", n, len(names))
-	}
-	s.Close()
-	s2, _, _ := testStore(t, Options{Path: path})
-	if n := count(t, s2, `SELECT count(*) FROM schema_migrations`); n != int64(len(names)) {
-		t.Fatalf("%d migrations recorded after reopening, want %d", n, len(names))
-	}
+	eachBackend(t, func(t *testing.T, db where) {
+		dir := "migrations/*.sql"
+		if db.driver == "postgres" {
+			dir = "migrations/postgres/*.sql"
+		}
+		names, err := fs.Glob(migrations, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, _, _ := testStore(t, db.opts(Options{}))
+		if n := count(t, s, `SELECT count(*) FROM schema_migrations`); n != int64(len(names)) || n < 4 {
+			t.Fatalf("%d migrations applied, want all %d", n, len(names))
+		}
+		if len(s.applied) != len(names) {
+			t.Fatalf("the first Open applied %d migrations, want %d", len(s.applied), len(names))
+		}
+		s.Close()
+		s2, _, _ := testStore(t, db.opts(Options{}))
+		if n := count(t, s2, `SELECT count(*) FROM schema_migrations`); n != int64(len(names)) {
+			t.Fatalf("%d migrations recorded after reopening, want %d", n, len(names))
+		}
+		if len(s2.applied) != 0 {
+			t.Fatalf("the second Open applied %v, want none", s2.applied)
+		}
+	})
 }
 
 // A path SQLite would read as a URI query stays a path.
