@@ -184,23 +184,69 @@ func TestLostDatabaseFileIsLoud(t *testing.T) {
 	}
 }
 
-// A full disk (SQLite's max_page_count reached: the same SQLITE_FULL a full
-// file system gives) is a problem while writes fail; results wait in the
-// queue and land once there is room, and the problem clears.
+// A full disk is a problem while writes fail; results wait in the queue and
+// land once there is room, and the problem clears. On SQLite the disk is
+// filled with max_page_count (the same SQLITE_FULL a full file system
+// gives); on PostgreSQL the results table lives on a tmpfs of its own,
+// shrunk to what it holds (the server's own 53100, disk_full).
 func TestFullDiskIsLoudAndLosesNothing(t *testing.T) {
-	ctx := context.Background()
+	t.Run("sqlite", func(t *testing.T) {
+		var s *Store
+		fullDiskLosesNothing(t, Options{}, func(store *Store) {
+			s = store
+			var pages int
+			if err := s.w.QueryRow(`PRAGMA page_count`).Scan(&pages); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.w.Exec(`PRAGMA max_page_count = ` + strconv.Itoa(pages)); err != nil {
+				t.Fatal(err)
+			}
+		}, func() {
+			if _, err := s.w.Exec(`PRAGMA max_page_count = 1073741823`); err != nil {
+				t.Fatal(err)
+			}
+		})
+	})
+	t.Run("postgres", func(t *testing.T) {
+		small := pg.SmallTablespace(t, 4<<20)
+		fullDiskLosesNothing(t, Options{Driver: "postgres", DSN: pg.DSN(t)}, func(s *Store) {
+			var indexes []string
+			rows, err := s.w.Query(`SELECT indexname FROM pg_indexes WHERE tablename = 'results' AND schemaname = current_schema()`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for rows.Next() {
+				var name string
+				if err := rows.Scan(&name); err != nil {
+					t.Fatal(err)
+				}
+				indexes = append(indexes, name)
+			}
+			rows.Close()
+			if _, err := s.w.Exec(`ALTER TABLE results SET TABLESPACE ` + small.Name); err != nil {
+				t.Fatal(err)
+			}
+			for _, ix := range indexes {
+				if _, err := s.w.Exec(`ALTER INDEX ` + ix + ` SET TABLESPACE ` + small.Name); err != nil {
+					t.Fatal(err)
+				}
+			}
+			small.Resize(t, small.Used(t))
+		}, func() { small.Resize(t, 64<<20) })
+	})
+}
+
+// fullDiskLosesNothing opens a store with opts, fills its disk with fill,
+// records results until the store notices, makes room with room, and checks
+// that every result landed.
+func fullDiskLosesNothing(t *testing.T, opts Options, fill func(*Store), room func()) {
 	logger, logs := bufferLogger()
-	s, _, _ := testStore(t, Options{Logger: logger})
-	var pages int
-	if err := s.w.QueryRowContext(ctx, `PRAGMA page_count`).Scan(&pages); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.w.ExecContext(ctx, `PRAGMA max_page_count = `+strconv.Itoa(pages)); err != nil {
-		t.Fatal(err)
-	}
+	opts.Logger = logger
+	s, _, _ := testStore(t, opts)
+	fill(s)
 	const n = 2000
 	for i := range n {
-		if err := s.Record(ctx, result("api", t0.Add(time.Duration(i)*time.Second), true)); err != nil {
+		if err := s.Record(context.Background(), result("api", t0.Add(time.Duration(i)*time.Second), true)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -214,9 +260,7 @@ func TestFullDiskIsLoudAndLosesNothing(t *testing.T) {
 	if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "disk is full") {
 		t.Errorf("no ERROR for the full disk:\n%s", logs)
 	}
-	if _, err := s.w.ExecContext(ctx, `PRAGMA max_page_count = 1073741823`); err != nil {
-		t.Fatal(err)
-	}
+	room()
 	mustFlush(t, s)
 	if err := s.Healthy(); err != nil {
 		t.Errorf("Healthy once there is room: %v", err)

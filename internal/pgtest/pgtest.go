@@ -473,3 +473,73 @@ func (s *Server) CPUTime() (time.Duration, error) {
 	}
 	return time.Duration(ticks) * (time.Second / 100), nil
 }
+
+// Tablespace is a tablespace of the package's server on a file system of
+// its own: a tmpfs of a chosen size, so that a test can fill the server's
+// disk (writes then fail with 53100, disk_full, as on a real full disk) and
+// make room again.
+type Tablespace struct {
+	Name string // for ALTER TABLE … SET TABLESPACE
+	dir  string
+}
+
+// SmallTablespace mounts a tmpfs of size bytes in the server's directory
+// and creates a tablespace on it. Mounting needs root: as anyone else the
+// test is skipped (root is not a tool make test can install). Call it
+// before DSN, so that the database goes first at clean-up; the tablespace
+// is then dropped and the file system unmounted.
+func (s *Server) SmallTablespace(t testing.TB, size int64) *Tablespace {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("pgtest: a full PostgreSQL disk is staged on a tmpfs mounted for the test, which needs root")
+	}
+	s.DSN(t) // starts the server (its own database goes at clean-up)
+	ts := &Tablespace{Name: fmt.Sprintf("small%d_%d", os.Getpid(), s.seq.Add(1))}
+	ts.dir = filepath.Join(s.dir, ts.Name)
+	if err := os.Mkdir(ts.dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	opts := fmt.Sprintf("size=%d,mode=0700", size)
+	if s.cred != nil {
+		opts += fmt.Sprintf(",uid=%d,gid=%d", s.cred.Uid, s.cred.Gid)
+	}
+	if err := syscall.Mount("tmpfs", ts.dir, "tmpfs", 0, opts); err != nil {
+		t.Fatalf("pgtest: mount a %d-byte tmpfs on %s: %v", size, ts.dir, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	if _, err := s.admin.ExecContext(ctx, "CREATE TABLESPACE "+ts.Name+" LOCATION '"+ts.dir+"'"); err != nil {
+		syscall.Unmount(ts.dir, syscall.MNT_DETACH)
+		t.Fatalf("pgtest: create tablespace on %s: %v", ts.dir, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+		defer cancel()
+		if _, err := s.admin.ExecContext(ctx, "DROP TABLESPACE IF EXISTS "+ts.Name); err != nil {
+			t.Errorf("pgtest: drop tablespace %s: %v", ts.Name, err)
+		}
+		if err := syscall.Unmount(ts.dir, syscall.MNT_DETACH); err != nil {
+			t.Errorf("pgtest: unmount %s: %v", ts.dir, err)
+		}
+	})
+	return ts
+}
+
+// Used is how many bytes the tablespace's file system holds.
+func (ts *Tablespace) Used(t testing.TB) int64 {
+	t.Helper()
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(ts.dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	return int64(st.Blocks-st.Bfree) * st.Bsize
+}
+
+// Resize gives the tablespace's file system a new size: the bytes it holds
+// (Used) to make it full, more to make room.
+func (ts *Tablespace) Resize(t testing.TB, size int64) {
+	t.Helper()
+	if err := syscall.Mount("tmpfs", ts.dir, "tmpfs", syscall.MS_REMOUNT, fmt.Sprintf("size=%d", size)); err != nil {
+		t.Fatalf("pgtest: resize %s to %d bytes: %v", ts.dir, size, err)
+	}
+}
