@@ -77,7 +77,7 @@ func fillEveryTable(t *testing.T, s *Store, fc *clock.Fake) filled {
 	// A daemon run, stopped cleanly.
 	hctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- s.Heartbeat(hctx, time.Hour) }()
+	go func() { done <- s.Heartbeat(hctx, "tokyo-2", time.Hour) }()
 	waitFor(t, "the heartbeat's run", func() bool {
 		var n int
 		s.r.QueryRow(`SELECT count(*) FROM daemon_runs`).Scan(&n)
@@ -470,7 +470,7 @@ func TestCopyRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A run with no clean stop, its heartbeat 20 s before the copy.
-	if _, err := s.startRun(ctx); err != nil {
+	if _, err := s.startRun(ctx, ""); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()

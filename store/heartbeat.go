@@ -18,8 +18,10 @@ type Interval struct {
 // After a crash the interval ends at its last-seen time, so the time
 // probed was down reads as no data (Coverage), never as uptime. A failed
 // write is logged and retried at the next beat: the heartbeat never stops
-// the daemon.
-func (s *Store) Heartbeat(ctx context.Context, every time.Duration) error {
+// the daemon. holder names whose runs these are ("" for the one process of
+// a SQLite store): several holders share one PostgreSQL database, and
+// each asks at its start only whether its own last run stopped cleanly.
+func (s *Store) Heartbeat(ctx context.Context, holder string, every time.Duration) error {
 	ctx, done, err := s.loop(ctx)
 	if err != nil {
 		return fmt.Errorf("heartbeat: %w", err)
@@ -32,7 +34,7 @@ func (s *Store) Heartbeat(ctx context.Context, every time.Duration) error {
 	beat := func() {
 		var err error
 		if id == 0 {
-			id, err = s.startRun(ctx)
+			id, err = s.startRun(ctx, holder)
 		} else {
 			err = s.touchRun(ctx, id)
 		}
@@ -62,18 +64,19 @@ func (s *Store) Heartbeat(ctx context.Context, every time.Duration) error {
 }
 
 // startRun opens this process's running interval and reports how the
-// previous one ended.
-func (s *Store) startRun(ctx context.Context) (int64, error) {
+// previous run of the same holder ended (another holder's run, running or
+// crashed, is that holder's to report).
+func (s *Store) startRun(ctx context.Context, holder string) (int64, error) {
 	now := s.clock.Now().UnixMilli()
 	var id int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var last, stopped sql.NullInt64
-		err := tx.QueryRowContext(ctx, `SELECT last_seen_ms, stopped_ms FROM daemon_runs ORDER BY id DESC LIMIT 1`).Scan(&last, &stopped)
+		err := tx.QueryRowContext(ctx, `SELECT last_seen_ms, stopped_ms FROM daemon_runs WHERE holder = ? ORDER BY id DESC LIMIT 1`, holder).Scan(&last, &stopped)
 		if err == nil && !stopped.Valid {
 			s.logger.Warn("probed did not stop cleanly last time: no data from its last heartbeat until now",
-				"last_seen", time.UnixMilli(last.Int64).UTC(), "now", time.UnixMilli(now).UTC())
+				"holder", holder, "last_seen", time.UnixMilli(last.Int64).UTC(), "now", time.UnixMilli(now).UTC())
 		}
-		return tx.QueryRowContext(ctx, `INSERT INTO daemon_runs (started_ms, last_seen_ms) VALUES (?, ?) RETURNING id`, now, now).Scan(&id)
+		return tx.QueryRowContext(ctx, `INSERT INTO daemon_runs (holder, started_ms, last_seen_ms) VALUES (?, ?, ?) RETURNING id`, holder, now, now).Scan(&id)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("start heartbeat: %w", err)

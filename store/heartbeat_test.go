@@ -21,7 +21,7 @@ func TestCoverageCrashGapIsNoData(t *testing.T) {
 		ctx := context.Background()
 		fc := clock.NewFake(t0)
 		s1, _, _ := testStore(t, db.opts(Options{Clock: fc}))
-		id, err := s1.startRun(ctx)
+		id, err := s1.startRun(ctx, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -51,7 +51,7 @@ func TestCoverageCrashGapIsNoData(t *testing.T) {
 		restart := t0.Add(70 * time.Minute)
 		fc.Set(restart)
 		s2, _, _ := testStore(t, db.opts(Options{Clock: fc}))
-		id2, err := s2.startRun(ctx)
+		id2, err := s2.startRun(ctx, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -116,7 +116,7 @@ func TestHeartbeatLoop(t *testing.T) {
 		s, fc, _ := testStore(t, db.opts(Options{}))
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
-		go func() { done <- s.Heartbeat(ctx, time.Millisecond) }()
+		go func() { done <- s.Heartbeat(ctx, "", time.Millisecond) }()
 		waitFor(t, "the interval to open", func() bool { return s.runID.Load() != 0 })
 		fc.Advance(time.Minute)
 		waitFor(t, "a beat", func() bool {
@@ -131,7 +131,7 @@ func TestHeartbeatLoop(t *testing.T) {
 			t.Error("the interval was not closed at the stop")
 		}
 		// Close stops a running heartbeat and closes its interval first.
-		go func() { done <- s.Heartbeat(context.Background(), time.Hour) }()
+		go func() { done <- s.Heartbeat(context.Background(), "", time.Hour) }()
 		waitFor(t, "a second interval", func() bool { return s.runID.Load() != 0 })
 		fc.Advance(time.Minute)
 		if err := s.Close(); err != nil {
@@ -171,7 +171,7 @@ func TestHeartbeatRetriesUnderLock(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- s.Heartbeat(ctx, time.Millisecond) }()
+	go func() { done <- s.Heartbeat(ctx, "", time.Millisecond) }()
 	waitFor(t, "a logged failed beat", func() bool { return strings.Contains(logs.String(), "heartbeat not recorded") })
 	release()
 	waitFor(t, "the interval to open", func() bool { return s.runID.Load() != 0 })
@@ -181,5 +181,68 @@ func TestHeartbeatRetriesUnderLock(t *testing.T) {
 	}
 	if n := count(t, s, `SELECT count(*) FROM daemon_runs WHERE stopped_ms IS NOT NULL`); n != 1 {
 		t.Errorf("%d closed intervals, want 1", n)
+	}
+}
+
+// Two holders on one PostgreSQL database: each start asks about its own
+// holder's last run only. Holder b starting cleanly says nothing of a's
+// unclean stop (a's run is the newest row), and a's restart after it
+// reports its own unclean stop although b's clean run is newer.
+func TestHeartbeatUncleanStopPerHolder(t *testing.T) {
+	ctx := context.Background()
+	dsn := pg.DSN(t)
+	fc := clock.NewFake(t0)
+	open := func() (*Store, *syncBuffer) {
+		var logs syncBuffer
+		s, _, _ := testStore(t, Options{Driver: "postgres", DSN: dsn, Clock: fc, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		return s, &logs
+	}
+	const warning = "did not stop cleanly"
+	a, aLogs := open()
+	if _, err := a.startRun(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	fc.Advance(time.Minute)
+	// a dies: no clean stop.
+	a.runID.Store(0)
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(aLogs.String(), warning) {
+		t.Fatalf("a's first start warned: %s", aLogs)
+	}
+
+	b, bLogs := open()
+	hctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- b.Heartbeat(hctx, "b", time.Hour) }()
+	waitFor(t, "b's run", func() bool { return b.runID.Load() != 0 })
+	fc.Advance(time.Minute)
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(bLogs.String(), warning) {
+		t.Errorf("b's clean start warned about a's unclean stop: %s", bLogs)
+	}
+
+	fc.Advance(time.Minute)
+	a2, a2Logs := open()
+	if _, err := a2.startRun(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if l := a2Logs.String(); !strings.Contains(l, warning) || !strings.Contains(l, "holder=a") || !strings.Contains(l, "last_seen="+t0.Format("2006-01-02T15:04:05")) {
+		t.Errorf("a's restart after its unclean stop did not report it (with its holder and last heartbeat at %s): %s", t0, l)
+	}
+	// b's restart after its clean stop: nothing to report.
+	b2, b2Logs := open()
+	if _, err := b2.startRun(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b2Logs.String(), warning) {
+		t.Errorf("b's restart after its clean stop warned: %s", b2Logs)
+	}
+	if n := count(t, b2, `SELECT count(*) FROM daemon_runs WHERE holder = 'a'`); n != 2 {
+		t.Errorf("%d runs of holder a, want 2", n)
 	}
 }

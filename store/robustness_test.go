@@ -256,7 +256,7 @@ func TestHistorySurvivesRestart(t *testing.T) {
 	eachBackend(t, func(t *testing.T, db where) {
 		ctx := context.Background()
 		s, fc, _ := testStore(t, db.opts(Options{}))
-		id, err := s.startRun(ctx)
+		id, err := s.startRun(ctx, "")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -313,7 +313,7 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	// The heartbeat marks when probed was up (the rest is "no data"); the
 	// housekeeping rolls results up and applies the retention. Both end
 	// with ctx, and store.Close waits for them.
-	g.Go(func() error { return d.store.Heartbeat(gctx, 0) })
+	g.Go(func() error { return d.store.Heartbeat(gctx, runHolder(d.Config()), 0) })
 	if d.engine == nil {
 		g.Go(func() error { return d.store.Housekeep(gctx, 0) }) // a holder keeps house while it leads
 	}

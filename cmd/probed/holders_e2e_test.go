@@ -336,4 +336,17 @@ func TestLeaderKilledDuringFanOut(t *testing.T) {
 	if len(list) != 1 || list[0].ID != draft.ID || list[0].State != status.StatePublished {
 		t.Fatalf("incidents after failover: %d (want the one, published)", len(list))
 	}
+	// Neither holder's first start warned of an unclean stop (the other's
+	// running heartbeat row is not its own); the killed holder, started
+	// again, reports its own.
+	const unclean = "did not stop cleanly"
+	for _, h := range hs {
+		if strings.Contains(h.stderr(), unclean) {
+			t.Errorf("a holder's first start warned of an unclean stop (another holder's running row):\n%s", h.stderr())
+		}
+	}
+	again := startProbed(t, bin, []string{cfgA, cfgB}[li])
+	if l := again.waitLog(unclean); !strings.Contains(l, "holder="+[]string{"a", "b"}[li]) {
+		t.Errorf("the killed holder's restart reported another holder's run: %s", l)
+	}
 }

@@ -40,11 +40,31 @@ func holderName(cfg *config.Config) string {
 	if cfg.Storage.Holder != "" {
 		return cfg.Storage.Holder
 	}
+	return hostName() + ":" + strconv.Itoa(os.Getpid())
+}
+
+// hostName is the host's name, or probed when it has none.
+func hostName() string {
 	host, err := os.Hostname()
 	if err != nil || host == "" {
-		host = "probed"
+		return "probed"
 	}
-	return host + ":" + strconv.Itoa(os.Getpid())
+	return host
+}
+
+// runHolder names this process's runs in the store's heartbeat rows, so
+// that a holder's start reports only its own unclean stop: "" on SQLite
+// (one process per file); with several holders storage.holder, or the
+// host name alone (the process id of holderName changes at every
+// restart, which would hide the restart's own previous run).
+func runHolder(cfg *config.Config) string {
+	switch {
+	case !shared(cfg):
+		return ""
+	case cfg.Storage.Holder != "":
+		return cfg.Storage.Holder
+	}
+	return hostName()
 }
 
 // shared tells several holders may share the store (PostgreSQL).

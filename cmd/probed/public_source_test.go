@@ -35,7 +35,7 @@ func TestStoreSource(t *testing.T) {
 	// Run 1 of probed: Aug 31 12:00 to Sep 5 00:00.
 	hbCtx, stopHB := context.WithCancel(ctx)
 	hbDone := make(chan error, 1)
-	go func() { hbDone <- st.Heartbeat(hbCtx, time.Hour) }()
+	go func() { hbDone <- st.Heartbeat(hbCtx, "", time.Hour) }()
 	eventually(t, "the first run recorded", func() (bool, string) { n := runs(t, dbPath); return n == 1, strconv.Itoa(n) })
 	if err := st.EnsureComponents(ctx, []string{"certcentral-api", "acme", "timestamp", "ocsp", "crl"}); err != nil {
 		t.Fatal(err)
@@ -78,7 +78,7 @@ func TestStoreSource(t *testing.T) {
 	at(6, 0, 0)
 	hbCtx2, stopHB2 := context.WithCancel(ctx)
 	defer stopHB2()
-	go st.Heartbeat(hbCtx2, time.Hour)
+	go st.Heartbeat(hbCtx2, "", time.Hour)
 	eventually(t, "the second run recorded", func() (bool, string) { n := runs(t, dbPath); return n == 2, strconv.Itoa(n) })
 
 	m, err := st.ScheduleMaintenance(ctx, "alice", status.NewMaintenance{Title: status.Text{"en": "CRL publisher upgrade"}, Components: []string{"crl"},
