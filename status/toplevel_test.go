@@ -124,18 +124,53 @@ var impactCases = []struct {
 	{"several, all operational again", repeat(Operational, 2), ImpactNone},
 }
 
+// impactUpdateCases are a published incident's impact after an update
+// that changes its components' statuses: raised when they get worse, never
+// lowered (the hosted capture's recovered incident keeps its impact), an
+// operator's choice kept until the components get worse than it.
+var impactUpdateCases = []struct {
+	rule          string
+	impact        string
+	before, after []string
+	want          string
+}{
+	{"worse: degraded, then major outage", ImpactMinor, []string{DegradedPerformance}, []string{MajorOutage}, ImpactCritical},
+	{"better: major outage, then partial outage (not lowered)", ImpactCritical, []string{MajorOutage}, []string{PartialOutage}, ImpactCritical},
+	{"recovered (kept, resolved too)", ImpactCritical, []string{MajorOutage}, []string{Operational}, ImpactCritical},
+	{"failing again after recovering, below the highest reached", ImpactCritical, []string{Operational}, []string{PartialOutage}, ImpactCritical},
+	{"failing again after recovering, above the highest reached", ImpactMajor, []string{Operational}, []string{MajorOutage}, ImpactCritical},
+	{"a component added in partial outage beside one in major outage (the blend falls)", ImpactCritical, []string{MajorOutage}, []string{MajorOutage, PartialOutage}, ImpactCritical},
+	{"both partial, then one major (the hosted capture's incident)", ImpactMajor, repeat(PartialOutage, 2), []string{MajorOutage, PartialOutage}, ImpactMajor},
+	{"both partial, then both major", ImpactMajor, repeat(PartialOutage, 2), repeat(MajorOutage, 2), ImpactCritical},
+	{"the same statuses again", ImpactMinor, []string{DegradedPerformance}, []string{DegradedPerformance}, ImpactMinor},
+	{"the operator chose critical; worse, but below it", ImpactCritical, []string{DegradedPerformance}, []string{PartialOutage}, ImpactCritical},
+	{"the operator chose minor for a major outage; better", ImpactMinor, []string{MajorOutage}, []string{PartialOutage}, ImpactMinor},
+	{"the operator chose none for a degraded component; worse", ImpactNone, []string{DegradedPerformance}, []string{PartialOutage}, ImpactMajor},
+}
+
+func comps(statuses []string) []ComponentImpact {
+	var out []ComponentImpact
+	for i, s := range statuses {
+		out = append(out, ComponentImpact{ID: fmt.Sprint(i), Status: s})
+	}
+	return out
+}
+
 func TestIncidentImpactGolden(t *testing.T) {
 	var golden strings.Builder
 	for _, tc := range impactCases {
-		var comps []ComponentImpact
-		for i, s := range tc.statuses {
-			comps = append(comps, ComponentImpact{ID: fmt.Sprint(i), Status: s})
-		}
-		got := ImpactFor(comps)
+		got := ImpactFor(comps(tc.statuses))
 		if got != tc.impact {
 			t.Errorf("%s: ImpactFor(%v) = %s, want %s", tc.rule, tc.statuses, got, tc.impact)
 		}
 		fmt.Fprintf(&golden, "%s\n  incident components %v\n  -> impact %s\n", tc.rule, tc.statuses, got)
+	}
+	for _, tc := range impactUpdateCases {
+		got := ImpactAfterUpdate(tc.impact, comps(tc.before), comps(tc.after))
+		if got != tc.want {
+			t.Errorf("%s: ImpactAfterUpdate(%s, %v, %v) = %s, want %s", tc.rule, tc.impact, tc.before, tc.after, got, tc.want)
+		}
+		fmt.Fprintf(&golden, "update: %s\n  impact %s, incident components %v -> %v\n  -> impact %s\n", tc.rule, tc.impact, tc.before, tc.after, got)
 	}
 	path := filepath.Join("testdata", "impact.golden")
 	if *update {

@@ -177,6 +177,21 @@ func ImpactFor(comps []ComponentImpact) string {
 	return ImpactMinor
 }
 
+// ImpactAfterUpdate is a published incident's impact once an update has
+// moved its components from the statuses before to after: what after gives
+// (ImpactFor) when the update made them worse than they were and than the
+// impact in force, else the impact in force. An impact never falls: a
+// computed one is the highest its components have reached (a recovered or
+// resolved incident keeps it, as hosted pages do), and one the operator
+// chose stands until its components get worse than it.
+func ImpactAfterUpdate(impact string, before, after []ComponentImpact) string {
+	now := ImpactRank(ImpactFor(after))
+	if now > ImpactRank(ImpactFor(before)) && now > ImpactRank(impact) {
+		return ImpactFor(after)
+	}
+	return impact
+}
+
 // ValidComponentStatus reports whether s is a component status.
 func ValidComponentStatus(s string) bool { return slices.Contains(ComponentStatuses(), s) }
 

@@ -784,7 +784,9 @@ func (s *Store) closeDraft(ctx context.Context, actor string, id int64, state, a
 }
 
 // PostUpdate adds a timeline entry to a published incident; a notifying
-// update writes its event in the same transaction.
+// update writes its event in the same transaction. An update that changes
+// an incident's component statuses may raise its impact
+// (status.ImpactAfterUpdate), never lower it.
 func (s *Store) PostUpdate(ctx context.Context, actor string, id int64, in status.NewUpdate) (*status.Incident, error) {
 	if in.Status == status.StatusResolved {
 		return s.Resolve(ctx, actor, id, in.Body)
@@ -828,6 +830,7 @@ func (s *Store) PostUpdate(ctx context.Context, actor string, id int64, in statu
 		if err != nil {
 			return err
 		}
+		impact := before.Impact
 		if len(in.Components) > 0 {
 			merged := slices.Clone(before.Components)
 			for _, c := range in.Components {
@@ -840,13 +843,16 @@ func (s *Store) PostUpdate(ctx context.Context, actor string, id int64, in statu
 			if err := setComponents(ctx, tx, id, merged); err != nil {
 				return err
 			}
+			if before.Kind == status.KindIncident {
+				impact = status.ImpactAfterUpdate(before.Impact, before.Components, merged)
+			}
 		}
 		mon := "monitoring_ms"
 		if st == status.StatusMonitoring {
 			mon = "COALESCE(monitoring_ms, ?)"
 		}
-		q := `UPDATE incidents SET status = ?, proposal = '', updated_ms = ?, monitoring_ms = ` + mon + ` WHERE id = ?`
-		args := []any{st, ms}
+		q := `UPDATE incidents SET status = ?, impact = ?, proposal = '', updated_ms = ?, monitoring_ms = ` + mon + ` WHERE id = ?`
+		args := []any{st, impact, ms}
 		if st == status.StatusMonitoring {
 			args = append(args, ms)
 		}

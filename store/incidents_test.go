@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"github.com/probed/probed/status"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -127,6 +128,94 @@ func TestDraftApproveResolveLifecycle(t *testing.T) {
 			if actions[i] != wantA[i] {
 				t.Fatalf("audit = %v, want %v", actions, wantA)
 			}
+		}
+	})
+}
+
+// TestUpdateRaisesImpact, on both backends: an update that changes a
+// published incident's component statuses raises its impact when they get
+// worse (status.ImpactAfterUpdate), never lowers it (recovered and resolved
+// it keeps the highest reached), and an update without components leaves
+// it; an operator's impact stands until the components get worse than it.
+func TestUpdateRaisesImpact(t *testing.T) {
+	eachBackend(t, func(t *testing.T, db where) {
+		ctx := context.Background()
+		s := openTest(t, db, clock.NewFake(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)))
+		if err := s.EnsureComponents(ctx, []string{"ocsp", "crl"}); err != nil {
+			t.Fatal(err)
+		}
+		inc, err := s.CreateDraft(ctx, "alice", status.NewIncident{Title: status.Text{"en": "OCSP slow"}, Body: status.Text{"en": "x"},
+			Components: []status.ComponentImpact{{ID: "ocsp", Status: status.DegradedPerformance}}, Publish: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if inc.Impact != status.ImpactMinor {
+			t.Fatalf("published with ocsp degraded: impact %s, want minor", inc.Impact)
+		}
+		update := func(id int64, comps ...status.ComponentImpact) string {
+			t.Helper()
+			if _, err := s.PostUpdate(ctx, "bob", id, status.NewUpdate{Body: status.Text{"en": "news"}, Components: comps}); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.GetIncident(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			list, err := s.ListIncidents(ctx, IncidentFilter{Kind: status.KindIncident})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range list {
+				if l.ID == id && l.Impact != got.Impact {
+					t.Fatalf("ListIncidents impact %s, GetIncident %s", l.Impact, got.Impact)
+				}
+			}
+			return got.Impact
+		}
+		for _, step := range []struct {
+			what  string
+			comps []status.ComponentImpact
+			want  string
+		}{
+			{"ocsp in major outage", []status.ComponentImpact{{ID: "ocsp", Status: status.MajorOutage}}, status.ImpactCritical},
+			{"ocsp back to partial outage", []status.ComponentImpact{{ID: "ocsp", Status: status.PartialOutage}}, status.ImpactCritical},
+			{"an update without components", nil, status.ImpactCritical},
+			{"ocsp operational", []status.ComponentImpact{{ID: "ocsp", Status: status.Operational}}, status.ImpactCritical},
+		} {
+			if got := update(inc.ID, step.comps...); got != step.want {
+				t.Fatalf("after %s: impact %s, want %s", step.what, got, step.want)
+			}
+		}
+		r, err := s.Resolve(ctx, "bob", inc.ID, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Impact != status.ImpactCritical {
+			t.Fatalf("resolved: impact %s, want critical (the highest reached)", r.Impact)
+		}
+		audit, err := s.ListAudit(ctx, AuditFilter{IncidentID: inc.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		raised := false
+		for _, a := range audit {
+			raised = raised || a.Action == "post_update" && strings.Contains(string(a.Before), `"impact":"minor"`) && strings.Contains(string(a.After), `"impact":"critical"`)
+		}
+		if !raised {
+			t.Errorf("no post_update in the audit log records the impact raised from minor to critical")
+		}
+
+		// The operator chose minor for a major outage.
+		op, err := s.CreateDraft(ctx, "alice", status.NewIncident{Title: status.Text{"en": "CRL"}, Body: status.Text{"en": "x"}, Impact: status.ImpactMinor,
+			Components: []status.ComponentImpact{{ID: "crl", Status: status.MajorOutage}}, Publish: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := update(op.ID, status.ComponentImpact{ID: "crl", Status: status.PartialOutage}); got != status.ImpactMinor {
+			t.Fatalf("operator's minor, crl better: impact %s, want minor", got)
+		}
+		if got := update(op.ID, status.ComponentImpact{ID: "crl", Status: status.MajorOutage}); got != status.ImpactCritical {
+			t.Fatalf("operator's minor, crl worse again: impact %s, want critical", got)
 		}
 	})
 }

@@ -86,7 +86,15 @@ probes:
 // call makes an operator API call on h with token and decodes the answer.
 func (h *holder) call(t *testing.T, token, method, path, body string, out any) int {
 	t.Helper()
-	req, err := http.NewRequest(method, h.base+path, strings.NewReader(body))
+	return operatorCall(t, h.base, token, method, path, body, out)
+}
+
+// operatorCall makes an operator API call on the server at base (its
+// http:// URL) with token, decodes a 2xx answer into out and returns the
+// status code.
+func operatorCall(t *testing.T, base, token, method, path, body string, out any) int {
+	t.Helper()
+	req, err := http.NewRequest(method, base+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}

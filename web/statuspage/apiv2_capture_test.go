@@ -261,12 +261,14 @@ func TestHostedCaptureAffectedComponents(t *testing.T) {
 }
 
 // TestHostedCaptureIncidentImpact is the evidence the capture gives for
-// status.ImpactFor: each captured incident with components has the impact
-// ImpactFor gives the statuses its first update set, and the worst
-// ImpactFor over its updates — and keeps it when its components recover
-// (an impact is not lowered by later updates; probed does not recompute it
-// either). One incident (two components: both partial, then one major and
-// one partial) cannot tell a computed impact from one the operator chose.
+// status.ImpactFor and status.ImpactAfterUpdate: each captured incident
+// with components has the impact ImpactFor gives the statuses its first
+// update set, and the worst ImpactFor over its updates — and keeps it when
+// its components recover (an impact is not lowered by later updates).
+// Replaying its updates through ImpactAfterUpdate, as probed's store does
+// with each update that changes statuses, ends on the captured impact. One
+// incident (two components: both partial, then one major and one partial)
+// cannot tell a computed impact from one the operator chose.
 func TestHostedCaptureIncidentImpact(t *testing.T) {
 	hosted := readHosted(t, "githubstatus-2024-09-17-incidents.json")
 	checked := 0
@@ -276,7 +278,8 @@ func TestHostedCaptureIncidentImpact(t *testing.T) {
 			continue
 		}
 		updates := inc.vals["incident_updates"].([]any)
-		var first, worst, last string
+		var first, worst, last, replayed string
+		var prev []status.ComponentImpact
 		for i := len(updates) - 1; i >= 0; i-- { // oldest first
 			var cs []status.ComponentImpact
 			for _, e := range updates[i].(*jobject).vals["affected_components"].([]any) {
@@ -284,8 +287,11 @@ func TestHostedCaptureIncidentImpact(t *testing.T) {
 			}
 			last = status.ImpactFor(cs)
 			if first == "" {
-				first = last
+				first, replayed = last, last
+			} else {
+				replayed = status.ImpactAfterUpdate(replayed, prev, cs)
 			}
+			prev = cs
 			if worst == "" || status.ImpactRank(last) > status.ImpactRank(worst) {
 				worst = last
 			}
@@ -293,6 +299,9 @@ func TestHostedCaptureIncidentImpact(t *testing.T) {
 		impact := inc.vals["impact"]
 		if impact != first || impact != worst {
 			t.Errorf("incident %v: impact %v; ImpactFor gives %s at its first update, %s at worst", inc.vals["id"], impact, first, worst)
+		}
+		if impact != replayed {
+			t.Errorf("incident %v: impact %v; its updates replayed through ImpactAfterUpdate give %s", inc.vals["id"], impact, replayed)
 		}
 		if last != status.ImpactNone {
 			t.Errorf("incident %v: components not all recovered at the end (%s); the case shows nothing about keeping the impact", inc.vals["id"], last)
