@@ -9,9 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/probed/probed/internal/pgtest"
-	"github.com/probed/probed/store"
 )
 
 // PostgreSQL fails over under two holders: a primary and its streaming
@@ -23,24 +20,8 @@ import (
 // == target hits, nothing dropped), the page served throughout and no
 // incident was drafted.
 func TestPostgresFailsOverToStandby(t *testing.T) {
-	primary := new(pgtest.Server) // not the package's: this test stops it
-	t.Cleanup(primary.Stop)
-	target, hits := okTarget(t)
-	dsn := primary.DSN(t)
-	standby := primary.Standby(t)
-	p1, p2 := strconv.Itoa(primary.Port()), strconv.Itoa(standby.Port())
-	multi := strings.Replace(dsn, "host=127.0.0.1 port="+p1, "host=127.0.0.1,127.0.0.1 port="+p1+","+p2, 1)
-	if multi == dsn {
-		t.Fatalf("cannot make a multi-host DSN of %q", dsn)
-	}
-	multi += " target_session_attrs=read-write"
-	t.Setenv("PROBED_TEST_FAILOVER_DSN", multi)
-	hs := []*holder{
-		startHolder(t, "PROBED_TEST_FAILOVER_DSN", "tokyo", target.URL),
-		startHolder(t, "PROBED_TEST_FAILOVER_DSN", "osaka", target.URL),
-	}
-	ms := []*scraper{{t: t, url: hs[0].base + "/metrics"}, {t: t, url: hs[1].base + "/metrics"}}
-	leaders := func() float64 { return ms[0].value("probed_leader") + ms[1].value("probed_leader") }
+	p := startStandbyPair(t, "PROBED_TEST_FAILOVER_DSN")
+	primary, standby, hits, hs, ms, leaders := p.primary, p.standby, p.hits, p.hs, p.ms, p.leaders
 	eventually(t, "results written, both holders listening, one leading", func() (bool, string) {
 		w := ms[0].value("probed_store_results_written_total") + ms[1].value("probed_store_results_written_total")
 		l := ms[0].value("probed_store_listening") + ms[1].value("probed_store_listening")
@@ -70,49 +51,11 @@ func TestPostgresFailsOverToStandby(t *testing.T) {
 	standby.Promote(t)
 	promoted := time.Now()
 	down := promoted.Sub(stopped)
-	eventually(t, "both ready on the new primary, queues written, one holder leading", func() (bool, string) {
-		var got []string
-		ok := true
-		for i, h := range hs {
-			code, _ := getStatus(t, h.base+"/readyz")
-			q, hl := ms[i].value("probed_store_queue_length"), ms[i].value("probed_store_healthy")
-			ok = ok && code == http.StatusOK && q == 0 && hl == 1
-			got = append(got, fmt.Sprintf("/readyz %d queue %v healthy %v", code, q, hl))
-		}
-		return ok && leaders() == 1, fmt.Sprintf("%s; %v leading", strings.Join(got, ", "), leaders())
-	})
+	p.waitRecovered(t)
 	t.Logf("failover: both /readyz failed %s after the stop; standby promoted %s after the stop (%v results queued); both ready again %s after the promotion",
 		notReady.Round(time.Millisecond), down.Round(time.Millisecond), queued, time.Since(promoted).Round(time.Millisecond))
-	for i := range hs {
-		if v := ms[i].value("probed_store_results_dropped_total"); v != 0 {
-			t.Errorf("holder %d: %v results dropped", i, v)
-		}
-	}
-	for _, h := range hs {
-		if err := h.stop(); err != nil {
-			t.Fatalf("stop: %v", err)
-		}
-	}
-
-	st, err := store.Open(context.Background(), store.Options{Driver: "postgres", DSN: multi})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	rs, err := st.Results(context.Background(), "a", stopped.Add(-time.Hour), time.Now().Add(time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if int64(len(rs)) != hits.Load() {
-		t.Errorf("%d results stored for %d runs: results lost", len(rs), hits.Load())
-	}
-	incs, err := st.ListIncidents(context.Background(), store.IncidentFilter{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(incs) != 0 {
-		t.Errorf("%d incidents after the failover, want none (no false draft): first %v", len(incs), incs[0].Title)
-	}
+	p.stop(t)
+	checkNothingLost(t, p.multi, stopped, hits.Load(), "after the failover")
 }
 
 // The primary turns read-only under two holders while its connections stay
@@ -122,24 +65,9 @@ func TestPostgresFailsOverToStandby(t *testing.T) {
 // given up, so the next one, on the multi-host read-write DSN, finds the new
 // primary: ready again, every result stored there, no incident.
 func TestPostgresPrimaryTurnsReadOnly(t *testing.T) {
-	primary := new(pgtest.Server) // not the package's: this test changes it
-	t.Cleanup(primary.Stop)
-	target, hits := okTarget(t)
-	dsn := primary.DSN(t)
-	standby := primary.Standby(t)
+	p := startStandbyPair(t, "PROBED_TEST_READONLY_DSN")
+	primary, standby, dsn, hits, hs, ms, leaders := p.primary, p.standby, p.dsn, p.hits, p.hs, p.ms, p.leaders
 	p1, p2 := strconv.Itoa(primary.Port()), strconv.Itoa(standby.Port())
-	multi := strings.Replace(dsn, "host=127.0.0.1 port="+p1, "host=127.0.0.1,127.0.0.1 port="+p1+","+p2, 1)
-	if multi == dsn {
-		t.Fatalf("cannot make a multi-host DSN of %q", dsn)
-	}
-	multi += " target_session_attrs=read-write"
-	t.Setenv("PROBED_TEST_READONLY_DSN", multi)
-	hs := []*holder{
-		startHolder(t, "PROBED_TEST_READONLY_DSN", "tokyo", target.URL),
-		startHolder(t, "PROBED_TEST_READONLY_DSN", "osaka", target.URL),
-	}
-	ms := []*scraper{{t: t, url: hs[0].base + "/metrics"}, {t: t, url: hs[1].base + "/metrics"}}
-	leaders := func() float64 { return ms[0].value("probed_leader") + ms[1].value("probed_leader") }
 	eventually(t, "results written, one holder leading", func() (bool, string) {
 		w := ms[0].value("probed_store_results_written_total") + ms[1].value("probed_store_results_written_total")
 		return w >= 4 && leaders() == 1, fmt.Sprintf("%v written, %v leading", w, leaders())
@@ -194,49 +122,11 @@ func TestPostgresPrimaryTurnsReadOnly(t *testing.T) {
 	})
 	standby.Promote(t)
 	promoted := time.Now()
-	eventually(t, "both ready on the new primary, queues written, one holder leading", func() (bool, string) {
-		var got []string
-		ok := true
-		for i, h := range hs {
-			code, _ := getStatus(t, h.base+"/readyz")
-			q, hl := ms[i].value("probed_store_queue_length"), ms[i].value("probed_store_healthy")
-			ok = ok && code == http.StatusOK && q == 0 && hl == 1
-			got = append(got, fmt.Sprintf("/readyz %d queue %v healthy %v", code, q, hl))
-		}
-		return ok && leaders() == 1, fmt.Sprintf("%s; %v leading", strings.Join(got, ", "), leaders())
-	})
+	p.waitRecovered(t)
 	t.Logf("read-only primary: both /readyz failed %s after the switch; promoted %s after it; both ready again %s after the promotion",
 		notReady.Round(time.Millisecond), promoted.Sub(turned).Round(time.Millisecond), time.Since(promoted).Round(time.Millisecond))
-	for i := range hs {
-		if v := ms[i].value("probed_store_results_dropped_total"); v != 0 {
-			t.Errorf("holder %d: %v results dropped", i, v)
-		}
-	}
-	for _, h := range hs {
-		if err := h.stop(); err != nil {
-			t.Fatalf("stop: %v", err)
-		}
-	}
+	p.stop(t)
 	pdb.Close()
 	primary.Shutdown(t) // read-only: its test database goes with its directory
-
-	st, err := store.Open(ctx, store.Options{Driver: "postgres", DSN: multi})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	rs, err := st.Results(ctx, "a", turned.Add(-time.Hour), time.Now().Add(time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if int64(len(rs)) != hits.Load() {
-		t.Errorf("%d results stored for %d runs: results lost", len(rs), hits.Load())
-	}
-	incs, err := st.ListIncidents(ctx, store.IncidentFilter{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(incs) != 0 {
-		t.Errorf("%d incidents, want none (no false draft): first %v", len(incs), incs[0].Title)
-	}
+	checkNothingLost(t, p.multi, turned, hits.Load(), "after the primary turned read-only")
 }

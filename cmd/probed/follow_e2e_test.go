@@ -19,7 +19,6 @@ import (
 
 	"github.com/probed/probed/internal/pgtest"
 	"github.com/probed/probed/status"
-	"github.com/probed/probed/store"
 )
 
 var pgDown = flag.Duration("pg.downtime", 30*time.Second, "how long TestPostgresStoppedAndStarted keeps PostgreSQL stopped")
@@ -196,11 +195,7 @@ func TestTwoHoldersFollowEachOther(t *testing.T) {
 		}
 		return ok, fmt.Sprintf("leading: tokyo %v, osaka %v", l0, l1)
 	})
-	var out, errOut bytes.Buffer
-	if err := tokenCreate(context.Background(), []string{"-config", follower.d.path, "-name", "e2e"}, &out, &errOut); err != nil {
-		t.Fatalf("token create: %v\n%s", err, errOut.String())
-	}
-	token := strings.TrimSpace(out.String())
+	token := holderToken(t, follower)
 
 	broken.Store(true)
 	operational := func(h *holder) float64 {
@@ -286,11 +281,7 @@ func TestPostgresStoppedAndStarted(t *testing.T) {
 	if !strings.Contains(page, "Certificate API") {
 		t.Fatalf("the page before the stop lacks the component")
 	}
-	var out, errOut bytes.Buffer
-	if err := tokenCreate(context.Background(), []string{"-config", h.d.path, "-name", "e2e"}, &out, &errOut); err != nil {
-		t.Fatalf("token create: %v\n%s", err, errOut.String())
-	}
-	token := strings.TrimSpace(out.String())
+	token := holderToken(t, h)
 
 	own.Shutdown(t)
 	stopped := time.Now()
@@ -360,24 +351,5 @@ func TestPostgresStoppedAndStarted(t *testing.T) {
 	if err := h.stop(); err != nil {
 		t.Fatalf("stop: %v", err)
 	}
-
-	st, err := store.Open(context.Background(), store.Options{Driver: "postgres", DSN: dsn})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	rs, err := st.Results(context.Background(), "a", stopped.Add(-time.Hour), time.Now().Add(time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if int64(len(rs)) != hits.Load() {
-		t.Errorf("%d results stored for %d runs: results lost", len(rs), hits.Load())
-	}
-	incs, err := st.ListIncidents(context.Background(), store.IncidentFilter{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(incs) != 0 {
-		t.Errorf("%d incidents after the outage, want none (no false draft): first %v", len(incs), incs[0].Title)
-	}
+	checkNothingLost(t, dsn, stopped, hits.Load(), "after the outage")
 }

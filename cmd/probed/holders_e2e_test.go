@@ -89,15 +89,8 @@ func incidentsIn(t *testing.T, st *store.Store) []status.Incident {
 // (the follower's results reach the leader's engine); GET /-/leader on the
 // follower names the leader.
 func TestTwoHoldersOnePostgresDraftOnce(t *testing.T) {
-	bin := buildProbed(t)
-	dir := t.TempDir()
-	dsn := pg.DSN(t)
-	dsnFile := filepath.Join(dir, "dsn")
-	writeFile(t, dsnFile, dsn+"\n")
-	target, broken := faultyTarget(t)
-	cfgA := holderConfig(t, dir, dsnFile, "a", target, 1)
-	cfgB := holderConfig(t, dir, dsnFile, "b", target, 1)
-	tok := operatorToken(t, bin, cfgA)
+	p := newHolderPair(t, 1)
+	bin, cfgA, cfgB, dsn, broken, tok := p.bin, p.cfgA, p.cfgB, p.dsn, p.broken, p.tok
 	a := startProbed(t, bin, cfgA)
 	b := startProbed(t, bin, cfgB)
 	eventually(t, "exactly one leader", func() (bool, string) {
@@ -204,20 +197,13 @@ func TestTwoHoldersOnePostgresDraftOnce(t *testing.T) {
 // incident, still failing, is not drafted again.
 func TestLeaderKilledDuringFanOut(t *testing.T) {
 	const subscribers = 4000
-	bin := buildProbed(t)
-	dir := t.TempDir()
-	dsn := pg.DSN(t)
-	dsnFile := filepath.Join(dir, "dsn")
-	writeFile(t, dsnFile, dsn+"\n")
 	sink, err := mailsink.Start(mailsink.Options{Discard: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sink.Close()
-	target, broken := faultyTarget(t)
-	cfgA := holderConfig(t, dir, dsnFile, "a", target, sink.Port())
-	cfgB := holderConfig(t, dir, dsnFile, "b", target, sink.Port())
-	tok := operatorToken(t, bin, cfgA)
+	p := newHolderPair(t, sink.Port())
+	bin, cfgA, cfgB, dsn, broken, tok := p.bin, p.cfgA, p.cfgB, p.dsn, p.broken, p.tok
 
 	ctx := context.Background()
 	st, err := store.Open(ctx, store.Options{Driver: "postgres", DSN: dsn})

@@ -57,14 +57,7 @@ incidents: {failures_to_open: 2, successes_to_close: 2}
 
 	d := startProbed(t, bin, cfgPath)
 	env := []string{"PROBED_SERVER=http://" + d.addr, "PROBED_TOKEN=" + token}
-	ok := func(args ...string) string {
-		t.Helper()
-		out, stderr, code := cli(env, args...)
-		if code != 0 {
-			t.Fatalf("probed %s = exit %d\n%s", strings.Join(args, " "), code, stderr)
-		}
-		return out
-	}
+	ok := cliOK(t, cli, env)
 	incidentJSON := func(args ...string) status.Incident {
 		t.Helper()
 		var inc status.Incident

@@ -38,21 +38,8 @@ notify:
 `
 	writeFile(t, cfgPath, head+"storage: {path: probed.db}\n")
 	run := binCLI(t, bin, dir)
-	tok, stderr, code := run(nil, "token", "create", "-config", cfgPath, "-name", "alice")
-	if code != 0 {
-		t.Fatalf("token create: %s", stderr)
-	}
-	tok = strings.TrimSpace(tok)
-	d := startProbed(t, bin, cfgPath)
-	env := []string{"PROBED_SERVER=http://" + d.addr, "PROBED_TOKEN=" + tok}
-	ok := func(args ...string) string {
-		t.Helper()
-		out, stderr, code := run(env, args...)
-		if code != 0 {
-			t.Fatalf("probed %s = exit %d\n%s", strings.Join(args, " "), code, stderr)
-		}
-		return out
-	}
+	d, env := startWithToken(t, bin, cfgPath, run)
+	ok := cliOK(t, run, env) // env[0] follows the daemon when it moves
 	ok("incident", "create", "-title", "OCSP responder down", "-title-ja", "OCSP レスポンダ停止",
 		"-message", "We are investigating.", "-message-ja", "調査中です。", "-components", "ocsp:major_outage", "-publish")
 	ok("subscriber", "add", "-email", "hanako@example.jp", "-components", "ocsp", "-language", "ja")

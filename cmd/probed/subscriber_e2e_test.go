@@ -41,20 +41,8 @@ notify:
   retry: {initial: 1s, max: 2s, give_up_after: 1h}
 `, relay.Port()))
 	run := binCLI(t, bin, dir)
-	tok, stderr, code := run(nil, "token", "create", "-config", cfgPath, "-name", "alice")
-	if code != 0 {
-		t.Fatalf("token create: %s", stderr)
-	}
-	d := startProbed(t, bin, cfgPath)
-	env := []string{"PROBED_SERVER=http://" + d.addr, "PROBED_TOKEN=" + strings.TrimSpace(tok)}
-	ok := func(args ...string) string {
-		t.Helper()
-		out, stderr, code := run(env, args...)
-		if code != 0 {
-			t.Fatalf("probed %s = exit %d\n%s", strings.Join(args, " "), code, stderr)
-		}
-		return out
-	}
+	d, env := startWithToken(t, bin, cfgPath, run)
+	ok := cliOK(t, run, env)
 	if out := ok("subscriber", "add", "-email", "ocsp-team@example.com", "-components", "ocsp"); !strings.Contains(out, "active") {
 		t.Errorf("add: %s", out)
 	}

@@ -34,20 +34,8 @@ probes:
   - {name: crl, component: crl, kind: http, interval: 1h, http: {url: %q}}
 `, target.URL))
 	cli := binCLI(t, bin, dir)
-	tok, stderr, code := cli(nil, "token", "create", "-config", cfgPath, "-name", "alice")
-	if code != 0 {
-		t.Fatalf("token create = %d %s", code, stderr)
-	}
-	d := startProbed(t, bin, cfgPath)
-	env := []string{"PROBED_SERVER=http://" + d.addr, "PROBED_TOKEN=" + strings.TrimSpace(tok)}
-	ok := func(args ...string) string {
-		t.Helper()
-		out, stderr, code := cli(env, args...)
-		if code != 0 {
-			t.Fatalf("probed %s = exit %d\n%s", strings.Join(args, " "), code, stderr)
-		}
-		return out
-	}
+	d, env := startWithToken(t, bin, cfgPath, cli)
+	ok := cliOK(t, cli, env)
 	decode := func(out string, v any) {
 		t.Helper()
 		if err := json.Unmarshal([]byte(out), v); err != nil {
