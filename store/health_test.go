@@ -24,34 +24,37 @@ func bufferLogger() (*slog.Logger, *syncBuffer) {
 // once without an error, GetState sees the new value, and the value is in
 // the database once the lock goes.
 func TestPutStateNeverWaitsForTheDatabase(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "probed.db")
-	s, _, _ := testStore(t, Options{Path: path, BusyTimeout: 20 * time.Millisecond})
-	if err := s.PutState(ctx, "crl", "state", []byte("v1")); err != nil {
-		t.Fatal(err)
-	}
-	mustFlush(t, s)
+	eachBackend(t, func(t *testing.T, db where) {
+		ctx := context.Background()
+		s, _, _ := testStore(t, db.opts(Options{BusyTimeout: 20 * time.Millisecond}))
+		if err := s.PutState(ctx, "crl", "state", []byte("v1")); err != nil {
+			t.Fatal(err)
+		}
+		mustFlush(t, s)
 
-	release := lockDB(t, path)
-	// Before this change PutState waited the busy timeout and failed.
-	if err := s.PutState(ctx, "crl", "state", []byte("v2")); err != nil {
-		t.Fatalf("PutState while locked: %v", err)
-	}
-	if v, err := s.GetState(ctx, "crl", "state"); err != nil || string(v) != "v2" {
-		t.Fatalf("GetState while locked = %q, %v; want v2", v, err)
-	}
-	waitFor(t, "the writer to meet the lock", func() bool { return testutil.ToFloat64(s.m.writeErrs) >= 1 })
-	if v := storedState(t, s, "crl", "state"); v != "v1" {
-		t.Fatalf("stored state while locked = %q, want v1 (not written yet)", v)
-	}
-	release()
-	mustFlush(t, s)
-	if v := storedState(t, s, "crl", "state"); v != "v2" {
-		t.Fatalf("stored state after the lock = %q, want v2", v)
-	}
-	if s.statesWaiting() {
-		t.Error("states still waiting after the flush")
-	}
+		lock := lockDB(t, db)
+		// Before this change PutState waited the busy timeout and failed.
+		if err := s.PutState(ctx, "crl", "state", []byte("v2")); err != nil {
+			t.Fatalf("PutState while locked: %v", err)
+		}
+		if v, err := s.GetState(ctx, "crl", "state"); err != nil || string(v) != "v2" {
+			t.Fatalf("GetState while locked = %q, %v; want v2", v, err)
+		}
+		waitFor(t, "the writer to meet the lock", func() bool { return testutil.ToFloat64(s.m.writeErrs) >= 1 })
+		// Read by the lock's own connection: PostgreSQL's lock stops the
+		// store's readers too.
+		if n := lock.count(t, `SELECT count(*) FROM probe_state WHERE probe = 'crl' AND key = 'state' AND value = ?`, []byte("v1")); n != 1 {
+			t.Fatalf("stored state while locked is not v1 (it must not be written yet)")
+		}
+		lock.release()
+		mustFlush(t, s)
+		if v := storedState(t, s, "crl", "state"); v != "v2" {
+			t.Fatalf("stored state after the lock = %q, want v2", v)
+		}
+		if s.statesWaiting() {
+			t.Error("states still waiting after the flush")
+		}
+	})
 }
 
 func storedState(t *testing.T, s *Store, probe, key string) string {
@@ -68,33 +71,42 @@ func storedState(t *testing.T, s *Store, probe, key string) string {
 }
 
 // A write that meets a lock it cannot wait out fails with ErrBusy (the
-// operator API's 503), and a locked database is not a store problem.
+// operator API's 503), and a locked database is not a store problem. On
+// PostgreSQL the wait is lock_timeout (the store's BusyTimeout), and a
+// read waits no longer either.
 func TestLockedWriteIsErrBusy(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "probed.db")
-	s, _, _ := testStore(t, Options{Path: path, BusyTimeout: 20 * time.Millisecond})
-	release := lockDB(t, path)
-	_, err := s.CreateToken(ctx, "alice")
-	if !errors.Is(err, ErrBusy) {
-		t.Fatalf("CreateToken while locked: %v, want ErrBusy", err)
-	}
-	if !strings.Contains(err.Error(), "locked") {
-		t.Errorf("error %q does not say the database is locked", err)
-	}
-	// A deadline that passes while waiting for the writer connection is the same.
-	dl, cancel := context.WithTimeout(ctx, time.Millisecond)
-	defer cancel()
-	<-dl.Done()
-	if _, err := s.CreateToken(dl, "bob"); !errors.Is(err, ErrBusy) {
-		t.Errorf("CreateToken past its deadline: %v, want ErrBusy", err)
-	}
-	if err := s.Healthy(); err != nil {
-		t.Errorf("Healthy while locked: %v, want nil (a lock is a wait, not a problem)", err)
-	}
-	release()
-	if _, err := s.CreateToken(ctx, "alice"); err != nil {
-		t.Fatalf("CreateToken after the lock: %v", err)
-	}
+	eachBackend(t, func(t *testing.T, db where) {
+		ctx := context.Background()
+		s, _, _ := testStore(t, db.opts(Options{BusyTimeout: 20 * time.Millisecond}))
+		lock := lockDB(t, db)
+		_, err := s.CreateToken(ctx, "alice")
+		if !errors.Is(err, ErrBusy) {
+			t.Fatalf("CreateToken while locked: %v, want ErrBusy", err)
+		}
+		if !strings.Contains(err.Error(), "locked") {
+			t.Errorf("error %q does not say the database is locked", err)
+		}
+		// A deadline that passes while waiting for the writer connection is the same.
+		dl, cancel := context.WithTimeout(ctx, time.Millisecond)
+		defer cancel()
+		<-dl.Done()
+		if _, err := s.CreateToken(dl, "bob"); !errors.Is(err, ErrBusy) {
+			t.Errorf("CreateToken past its deadline: %v, want ErrBusy", err)
+		}
+		if db.driver == "postgres" {
+			// ACCESS EXCLUSIVE stops reads too: they give up as writes do.
+			if _, err := s.Results(ctx, "api", t0, t0.Add(time.Hour)); !busy(ctx, err) {
+				t.Errorf("Results under ACCESS EXCLUSIVE: %v, want a lock timeout (55P03)", err)
+			}
+		}
+		if err := s.Healthy(); err != nil {
+			t.Errorf("Healthy while locked: %v, want nil (a lock is a wait, not a problem)", err)
+		}
+		lock.release()
+		if _, err := s.CreateToken(ctx, "alice"); err != nil {
+			t.Fatalf("CreateToken after the lock: %v", err)
+		}
+	})
 }
 
 // The database file deleted, then replaced, while the store is open: each

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -164,24 +163,25 @@ func (b *syncBuffer) String() string {
 // A heartbeat that meets a locked database logs and retries; it opens its
 // interval once the lock is gone, and never ends the daemon.
 func TestHeartbeatRetriesUnderLock(t *testing.T) {
-	var logs syncBuffer
-	path := filepath.Join(t.TempDir(), "probed.db")
-	s, _, _ := testStore(t, Options{Path: path, BusyTimeout: 5 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	release := lockDB(t, path)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- s.Heartbeat(ctx, "", time.Millisecond) }()
-	waitFor(t, "a logged failed beat", func() bool { return strings.Contains(logs.String(), "heartbeat not recorded") })
-	release()
-	waitFor(t, "the interval to open", func() bool { return s.runID.Load() != 0 })
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if n := count(t, s, `SELECT count(*) FROM daemon_runs WHERE stopped_ms IS NOT NULL`); n != 1 {
-		t.Errorf("%d closed intervals, want 1", n)
-	}
+	eachBackend(t, func(t *testing.T, db where) {
+		var logs syncBuffer
+		s, _, _ := testStore(t, db.opts(Options{BusyTimeout: 5 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))}))
+		lock := lockDB(t, db)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		done := make(chan error, 1)
+		go func() { done <- s.Heartbeat(ctx, "", time.Millisecond) }()
+		waitFor(t, "a logged failed beat", func() bool { return strings.Contains(logs.String(), "heartbeat not recorded") })
+		lock.release()
+		waitFor(t, "the interval to open", func() bool { return s.runID.Load() != 0 })
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if n := count(t, s, `SELECT count(*) FROM daemon_runs WHERE stopped_ms IS NOT NULL`); n != 1 {
+			t.Errorf("%d closed intervals, want 1", n)
+		}
+	})
 }
 
 // Two holders on one PostgreSQL database: each start asks about its own

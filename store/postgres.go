@@ -21,10 +21,18 @@ import (
 // pgx sees the statement. Everything else about the connection is pgx's.
 
 // openPostgres opens a pool on dsn whose statements use ? placeholders.
-func openPostgres(dsn string) (*sql.DB, error) {
+// A statement waits at most lockTimeout for a lock another session holds
+// (the server's lock_timeout, as SQLite's busy_timeout; 0 leaves the
+// server's setting, or the DSN's, alone), then fails with 55P03, which the
+// store reads as ErrBusy: a table locked by an administrator or a backup
+// delays writes, never hangs them.
+func openPostgres(dsn string, lockTimeout time.Duration) (*sql.DB, error) {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, err
+	}
+	if _, set := cfg.RuntimeParams["lock_timeout"]; !set && lockTimeout > 0 {
+		cfg.RuntimeParams["lock_timeout"] = strconv.FormatInt(max(lockTimeout.Milliseconds(), 1), 10)
 	}
 	if cfg.ConnectTimeout <= 0 {
 		// A server the network lost would hold a new connection for as
@@ -142,16 +150,18 @@ func rebind(q string) string {
 
 // postgresTransient tells a PostgreSQL failure worth retrying: the
 // connection (class 08), resources (53), an operator or a failover
-// ending the session (57), a serialization failure or deadlock (40), a
-// server that became read-only under the connection (25006: the retry
-// runs on a new connection, see rebindConn), and any error that is not
-// the server's answer (the network).
+// ending the session (57, statement_timeout's 57014 included), a
+// serialization failure or deadlock (40), a lock another session held for
+// longer than lock_timeout (55P03: a locked table is a wait, as SQLite's
+// busy), a server that became read-only under the connection (25006: the
+// retry runs on a new connection, see rebindConn), and any error that is
+// not the server's answer (the network).
 func postgresTransient(err error) bool {
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) {
 		return true
 	}
-	if pe.Code == "25006" {
+	if pe.Code == "25006" || pe.Code == "55P03" {
 		return true
 	}
 	switch pe.Code[:2] {
@@ -166,7 +176,7 @@ func postgresTransient(err error) bool {
 // on it, as on SQLite) and a small pool of readers.
 func openPostgresStore(ctx context.Context, opts Options) (*Store, error) {
 	where := postgresWhere(opts.DSN)
-	w, err := openPostgres(opts.DSN)
+	w, err := openPostgres(opts.DSN, opts.BusyTimeout)
 	if err != nil {
 		return nil, fmt.Errorf("open store: postgres DSN: %w", err)
 	}
@@ -176,7 +186,7 @@ func openPostgresStore(ctx context.Context, opts Options) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("open store %s: %w", where, err)
 	}
-	r, err := openPostgres(opts.DSN)
+	r, err := openPostgres(opts.DSN, opts.BusyTimeout)
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open store: postgres DSN: %w", err)
@@ -189,7 +199,7 @@ func openPostgresStore(ctx context.Context, opts Options) (*Store, error) {
 		r.Close()
 		return nil, fmt.Errorf("open store: postgres DSN: %w", err)
 	}
-	l, err := openPostgres(opts.DSN)
+	l, err := openPostgres(opts.DSN, opts.BusyTimeout)
 	if err != nil {
 		w.Close()
 		r.Close()
@@ -198,6 +208,27 @@ func openPostgresStore(ctx context.Context, opts Options) (*Store, error) {
 	l.SetMaxOpenConns(1)
 	l.SetMaxIdleConns(1)
 	return start(ctx, &Store{where: where, pg: true, pgcfg: cfg, w: w, r: r, l: l}, opts)
+}
+
+// lockMigrations takes the migrations' advisory lock on the writer's
+// session, waiting for as long as ctx allows: another holder may be
+// applying a long migration, and lock_timeout (the busy timeout, meant for
+// a table locked under a write) must not end that wait.
+func (s *Store) lockMigrations(ctx context.Context) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `SET LOCAL lock_timeout = 0`); err != nil {
+		return err
+	}
+	// A session lock: it outlives the transaction, until
+	// pg_advisory_unlock or the end of the session.
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_lock(?)`, migrateLock); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 func isPostgresUniqueViolation(err error) bool {

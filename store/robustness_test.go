@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -17,37 +16,6 @@ import (
 	"github.com/probed/probed/probes"
 )
 
-// lockDB holds the database file locked from a second connection, as
-// another process would, until the returned function releases it.
-func lockDB(t *testing.T, path string) (release func()) {
-	t.Helper()
-	db, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=5000")
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := db.Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.ExecContext(context.Background(), "BEGIN EXCLUSIVE"); err != nil {
-		t.Fatal(err)
-	}
-	done := false
-	release = func() {
-		if done {
-			return
-		}
-		done = true
-		if _, err := conn.ExecContext(context.Background(), "ROLLBACK"); err != nil {
-			t.Error(err)
-		}
-		conn.Close()
-		db.Close()
-	}
-	t.Cleanup(release)
-	return release
-}
-
 func result(probe string, at time.Time, ok bool) probes.Result {
 	return probes.Result{Probe: probe, Kind: "http", Component: "api", Location: "tokyo-1", Start: at, Duration: 120 * time.Millisecond, Success: ok}
 }
@@ -56,109 +24,118 @@ func result(probe string, at time.Time, ok bool) probes.Result {
 // the scheduler still succeeds (the store is its sink), Record keeps
 // queueing, the writer retries; once the lock goes every result lands, once.
 func TestLockedDatabaseNoFalseFailureNoLoss(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "probed.db")
-	s, fc, _ := testStore(t, Options{Path: path, BusyTimeout: 20 * time.Millisecond})
+	eachBackend(t, func(t *testing.T, db where) {
+		ctx := context.Background()
+		s, fc, _ := testStore(t, db.opts(Options{BusyTimeout: 20 * time.Millisecond}))
 
-	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
-	defer target.Close()
-	cfg, err := config.Parse([]byte("location: tokyo-1\ncomponents: [{id: api, name: API}]\nprobes:\n  - {name: api, component: api, kind: http, interval: 30s, timeout: 5s, http: {url: '"+target.URL+"'}}\n"),
-		filepath.Join(t.TempDir(), "probes.yaml"), probes.Kinds())
-	if err != nil {
-		t.Fatal(err)
-	}
-	sched := probes.NewScheduler(probes.SchedulerOptions{Clock: fc, Sink: s})
-	if err := sched.Apply(cfg, probes.Env{}); err != nil {
-		t.Fatal(err)
-	}
+		target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+		defer target.Close()
+		cfg, err := config.Parse([]byte("location: tokyo-1\ncomponents: [{id: api, name: API}]\nprobes:\n  - {name: api, component: api, kind: http, interval: 30s, timeout: 5s, http: {url: '"+target.URL+"'}}\n"),
+			filepath.Join(t.TempDir(), "probes.yaml"), probes.Kinds())
+		if err != nil {
+			t.Fatal(err)
+		}
+		sched := probes.NewScheduler(probes.SchedulerOptions{Clock: fc, Sink: s})
+		if err := sched.Apply(cfg, probes.Env{}); err != nil {
+			t.Fatal(err)
+		}
 
-	release := lockDB(t, path)
-	res, err := sched.RunNow(ctx, "api")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !res.Success {
-		t.Fatalf("probe run with the store locked = %+v, want a success", res)
-	}
-	const n = 500
-	for i := range n {
-		if err := s.Record(ctx, result("api", t0.Add(time.Duration(i+1)*time.Second), i%7 != 0)); err != nil {
-			t.Fatalf("Record while locked: %v", err)
+		lock := lockDB(t, db)
+		res, err := sched.RunNow(ctx, "api")
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	waitFor(t, "the writer to hit the lock", func() bool { return testutil.ToFloat64(s.m.writeErrs) >= 2 })
-	// Reads go on under the lock (WAL); nothing has landed yet.
-	if got, err := s.Results(ctx, "api", t0.Add(-time.Hour), t0.Add(time.Hour)); err != nil || len(got) != 0 {
-		t.Fatalf("Results while locked = %d results, %v; want 0, nil", len(got), err)
-	}
-	short, cancel := context.WithCancel(ctx)
-	cancel()
-	if err := s.Flush(short); err == nil {
-		t.Error("Flush with an ended context while locked: no error")
-	}
-	release()
-	mustFlush(t, s)
-	got, err := s.Results(ctx, "api", t0.Add(-time.Hour), t0.Add(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != n+1 {
-		t.Fatalf("%d results after the lock, want %d", len(got), n+1)
-	}
-	for i, r := range got[1:] {
-		if !r.Start.Equal(t0.Add(time.Duration(i+1)*time.Second)) || r.Success != (i%7 != 0) {
-			t.Fatalf("result %d = %+v", i, r)
+		if !res.Success {
+			t.Fatalf("probe run with the store locked = %+v, want a success", res)
 		}
-	}
-	if d := testutil.ToFloat64(s.m.dropped); d != 0 {
-		t.Errorf("%v results dropped", d)
-	}
+		const n = 500
+		for i := range n {
+			if err := s.Record(ctx, result("api", t0.Add(time.Duration(i+1)*time.Second), i%7 != 0)); err != nil {
+				t.Fatalf("Record while locked: %v", err)
+			}
+		}
+		waitFor(t, "the writer to hit the lock", func() bool { return testutil.ToFloat64(s.m.writeErrs) >= 2 })
+		// Nothing has landed yet. On SQLite the store's reads go on under
+		// the lock (WAL); PostgreSQL's ACCESS EXCLUSIVE stops them, so the
+		// lock's own connection looks.
+		if db.driver == "postgres" {
+			if got := lock.count(t, `SELECT count(*) FROM results`); got != 0 {
+				t.Fatalf("%d results while locked, want 0", got)
+			}
+		} else if got, err := s.Results(ctx, "api", t0.Add(-time.Hour), t0.Add(time.Hour)); err != nil || len(got) != 0 {
+			t.Fatalf("Results while locked = %d results, %v; want 0, nil", len(got), err)
+		}
+		short, cancel := context.WithCancel(ctx)
+		cancel()
+		if err := s.Flush(short); err == nil {
+			t.Error("Flush with an ended context while locked: no error")
+		}
+		lock.release()
+		mustFlush(t, s)
+		got, err := s.Results(ctx, "api", t0.Add(-time.Hour), t0.Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != n+1 {
+			t.Fatalf("%d results after the lock, want %d", len(got), n+1)
+		}
+		for i, r := range got[1:] {
+			if !r.Start.Equal(t0.Add(time.Duration(i+1)*time.Second)) || r.Success != (i%7 != 0) {
+				t.Fatalf("result %d = %+v", i, r)
+			}
+		}
+		if d := testutil.ToFloat64(s.m.dropped); d != 0 {
+			t.Errorf("%v results dropped", d)
+		}
+	})
 }
 
 // A housekeeping pass that meets a lock fails, is counted, and the next
 // one does the work.
 func TestHousekeepingAfterLock(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "probed.db")
-	s, fc, _ := testStore(t, Options{Path: path, BusyTimeout: 20 * time.Millisecond})
-	var rs []probes.Result
-	for i := range 100 {
-		rs = append(rs, result("api", t0.Add(time.Duration(i)*time.Minute), i%5 != 0))
-		if err := s.Record(context.Background(), rs[i]); err != nil {
-			t.Fatal(err)
+	eachBackend(t, func(t *testing.T, db where) {
+		s, fc, _ := testStore(t, db.opts(Options{BusyTimeout: 20 * time.Millisecond}))
+		var rs []probes.Result
+		for i := range 100 {
+			rs = append(rs, result("api", t0.Add(time.Duration(i)*time.Minute), i%5 != 0))
+			if err := s.Record(context.Background(), rs[i]); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	mustFlush(t, s)
-	fc.Set(t0.Add(3 * time.Hour))
-	release := lockDB(t, path)
-	if _, err := s.RunHousekeeping(context.Background()); err == nil {
-		t.Fatal("housekeeping under a lock: no error")
-	}
-	if testutil.ToFloat64(s.m.hkRuns.WithLabelValues("failure")) != 1 {
-		t.Error("failed pass not counted")
-	}
-	release()
-	mustHousekeep(t, s)
-	compareRollups(t, "hourly rollup", readRollups(t, s, "rollup_hour", "hour"), expectedRollups(rs, hourMs, func(int64) bool { return true }))
+		mustFlush(t, s)
+		fc.Set(t0.Add(3 * time.Hour))
+		lock := lockDB(t, db)
+		if _, err := s.RunHousekeeping(context.Background()); err == nil {
+			t.Fatal("housekeeping under a lock: no error")
+		}
+		if testutil.ToFloat64(s.m.hkRuns.WithLabelValues("failure")) != 1 {
+			t.Error("failed pass not counted")
+		}
+		lock.release()
+		mustHousekeep(t, s)
+		compareRollups(t, "hourly rollup", readRollups(t, s, "rollup_hour", "hour"), expectedRollups(rs, hourMs, func(int64) bool { return true }))
+	})
 }
 
 // Close gives up on results a locked database will not take after
 // CloseTimeout, and says so: an error and probed_store_results_dropped_total.
 func TestCloseGivesUpLoudly(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "probed.db")
-	s, _, _ := testStore(t, Options{Path: path, BusyTimeout: 10 * time.Millisecond, CloseTimeout: 100 * time.Millisecond})
-	lockDB(t, path)
-	for i := range 3 {
-		if err := s.Record(context.Background(), result("api", t0.Add(time.Duration(i)*time.Second), true)); err != nil {
-			t.Fatal(err)
+	eachBackend(t, func(t *testing.T, db where) {
+		s, _, _ := testStore(t, db.opts(Options{BusyTimeout: 10 * time.Millisecond, CloseTimeout: 100 * time.Millisecond}))
+		lockDB(t, db)
+		for i := range 3 {
+			if err := s.Record(context.Background(), result("api", t0.Add(time.Duration(i)*time.Second), true)); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	err := s.Close()
-	if err == nil || !strings.Contains(err.Error(), "3 results could not be written") {
-		t.Fatalf("Close = %v, want the 3 lost results named", err)
-	}
-	if d := testutil.ToFloat64(s.m.dropped); d != 3 {
-		t.Errorf("probed_store_results_dropped_total = %v, want 3", d)
-	}
+		err := s.Close()
+		if err == nil || !strings.Contains(err.Error(), "3 results could not be written") {
+			t.Fatalf("Close = %v, want the 3 lost results named", err)
+		}
+		if d := testutil.ToFloat64(s.m.dropped); d != 3 {
+			t.Errorf("probed_store_results_dropped_total = %v, want 3", d)
+		}
+	})
 }
 
 // A result the database refuses outright is dropped alone; the rest of its
@@ -222,32 +199,34 @@ func TestRecordAfterClose(t *testing.T) {
 // ends), then the result is dropped and counted; the results already queued
 // are kept.
 func TestFullQueue(t *testing.T) {
-	s, _, _ := testStore(t, Options{QueueSize: 1, BatchSize: 1, BusyTimeout: 10 * time.Millisecond, RecordWait: 20 * time.Millisecond})
-	release := lockDB(t, s.path)
-	ctx := context.Background()
-	if err := s.Record(ctx, result("api", t0, true)); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the writer to hold the first result", func() bool { return testutil.ToFloat64(s.m.writeErrs) >= 1 })
-	if err := s.Record(ctx, result("api", t0.Add(time.Second), true)); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Record(ctx, result("api", t0.Add(2*time.Second), true)); !errors.Is(err, ErrQueueFull) {
-		t.Fatalf("Record on a full queue = %v, want ErrQueueFull", err)
-	}
-	ended, cancel := context.WithCancel(ctx)
-	cancel()
-	if err := s.Record(ended, result("api", t0.Add(3*time.Second), true)); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Record on a full queue with an ended context = %v, want the context's error", err)
-	}
-	if d := testutil.ToFloat64(s.m.dropped); d != 2 {
-		t.Errorf("probed_store_results_dropped_total = %v, want 2", d)
-	}
-	release()
-	mustFlush(t, s)
-	if got, _ := s.Results(ctx, "api", t0, t0.Add(time.Hour)); len(got) != 2 {
-		t.Fatalf("%d results, want the 2 queued", len(got))
-	}
+	eachBackend(t, func(t *testing.T, db where) {
+		s, _, _ := testStore(t, db.opts(Options{QueueSize: 1, BatchSize: 1, BusyTimeout: 10 * time.Millisecond, RecordWait: 20 * time.Millisecond}))
+		lock := lockDB(t, db)
+		ctx := context.Background()
+		if err := s.Record(ctx, result("api", t0, true)); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the writer to hold the first result", func() bool { return testutil.ToFloat64(s.m.writeErrs) >= 1 })
+		if err := s.Record(ctx, result("api", t0.Add(time.Second), true)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Record(ctx, result("api", t0.Add(2*time.Second), true)); !errors.Is(err, ErrQueueFull) {
+			t.Fatalf("Record on a full queue = %v, want ErrQueueFull", err)
+		}
+		ended, cancel := context.WithCancel(ctx)
+		cancel()
+		if err := s.Record(ended, result("api", t0.Add(3*time.Second), true)); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Record on a full queue with an ended context = %v, want the context's error", err)
+		}
+		if d := testutil.ToFloat64(s.m.dropped); d != 2 {
+			t.Errorf("probed_store_results_dropped_total = %v, want 2", d)
+		}
+		lock.release()
+		mustFlush(t, s)
+		if got, _ := s.Results(ctx, "api", t0, t0.Add(time.Hour)); len(got) != 2 {
+			t.Fatalf("%d results, want the 2 queued", len(got))
+		}
+	})
 }
 
 // Everything survives a restart: packed hours, results with failed

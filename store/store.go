@@ -396,17 +396,19 @@ func (s *Store) Retention() (raw, rollup time.Duration) {
 // migrate applies the numbered migrations of fsys not applied yet, each in
 // its own transaction; any failure stops start-up with the file's name.
 func (s *Store) migrate(ctx context.Context, fsys fs.FS) error {
-	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_ms BIGINT NOT NULL)`); err != nil {
-		return fmt.Errorf("migrate %s: create schema_migrations: %w", s.where, err)
-	}
 	if s.pg {
 		// Holders started together take turns: the first applies the
 		// migrations, the others find them applied. The writer is one
-		// connection, so the session's lock is this one's.
-		if _, err := s.w.ExecContext(ctx, `SELECT pg_advisory_lock(?)`, migrateLock); err != nil {
+		// connection, so the session's lock is this one's. Taken before
+		// schema_migrations is created: two sessions creating it at once
+		// can collide even with IF NOT EXISTS.
+		if err := s.lockMigrations(ctx); err != nil {
 			return fmt.Errorf("migrate %s: wait for other holders' migrations: %w", s.where, err)
 		}
 		defer s.w.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(?)`, migrateLock)
+	}
+	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_ms BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("migrate %s: create schema_migrations: %w", s.where, err)
 	}
 	entries, err := fs.ReadDir(fsys, ".")
 	if err != nil {

@@ -1,0 +1,89 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"testing"
+)
+
+// dbLock is a database held locked from a second connection, as another
+// process would hold it (a backup, an administrator's ALTER TABLE), until
+// release. Its connection reads under the lock what the store could not.
+type dbLock struct {
+	conn    *sql.Conn
+	release func()
+}
+
+// lockDB locks the database at w from its own connection:
+//   - SQLite: the file, BEGIN EXCLUSIVE. Writes wait (busy_timeout) and
+//     fail; reads go on (WAL).
+//   - PostgreSQL: every table of the store, LOCK TABLE … IN ACCESS EXCLUSIVE
+//     MODE in an open transaction, the strongest lock there is (what ALTER
+//     TABLE and VACUUM FULL take). Writes and reads wait (lock_timeout, the
+//     store's BusyTimeout) and fail.
+//
+// The lock goes at release, or when the test ends.
+func lockDB(t *testing.T, w where) *dbLock {
+	t.Helper()
+	ctx := context.Background()
+	var db *sql.DB
+	var err error
+	if w.driver == "postgres" {
+		db, err = openPostgres(w.dsn, 0)
+	} else {
+		db, err = sql.Open("sqlite3", "file:"+escapePath(w.path)+"?_busy_timeout=5000")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.driver == "postgres" {
+		var tables string
+		if err := conn.QueryRowContext(ctx, `SELECT string_agg(quote_ident(tablename), ', ') FROM pg_tables WHERE schemaname = current_schema()`).Scan(&tables); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.ExecContext(ctx, "LOCK TABLE "+tables+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+			t.Fatal(err)
+		}
+	} else if _, err := conn.ExecContext(ctx, "BEGIN EXCLUSIVE"); err != nil {
+		t.Fatal(err)
+	}
+	return held(t, db, conn, "ROLLBACK")
+}
+
+// held is the lock conn (of db) holds, which undo (and its args) ends:
+// at release, or when the test ends.
+func held(t *testing.T, db *sql.DB, conn *sql.Conn, undo string, args ...any) *dbLock {
+	l := &dbLock{conn: conn}
+	done := false
+	l.release = func() {
+		if done {
+			return
+		}
+		done = true
+		if _, err := conn.ExecContext(context.Background(), undo, args...); err != nil {
+			t.Error(err)
+		}
+		conn.Close()
+		db.Close()
+	}
+	t.Cleanup(l.release)
+	return l
+}
+
+// count counts under the lock: q's one integer, read by the lock's own
+// connection.
+func (l *dbLock) count(t *testing.T, q string, args ...any) int64 {
+	t.Helper()
+	var n int64
+	if err := l.conn.QueryRowContext(context.Background(), q, args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
