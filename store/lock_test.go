@@ -3,7 +3,12 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // dbLock is a database held locked from a second connection, as another
@@ -86,4 +91,46 @@ func (l *dbLock) count(t *testing.T, q string, args ...any) int64 {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// On PostgreSQL a statement_timeout (57014) that ends a wait on a lock is
+// read as lock_timeout's end is: ErrBusy for a write asked for, a retry for
+// the writer's results, nothing lost.
+func TestStatementTimeoutUnderLockIsErrBusy(t *testing.T) {
+	ctx := context.Background()
+	db := where{driver: "postgres", dsn: pg.DSN(t)}
+	migrated, _, _ := testStore(t, db.opts(Options{}))
+	if err := migrated.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The DSN's settings win over the busy timeout: no lock_timeout, and
+	// every statement ended after 20 ms.
+	s, _, _ := testStore(t, Options{Driver: "postgres", DSN: db.dsn + " lock_timeout=0 statement_timeout=20"})
+	lock := lockDB(t, db)
+	_, err := s.CreateToken(ctx, "alice")
+	var pe *pgconn.PgError
+	if !errors.Is(err, ErrBusy) || !errors.As(err, &pe) || pe.Code != "57014" {
+		t.Fatalf("CreateToken while locked, statement_timeout 20 ms: %v, want ErrBusy from 57014", err)
+	}
+	const n = 10
+	for i := range n {
+		if err := s.Record(ctx, result("api", t0.Add(time.Duration(i)*time.Second), true)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the writer to meet the lock twice", func() bool { return testutil.ToFloat64(s.m.writeErrs) >= 2 })
+	if got := lock.count(t, `SELECT count(*) FROM results`); got != 0 {
+		t.Fatalf("%d results while locked, want 0", got)
+	}
+	if err := s.Healthy(); err != nil {
+		t.Errorf("Healthy while locked: %v, want nil", err)
+	}
+	lock.release()
+	mustFlush(t, s)
+	if got := allResultsOf(t, s, "api"); len(got) != n {
+		t.Errorf("%d results after the lock, want %d", len(got), n)
+	}
+	if d := testutil.ToFloat64(s.m.dropped); d != 0 {
+		t.Errorf("%v results dropped", d)
+	}
 }
