@@ -72,7 +72,9 @@ type Options struct {
 	// 5,000). A batch touches a page per series, so bigger batches write
 	// fewer pages per result when a backlog drains.
 	BatchSize int
-	// BusyTimeout is how long a statement waits on a locked database (default 5s).
+	// BusyTimeout is how long a statement waits on a locked database
+	// (default 5s): SQLite's busy_timeout, PostgreSQL's lock_timeout unless
+	// the DSN sets one.
 	BusyTimeout time.Duration
 	// CloseTimeout is how long Close keeps retrying results the database
 	// refuses before it gives up on them, loudly (default 30s).
@@ -524,9 +526,9 @@ func (s *Store) loop(ctx context.Context) (context.Context, func(), error) {
 }
 
 // tx runs fn in an immediate write transaction on the writer connection.
-// A wait on a locked database that ran out (busy_timeout, or ctx's
-// deadline) wraps ErrBusy; a full disk or a refused write is noted as a
-// problem (Healthy) until a write commits again.
+// A wait on a locked database that ran out (busy_timeout, lock_timeout or
+// statement_timeout, or ctx's deadline) wraps ErrBusy; a full disk or a
+// refused write is noted as a problem (Healthy) until a write commits again.
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	err := s.txOnce(ctx, fn)
 	s.noteWrite(err)
