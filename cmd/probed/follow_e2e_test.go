@@ -43,6 +43,12 @@ func (h *holder) log() string {
 // until the test ends (or stop).
 func startHolder(t *testing.T, dsnEnv, location, target string) *holder {
 	t.Helper()
+	return startHolderWith(t, dsnEnv, location, target, DaemonOptions{})
+}
+
+// startHolderWith is startHolder with the daemon's options.
+func startHolderWith(t *testing.T, dsnEnv, location, target string, opts DaemonOptions) *holder {
+	t.Helper()
 	cfgPath := filepath.Join(t.TempDir(), "probes.yaml")
 	writeFile(t, cfgPath, fmt.Sprintf(`server: {listen: "127.0.0.1:0"}
 storage: {driver: postgres, dsn_env: %s}
@@ -53,7 +59,7 @@ probes:
 `, dsnEnv, location, target))
 	h := &holder{logs: new(bytes.Buffer), mu: new(sync.Mutex)}
 	logger := slog.New(slog.NewTextHandler(&lockedWriter{mu: h.mu, w: h.logs}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	d, err := NewDaemon(context.Background(), cfgPath, logger, DaemonOptions{})
+	d, err := NewDaemon(context.Background(), cfgPath, logger, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,6 +152,25 @@ func okTarget(t *testing.T) (*httptest.Server, *atomic.Int64) {
 	return srv, &hits
 }
 
+// listeningPair waits until both holders listen for changes and one of
+// them leads, and returns the leader and the follower.
+func listeningPair(t *testing.T, hs []*holder) (lead, follower *holder) {
+	t.Helper()
+	metric := func(h *holder, name string) float64 { return (&scraper{t: t, url: h.base + "/metrics"}).value(name) }
+	eventually(t, "both holders listening, one leading", func() (bool, string) {
+		l0, l1 := metric(hs[0], "probed_leader"), metric(hs[1], "probed_leader")
+		ok := metric(hs[0], "probed_store_listening") == 1 && metric(hs[1], "probed_store_listening") == 1 && l0+l1 == 1
+		if ok {
+			lead, follower = hs[0], hs[1]
+			if l1 == 1 {
+				lead, follower = hs[1], hs[0]
+			}
+		}
+		return ok, fmt.Sprintf("leading: %v, %v", l0, l1)
+	})
+	return lead, follower
+}
+
 // propagation is the aim: a change on one holder shows on every holder's
 // public page within it.
 const propagation = 2 * time.Second
@@ -183,18 +208,7 @@ func TestTwoHoldersFollowEachOther(t *testing.T) {
 	metric := func(h *holder, name string, labels ...string) float64 {
 		return (&scraper{t: t, url: h.base + "/metrics"}).value(name, labels...)
 	}
-	var lead, follower *holder
-	eventually(t, "both holders listening, one leading", func() (bool, string) {
-		l0, l1 := metric(hs[0], "probed_leader"), metric(hs[1], "probed_leader")
-		ok := metric(hs[0], "probed_store_listening") == 1 && metric(hs[1], "probed_store_listening") == 1 && l0+l1 == 1
-		if ok {
-			lead, follower = hs[0], hs[1]
-			if l1 == 1 {
-				lead, follower = hs[1], hs[0]
-			}
-		}
-		return ok, fmt.Sprintf("leading: tokyo %v, osaka %v", l0, l1)
-	})
+	lead, follower := listeningPair(t, hs)
 	token := holderToken(t, follower)
 
 	broken.Store(true)
