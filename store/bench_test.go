@@ -205,17 +205,21 @@ func year(b *testing.B, be benchBackend, nprobes int, dir string) (*Store, time.
 	}
 	t := time.Now()
 
-	// 350 days of rollups, in the housekeeping's order and statements.
+	// 350 days of rollups, with the housekeeping's statements: a series'
+	// day of hourly rollups packed into its row (the housekeeping writes it
+	// an hour at a time), then the day summed from them.
 	runsPerHour := int64(time.Hour / (30 * time.Second))
 	for d := floorDiv(begin.UnixMilli(), dayMs); d < floorDiv(rawFrom.UnixMilli(), dayMs); d++ {
 		err := s.tx(ctx, func(tx *sql.Tx) error {
-			for h := d * 24; h < d*24+24; h++ {
-				for _, id := range ids {
+			for _, id := range ids {
+				hs := make([]hourAgg, 24)
+				for i := range hs {
 					a := agg{runs: runsPerHour, successes: runsPerHour - int64(rng.IntN(100)/97), durMaxUS: 200_000 + rng.Int64N(800_000)}
 					a.durSumUS = a.runs * (50_000 + rng.Int64N(150_000))
-					if err := putHourRollup(ctx, tx, id, h, a); err != nil {
-						return err
-					}
+					hs[i] = hourAgg{hour: d*24 + int64(i), agg: a}
+				}
+				if err := putHourRollups(ctx, tx, id, d, hs); err != nil {
+					return err
 				}
 			}
 			return nil
@@ -274,7 +278,7 @@ func year(b *testing.B, be benchBackend, nprobes int, dir string) (*Store, time.
 			// delete within a minute or so of real time; in a year compressed
 			// into minutes it cannot keep up, so the benchmark runs the
 			// VACUUM it would have run (its CPU counted as the server's).
-			if _, err := s.w.ExecContext(ctx, `VACUUM results, results_packed, dirty_hours, dirty_days, store_meta`); err != nil {
+			if _, err := s.w.ExecContext(ctx, `VACUUM results, results_packed, rollup_hour_packed, dirty_hours, dirty_days, store_meta`); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -288,7 +292,7 @@ func year(b *testing.B, be benchBackend, nprobes int, dir string) (*Store, time.
 	}
 	size := s.SizeBytes()
 	rows := map[string]int64{}
-	for _, table := range []string{"results", "results_packed", "rollup_hour", "rollup_day"} {
+	for _, table := range []string{"results", "results_packed", "rollup_hour_packed", "rollup_day"} {
 		var n int64
 		if err := s.w.QueryRowContext(ctx, `SELECT count(*) FROM `+table).Scan(&n); err != nil {
 			b.Fatal(err)

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -110,8 +111,10 @@ func (s *Store) housekeep(ctx context.Context, rep *HousekeepingReport) error {
 	if err != nil {
 		return err
 	}
-	err = s.prune(ctx, ids, metaPrunedHourly, floorDiv(now-rollupRetention, hourMs), 7*24, rep, []pruneTable{
-		{"rollup_hour", `DELETE FROM rollup_hour WHERE series = ? AND hour < ?`, 1, `SELECT min(hour) FROM rollup_hour WHERE series = ?`},
+	// Hourly rollups are packed a day a row: a day's go once its last hour
+	// is older than the rollup retention.
+	err = s.prune(ctx, ids, metaPrunedHourly, floorDiv(floorDiv(now-rollupRetention, hourMs), 24), 7, rep, []pruneTable{
+		{"rollup_hour_packed", `DELETE FROM rollup_hour_packed WHERE series = ? AND day < ?`, 1, `SELECT min(day) FROM rollup_hour_packed WHERE series = ?`},
 	})
 	if err != nil {
 		return err
@@ -310,12 +313,43 @@ func consolidateHour(ctx context.Context, tx *sql.Tx, ids []int64, h int64) erro
 	return nil
 }
 
-// putHourRollup replaces one hourly rollup row.
+// putHourRollup replaces one hourly rollup inside its day's packed row.
 func putHourRollup(ctx context.Context, tx *sql.Tx, series, h int64, a agg) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO rollup_hour (series, hour, runs, successes, duration_sum_us, duration_max_us) VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (series, hour) DO UPDATE SET runs = excluded.runs, successes = excluded.successes,
-		duration_sum_us = excluded.duration_sum_us, duration_max_us = excluded.duration_max_us`,
-		series, h, a.runs, a.successes, a.durSumUS, a.durMaxUS)
+	d := floorDiv(h, 24)
+	hs, err := readHourRollups(ctx, tx, series, d)
+	if err != nil {
+		return err
+	}
+	i, found := slices.BinarySearchFunc(hs, h, func(x hourAgg, h int64) int { return cmp.Compare(x.hour, h) })
+	if found {
+		hs[i].agg = a
+	} else {
+		hs = slices.Insert(hs, i, hourAgg{hour: h, agg: a})
+	}
+	return putHourRollups(ctx, tx, series, d, hs)
+}
+
+// readHourRollups returns the hourly rollups of one series and day.
+func readHourRollups(ctx context.Context, q querier, series, d int64) ([]hourAgg, error) {
+	var data []byte
+	err := q.QueryRowContext(ctx, `SELECT data FROM rollup_hour_packed WHERE series = ? AND day = ?`, series, d).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	hs, err := decodeHours(d, data)
+	if err != nil {
+		return nil, fmt.Errorf("series %d: %w", series, err)
+	}
+	return hs, nil
+}
+
+// putHourRollups replaces the packed hourly rollups of one series and day.
+func putHourRollups(ctx context.Context, tx *sql.Tx, series, d int64, hs []hourAgg) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO rollup_hour_packed (series, day, data) VALUES (?, ?, ?)
+		ON CONFLICT (series, day) DO UPDATE SET data = excluded.data`, series, d, encodeHours(d, hs))
 	return err
 }
 
@@ -377,21 +411,20 @@ func (s *Store) rollupDays(ctx context.Context, ids []int64, rolled int64, rep *
 
 func consolidateDay(ctx context.Context, tx *sql.Tx, ids []int64, d int64) error {
 	for _, id := range ids {
-		var n int64
-		var a agg
-		var runs, succ, sum, mx sql.NullInt64
-		err := tx.QueryRowContext(ctx, `SELECT count(*), sum(runs), sum(successes), sum(duration_sum_us), max(duration_max_us)
-			FROM rollup_hour WHERE series = ? AND hour >= ? AND hour < ?`, id, d*24, d*24+24).Scan(&n, &runs, &succ, &sum, &mx)
+		hs, err := readHourRollups(ctx, tx, id, d)
 		if err != nil {
 			return err
 		}
-		if n == 0 {
+		if len(hs) == 0 {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM rollup_day WHERE series = ? AND day = ?`, id, d); err != nil {
 				return err
 			}
 			continue
 		}
-		a = agg{runs: runs.Int64, successes: succ.Int64, durSumUS: sum.Int64, durMaxUS: mx.Int64}
+		var a agg
+		for _, h := range hs {
+			a.merge(h.agg)
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO rollup_day (series, day, runs, successes, duration_sum_us, duration_max_us) VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (series, day) DO UPDATE SET runs = excluded.runs, successes = excluded.successes,
 			duration_sum_us = excluded.duration_sum_us, duration_max_us = excluded.duration_max_us`,

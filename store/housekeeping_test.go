@@ -136,6 +136,39 @@ func readRollups(t *testing.T, s *Store, table, col string) map[rollupKey]agg {
 	return out
 }
 
+// readHourlyRollups reads every hourly rollup out of the packed days.
+func readHourlyRollups(t *testing.T, s *Store) map[rollupKey]agg {
+	t.Helper()
+	rows, err := s.r.Query(`SELECT s.probe, s.location, r.day, r.data FROM rollup_hour_packed r JOIN series s ON s.id = r.series`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[rollupKey]agg{}
+	for rows.Next() {
+		var probe, location string
+		var d int64
+		var data []byte
+		if err := rows.Scan(&probe, &location, &d, &data); err != nil {
+			t.Fatal(err)
+		}
+		hs, err := decodeHours(d, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hs) == 0 {
+			t.Errorf("%s@%s day %d: a packed row without hours", probe, location, d)
+		}
+		for _, h := range hs {
+			out[rollupKey{probe, location, h.hour}] = h.agg
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 func compareRollups(t *testing.T, what string, got, want map[rollupKey]agg) {
 	t.Helper()
 	for k, w := range want {
@@ -198,7 +231,7 @@ func dump(t *testing.T, s *Store) string {
 	for _, q := range []string{
 		`SELECT series, at_ms, duration_us, success, COALESCE(failed, '') FROM results ORDER BY series, at_ms`,
 		`SELECT series, hour, data, 0, '' FROM results_packed ORDER BY series, hour`,
-		`SELECT series, hour, runs, successes, duration_sum_us || '/' || duration_max_us FROM rollup_hour ORDER BY series, hour`,
+		`SELECT series, day, data, 0, '' FROM rollup_hour_packed ORDER BY series, day`,
 		`SELECT series, day, runs, successes, duration_sum_us || '/' || duration_max_us FROM rollup_day ORDER BY series, day`,
 	} {
 		rows, err := s.w.Query(q)
@@ -246,7 +279,7 @@ func TestRollupsEqualRaw(t *testing.T) {
 				mustHousekeep(t, s)
 
 				all := func(int64) bool { return true }
-				compareRollups(t, "hourly rollup", readRollups(t, s, "rollup_hour", "hour"), expectedRollups(rs, hourMs, all))
+				compareRollups(t, "hourly rollup", readHourlyRollups(t, s), expectedRollups(rs, hourMs, all))
 				compareRollups(t, "daily rollup", readRollups(t, s, "rollup_day", "day"), expectedRollups(rs, dayMs, all))
 				compareResults(t, allResults(t, s, nprobes), expectResults(rs, func(probes.Result) bool { return true }))
 				if n := count(t, s, `SELECT count(*) FROM results WHERE failed IS NULL`); n != 0 {
@@ -278,8 +311,10 @@ func TestRollupsEqualRaw(t *testing.T) {
 					}
 				}
 				mustFlush(t, s)
-				if _, err := s.w.Exec(`INSERT INTO dirty_hours (hour, gen) SELECT DISTINCT hour, 1 FROM rollup_hour WHERE true ON CONFLICT DO NOTHING`); err != nil {
-					t.Fatal(err)
+				for k := range readHourlyRollups(t, s) {
+					if _, err := s.w.Exec(`INSERT INTO dirty_hours (hour, gen) VALUES (?, 1) ON CONFLICT DO NOTHING`, k.unit); err != nil {
+						t.Fatal(err)
+					}
 				}
 				if rep := mustHousekeep(t, s); rep.HoursRolledUp == 0 || rep.DaysRolledUp == 0 {
 					t.Errorf("forced recomputation did nothing: %+v", rep)
@@ -294,7 +329,8 @@ func TestRollupsEqualRaw(t *testing.T) {
 
 // Retention deletes exactly the raw results of hours wholly older than
 // storage.retention (their rollups stay), and exactly the rollups older
-// than storage.rollup_retention.
+// than storage.rollup_retention: the hourly ones a day at a time (packed a
+// day a row), once the day's last hour is older.
 func TestRetentionDeletesWhatItShould(t *testing.T) {
 	eachBackend(t, func(t *testing.T, db where) {
 		rng := rand.New(rand.NewPCG(7, 7))
@@ -314,8 +350,8 @@ func TestRetentionDeletesWhatItShould(t *testing.T) {
 			compareResults(t, allResults(t, s, nprobes), expectResults(rs, func(r probes.Result) bool {
 				return floorDiv(r.Start.UnixMilli(), hourMs) >= rawCut
 			}))
-			compareRollups(t, "hourly rollup", readRollups(t, s, "rollup_hour", "hour"),
-				expectedRollups(rs, hourMs, func(h int64) bool { return h >= hourCut && h < closed }))
+			compareRollups(t, "hourly rollup", readHourlyRollups(t, s),
+				expectedRollups(rs, hourMs, func(h int64) bool { return floorDiv(h, 24) >= floorDiv(hourCut, 24) && h < closed }))
 			compareRollups(t, "daily rollup", readRollups(t, s, "rollup_day", "day"),
 				expectedRollups(rs, dayMs, func(d int64) bool { return d >= dayCut && (d+1)*24 <= closed }))
 		}
@@ -323,14 +359,14 @@ func TestRetentionDeletesWhatItShould(t *testing.T) {
 		check(t0.Add(7*24*time.Hour + 3*time.Hour + 30*time.Minute))
 		check(t0.Add(7*24*time.Hour + 13*time.Hour + 5*time.Minute))
 		check(t0.Add(9*24*time.Hour + 59*time.Minute))
-		for _, table := range []string{"results", "results_packed", "rollup_hour", "rollup_day"} {
+		for _, table := range []string{"results", "results_packed", "rollup_hour_packed", "rollup_day"} {
 			if testutil.ToFloat64(s.m.deleted.WithLabelValues(table)) == 0 {
 				t.Errorf("probed_store_retention_deleted_rows_total{table=%q} is 0", table)
 			}
 		}
 		// Long after everything expired, nothing is left.
 		check(t0.Add(30 * 24 * time.Hour))
-		if n := count(t, s, `SELECT (SELECT count(*) FROM results) + (SELECT count(*) FROM results_packed) + (SELECT count(*) FROM rollup_hour) + (SELECT count(*) FROM rollup_day)`); n != 0 {
+		if n := count(t, s, `SELECT (SELECT count(*) FROM results) + (SELECT count(*) FROM results_packed) + (SELECT count(*) FROM rollup_hour_packed) + (SELECT count(*) FROM rollup_day)`); n != 0 {
 			t.Errorf("%d rows left after every retention passed", n)
 		}
 	})
@@ -355,7 +391,7 @@ func TestRetentionAfterLongStopKeepsRollups(t *testing.T) {
 		if rep.Deleted["results_packed"] == 0 {
 			t.Errorf("nothing pruned after the stop: %+v", rep)
 		}
-		compareRollups(t, "hourly rollup", readRollups(t, s, "rollup_hour", "hour"), expectedRollups(rs, hourMs, func(int64) bool { return true }))
+		compareRollups(t, "hourly rollup", readHourlyRollups(t, s), expectedRollups(rs, hourMs, func(int64) bool { return true }))
 		if got := allResults(t, s, 2); len(got) != 0 {
 			t.Errorf("%d raw results older than the retention kept", len(got))
 		}
@@ -381,7 +417,7 @@ func TestHousekeepingManySeries(t *testing.T) {
 		mustFlush(t, s)
 		fc.Set(t0.Add(25 * time.Hour))
 		mustHousekeep(t, s)
-		compareRollups(t, "hourly rollup", readRollups(t, s, "rollup_hour", "hour"), expectedRollups(rs, hourMs, func(int64) bool { return true }))
+		compareRollups(t, "hourly rollup", readHourlyRollups(t, s), expectedRollups(rs, hourMs, func(int64) bool { return true }))
 		compareRollups(t, "daily rollup", readRollups(t, s, "rollup_day", "day"), expectedRollups(rs, dayMs, func(int64) bool { return true }))
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 )
 
@@ -129,4 +130,72 @@ func (a *agg) merge(b agg) {
 	a.successes += b.successes
 	a.durSumUS += b.durSumUS
 	a.durMaxUS = max(a.durMaxUS, b.durMaxUS)
+}
+
+// A UTC day of one series' hourly rollups is kept as one packed row
+// (rollup_hour_packed) instead of a row an hour: on PostgreSQL a row costs
+// ~60 bytes of header, pointer, alignment and index before its values, so
+// 24 rows a day were ~2.8 KB where the packed row is ~0.27 KB; on SQLite
+// ~620 bytes become ~240. The layout, which migration 0075 also writes in
+// SQL: a version byte, a 24-bit map of the hours present (bit i = hour i of
+// the day, big-endian), then for each hour present, in order, the uvarints
+// runs, runs-successes, duration sum and duration max (microseconds).
+
+const hourPackVersion = 1
+
+// hourAgg is one hour's rollup inside a packed day.
+type hourAgg struct {
+	hour int64 // Unix hour
+	agg
+}
+
+// encodeHours packs the rollups of the hours of day d; hs must be sorted by
+// hour, distinct, and inside the day.
+func encodeHours(d int64, hs []hourAgg) []byte {
+	var present uint32
+	for _, h := range hs {
+		present |= 1 << uint(h.hour-d*24)
+	}
+	b := make([]byte, 4, 4+len(hs)*10)
+	b[0], b[1], b[2], b[3] = hourPackVersion, byte(present>>16), byte(present>>8), byte(present)
+	for _, h := range hs {
+		for _, v := range []int64{h.runs, h.runs - h.successes, h.durSumUS, h.durMaxUS} {
+			b = binary.AppendUvarint(b, uint64(max(v, 0)))
+		}
+	}
+	return b
+}
+
+// decodeHours unpacks what encodeHours (or migration 0075) wrote for day d.
+func decodeHours(d int64, b []byte) ([]hourAgg, error) {
+	if len(b) < 4 {
+		return nil, fmt.Errorf("decode hourly rollups of day %d: %d bytes, too short", d, len(b))
+	}
+	if b[0] != hourPackVersion {
+		return nil, fmt.Errorf("decode hourly rollups of day %d: unknown version %d", d, b[0])
+	}
+	present := uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	b = b[4:]
+	var out []hourAgg
+	for i := range int64(24) {
+		if present&(1<<uint(i)) == 0 {
+			continue
+		}
+		var v [4]int64
+		for j := range v {
+			x, n := binary.Uvarint(b)
+			if n <= 0 || x > math.MaxInt64 {
+				return nil, fmt.Errorf("decode hourly rollups of day %d: hour %d truncated or out of range", d, i)
+			}
+			v[j], b = int64(x), b[n:]
+		}
+		if v[1] > v[0] {
+			return nil, fmt.Errorf("decode hourly rollups of day %d: hour %d has %d failures in %d runs", d, i, v[1], v[0])
+		}
+		out = append(out, hourAgg{hour: d*24 + i, agg: agg{runs: v[0], successes: v[0] - v[1], durSumUS: v[2], durMaxUS: v[3]}})
+	}
+	if len(b) > 0 {
+		return nil, fmt.Errorf("decode hourly rollups of day %d: %d bytes left over", d, len(b))
+	}
+	return out, nil
 }

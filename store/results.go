@@ -477,7 +477,7 @@ func readPacked(ctx context.Context, q querier, series, fromHour, toHour int64) 
 const (
 	metaRolled       = "rolled_before_hour"
 	metaPrunedRaw    = "pruned_results_hour"
-	metaPrunedHourly = "pruned_rollup_hour"
+	metaPrunedHourly = "pruned_rollup_hour_packed" // a day: rollup_hour_packed holds a day a row
 	metaPrunedDaily  = "pruned_rollup_day"
 )
 

@@ -113,7 +113,7 @@ func TestHousekeepingAfterLock(t *testing.T) {
 		}
 		lock.release()
 		mustHousekeep(t, s)
-		compareRollups(t, "hourly rollup", readRollups(t, s, "rollup_hour", "hour"), expectedRollups(rs, hourMs, func(int64) bool { return true }))
+		compareRollups(t, "hourly rollup", readHourlyRollups(t, s), expectedRollups(rs, hourMs, func(int64) bool { return true }))
 	})
 }
 

@@ -33,7 +33,7 @@ func (u Uptime) Ratio() (ratio float64, ok bool) {
 const maxBuckets = 100_000
 
 // span is a part of one bucket read from one source: a range of Unix
-// milliseconds (raw), hours (rollup_hour) or days (rollup_day).
+// milliseconds (raw), hours (rollup_hour_packed) or days (rollup_day).
 type span struct {
 	lo, hi int64
 	bucket int
@@ -95,7 +95,7 @@ func (s *Store) ProbeUptime(ctx context.Context, probe string, from, to time.Tim
 		if err := s.addRollups(ctx, out, `SELECT day, runs, successes, duration_sum_us, duration_max_us FROM rollup_day WHERE series = ? AND day >= ? AND day < ?`, sr.ID, days); err != nil {
 			return nil, fmt.Errorf("probe uptime %s: %w", probe, err)
 		}
-		if err := s.addRollups(ctx, out, `SELECT hour, runs, successes, duration_sum_us, duration_max_us FROM rollup_hour WHERE series = ? AND hour >= ? AND hour < ?`, sr.ID, hours); err != nil {
+		if err := s.addHourRollups(ctx, out, sr.ID, hours); err != nil {
 			return nil, fmt.Errorf("probe uptime %s: %w", probe, err)
 		}
 		if err := s.addRaw(ctx, out, sr.ID, raw); err != nil {
@@ -193,6 +193,37 @@ func (s *Store) addRollups(ctx context.Context, out []Uptime, query string, seri
 		}
 		if sp, ok := find(spans, k); ok {
 			out[sp.bucket].add(a)
+		}
+	}
+	return rows.Err()
+}
+
+// addHourRollups reads the packed days holding the hours under spans in one
+// range query and adds each hour to its bucket.
+func (s *Store) addHourRollups(ctx context.Context, out []Uptime, series int64, spans []span) error {
+	if len(spans) == 0 {
+		return nil
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT day, data FROM rollup_hour_packed WHERE series = ? AND day >= ? AND day < ?`,
+		series, floorDiv(spans[0].lo, 24), floorDiv(spans[len(spans)-1].hi-1, 24)+1)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var d int64
+		var data []byte
+		if err := rows.Scan(&d, &data); err != nil {
+			return err
+		}
+		hs, err := decodeHours(d, data)
+		if err != nil {
+			return fmt.Errorf("series %d: %w", series, err)
+		}
+		for _, h := range hs {
+			if sp, ok := find(spans, h.hour); ok {
+				out[sp.bucket].add(h.agg)
+			}
 		}
 	}
 	return rows.Err()
