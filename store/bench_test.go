@@ -161,10 +161,19 @@ func probeUptime(b *testing.B, be benchBackend) {
 	}{{"365d-daily", 365, 24 * time.Hour}, {"90d-daily", 90, 24 * time.Hour}, {"24h-hourly", 1, time.Hour}, {"7d-5m", 7, 5 * time.Minute}} {
 		b.Run(c.name, func(b *testing.B) {
 			from := end.Add(-time.Duration(c.days) * 24 * time.Hour)
+			self, server := be.cpu(b)
 			for range b.N {
 				if _, err := s.ProbeUptime(context.Background(), "probe-0007", from, end, c.step); err != nil {
 					b.Fatal(err)
 				}
+			}
+			// The CPU a query costs, the server's included: steadier than
+			// ns/op on a loaded machine, where each round trip to the
+			// server waits for a core.
+			self2, server2 := be.cpu(b)
+			b.ReportMetric(float64((self2-self+server2-server).Microseconds())/1000/float64(b.N), "cpu-ms/op")
+			if be.driver == "postgres" {
+				b.ReportMetric(float64((server2-server).Microseconds())/1000/float64(b.N), "server-cpu-ms/op")
 			}
 		})
 	}

@@ -51,51 +51,71 @@ func encodePacked(hourStart int64, es []entry) []byte {
 
 // decodePacked unpacks what encodePacked wrote for the hour starting at hourStart.
 func decodePacked(hourStart int64, b []byte) ([]entry, error) {
+	return appendPacked(nil, hourStart, b)
+}
+
+// appendPacked appends to dst what encodePacked wrote for the hour starting
+// at hourStart.
+func appendPacked(dst []entry, hourStart int64, b []byte) ([]entry, error) {
 	if len(b) == 0 {
-		return nil, errors.New("decode packed results: empty")
+		return dst, errors.New("decode packed results: empty")
 	}
 	if b[0] != packVersion {
-		return nil, fmt.Errorf("decode packed results: unknown version %d", b[0])
+		return dst, fmt.Errorf("decode packed results: unknown version %d", b[0])
 	}
 	b = b[1:]
-	var out []entry
+	first := len(dst)
 	prev := hourStart
 	for len(b) > 0 {
 		d, n := binary.Uvarint(b)
 		if n <= 0 {
-			return nil, errors.New("decode packed results: truncated start")
+			return dst, errors.New("decode packed results: truncated start")
 		}
 		b = b[n:]
 		v, n := binary.Uvarint(b)
 		if n <= 0 {
-			return nil, errors.New("decode packed results: truncated duration")
+			return dst, errors.New("decode packed results: truncated duration")
 		}
 		b = b[n:]
 		at := prev + int64(d)
-		if at >= hourStart+hourMs || (len(out) > 0 && d == 0) {
-			return nil, fmt.Errorf("decode packed results: start %d out of order or outside its hour", at)
+		if at >= hourStart+hourMs || (len(dst) > first && d == 0) {
+			return dst, fmt.Errorf("decode packed results: start %d out of order or outside its hour", at)
 		}
-		out = append(out, entry{at: at, durUS: int64(v >> 1), ok: v&1 == 1})
+		dst = append(dst, entry{at: at, durUS: int64(v >> 1), ok: v&1 == 1})
 		prev = at
 	}
-	return out, nil
+	return dst, nil
 }
 
 // mergeEntries returns a and b as one list sorted by start; where both hold
-// a start, b's entry wins (a per-row result replaces a packed one).
+// a start, b's entry wins (a per-row result replaces a packed one). Both are
+// usually sorted already (then it is one linear merge).
 func mergeEntries(a, b []entry) []entry {
-	out := make([]entry, 0, len(a)+len(b))
-	out = append(out, b...)
-	seen := make(map[int64]struct{}, len(b))
-	for _, e := range b {
-		seen[e.at] = struct{}{}
+	byAt := func(x, y entry) int { return cmp.Compare(x.at, y.at) }
+	if !slices.IsSortedFunc(a, byAt) {
+		a = slices.Clone(a)
+		slices.SortStableFunc(a, byAt)
 	}
-	for _, e := range a {
-		if _, dup := seen[e.at]; !dup {
-			out = append(out, e)
+	if !slices.IsSortedFunc(b, byAt) {
+		b = slices.Clone(b)
+		slices.SortStableFunc(b, byAt)
+	}
+	out := make([]entry, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		switch {
+		case j == len(b) || (i < len(a) && a[i].at < b[j].at):
+			out = append(out, a[i])
+			i++
+		case i == len(a) || b[j].at < a[i].at:
+			out = append(out, b[j])
+			j++
+		default: // the same start: b's wins
+			out = append(out, b[j])
+			i++
+			j++
 		}
 	}
-	slices.SortFunc(out, func(x, y entry) int { return cmp.Compare(x.at, y.at) })
 	return out
 }
 

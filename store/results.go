@@ -460,15 +460,17 @@ func readPacked(ctx context.Context, q querier, series, fromHour, toHour int64) 
 	var out []entry
 	for rows.Next() {
 		var h int64
-		var data []byte
+		var data sql.RawBytes // read before the next row: no copy
 		if err := rows.Scan(&h, &data); err != nil {
 			return nil, err
 		}
-		es, err := decodePacked(h*hourMs, data)
-		if err != nil {
+		if out == nil {
+			// A result packs into 5-6 bytes; as many for each hour asked for.
+			out = make([]entry, 0, min(len(data)/5*int(toHour-fromHour), 1<<16))
+		}
+		if out, err = appendPacked(out, h*hourMs, data); err != nil {
 			return nil, fmt.Errorf("series %d hour %d: %w", series, h, err)
 		}
-		out = append(out, es...)
 	}
 	return out, rows.Err()
 }
