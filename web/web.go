@@ -19,7 +19,6 @@ import (
 	"github.com/probed/probed/incident"
 	"github.com/probed/probed/internal/clock"
 	"github.com/probed/probed/notify"
-	"github.com/probed/probed/store"
 	"github.com/probed/probed/web/console"
 	"github.com/probed/probed/web/statuspage"
 	"github.com/probed/probed/web/subscription"
@@ -53,12 +52,9 @@ type Options struct {
 }
 
 // LeaderStatus is GET /-/leader's answer: this holder, whether it leads,
-// and the leader lease as the database has it.
-type LeaderStatus struct {
-	Holder  string           `json:"holder"`
-	Leading bool             `json:"leading"`
-	Lease   store.Leadership `json:"lease"`
-}
+// and the leader lease as the database has it (the console's dashboard
+// shows the same).
+type LeaderStatus = console.LeaderStatus
 
 // Server holds the two route sets.
 type Server struct {
@@ -81,7 +77,7 @@ func New(opts Options) *Server {
 	}
 	s := &Server{opts: opts, public: http.NewServeMux(), admin: http.NewServeMux(),
 		console: console.New(console.Options{Config: opts.Config, Store: opts.Store, Engine: opts.Incidents,
-			Subscriptions: opts.Subscriptions, Logger: opts.Logger, Clock: opts.Clock})}
+			Subscriptions: opts.Subscriptions, Logger: opts.Logger, Clock: opts.Clock, Leader: opts.Leader})}
 	s.routes()
 	return s
 }

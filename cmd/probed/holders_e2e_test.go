@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -60,6 +61,24 @@ notify:
 	return path
 }
 
+// dashboardPage is the console's dashboard on the holder at addr, read
+// with an operator token.
+func dashboardPage(t *testing.T, addr, tok string) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/admin/", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /admin/ on %s = %d %s", addr, resp.StatusCode, b)
+	}
+	return string(b)
+}
+
 // leaders returns which of the daemons say they lead (probed_leader 1).
 func leaders(t *testing.T, ds ...*daemon) []int {
 	var out []int
@@ -114,6 +133,18 @@ func TestTwoHoldersOnePostgresDraftOnce(t *testing.T) {
 		t.Fatalf("GET /-/leader on the follower = %d %+v; want the lease held by %s", resp.StatusCode, ls, leadName)
 	}
 	lead.waitLog(`msg="this holder leads now`)
+	// Each holder's console dashboard says the same: who leads, at which
+	// epoch, and its own role.
+	for _, h := range []struct {
+		d          *daemon
+		name, role string
+	}{{lead, leadName, "leads"}, {follow, map[string]string{"a": "b", "b": "a"}[leadName], "follows"}} {
+		page := dashboardPage(t, h.d.addr, tok)
+		if want := fmt.Sprintf(`Leader: <strong>%s</strong> · epoch <strong id="lead-epoch">%d</strong>`, leadName, ls.Lease.Epoch); !strings.Contains(page, want) ||
+			!strings.Contains(page, fmt.Sprintf(`This holder: <strong>%s</strong> — <span id="this-role">%s`, h.name, h.role)) || strings.Contains(page, `id="no-leader"`) {
+			t.Errorf("the console of holder %s does not say %s leads at epoch %d and it %s:\n%s", h.name, leadName, ls.Lease.Epoch, h.role, page)
+		}
+	}
 
 	st, err := store.Open(context.Background(), store.Options{Driver: "postgres", DSN: dsn})
 	if err != nil {

@@ -2,6 +2,7 @@ package console
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -339,6 +340,10 @@ type dashboardData struct {
 	Public       map[string]store.StatusInterval
 	// Silent are the locations out of a probe's quorum for silence.
 	Silent []incident.Location
+	// Leader is who leads, when several holders share the store (nil on
+	// SQLite); LeaderErr is why the lease could not be read.
+	Leader    *LeaderStatus
+	LeaderErr string
 }
 
 func (s *Console) adminDashboard(w http.ResponseWriter, r *http.Request) {
@@ -374,7 +379,28 @@ func (s *Console) adminDashboard(w http.ResponseWriter, r *http.Request) {
 			d.Silent = append(d.Silent, l)
 		}
 	}
+	d.Leader, d.LeaderErr = s.leadership(r)
 	s.render(w, "dashboard", http.StatusOK, s.view(r, "console.title.dashboard", "drafts", d))
+}
+
+// leadership reads who leads for the dashboard: nil on SQLite (one
+// process leads). An unreadable lease is shown, not a failed page: the
+// operator needs the rest of the dashboard most when the database is in
+// trouble.
+func (s *Console) leadership(r *http.Request) (*LeaderStatus, string) {
+	if s.leader == nil {
+		return nil, ""
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	st, err := s.leader(ctx)
+	if err != nil {
+		return &st, s.publicErr(r, err)
+	}
+	if st.Holder == "" {
+		return nil, ""
+	}
+	return &st, ""
 }
 
 // draftBrief is one waiting draft in /admin/drafts.json.

@@ -60,6 +60,18 @@ type Options struct {
 	// one); a page is in page.languages' first language, or in the one the
 	// operator's browser asks for among them.
 	Words *words.Catalogue
+	// Leader says which holder leads; the dashboard shows it when several
+	// holders share the store (Holder not empty). nil: nothing shown.
+	Leader func(ctx context.Context) (LeaderStatus, error)
+}
+
+// LeaderStatus is this holder, whether it leads, and the leader lease as
+// the database has it (GET /-/leader answers it; the dashboard shows it).
+// Holder is empty on SQLite, where the one process leads.
+type LeaderStatus struct {
+	Holder  string           `json:"holder"`
+	Leading bool             `json:"leading"`
+	Lease   store.Leadership `json:"lease"`
 }
 
 // Console serves the operator routes.
@@ -71,6 +83,7 @@ type Console struct {
 	logger *slog.Logger
 	clock  clock.Clock
 	words  *words.Catalogue
+	leader func(ctx context.Context) (LeaderStatus, error)
 	cop    *http.CrossOriginProtection
 	// adminTmpl holds the console's pages (admin.go).
 	adminTmpl map[string]*template.Template
@@ -89,7 +102,7 @@ func New(opts Options) *Console {
 	if opts.Words == nil {
 		opts.Words = words.Builtin()
 	}
-	c := &Console{words: opts.Words, config: opts.Config, store: opts.Store, engine: opts.Engine, subs: opts.Subscriptions,
+	c := &Console{words: opts.Words, leader: opts.Leader, config: opts.Config, store: opts.Store, engine: opts.Engine, subs: opts.Subscriptions,
 		logger: opts.Logger, clock: opts.Clock, cop: http.NewCrossOriginProtection(),
 		loginLimit: notify.NewLimiter(opts.Clock, loginLimitKeys)}
 	if c.store == nil || c.engine == nil {
