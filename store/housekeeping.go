@@ -119,9 +119,15 @@ func (s *Store) housekeep(ctx context.Context, rep *HousekeepingReport) error {
 	if err != nil {
 		return err
 	}
-	return s.prune(ctx, ids, metaPrunedDaily, floorDiv(now-rollupRetention, dayMs), 30, rep, []pruneTable{
+	err = s.prune(ctx, ids, metaPrunedDaily, floorDiv(now-rollupRetention, dayMs), 30, rep, []pruneTable{
 		{"rollup_day", `DELETE FROM rollup_day WHERE series = ? AND day < ?`, 1, `SELECT min(day) FROM rollup_day WHERE series = ?`},
 	})
+	if err != nil {
+		return err
+	}
+	// What the on-call operator's webhooks were told is kept as long as
+	// the raw results it came from, once every delivery of it is done.
+	return s.pruneOperatorEvents(ctx, now-retention, rep)
 }
 
 func (s *Store) seriesIDs(ctx context.Context) ([]int64, error) {

@@ -261,3 +261,41 @@ func (s *Store) OperatorDeliveries(ctx context.Context) ([]OperatorDeliveryLog, 
 	}
 	return out, rows.Err()
 }
+
+// pruneBatch bounds the operator events one pruning transaction deletes,
+// so that the writer never waits long behind the housekeeping.
+const pruneBatch = 500
+
+// pruneOperatorEvents deletes the operator events created before cutoff
+// (ms) whose every delivery is done — sent, failed or dropped — with
+// those deliveries. An event not fanned out yet, or with a delivery still
+// pending (retries included), is kept however old: pruning never loses
+// what is owed to a webhook.
+func (s *Store) pruneOperatorEvents(ctx context.Context, cutoff int64, rep *HousekeepingReport) error {
+	done := `SELECT e.id FROM operator_events e WHERE e.created_ms < ? AND e.fanned_out_ms IS NOT NULL
+		AND NOT EXISTS (SELECT 1 FROM operator_deliveries d WHERE d.event = e.id AND d.state = 'pending') ORDER BY e.id LIMIT ?`
+	for {
+		var events int64
+		err := s.tx(ctx, func(tx *sql.Tx) error {
+			res, err := tx.ExecContext(ctx, `DELETE FROM operator_deliveries WHERE event IN (`+done+`)`, cutoff, pruneBatch)
+			if err != nil {
+				return fmt.Errorf("prune operator_deliveries: %w", err)
+			}
+			deliveries, _ := res.RowsAffected()
+			if res, err = tx.ExecContext(ctx, `DELETE FROM operator_events WHERE id IN (`+done+`)`, cutoff, pruneBatch); err != nil {
+				return fmt.Errorf("prune operator_events: %w", err)
+			}
+			events, _ = res.RowsAffected()
+			if deliveries > 0 {
+				rep.Deleted["operator_deliveries"] += deliveries
+			}
+			if events > 0 {
+				rep.Deleted["operator_events"] += events
+			}
+			return nil
+		})
+		if err != nil || events < pruneBatch {
+			return err
+		}
+	}
+}

@@ -2,8 +2,12 @@ package store
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/probed/probed/internal/clock"
 	"github.com/probed/probed/status"
@@ -138,6 +142,136 @@ func TestOperatorClaimsDoNotOverlap(t *testing.T) {
 		}
 		if len(seen) != 40 {
 			t.Errorf("claimed %d of 40", len(seen))
+		}
+	})
+}
+
+// TestOperatorEventsPruned, on both backends: the housekeeping deletes
+// the operator events older than storage.retention whose deliveries are
+// all done (sent, failed, or none wanted), with those deliveries; an old
+// event with a delivery still pending, or not fanned out yet, and a young
+// one stay until they are done and old. The deletions are counted in the
+// report and probed_store_retention_deleted_rows_total, and a backlog
+// larger than one transaction's batch goes in one pass.
+func TestOperatorEventsPruned(t *testing.T) {
+	eachBackend(t, func(t *testing.T, db where) {
+		ctx := context.Background()
+		t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+		s, fc, _ := testStore(t, db.opts(Options{Clock: clock.NewFake(t0), Retention: 24 * time.Hour}))
+		must := func(err error) {
+			t.Helper()
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		must(s.EnsureComponents(ctx, []string{"ocsp"}))
+		draft := func(title string) int64 {
+			t.Helper()
+			d, err := s.CreateDraft(ctx, ActorEngine, status.NewIncident{Title: status.Text{"en": title}, Body: status.Text{"en": "x"}, Origin: status.OriginProbe,
+				Components: []status.ComponentImpact{{ID: "ocsp", Status: status.MajorOutage}}})
+			must(err)
+			return d.ID
+		}
+		wants := map[string][]string{OperatorDraftCreated: {"chat"}, OperatorDraftApproved: {"pager"}}
+		// At t0: inc1 drafted (chat: sent) and approved (pager: retried
+		// for days); inc2 drafted (chat: failed) and rejected (no webhook
+		// wants it).
+		inc1, inc2 := draft("one"), draft("two")
+		_, err := s.Approve(ctx, "alice", inc1, true)
+		must(err)
+		_, err = s.Reject(ctx, "alice", inc2, "noise")
+		must(err)
+		_, err = s.FanOutOperator(ctx, wants)
+		must(err)
+		ds, err := s.DueOperatorDeliveries(ctx, 10, time.Minute)
+		must(err)
+		if len(ds) != 3 {
+			t.Fatalf("%d due, want 3", len(ds))
+		}
+		for _, d := range ds {
+			switch {
+			case d.Event.Incident.ID == inc1 && d.Webhook == "chat":
+				must(s.FinishOperatorDelivery(ctx, OperatorOutcome{ID: d.ID, Result: OperatorSent}))
+			case d.Event.Incident.ID == inc2:
+				must(s.FinishOperatorDelivery(ctx, OperatorOutcome{ID: d.ID, Result: OperatorFailed, Err: "400"}))
+			default:
+				must(s.FinishOperatorDelivery(ctx, OperatorOutcome{ID: d.ID, Result: OperatorRetry, Due: t0.Add(60 * time.Hour), Err: "503"}))
+			}
+		}
+		// Two days on: inc3 drafted and its chat delivery sent (young);
+		// then, written with an old clock, a resolve proposal for inc1
+		// not fanned out yet.
+		fc.Set(t0.Add(47 * time.Hour))
+		inc3 := draft("three")
+		_, err = s.FanOutOperator(ctx, wants)
+		must(err)
+		ds, err = s.DueOperatorDeliveries(ctx, 10, time.Minute)
+		must(err)
+		if len(ds) != 1 || ds[0].Event.Incident.ID != inc3 {
+			t.Fatalf("due %+v, want inc3's chat delivery", ds)
+		}
+		must(s.FinishOperatorDelivery(ctx, OperatorOutcome{ID: ds[0].ID, Result: OperatorSent}))
+		fc.Set(t0.Add(time.Minute))
+		must(s.ProposeResolve(ctx, inc1, status.Text{"en": "passing"}))
+		fc.Set(t0.Add(48 * time.Hour))
+
+		left := func() []string {
+			t.Helper()
+			rows, err := s.r.Query(`SELECT kind, incident_id FROM operator_events ORDER BY id`)
+			must(err)
+			defer rows.Close()
+			var out []string
+			for rows.Next() {
+				var kind string
+				var id int64
+				must(rows.Scan(&kind, &id))
+				out = append(out, fmt.Sprintf("%s/%d", kind, id))
+			}
+			return out
+		}
+		rep := mustHousekeep(t, s)
+		want := []string{fmt.Sprintf("draft_approved/%d", inc1), fmt.Sprintf("draft_created/%d", inc3), fmt.Sprintf("resolve_proposed/%d", inc1)}
+		if got := left(); !slices.Equal(got, want) {
+			t.Fatalf("operator events left %v, want %v (the pending, the young and the not fanned out)", got, want)
+		}
+		if rep.Deleted["operator_events"] != 3 || rep.Deleted["operator_deliveries"] != 2 {
+			t.Fatalf("deleted %v, want 3 operator_events and 2 operator_deliveries", rep.Deleted)
+		}
+		if logs, err := s.OperatorDeliveries(ctx); err != nil || len(logs) != 2 || logs[0].State != "pending" || logs[1].IncidentID != inc3 {
+			t.Fatalf("operator deliveries left %+v, %v; want the pending one and inc3's", logs, err)
+		}
+
+		// The retried delivery is sent at last, the proposal fanned out
+		// (no webhook wants it): both go at the next pass.
+		fc.Set(t0.Add(60 * time.Hour))
+		ds, err = s.DueOperatorDeliveries(ctx, 10, time.Minute)
+		must(err)
+		if len(ds) != 1 || ds[0].Webhook != "pager" {
+			t.Fatalf("due %+v, want the pager retry", ds)
+		}
+		must(s.FinishOperatorDelivery(ctx, OperatorOutcome{ID: ds[0].ID, Result: OperatorSent}))
+		_, err = s.FanOutOperator(ctx, wants)
+		must(err)
+		rep = mustHousekeep(t, s)
+		if got := left(); !slices.Equal(got, []string{fmt.Sprintf("draft_created/%d", inc3)}) {
+			t.Fatalf("operator events left %v, want inc3's (young)", got)
+		}
+		if rep.Deleted["operator_events"] != 2 || rep.Deleted["operator_deliveries"] != 1 {
+			t.Fatalf("second pass deleted %v, want 2 operator_events and 1 operator_deliveries", rep.Deleted)
+		}
+
+		// A backlog of 1,201 old events, done, goes in one pass (three
+		// transactions of at most 500).
+		_, err = s.w.Exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1201)
+			INSERT INTO operator_events (kind, incident_id, actor, detail, incident, created_ms, fanned_out_ms)
+			SELECT 'draft_rejected', ?, 'alice', '', '{}', ?, ? FROM n`, inc2, t0.UnixMilli(), t0.UnixMilli())
+		must(err)
+		rep = mustHousekeep(t, s)
+		if rep.Deleted["operator_events"] != 1201 || len(left()) != 1 {
+			t.Fatalf("the backlog: deleted %v, %d events left; want 1201 deleted and inc3's left", rep.Deleted, len(left()))
+		}
+		if got := testutil.ToFloat64(s.m.deleted.WithLabelValues("operator_events")); got != 3+2+1201 {
+			t.Errorf("probed_store_retention_deleted_rows_total{table=\"operator_events\"} = %v, want %d", got, 3+2+1201)
 		}
 	})
 }
