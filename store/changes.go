@@ -93,6 +93,7 @@ func (f *follower) run(ctx context.Context) {
 	s := f.s
 	backoff := f.opts.Retry
 	for ctx.Err() == nil {
+		_, turned := s.pgsrv.generation()
 		conn, err := f.listen(ctx)
 		if err == nil {
 			if f.lost {
@@ -104,7 +105,7 @@ func (f *follower) run(ctx context.Context) {
 			// Whatever changed while nobody listened.
 			f.read(ctx)
 			f.changed()
-			err = f.wait(ctx, conn)
+			err = f.wait(ctx, conn, turned)
 			s.m.listening.Set(0)
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 			conn.Close(cctx)
@@ -113,6 +114,14 @@ func (f *follower) run(ctx context.Context) {
 				return
 			}
 			backoff = f.opts.Retry
+			if errors.Is(err, errTurned) {
+				// Not a loss: listen at once, on the server a new
+				// connection finds (the writable one, with a multi-host
+				// DSN), and read everything again for what the old one
+				// never heard.
+				s.logger.Debug("listening for other holders' changes on a new connection: the server turned read-only", "db", s.where)
+				continue
+			}
 		}
 		s.m.listenErrs.Inc()
 		if !f.lost {
@@ -145,10 +154,25 @@ func (f *follower) listen(ctx context.Context) (*pgx.Conn, error) {
 	return conn, nil
 }
 
+// errTurned ends wait when a connection of the store found the server
+// turned read-only (pgServer): the listening one may be on that server, which
+// hears no more of the writes.
+var errTurned = errors.New("the server turned read-only")
+
 // wait calls changed for every notification until the connection fails
-// (its error) or ctx ends (nil). A silent connection is pinged every
-// Keepalive: a dead one fails the ping.
-func (f *follower) wait(ctx context.Context, conn *pgx.Conn) error {
+// (its error), the server turns read-only (turned is closed: errTurned) or
+// ctx ends (nil). A silent connection is pinged every Keepalive: a dead one
+// fails the ping.
+func (f *follower) wait(ctx context.Context, conn *pgx.Conn, turned <-chan struct{}) error {
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	go func() {
+		select {
+		case <-turned:
+			stop(errTurned)
+		case <-ctx.Done():
+		}
+	}()
 	for {
 		wctx, cancel := context.WithTimeout(ctx, f.opts.Keepalive)
 		_, err := conn.WaitForNotification(wctx)
@@ -158,6 +182,8 @@ func (f *follower) wait(ctx context.Context, conn *pgx.Conn) error {
 			f.s.m.changes.WithLabelValues("notify").Inc()
 			f.changed()
 			continue
+		case errors.Is(context.Cause(ctx), errTurned):
+			return errTurned
 		case ctx.Err() != nil:
 			return nil
 		case errors.Is(err, context.DeadlineExceeded) && !conn.IsClosed():
@@ -173,12 +199,14 @@ func (f *follower) wait(ctx context.Context, conn *pgx.Conn) error {
 }
 
 // pollFor reads the change counter every Poll for d, calling changed when
-// it moved.
+// it moved. It returns early when the server answers again after a poll it
+// did not answer: the listening connection is likely back too.
 func (f *follower) pollFor(ctx context.Context, d time.Duration) {
 	t := time.NewTicker(f.opts.Poll)
 	defer t.Stop()
 	end := time.NewTimer(d)
 	defer end.Stop()
+	unanswered := false
 	for {
 		select {
 		case <-ctx.Done():
@@ -187,9 +215,17 @@ func (f *follower) pollFor(ctx context.Context, d time.Duration) {
 			return
 		case <-t.C:
 		}
-		if before := f.version; f.read(ctx) && before >= 0 && f.version != before {
+		before := f.version
+		if !f.read(ctx) {
+			unanswered = true
+			continue
+		}
+		if before >= 0 && f.version != before {
 			f.s.m.changes.WithLabelValues("poll").Inc()
 			f.changed()
+		}
+		if unanswered {
+			return
 		}
 	}
 }

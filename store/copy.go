@@ -92,6 +92,7 @@ var ErrTargetNotEmpty = errors.New("the target database is not empty")
 // otherwise. Copy refuses a source a daemon is still running on, a target
 // with any row (the error names the table), and two schemas that differ.
 func Copy(ctx context.Context, opts CopyOptions) (CopyReport, error) {
+	ctx = long(ctx) // a year of history in one transaction
 	rep := CopyReport{From: opts.From, To: postgresWhere(opts.To)}
 	if opts.Clock == nil {
 		opts.Clock = clock.Real{}

@@ -254,7 +254,7 @@ func TestCopyEveryTable(t *testing.T) {
 	}
 
 	// Every row, value for value.
-	dst, err := openPostgres(dsn, 0)
+	dst, err := openPostgres(dsn, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -513,7 +513,7 @@ func TestCopyRefuses(t *testing.T) {
 
 func openRawPG(t *testing.T, dsn string) *sql.DB {
 	t.Helper()
-	db, err := openPostgres(dsn, 0)
+	db, err := openPostgres(dsn, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,7 +44,8 @@ func busy(ctx context.Context, err error) bool {
 			return ctx.Err() != nil
 		}
 	}
-	return postgresBusy(err) || errors.Is(err, context.DeadlineExceeded)
+	// A connection that could not be made in time is the network's, not a lock.
+	return postgresBusy(err) || errors.Is(err, context.DeadlineExceeded) && !postgresUnreachable(err)
 }
 
 // Problems a store can have that an operator must act on. Each is a value

@@ -65,6 +65,7 @@ func (s *Store) Housekeep(ctx context.Context, every time.Duration) error {
 func (s *Store) RunHousekeeping(ctx context.Context) (HousekeepingReport, error) {
 	s.hkMu.Lock()
 	defer s.hkMu.Unlock()
+	ctx = long(ctx) // a pass after a long outage rolls up many hours; the leader's lease bounds it
 	start := time.Now()
 	rep := HousekeepingReport{Deleted: map[string]int64{}}
 	err := s.housekeep(ctx, &rep)

@@ -34,7 +34,7 @@ func lockDB(t *testing.T, w where) *dbLock {
 	var db *sql.DB
 	var err error
 	if w.driver == "postgres" {
-		db, err = openPostgres(w.dsn, 0)
+		db, err = openPostgres(w.dsn, 0, nil)
 	} else {
 		db, err = sql.Open("sqlite3", "file:"+escapePath(w.path)+"?_busy_timeout=5000")
 	}

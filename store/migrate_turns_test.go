@@ -105,7 +105,7 @@ func TestMigrationWaitEndsWithItsContext(t *testing.T) {
 // end of the test). Its connection reads what the store cannot while it waits.
 func holdMigrationLock(t *testing.T, dsn string) *dbLock {
 	t.Helper()
-	db, err := openPostgres(dsn, 0)
+	db, err := openPostgres(dsn, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func migratedAlone(t *testing.T) string {
 // migrations recorded, so two databases' can be compared.
 func postgresSchema(t *testing.T, dsn string) string {
 	t.Helper()
-	db, err := openPostgres(dsn, 0)
+	db, err := openPostgres(dsn, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,8 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -20,13 +22,14 @@ import (
 // PostgreSQL a thin database/sql connector rewrites them to $1, $2, … before
 // pgx sees the statement. Everything else about the connection is pgx's.
 
-// openPostgres opens a pool on dsn whose statements use ? placeholders.
-// A statement waits at most lockTimeout for a lock another session holds
-// (the server's lock_timeout, as SQLite's busy_timeout; 0 leaves the
-// server's setting, or the DSN's, alone), then fails with 55P03, which the
-// store reads as ErrBusy: a table locked by an administrator or a backup
-// delays writes, never hangs them.
-func openPostgres(dsn string, lockTimeout time.Duration) (*sql.DB, error) {
+// openPostgres opens a pool on dsn whose statements use ? placeholders,
+// bounded as pgnet.go says; srv is shared by the pools of one store (nil: a
+// pool of its own, with the default bounds). A statement waits at most
+// lockTimeout for a lock another session holds (the server's lock_timeout,
+// as SQLite's busy_timeout; 0 leaves the server's setting, or the DSN's,
+// alone), then fails with 55P03, which the store reads as ErrBusy: a table
+// locked by an administrator or a backup delays writes, never hangs them.
+func openPostgres(dsn string, lockTimeout time.Duration, srv *pgServer) (*sql.DB, error) {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, err
@@ -34,13 +37,27 @@ func openPostgres(dsn string, lockTimeout time.Duration) (*sql.DB, error) {
 	if _, set := cfg.RuntimeParams["lock_timeout"]; !set && lockTimeout > 0 {
 		cfg.RuntimeParams["lock_timeout"] = strconv.FormatInt(max(lockTimeout.Milliseconds(), 1), 10)
 	}
+	pgConnBounds(cfg)
+	if srv == nil {
+		srv = newPGServer(0)
+	}
+	return sql.OpenDB(rebindConnector{stdlib.GetConnector(*cfg), srv}), nil
+}
+
+// pgConnBounds sets the bounds of a new connection on cfg: the connect
+// timeout and the server's idle_in_transaction_session_timeout when the DSN
+// sets none, and the dialer's TCP keepalives and TCP_USER_TIMEOUT (pgnet.go).
+func pgConnBounds(cfg *pgx.ConnConfig) {
 	if cfg.ConnectTimeout <= 0 {
 		// A server the network lost would hold a new connection for as
 		// long as TCP retries (minutes): the writer's retries, the page's
 		// rebuilds and the health checks must find out sooner.
 		cfg.ConnectTimeout = defaultConnectTimeout
 	}
-	return sql.OpenDB(rebindConnector{stdlib.GetConnector(*cfg)}), nil
+	cfg.DialFunc = dialPostgres
+	if _, set := cfg.RuntimeParams["idle_in_transaction_session_timeout"]; !set {
+		cfg.RuntimeParams["idle_in_transaction_session_timeout"] = strconv.FormatInt(pgIdleInTx.Milliseconds(), 10)
+	}
 }
 
 // defaultConnectTimeout bounds opening a connection when the DSN sets no
@@ -57,56 +74,42 @@ func postgresWhere(dsn string) string {
 	return "postgres database " + cfg.Database + " on " + cfg.Host + ":" + strconv.Itoa(int(cfg.Port))
 }
 
-type rebindConnector struct{ driver.Connector }
+type rebindConnector struct {
+	driver.Connector
+	srv *pgServer
+}
 
 func (c rebindConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	gen, _ := c.srv.generation() // before: a connection made while it moves on is of the old one
 	conn, err := c.Connector.Connect(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return rebindConn{conn.(*stdlib.Conn), new(atomic.Bool)}, nil
+	return rebindConn{conn.(*stdlib.Conn), new(atomic.Bool), c.srv, gen}, nil
 }
 
-// rebindConn is pgx's connection with ? rewritten in every statement. A
-// connection whose server refused a write as read-only (25006: the server
-// became a standby, or was made read-only, under it) is given up when
-// database/sql takes it back (IsValid), so the next one is opened afresh and
-// a multi-host DSN with target_session_attrs=read-write finds the writable
-// server; otherwise the pool would keep writing to the read-only one.
+// rebindConn is pgx's connection with ? rewritten in every statement and
+// every wait bounded (pgnet.go). A connection whose server refused a write
+// as read-only (25006: the server became a standby, or was made read-only,
+// under it) is given up when database/sql takes it back (IsValid), so the
+// next one is opened afresh and a multi-host DSN with
+// target_session_attrs=read-write finds the writable server; otherwise the
+// pool would keep writing to the read-only one. Every other connection of
+// the store is given up too (pgServer), readers included.
 type rebindConn struct {
 	*stdlib.Conn
 	readOnly *atomic.Bool
+	srv      *pgServer
+	gen      int64 // the srv generation it was opened in
 }
 
 func (c rebindConn) note(err error) error {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "25006" {
 		c.readOnly.Store(true)
+		c.srv.turnedReadOnly(c.gen)
 	}
 	return err
-}
-
-// IsValid is database/sql's question before it pools the connection again.
-func (c rebindConn) IsValid() bool { return !c.readOnly.Load() }
-
-func (c rebindConn) Prepare(query string) (driver.Stmt, error) {
-	st, err := c.Conn.Prepare(rebind(query))
-	return st, c.note(err)
-}
-
-func (c rebindConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
-	st, err := c.Conn.PrepareContext(ctx, rebind(query))
-	return st, c.note(err)
-}
-
-func (c rebindConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	r, err := c.Conn.ExecContext(ctx, rebind(query), args)
-	return r, c.note(err)
-}
-
-func (c rebindConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	r, err := c.Conn.QueryContext(ctx, rebind(query), args)
-	return r, c.note(err)
 }
 
 // rebind numbers the ? placeholders of q outside quoted strings and
@@ -176,7 +179,8 @@ func postgresTransient(err error) bool {
 // on it, as on SQLite) and a small pool of readers.
 func openPostgresStore(ctx context.Context, opts Options) (*Store, error) {
 	where := postgresWhere(opts.DSN)
-	w, err := openPostgres(opts.DSN, opts.BusyTimeout)
+	srv := newPGServer(opts.statementBound)
+	w, err := openPostgres(opts.DSN, opts.BusyTimeout, srv)
 	if err != nil {
 		return nil, fmt.Errorf("open store: postgres DSN: %w", err)
 	}
@@ -186,7 +190,7 @@ func openPostgresStore(ctx context.Context, opts Options) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("open store %s: %w", where, err)
 	}
-	r, err := openPostgres(opts.DSN, opts.BusyTimeout)
+	r, err := openPostgres(opts.DSN, opts.BusyTimeout, srv)
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open store: postgres DSN: %w", err)
@@ -199,7 +203,8 @@ func openPostgresStore(ctx context.Context, opts Options) (*Store, error) {
 		r.Close()
 		return nil, fmt.Errorf("open store: postgres DSN: %w", err)
 	}
-	l, err := openPostgres(opts.DSN, opts.BusyTimeout)
+	pgConnBounds(cfg) // Follow's listening connection's
+	l, err := openPostgres(opts.DSN, opts.BusyTimeout, srv)
 	if err != nil {
 		w.Close()
 		r.Close()
@@ -207,7 +212,7 @@ func openPostgresStore(ctx context.Context, opts Options) (*Store, error) {
 	}
 	l.SetMaxOpenConns(1)
 	l.SetMaxIdleConns(1)
-	return start(ctx, &Store{where: where, pg: true, pgcfg: cfg, w: w, r: r, l: l}, opts)
+	return start(ctx, &Store{where: where, pg: true, pgcfg: cfg, pgsrv: srv, w: w, r: r, l: l}, opts)
 }
 
 // lockMigrations takes the migrations' advisory lock on the writer's
@@ -244,17 +249,28 @@ func postgresBusy(err error) bool {
 }
 
 // postgresUnreachable tells a failure to reach the server from its answer:
-// no connection (the network, a refused connect), a connection lost (class
-// 08), or a server shutting down or not yet up (57P01-57P03).
+// no connection (the network, a refused connect, a connect that timed out),
+// a statement the server never answered (noAnswerError), a connection lost
+// (the network's errors, class 08), or a server shutting down or not yet up
+// (57P01-57P03). Anything else — the server's other answers, the caller's
+// own deadline, the store's own errors (ErrDeposed, a row not found) — is
+// not: it must not read as "the database cannot be reached".
 func postgresUnreachable(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return false
-	}
 	var pe *pgconn.PgError
-	if !errors.As(err, &pe) {
-		return true
+	if errors.As(err, &pe) {
+		return pe.Code[:2] == "08" || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"
 	}
-	return pe.Code[:2] == "08" || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"
+	var ce *pgconn.ConnectError
+	var na noAnswerError
+	if errors.As(err, &ce) || errors.As(err, &na) {
+		return true // whatever it waited on, the server never answered
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return false // the caller's deadline: a lock as likely as the network
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone)
 }
 
 // unavailable wraps err with ErrUnavailable when it is a failure to reach
@@ -268,18 +284,15 @@ func (s *Store) unavailable(err error) error {
 }
 
 // notePostgresWrite is noteWrite on PostgreSQL: a full disk (53100) or a
-// server that cannot take writes (connection lost, shutting down, a
-// read-only standby) is a problem until a write commits again.
+// server that cannot take writes (unreachable, shutting down, a read-only
+// standby) is a problem until a write commits again.
 func (s *Store) notePostgresWrite(err error) {
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return
-	}
 	var pe *pgconn.PgError
-	if !errors.As(err, &pe) {
-		s.setProblem(ProblemUnwritable, "writes fail: the PostgreSQL server is unreachable: "+err.Error())
-		return
-	}
 	switch {
+	case !errors.As(err, &pe):
+		if postgresUnreachable(err) {
+			s.setProblem(ProblemUnwritable, "writes fail: the PostgreSQL server is unreachable: "+err.Error())
+		}
 	case pe.Code == "53100":
 		s.setProblem(ProblemDiskFull, "the PostgreSQL server's disk is full: writes fail and results wait in memory")
 	case pe.Code == "25006", pe.Code[:2] == "08", pe.Code[:3] == "57P":

@@ -91,6 +91,8 @@ type Options struct {
 
 	// migrations replaces the embedded migrations (tests of broken ones).
 	migrations fs.FS
+	// statementBound replaces pgStatementBound (tests of a cut network).
+	statementBound time.Duration
 }
 
 // Store is the SQLite database behind probed.
@@ -99,6 +101,7 @@ type Store struct {
 	where  string          // the database for messages: the path, or the server and database (never the DSN)
 	pg     bool            // the database is PostgreSQL
 	pgcfg  *pgx.ConnConfig // PostgreSQL: the parsed DSN, for Follow's own connection
+	pgsrv  *pgServer       // PostgreSQL: what the connections share (bounds, read-only generation; pgnet.go)
 	w      *sql.DB         // the one writer connection
 	r      *sql.DB         // readers
 	l      *sql.DB         // the leader lease's own connection (PostgreSQL): renewals never queue behind the writer
@@ -269,7 +272,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 // start finishes opening s on its connections: migrations, metrics, the writer.
 func start(ctx context.Context, s *Store, opts Options) (*Store, error) {
 	w, r, l, ident := s.w, s.r, s.l, s.health.ident
-	*s = Store{path: s.path, where: s.where, pg: s.pg, pgcfg: s.pgcfg, w: w, r: r, l: l, inboxHolder: opts.InboxHolder, clock: opts.Clock, logger: opts.Logger,
+	*s = Store{path: s.path, where: s.where, pg: s.pg, pgcfg: s.pgcfg, pgsrv: s.pgsrv, w: w, r: r, l: l, inboxHolder: opts.InboxHolder, clock: opts.Clock, logger: opts.Logger,
 		queue: make(chan queued, opts.QueueSize), closing: make(chan struct{}), abandon: make(chan struct{}),
 		done: make(chan struct{}), closeTimeout: opts.CloseTimeout, batch: opts.BatchSize, recordWait: opts.RecordWait, series: map[seriesKey]seriesInfo{}}
 	s.health.ident = ident
@@ -398,6 +401,7 @@ func (s *Store) Retention() (raw, rollup time.Duration) {
 // migrate applies the numbered migrations of fsys not applied yet, each in
 // its own transaction; any failure stops start-up with the file's name.
 func (s *Store) migrate(ctx context.Context, fsys fs.FS) error {
+	ctx = long(ctx) // a migration may rewrite a year of history
 	if s.pg {
 		// Holders started together take turns: the first applies the
 		// migrations, the others find them applied. The writer is one
