@@ -118,6 +118,14 @@ type Engine struct {
 	// leading is false on a follower (Options.Holder): Tick and Run do
 	// nothing of what must happen once.
 	leading atomic.Bool
+	// mark is how far the view read from the database goes (Refresh reads
+	// what changed after it); guarded by mu.
+	mark store.EngineMark
+	// viewLoads and viewRows count the view's reloads (whole or only what
+	// changed) and the rows they read.
+	viewLoads *prometheus.CounterVec
+	viewRows  prometheus.Counter
+
 	// epoch is the lease epoch Lead was given (store.FenceOf its ctx): an
 	// Alertmanager delivery the leader receives is applied fenced with it.
 	epoch atomic.Int64
@@ -155,10 +163,18 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		probes: map[probeKey]*store.ProbeHealth{}, byComp: map[string]map[probeKey]*store.ProbeHealth{}, ailing: map[string]int{}, pending: map[probeKey]store.ProbeHealth{}, unsaved: map[probeKey]store.ProbeHealth{}, wake: make(chan struct{}, 1), words: opts.Words,
 		counted: map[string][]probeKey{}, ended: map[probeKey]time.Time{}, stale: map[probeKey]bool{}, started: opts.Clock.Now(), total: map[string]int{}}
 	e.leading.Store(opts.Holder == "")
+	f := promauto.With(opts.Registerer)
+	e.viewLoads = f.NewCounterVec(prometheus.CounterOpts{Name: "probed_incident_view_loads_total",
+		Help: "Times the incident engine read its view (probe health, component statuses, firing alerts) from the database, by how much: whole (start, taking or losing the lead, a probe's health deleted) or changes (a follower reading what changed since its last read)."},
+		[]string{"read"})
+	e.viewRows = f.NewCounter(prometheus.CounterOpts{Name: "probed_incident_view_rows_read_total",
+		Help: "Rows the incident engine read from the database for its view (probed_incident_view_loads_total)."})
+	for _, r := range []string{"whole", "changes"} {
+		e.viewLoads.WithLabelValues(r)
+	}
 	if err := e.load(ctx, true); err != nil {
 		return nil, fmt.Errorf("new incident engine: %w", err)
 	}
-	f := promauto.With(opts.Registerer)
 	e.dropped = f.NewCounter(prometheus.CounterOpts{Name: "probed_incident_results_dropped_total",
 		Help: "Probe results the incident engine never evaluated: its inbox was full (it waited on the database for long)."})
 	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "probed_incident_results_queued", Help: "Probe results waiting for the incident engine."},
@@ -175,29 +191,13 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 // statuses, firing alerts) into the engine, forgetting what it held; all
 // or nothing. With ensure it also opens the status log of the leaves.
 func (e *Engine) load(ctx context.Context, ensure bool) error {
-	hs, err := e.st.LoadProbeHealth(ctx)
+	v, err := e.st.LoadEngineView(ctx, store.EngineMark{})
 	if err != nil {
 		return err
 	}
-	comps, err := e.st.LoadComponentHealth(ctx)
-	if err != nil {
-		return err
-	}
-	alerts, err := e.st.FiringAlerts(ctx)
-	if err != nil {
-		return err
-	}
-	e.probes = map[probeKey]*store.ProbeHealth{}
-	e.byComp = map[string]map[probeKey]*store.ProbeHealth{}
-	e.ailing = map[string]int{}
-	for i := range hs {
-		h := hs[i]
-		k := probeKey{h.Probe, h.Location}
-		e.probes[k] = &h
-		e.index(k, "", &h)
-		e.countAiling(nil, &h)
-	}
-	e.comps, e.alerts = comps, alerts
+	e.viewReads(v)
+	e.setProbes(v.Probes)
+	e.comps, e.alerts, e.mark = v.Components, v.Alerts, v.Mark
 	// Health not saved yet is the previous term's (or older than what was
 	// just read): never written over what the database says now.
 	e.healthMu.Lock()
@@ -213,9 +213,43 @@ func (e *Engine) load(ctx context.Context, ensure bool) error {
 	return e.ensureLeaves(ctx, e.opts.Config())
 }
 
-// Refresh reloads a follower's view (the component health and locations
-// the console and /metrics show) from what the leader wrote; it does
-// nothing on the leader, whose state is its own.
+// viewReads counts one read of the engine's view.
+func (e *Engine) viewReads(v store.EngineView) {
+	read := "changes"
+	if v.Full {
+		read = "whole"
+	}
+	e.viewLoads.WithLabelValues(read).Inc()
+	e.viewRows.Add(float64(v.Rows))
+}
+
+// setProbes makes hs every probe's health the engine knows.
+func (e *Engine) setProbes(hs []store.ProbeHealth) {
+	e.probes = make(map[probeKey]*store.ProbeHealth, len(hs))
+	e.byComp = map[string]map[probeKey]*store.ProbeHealth{}
+	e.ailing = map[string]int{}
+	for i := range hs {
+		e.putProbe(hs[i])
+	}
+}
+
+// putProbe replaces what the engine knows of one probe's health with h.
+func (e *Engine) putProbe(h store.ProbeHealth) {
+	k := probeKey{h.Probe, h.Location}
+	old, from := e.probes[k], ""
+	if old != nil {
+		from = old.Component
+	}
+	e.probes[k] = &h
+	e.index(k, from, &h)
+	e.countAiling(old, &h)
+}
+
+// Refresh brings a follower's view (the component health, alerts and
+// locations the console and /metrics show) up to date with what the
+// leader wrote, reading only what changed since the last time (a few rows
+// of 10,000 probes; store.LoadEngineView); it does nothing on the leader,
+// whose state is its own.
 func (e *Engine) Refresh(ctx context.Context) error {
 	if e.leading.Load() {
 		return nil
@@ -227,9 +261,27 @@ func (e *Engine) Refresh(ctx context.Context) error {
 	if e.leading.Load() {
 		return nil
 	}
-	if err := e.load(ctx, false); err != nil {
+	v, err := e.st.LoadEngineView(ctx, e.mark)
+	if err != nil {
 		return fmt.Errorf("incident engine: refresh the follower's view: %w", err)
 	}
+	e.viewReads(v)
+	if v.Full {
+		e.setProbes(v.Probes)
+	} else {
+		for _, h := range v.Probes {
+			e.putProbe(h)
+		}
+	}
+	if v.Components != nil {
+		e.comps = v.Components
+	}
+	if v.AlertsRead {
+		e.alerts = v.Alerts
+	}
+	// The rest (the quorum's memory, when the engine started) is the
+	// leader's evaluation, which a follower does not make.
+	e.mark = v.Mark
 	return nil
 }
 
@@ -254,6 +306,9 @@ func (e *Engine) Lead(ctx context.Context) error {
 func (e *Engine) Follow() {
 	e.mu.Lock()
 	e.leading.Store(false)
+	// What it held as the leader may hold health it never saved: the
+	// first refresh reads the whole view again.
+	e.mark = store.EngineMark{}
 	e.mu.Unlock()
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/probed/probed/config"
 	"github.com/probed/probed/probes/run"
@@ -28,7 +29,8 @@ var refreshProbes = flag.Int("incident.refresh.probes", 10000, "probes whose hea
 // -incident.refresh.probes probes (one location each), 200 components and
 // 5 firing alerts: per kind of change, the CPU of a refresh (this process
 // and the server's processes together, cpu-ms/refresh; this process alone,
-// probed-cpu-ms/refresh). The leader's write is outside the figures.
+// probed-cpu-ms/refresh) and the rows it read (rows/refresh). The
+// leader's write is outside the figures.
 func BenchmarkFollowerRefresh(b *testing.B) {
 	ctx := context.Background()
 	st, err := store.Open(ctx, store.Options{Driver: "postgres", DSN: pg.DSN(b), InboxHolder: "follower"})
@@ -89,6 +91,8 @@ func BenchmarkFollowerRefresh(b *testing.B) {
 			}
 			return st.SaveComponentHealth(ctx, store.ComponentHealth{Component: fmt.Sprintf("comp-%03d", i%200), Status: s, Since: at.Add(time.Duration(i) * time.Second)})
 		}},
+		// Nothing changed (a follower's periodic refresh).
+		{"nothing", func(int) error { return nil }},
 		// An operator edited a draft: nothing of the engine's view changed.
 		{"incident", func(i int) error {
 			_, err := st.EditDraft(ctx, "carol", draft.ID, status.DraftEdit{Title: status.Text{"en": fmt.Sprintf("CRL late (%d)", i)}})
@@ -100,6 +104,7 @@ func BenchmarkFollowerRefresh(b *testing.B) {
 				b.Fatal(err)
 			}
 			var self, server time.Duration
+			rows0 := testutil.ToFloat64(eng.viewRows)
 			b.ResetTimer()
 			for i := range b.N {
 				b.StopTimer()
@@ -127,6 +132,7 @@ func BenchmarkFollowerRefresh(b *testing.B) {
 			}
 			b.ReportMetric(float64(self+server)/float64(b.N)/1e6, "cpu-ms/refresh")
 			b.ReportMetric(float64(self)/float64(b.N)/1e6, "probed-cpu-ms/refresh")
+			b.ReportMetric((testutil.ToFloat64(eng.viewRows)-rows0)/float64(b.N), "rows/refresh")
 		})
 	}
 }

@@ -59,27 +59,49 @@ func (s *Store) SaveProbeHealths(ctx context.Context, hs []ProbeHealth) error {
 
 // LoadProbeHealth returns every probe's saved health.
 func (s *Store) LoadProbeHealth(ctx context.Context) ([]ProbeHealth, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT probe, location, component, down, slow, fails, oks, slows, since_ms, last_ms, checks FROM engine_probes ORDER BY probe, location`)
+	hs, _, err := s.probeHealthSince(ctx, -1)
+	return hs, err
+}
+
+// probeHealthSince returns the health of the probes whose row was stamped
+// after version since (PostgreSQL), or of every probe when since < 0, and
+// the highest version among them (0 on SQLite, which stamps nothing).
+func (s *Store) probeHealthSince(ctx context.Context, since int64) ([]ProbeHealth, int64, error) {
+	q := `SELECT probe, location, component, down, slow, fails, oks, slows, since_ms, last_ms, checks, 0 FROM engine_probes ORDER BY probe, location`
+	var args []any
+	switch {
+	case s.pg && since < 0:
+		q = `SELECT probe, location, component, down, slow, fails, oks, slows, since_ms, last_ms, checks, version FROM engine_probes ORDER BY probe, location`
+	case s.pg:
+		q = `SELECT probe, location, component, down, slow, fails, oks, slows, since_ms, last_ms, checks, version FROM engine_probes WHERE version > ? ORDER BY version`
+		args = append(args, since)
+	}
+	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("load probe health: %w", err)
+		return nil, 0, fmt.Errorf("load probe health: %w", err)
 	}
 	defer rows.Close()
 	var out []ProbeHealth
+	top := max(since, 0)
 	for rows.Next() {
 		var h ProbeHealth
 		var down, slow int
-		var since, last int64
+		var since, last, version int64
 		var checks string
-		if err := rows.Scan(&h.Probe, &h.Location, &h.Component, &down, &slow, &h.Fails, &h.OKs, &h.Slows, &since, &last, &checks); err != nil {
-			return nil, fmt.Errorf("load probe health: %w", err)
+		if err := rows.Scan(&h.Probe, &h.Location, &h.Component, &down, &slow, &h.Fails, &h.OKs, &h.Slows, &since, &last, &checks, &version); err != nil {
+			return nil, 0, fmt.Errorf("load probe health: %w", err)
 		}
 		h.Down, h.Slow, h.Since, h.Last = down == 1, slow == 1, fromMS(since), fromMS(last)
 		if err := json.Unmarshal([]byte(checks), &h.Checks); err != nil {
-			return nil, fmt.Errorf("load probe health %s: %w", h.Probe, err)
+			return nil, 0, fmt.Errorf("load probe health %s: %w", h.Probe, err)
 		}
 		out = append(out, h)
+		top = max(top, version)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("load probe health: %w", err)
+	}
+	return out, top, nil
 }
 
 // DeleteProbeHealth forgets a probe no longer configured.
@@ -215,4 +237,99 @@ func (s *Store) FiringAlerts(ctx context.Context) ([]Alert, error) {
 		out = append(out, a)
 	}
 	return out, rows.Err()
+}
+
+// EngineMark is how far a view of the engine's saved state has read
+// (LoadEngineView). The zero mark has read nothing.
+type EngineMark struct {
+	read   bool             // a whole view was read
+	probes int64            // the highest engine_probes.version read
+	kinds  map[string]int64 // store_change_kinds' versions, as read
+}
+
+// The kinds of change (store_change_kinds, migration 0077) an engine view
+// is built from: the components' statuses, the firing alerts, and the
+// deletions of probe health (its writes are stamped per row instead).
+var engineKinds = []string{"engine_components", "alerts", "engine_probes"}
+
+// EngineView is the engine's saved state (probe health, component
+// statuses, firing alerts), whole or what changed since a mark.
+type EngineView struct {
+	// Full tells Probes holds every probe's health: the mark had read
+	// nothing, some probe's health was deleted since, or the store is
+	// SQLite. Otherwise Probes holds only the probes whose health was
+	// written since the mark.
+	Full   bool
+	Probes []ProbeHealth
+	// Components holds every component's status, or is nil when none
+	// changed since the mark.
+	Components map[string]ComponentHealth
+	// Alerts holds the alerts firing now when AlertsRead; when the alerts
+	// did not change since the mark they are not read.
+	Alerts     []Alert
+	AlertsRead bool
+	// Mark is how far this view has read: the next call's since.
+	Mark EngineMark
+	// Rows is how many rows the view read.
+	Rows int
+}
+
+// LoadEngineView reads the engine's saved state: whole for the zero mark,
+// else only the kinds that changed since it (PostgreSQL, migration 0077).
+// A follower calls it at every change it hears of, so that with 10,000
+// probes it reads the few rows that changed rather than all of them. On
+// SQLite, where one process holds the file and never follows, it reads
+// everything every time.
+func (s *Store) LoadEngineView(ctx context.Context, since EngineMark) (EngineView, error) {
+	v := EngineView{Mark: EngineMark{read: true, probes: since.probes, kinds: map[string]int64{}}}
+	if s.pg {
+		// The counters first: whatever they do not count yet is read
+		// again at the next call, never missed.
+		q := `SELECT kind, version FROM store_change_kinds WHERE kind IN (?, ?, ?)`
+		rows, err := s.r.QueryContext(ctx, q, engineKinds[0], engineKinds[1], engineKinds[2])
+		if err != nil {
+			return EngineView{}, fmt.Errorf("load the engine's view: read the change counters: %w", err)
+		}
+		for rows.Next() {
+			var k string
+			var n int64
+			if err := rows.Scan(&k, &n); err != nil {
+				rows.Close()
+				return EngineView{}, fmt.Errorf("load the engine's view: read the change counters: %w", err)
+			}
+			v.Mark.kinds[k] = n
+			v.Rows++
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return EngineView{}, fmt.Errorf("load the engine's view: read the change counters: %w", err)
+		}
+	}
+	moved := func(kind string) bool {
+		return !since.read || !s.pg || v.Mark.kinds[kind] != since.kinds[kind]
+	}
+	v.Full = moved("engine_probes")
+	from := since.probes
+	if v.Full {
+		from = -1
+	}
+	var err error
+	if v.Probes, v.Mark.probes, err = s.probeHealthSince(ctx, from); err != nil {
+		return EngineView{}, err
+	}
+	v.Rows += len(v.Probes)
+	if moved("engine_components") {
+		if v.Components, err = s.LoadComponentHealth(ctx); err != nil {
+			return EngineView{}, err
+		}
+		v.Rows += len(v.Components)
+	}
+	if moved("alerts") {
+		if v.Alerts, err = s.FiringAlerts(ctx); err != nil {
+			return EngineView{}, err
+		}
+		v.AlertsRead = true
+		v.Rows += len(v.Alerts)
+	}
+	return v, nil
 }
