@@ -57,34 +57,40 @@ func decodePacked(hourStart int64, b []byte) ([]entry, error) {
 // appendPacked appends to dst what encodePacked wrote for the hour starting
 // at hourStart.
 func appendPacked(dst []entry, hourStart int64, b []byte) ([]entry, error) {
+	err := walkPacked(hourStart, b, func(e entry) { dst = append(dst, e) })
+	return dst, err
+}
+
+// walkPacked calls f on each result encodePacked wrote for the hour
+// starting at hourStart, in order.
+func walkPacked(hourStart int64, b []byte, f func(entry)) error {
 	if len(b) == 0 {
-		return dst, errors.New("decode packed results: empty")
+		return errors.New("decode packed results: empty")
 	}
 	if b[0] != packVersion {
-		return dst, fmt.Errorf("decode packed results: unknown version %d", b[0])
+		return fmt.Errorf("decode packed results: unknown version %d", b[0])
 	}
 	b = b[1:]
-	first := len(dst)
 	prev := hourStart
-	for len(b) > 0 {
-		d, n := binary.Uvarint(b)
-		if n <= 0 {
-			return dst, errors.New("decode packed results: truncated start")
+	for n := 0; len(b) > 0; n++ {
+		d, k := binary.Uvarint(b)
+		if k <= 0 {
+			return errors.New("decode packed results: truncated start")
 		}
-		b = b[n:]
-		v, n := binary.Uvarint(b)
-		if n <= 0 {
-			return dst, errors.New("decode packed results: truncated duration")
+		b = b[k:]
+		v, k := binary.Uvarint(b)
+		if k <= 0 {
+			return errors.New("decode packed results: truncated duration")
 		}
-		b = b[n:]
+		b = b[k:]
 		at := prev + int64(d)
-		if at >= hourStart+hourMs || (len(dst) > first && d == 0) {
-			return dst, fmt.Errorf("decode packed results: start %d out of order or outside its hour", at)
+		if at >= hourStart+hourMs || (n > 0 && d == 0) {
+			return fmt.Errorf("decode packed results: start %d out of order or outside its hour", at)
 		}
-		dst = append(dst, entry{at: at, durUS: int64(v >> 1), ok: v&1 == 1})
+		f(entry{at: at, durUS: int64(v >> 1), ok: v&1 == 1})
 		prev = at
 	}
-	return dst, nil
+	return nil
 }
 
 // mergeEntries returns a and b as one list sorted by start; where both hold

@@ -423,23 +423,8 @@ func readRaw(ctx context.Context, q querier, series, from, to int64) ([]entry, e
 	if from >= to {
 		return nil, nil
 	}
-	rows, err := q.QueryContext(ctx, `SELECT at_ms, duration_us, success, failed FROM results WHERE series = ? AND at_ms >= ? AND at_ms < ? ORDER BY at_ms`, series, from, to)
+	single, err := readSingles(ctx, q, series, from, to)
 	if err != nil {
-		return nil, err
-	}
-	var single []entry
-	for rows.Next() {
-		var e entry
-		var failed sql.NullString
-		if err := rows.Scan(&e.at, &e.durUS, &e.ok, &failed); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		e.failed = failed.String
-		single = append(single, e)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	packed, err := readPacked(ctx, q, series, floorDiv(from, hourMs), floorDiv(to-1, hourMs)+1)
@@ -448,6 +433,67 @@ func readRaw(ctx context.Context, q querier, series, from, to int64) ([]entry, e
 	}
 	packed = slices.DeleteFunc(packed, func(e entry) bool { return e.at < from || e.at >= to })
 	return mergeEntries(packed, single), nil
+}
+
+// eachRaw calls f on each of one series' raw results in [from, to) ms, as
+// readRaw returns them but in no particular order, without gathering them:
+// what an uptime query over days of raw results wants.
+func eachRaw(ctx context.Context, q querier, series, from, to int64, f func(entry)) error {
+	if from >= to {
+		return nil
+	}
+	single, err := readSingles(ctx, q, series, from, to)
+	if err != nil {
+		return err
+	}
+	// A per-row result replaces a packed one of the same start.
+	replaced := make(map[int64]bool, len(single))
+	for _, e := range single {
+		replaced[e.at] = true
+		f(e)
+	}
+	rows, err := q.QueryContext(ctx, `SELECT hour, data FROM results_packed WHERE series = ? AND hour >= ? AND hour < ?`,
+		series, floorDiv(from, hourMs), floorDiv(to-1, hourMs)+1)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var h int64
+		var data sql.RawBytes // read before the next row: no copy
+		if err := rows.Scan(&h, &data); err != nil {
+			return err
+		}
+		err := walkPacked(h*hourMs, data, func(e entry) {
+			if e.at >= from && e.at < to && !replaced[e.at] {
+				f(e)
+			}
+		})
+		if err != nil {
+			return fmt.Errorf("series %d hour %d: %w", series, h, err)
+		}
+	}
+	return rows.Err()
+}
+
+// readSingles returns one series' per-row results in [from, to) ms, sorted.
+func readSingles(ctx context.Context, q querier, series, from, to int64) ([]entry, error) {
+	rows, err := q.QueryContext(ctx, `SELECT at_ms, duration_us, success, failed FROM results WHERE series = ? AND at_ms >= ? AND at_ms < ? ORDER BY at_ms`, series, from, to)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var single []entry
+	for rows.Next() {
+		var e entry
+		var failed sql.NullString
+		if err := rows.Scan(&e.at, &e.durUS, &e.ok, &failed); err != nil {
+			return nil, err
+		}
+		e.failed = failed.String
+		single = append(single, e)
+	}
+	return single, rows.Err()
 }
 
 // readPacked decodes one series' packed hours in [fromHour, toHour).

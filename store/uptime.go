@@ -172,6 +172,16 @@ func find(ss []span, v int64) (span, bool) {
 	return span{}, false
 }
 
+func (u *Uptime) addEntry(e entry) {
+	u.Runs++
+	if e.ok {
+		u.Successes++
+	}
+	d := time.Duration(e.durUS) * time.Microsecond
+	u.DurationSum += d
+	u.DurationMax = max(u.DurationMax, d)
+}
+
 func (u *Uptime) add(a agg) {
 	u.Runs += a.runs
 	u.Successes += a.successes
@@ -242,16 +252,14 @@ func (s *Store) addRaw(ctx context.Context, out []Uptime, series int64, spans []
 		for j < len(spans) && spans[j].lo-spans[j-1].hi < 6*hourMs {
 			j++
 		}
-		es, err := readRaw(ctx, s.r, series, spans[i].lo, spans[j-1].hi)
+		run := spans[i:j]
+		err := eachRaw(ctx, s.r, series, run[0].lo, run[len(run)-1].hi, func(e entry) {
+			if sp, ok := find(run, e.at); ok {
+				out[sp.bucket].addEntry(e)
+			}
+		})
 		if err != nil {
 			return err
-		}
-		for _, e := range es {
-			if sp, ok := find(spans[i:j], e.at); ok {
-				var a agg
-				a.add(e)
-				out[sp.bucket].add(a)
-			}
 		}
 		i = j
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -99,6 +100,24 @@ func TestProbeUptimeMatchesRaw(t *testing.T) {
 		run("with a late result")
 		mustHousekeep(t, s)
 		run("after recomputing the late result")
+
+		// A result written again over a packed one (a retried batch), now
+		// failed: counted once, as written last, before and after its hour
+		// is recomputed.
+		k := slices.IndexFunc(rs, func(r probes.Result) bool {
+			return r.Probe == "probe-0" && r.Success && r.Start.After(hour.Add(-20*time.Hour)) && r.Start.Before(hour.Add(-10*time.Hour))
+		})
+		if k < 0 {
+			t.Fatal("no packed result of probe-0 to write again")
+		}
+		rs[k].Success, rs[k].Checks = false, []probes.Check{{Name: "http_status", Message: "written again"}}
+		if err := s.Record(context.Background(), rs[k]); err != nil {
+			t.Fatal(err)
+		}
+		mustFlush(t, s)
+		run("with a result written over a packed one")
+		mustHousekeep(t, s)
+		run("after recomputing it")
 
 		if _, err := s.ProbeUptime(context.Background(), "probe-0", now, now.Add(-time.Hour), time.Hour); err == nil {
 			t.Error("a range ending before it starts: no error")
