@@ -125,6 +125,28 @@ func TestPostgresPrimaryTurnsReadOnly(t *testing.T) {
 	p.waitRecovered(t)
 	t.Logf("read-only primary: both /readyz failed %s after the switch; promoted %s after it; both ready again %s after the promotion",
 		notReady.Round(time.Millisecond), promoted.Sub(turned).Round(time.Millisecond), time.Since(promoted).Round(time.Millisecond))
+	// The readers and the change listener left the old primary with the
+	// writer: a change made on one holder reaches the other's page within
+	// 2 s, as before the failover (on the old primary, which hears of no
+	// change any more, it would never have).
+	eventually(t, "both holders listening on the new primary", func() (bool, string) {
+		l := ms[0].value("probed_store_listening") + ms[1].value("probed_store_listening")
+		return l == 2, fmt.Sprintf("%v listening", l)
+	})
+	listening := time.Since(promoted)
+	tok := holderToken(t, hs[0])
+	const title = "Published on tokyo after the failover"
+	made := time.Now()
+	if code := hs[0].call(t, tok, http.MethodPost, "/api/v1/incidents",
+		`{"title": "`+title+`", "message": "x", "components": [{"id": "api", "status": "degraded_performance"}], "publish": true}`, nil); code != http.StatusCreated {
+		t.Fatalf("publish an incident on tokyo after the failover: %d", code)
+	}
+	took := withinAim(t, made, "tokyo's incident on osaka's page after the failover", func() (bool, string) {
+		st := hs[1].publicIncident(t, title)
+		return st != "", "osaka's page: status " + st
+	})
+	t.Logf("read-only primary: both listening again %s after the promotion; an incident published on tokyo was on osaka's page %s later",
+		listening.Round(time.Millisecond), took.Round(time.Millisecond))
 	p.stop(t)
 	pdb.Close()
 	primary.Shutdown(t) // read-only: its test database goes with its directory
