@@ -78,8 +78,12 @@ func TestLockedWriteIsErrBusy(t *testing.T) {
 	eachBackend(t, func(t *testing.T, db where) {
 		ctx := context.Background()
 		s, _, _ := testStore(t, db.opts(Options{BusyTimeout: 20 * time.Millisecond}))
+		secret, err := s.CreateToken(ctx, "carol")
+		if err != nil {
+			t.Fatal(err)
+		}
 		lock := lockDB(t, db)
-		_, err := s.CreateToken(ctx, "alice")
+		_, err = s.CreateToken(ctx, "alice")
 		if !errors.Is(err, ErrBusy) {
 			t.Fatalf("CreateToken while locked: %v, want ErrBusy", err)
 		}
@@ -94,10 +98,17 @@ func TestLockedWriteIsErrBusy(t *testing.T) {
 			t.Errorf("CreateToken past its deadline: %v, want ErrBusy", err)
 		}
 		if db.driver == "postgres" {
-			// ACCESS EXCLUSIVE stops reads too: they give up as writes do.
+			// ACCESS EXCLUSIVE stops reads too: they give up as writes do,
+			// and a token that could not be read is not an unknown one
+			// (the operator API's 503, not 401).
 			if _, err := s.Results(ctx, "api", t0, t0.Add(time.Hour)); !busy(ctx, err) {
 				t.Errorf("Results under ACCESS EXCLUSIVE: %v, want a lock timeout (55P03)", err)
 			}
+			if _, err := s.Authenticate(ctx, secret); !errors.Is(err, ErrBusy) {
+				t.Errorf("Authenticate under ACCESS EXCLUSIVE: %v, want ErrBusy", err)
+			}
+		} else if name, err := s.Authenticate(ctx, secret); err != nil || name != "carol" {
+			t.Errorf("Authenticate under SQLite's lock = %q, %v; want carol (reads go on)", name, err)
 		}
 		if err := s.Healthy(); err != nil {
 			t.Errorf("Healthy while locked: %v, want nil (a lock is a wait, not a problem)", err)

@@ -134,3 +134,31 @@ func TestStatementTimeoutUnderLockIsErrBusy(t *testing.T) {
 		t.Errorf("%v results dropped", d)
 	}
 }
+
+// GetState runs inside a probe's run: under a lock that stops reads
+// (PostgreSQL's ACCESS EXCLUSIVE) it gives up after stateLockWait with
+// ErrBusy, which the kind reports as a warning, however long the store's
+// busy timeout (an hour here: a wait that long would hang the test). On
+// SQLite reads go on under the lock.
+func TestGetStateUnderLockGivesUpQuickly(t *testing.T) {
+	eachBackend(t, func(t *testing.T, db where) {
+		ctx := context.Background()
+		s, _, _ := testStore(t, db.opts(Options{BusyTimeout: time.Hour}))
+		if err := s.PutState(ctx, "crl", "state", []byte("v1")); err != nil {
+			t.Fatal(err)
+		}
+		mustFlush(t, s)
+		lockDB(t, db)
+		v, err := s.GetState(ctx, "crl", "state")
+		if db.driver == "sqlite" {
+			if err != nil || string(v) != "v1" {
+				t.Fatalf("GetState under SQLite's lock = %q, %v; want v1", v, err)
+			}
+			return
+		}
+		var pe *pgconn.PgError
+		if !errors.Is(err, ErrBusy) || !errors.As(err, &pe) || pe.Code != "55P03" {
+			t.Fatalf("GetState under ACCESS EXCLUSIVE = %q, %v; want ErrBusy from a lock timeout (55P03)", v, err)
+		}
+	})
+}

@@ -283,6 +283,17 @@ func (s *Store) unavailable(err error) error {
 	return err
 }
 
+// readFailed wraps a read's failure where the caller must tell it from
+// "not found" or "refused": ErrBusy when it waited its bound for a lock
+// (PostgreSQL's ACCESS EXCLUSIVE stops reads too) or its deadline passed,
+// ErrUnavailable when the server could not be reached.
+func (s *Store) readFailed(ctx context.Context, err error) error {
+	if err != nil && busy(ctx, err) {
+		return fmt.Errorf("%w (%w)", ErrBusy, err)
+	}
+	return s.unavailable(err)
+}
+
 // notePostgresWrite is noteWrite on PostgreSQL: a full disk (53100) or a
 // server that cannot take writes (unreachable, shutting down, a read-only
 // standby) is a problem until a write commits again.

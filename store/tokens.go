@@ -98,7 +98,7 @@ func (s *Store) Authenticate(ctx context.Context, secret string) (string, error)
 		return "", ErrUnauthorized
 	}
 	if err != nil {
-		return "", fmt.Errorf("authenticate: %w", s.unavailable(err))
+		return "", fmt.Errorf("authenticate: %w", s.readFailed(ctx, err))
 	}
 	now := s.clock.Now()
 	// Stamp at most once a minute: a busy script should not turn reads into writes.
@@ -203,7 +203,7 @@ func (s *Store) GetSession(ctx context.Context, secret string) (Session, error) 
 		return Session{}, ErrUnauthorized
 	}
 	if err != nil {
-		return Session{}, fmt.Errorf("session: %w", s.unavailable(err))
+		return Session{}, fmt.Errorf("session: %w", s.readFailed(ctx, err))
 	}
 	sess.Expires = fromMS(exp)
 	if !s.clock.Now().Before(sess.Expires) {

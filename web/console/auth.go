@@ -151,6 +151,14 @@ func (s *Console) consoleAuth(h http.HandlerFunc) http.Handler {
 			http.Error(w, "the database cannot be reached (PostgreSQL down or failing over); retry in "+retryAfter+"s", http.StatusServiceUnavailable)
 			return
 		}
+		if errors.Is(err, store.ErrBusy) {
+			// The session could not be read (a lock stops reads on
+			// PostgreSQL): neither is it unknown.
+			s.logger.Warn("console: database locked; answered 503", "method", r.Method, "path", r.URL.Path, "err", err)
+			w.Header().Set("Retry-After", retryAfter)
+			http.Error(w, "the database is locked; nothing was changed; retry in "+retryAfter+"s", http.StatusServiceUnavailable)
+			return
+		}
 		if err != nil {
 			if r.Method == http.MethodGet || r.Method == http.MethodHead {
 				http.Redirect(w, r, "/admin/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
