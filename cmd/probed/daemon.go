@@ -164,7 +164,7 @@ func NewDaemon(ctx context.Context, path string, logger *slog.Logger, opts Daemo
 	d.lead = newLeadership(d.registry, d.store, holder != "", holder, cfg.Storage.LeaseTTL.D(), logger.With("component", "leader"), d.leaderDuties)
 	d.lead.refresh = d.engine.Refresh
 	d.web = web.New(web.Options{Config: d.Config, Gatherer: d.registry, Reload: d.Reload, Logger: logger, Clock: opts.Clock, Public: d.public, Incidents: d.engine, Store: d.store,
-		AdminRoutes: opts.AdminRoutes, Subscriptions: d.subs, Ready: d.store.Healthy, Leader: d.lead.status})
+		AdminRoutes: opts.AdminRoutes, Subscriptions: d.subs, Ready: d.ready, Leader: d.lead.status})
 	return d, nil
 }
 
@@ -308,6 +308,17 @@ func (d *Daemon) Serve(ctx context.Context) error {
 			return errors.Join(err, d.store.Close())
 		}
 	}
+	if d.public != nil {
+		// The first snapshot is built before any listener answers, so the
+		// first visitor gets the incidents under way, never a page
+		// without them. Should it fail, the page answers 503 with
+		// Retry-After (and /readyz fails) until Run builds one.
+		bctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		if err := d.public.Rebuild(bctx); err != nil {
+			d.logger.Error("public page: first snapshot not built; the page answers 503 until it is", "err", err)
+		}
+		cancel()
+	}
 	d.sched.Start()
 	g, gctx := errgroup.WithContext(ctx)
 	// The heartbeat marks when probed was up (the rest is "no data"); the
@@ -366,6 +377,18 @@ func (d *Daemon) Serve(ctx context.Context) error {
 		return d.shutdown(servers)
 	})
 	return g.Wait()
+}
+
+// ready is /readyz: the store reachable and the public page's first
+// snapshot built (a balancer sends no visitor to a page that has none).
+func (d *Daemon) ready() error {
+	if err := d.store.Healthy(); err != nil {
+		return err
+	}
+	if !d.public.Built() {
+		return errors.New("the public page's first snapshot is not built yet")
+	}
+	return nil
 }
 
 func addrOf(ln net.Listener) string {

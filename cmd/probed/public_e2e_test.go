@@ -1,15 +1,21 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
+	"github.com/probed/probed/probes"
 	"github.com/probed/probed/status"
+	"github.com/probed/probed/store"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestPublicPageServed runs the daemon in-process and reads its public page
@@ -132,5 +138,106 @@ probes:
 	}
 	if code, body := fetch("/history.atom?lang=ja"); code != 200 || !strings.Contains(body, `xml:lang="ja"`) || !strings.Contains(body, "Renamed CA 稼働状況 - インシデント履歴") {
 		t.Errorf("/history.atom?lang=ja: %d\n%s", code, body)
+	}
+}
+
+// TestFirstRequestGetsTheRealPage: a published incident is in the store
+// when the daemon starts; a visitor whose request reaches the public
+// listener before the daemon serves (it waits in the listen queue) gets
+// the page with that incident, and so does the API — never the page of
+// the configuration alone that says all is well — and /readyz is ready.
+func TestFirstRequestGetsTheRealPage(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "probes.yaml")
+	writeFile(t, cfgPath, `page: {name: "Example CA", url: "https://status.example.com"}
+server: {listen: "127.0.0.1:0"}
+storage: {path: probed.db}
+components: [{id: ocsp, name: OCSP}]
+probes:
+  - {name: a, component: ocsp, kind: http, interval: 1h, http: {url: "http://127.0.0.1:1/"}}
+`)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st, err := store.Open(ctx, store.Options{Path: filepath.Join(dir, "probed.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.EnsureComponents(ctx, []string{"ocsp"}); err != nil {
+		t.Fatal(err)
+	}
+	const title = "OCSP responses are stale"
+	if _, err := st.CreateDraft(ctx, "alice", status.NewIncident{Title: status.Text{"en": title}, Body: status.Text{"en": "Investigating."}, Origin: status.OriginManual,
+		Publish: true, Components: []status.ComponentImpact{{ID: "ocsp", Status: status.MajorOutage}}}); err != nil {
+		t.Fatal(err)
+	}
+	// A month of runs every minute, so that building the page takes a
+	// while: a page served before it is built would show.
+	now := time.Now()
+	for i := range 30 * 24 * 60 {
+		r := probes.Result{Probe: "a", Kind: "http", Component: "ocsp", Location: "default", Start: now.Add(-time.Duration(i) * time.Minute), Duration: time.Millisecond, Success: i%97 != 0}
+		if err := st.Record(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	d, err := NewDaemon(ctx, cfgPath, slog.New(slog.DiscardHandler), DaemonOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	type answer struct {
+		code int
+		body string
+		err  error
+	}
+	// ask connects and sends the request now (the kernel completes the
+	// connection into the listen queue), and reads the answer once served.
+	ask := func(path string) <-chan answer {
+		t.Helper()
+		conn, err := net.Dial("tcp", d.publicLn.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		if _, err := fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: status.example.com\r\nConnection: close\r\n\r\n", path); err != nil {
+			t.Fatal(err)
+		}
+		ch := make(chan answer, 1)
+		go func() {
+			conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				ch <- answer{err: err}
+				return
+			}
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			ch <- answer{resp.StatusCode, string(b), err}
+		}()
+		return ch
+	}
+	// Sent while the listener is bound but nothing serves it yet.
+	first, api, ready := ask("/"), ask("/api/v2/incidents.json"), ask("/readyz")
+	done := make(chan error, 1)
+	go func() { done <- d.Serve(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	if a := <-first; a.err != nil || a.code != http.StatusOK || !strings.Contains(a.body, title) {
+		t.Errorf("the first GET / = %d %v, without the published incident %q", a.code, a.err, title)
+	}
+	if a := <-api; a.err != nil || a.code != http.StatusOK || !strings.Contains(a.body, title) {
+		t.Errorf("the first GET /api/v2/incidents.json = %d %v %s, without the published incident", a.code, a.err, a.body)
+	}
+	if a := <-ready; a.err != nil || a.code != http.StatusOK {
+		t.Errorf("the first GET /readyz = %d %v %s", a.code, a.err, a.body)
 	}
 }

@@ -73,6 +73,10 @@ type Site struct {
 	cur   atomic.Pointer[rendered]
 	kick  chan struct{}
 	seq   atomic.Uint64
+	// built is set by the first Rebuild that worked: until then, with a
+	// Source, the page routes answer 503 with Retry-After rather than a
+	// page without the incidents or the history.
+	built atomic.Bool
 	pages *pageTemplates
 	langs languages
 	// static assets, rendered once at start.
@@ -144,6 +148,11 @@ func New(opts Options) (*Site, error) {
 	return p, nil
 }
 
+// Built tells whether the snapshot served holds the store's data: false
+// from New until the first Rebuild that read it (always true without a
+// Source: the configuration is all there is).
+func (p *Site) Built() bool { return p.opts.Source == nil || p.built.Load() }
+
 // Snapshot returns the snapshot being served.
 func (p *Site) Snapshot() *Snapshot { return p.cur.Load().snap }
 
@@ -156,14 +165,18 @@ func (p *Site) Invalidate() {
 	}
 }
 
-// Run rebuilds the snapshot now, then whenever invalidated and every Refresh,
-// until ctx ends. A failed rebuild keeps the previous snapshot.
+// Run rebuilds the snapshot now (unless a Rebuild already built one), then
+// whenever invalidated and every Refresh, until ctx ends. A failed rebuild
+// keeps the previous snapshot.
 func (p *Site) Run(ctx context.Context) error {
 	t := time.NewTicker(p.opts.Refresh)
 	defer t.Stop()
-	for {
+	for first := true; ; first = false {
 		last := time.Now()
-		if err := p.Rebuild(ctx); err != nil && ctx.Err() == nil {
+		if first && p.built.Load() {
+			// The daemon built the first snapshot before it served;
+			// what changed since has invalidated it (p.kick).
+		} else if err := p.Rebuild(ctx); err != nil && ctx.Err() == nil {
 			p.opts.Logger.Error("public page rebuild failed; serving the previous snapshot", "err", err)
 		}
 		select {
@@ -189,6 +202,9 @@ func (p *Site) Rebuild(ctx context.Context) error {
 	defer p.buildMu.Unlock()
 	start := time.Now()
 	err := p.rebuild(ctx)
+	if err == nil {
+		p.built.Store(true)
+	}
 	if p.opts.Observer != nil {
 		p.opts.Observer.Built(err == nil, time.Since(start), p.Snapshot().Now)
 	}

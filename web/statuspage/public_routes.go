@@ -10,20 +10,36 @@ import (
 // Routes registers the public routes (SPEC §4) on mux. GET patterns answer
 // HEAD too.
 func (p *Site) Routes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /{$}", p.index)
+	mux.HandleFunc("GET /{$}", p.whenBuilt(p.index))
 	for _, route := range apiRoutes {
-		mux.HandleFunc("GET "+route.path, p.api(route.path))
+		mux.HandleFunc("GET "+route.path, p.whenBuilt(p.api(route.path)))
 	}
 	mux.HandleFunc("GET /api/v2/", p.apiNotFound)
 	mux.HandleFunc("OPTIONS /api/v2/", p.apiOptions)
-	mux.HandleFunc("GET /incidents/{id}", p.record(false))
-	mux.HandleFunc("GET /maintenance/{id}", p.record(true))
-	mux.HandleFunc("GET /history", p.history)
-	mux.HandleFunc("GET /history.atom", p.feed("atom"))
-	mux.HandleFunc("GET /history.rss", p.feed("rss"))
-	mux.HandleFunc("GET /uptime", p.uptime)
-	mux.HandleFunc("GET /badge/{file}", p.badge)
+	mux.HandleFunc("GET /incidents/{id}", p.whenBuilt(p.record(false)))
+	mux.HandleFunc("GET /maintenance/{id}", p.whenBuilt(p.record(true)))
+	mux.HandleFunc("GET /history", p.whenBuilt(p.history))
+	mux.HandleFunc("GET /history.atom", p.whenBuilt(p.feed("atom")))
+	mux.HandleFunc("GET /history.rss", p.whenBuilt(p.feed("rss")))
+	mux.HandleFunc("GET /uptime", p.whenBuilt(p.uptime))
+	mux.HandleFunc("GET /badge/{file}", p.whenBuilt(p.badge))
 	mux.HandleFunc("GET /static/{file}", p.staticFile)
+}
+
+// whenBuilt answers 503 with Retry-After until the first snapshot holding
+// the store's data is built: a page without the incidents under way
+// would tell a visitor all is well (Built). The daemon builds it before
+// it serves, so this is for a first build that failed.
+func (p *Site) whenBuilt(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !p.Built() {
+			w.Header().Set("Retry-After", "5")
+			w.Header().Set("Cache-Control", "no-store")
+			http.Error(w, "503 the status page is starting: its first snapshot is not built yet; retry in 5 s", http.StatusServiceUnavailable)
+			return
+		}
+		h(w, r)
+	}
 }
 
 func (p *Site) api(path string) http.HandlerFunc {
