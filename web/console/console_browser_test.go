@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,6 +32,12 @@ type browserConsole struct {
 
 func newBrowserConsole(t *testing.T) *browserConsole {
 	t.Helper()
+	return newBrowserConsoleWith(t, nil)
+}
+
+// newBrowserConsoleWith is newBrowserConsole with the console's Leader.
+func newBrowserConsoleWith(t *testing.T, leader func(context.Context) (LeaderStatus, error)) *browserConsole {
+	t.Helper()
 	ctx := browsertest.New(t)
 	h := &opHarness{t: t, ctx: context.Background(), clk: clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)), tok: map[string]string{}}
 	path := filepath.Join(t.TempDir(), "probes.yaml")
@@ -48,7 +55,7 @@ func newBrowserConsole(t *testing.T) *browserConsole {
 	if h.eng, err = incident.New(h.ctx, incident.Options{Store: h.st, Config: func() *config.Config { return h.cfg }, Clock: h.clk}); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(New(Options{Config: func() *config.Config { return h.cfg }, Clock: h.clk, Store: h.st, Engine: h.eng}).Handler())
+	srv := httptest.NewServer(New(Options{Config: func() *config.Config { return h.cfg }, Clock: h.clk, Store: h.st, Engine: h.eng, Leader: leader}).Handler())
 	t.Cleanup(srv.Close)
 	h.srv = srv
 	if h.tok["bob"], err = h.st.CreateToken(h.ctx, "bob"); err != nil {
@@ -178,5 +185,46 @@ func TestConsoleFitsAPhone(t *testing.T) {
 	}
 	for _, width := range []int64{390, 1280} {
 		fits("/admin/incidents/1", "#rmessage_en", width)
+	}
+}
+
+// TestConsoleWarnsNoLeaderOnAPhone: with several holders and the lease
+// expired, the dashboard's warning is shown in red at the top, above the
+// drafts, and a long holder name does not widen a 390 px page; once a
+// holder leads, the dashboard names it and this holder's role instead.
+func TestConsoleWarnsNoLeaderOnAPhone(t *testing.T) {
+	const name = "tokyo-2.holders.status.example-ca.internal:4711"
+	var cur atomic.Pointer[LeaderStatus]
+	since := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	cur.Store(&LeaderStatus{Holder: "osaka-2", Lease: store.Leadership{Holder: name, Epoch: 12, Since: since, Expires: since.Add(10 * time.Second)}})
+	b := newBrowserConsoleWith(t, func(context.Context) (LeaderStatus, error) { return *cur.Load(), nil })
+	b.failCRLLong()
+	if err := chromedp.Do(b.ctx, chromedp.EmulateViewport(390, 844), chromedp.Navigate(b.url+"/admin/"), chromedp.WaitVisible(chromedp.CSS("#no-leader"))); err != nil {
+		t.Fatal(err)
+	}
+	type look struct {
+		Text        string  `json:"text"`
+		Background  string  `json:"background"`
+		AboveDrafts bool    `json:"above"`
+		Over        float64 `json:"over"`
+	}
+	got, err := chromedp.Run(b.ctx, chromedp.Evaluate[look](`(() => { const w = document.getElementById('no-leader');
+		return {text: w.innerText, background: getComputedStyle(w).backgroundColor,
+			above: w.getBoundingClientRect().bottom <= document.querySelector('#drafts .card').getBoundingClientRect().top, over: `+overflow+`}; })()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(got.Text, "No holder leads") || !strings.Contains(got.Text, name) || got.Background != "rgb(253, 232, 232)" || !got.AboveDrafts || got.Over > 0 {
+		png, _ := chromedp.Run(b.ctx, chromedp.FullScreenshot(70))
+		browsertest.SaveShot(t, t.TempDir(), "console-no-leader.png", png)
+		t.Fatalf("the no-leader warning at 390 px: %+v; want its words naming %s, red, above the drafts, no horizontal scroll", got, name)
+	}
+	cur.Store(&LeaderStatus{Holder: "osaka-2", Lease: store.Leadership{Holder: name, Epoch: 13, Since: since, Expires: since.Add(time.Hour), Live: true}})
+	if err := chromedp.Do(b.ctx, chromedp.Navigate(b.url+"/admin/"), chromedp.WaitVisible(chromedp.CSS("#lead-holder"))); err != nil {
+		t.Fatal(err)
+	}
+	text, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.getElementById('leader').innerText + (document.getElementById('no-leader') ? ' WARNING' : '')`))
+	if err != nil || !strings.Contains(text, name) || !strings.Contains(text, "13") || !strings.Contains(text, "This holder: osaka-2 — follows") || strings.Contains(text, "WARNING") {
+		t.Fatalf("the leader section once a holder leads: %q, %v", text, err)
 	}
 }
