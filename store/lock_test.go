@@ -104,13 +104,14 @@ func TestStatementTimeoutUnderLockIsErrBusy(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The DSN's settings win over the busy timeout: no lock_timeout, and
-	// every statement ended after 20 ms.
-	s, _, _ := testStore(t, Options{Driver: "postgres", DSN: db.dsn + " lock_timeout=0 statement_timeout=20"})
+	// every statement ended after 500 ms (of wall time: on a loaded
+	// machine a shorter bound could end Open's own statements).
+	s, _, _ := testStore(t, Options{Driver: "postgres", DSN: db.dsn + " lock_timeout=0 statement_timeout=500"})
 	lock := lockDB(t, db)
 	_, err := s.CreateToken(ctx, "alice")
 	var pe *pgconn.PgError
 	if !errors.Is(err, ErrBusy) || !errors.As(err, &pe) || pe.Code != "57014" {
-		t.Fatalf("CreateToken while locked, statement_timeout 20 ms: %v, want ErrBusy from 57014", err)
+		t.Fatalf("CreateToken while locked, statement_timeout 500 ms: %v, want ErrBusy from 57014", err)
 	}
 	const n = 10
 	for i := range n {
