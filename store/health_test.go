@@ -82,6 +82,10 @@ func TestLockedWriteIsErrBusy(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		cookie, _, err := s.CreateSession(ctx, "carol", time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
 		lock := lockDB(t, db)
 		_, err = s.CreateToken(ctx, "alice")
 		if !errors.Is(err, ErrBusy) {
@@ -107,8 +111,16 @@ func TestLockedWriteIsErrBusy(t *testing.T) {
 			if _, err := s.Authenticate(ctx, secret); !errors.Is(err, ErrBusy) {
 				t.Errorf("Authenticate under ACCESS EXCLUSIVE: %v, want ErrBusy", err)
 			}
-		} else if name, err := s.Authenticate(ctx, secret); err != nil || name != "carol" {
-			t.Errorf("Authenticate under SQLite's lock = %q, %v; want carol (reads go on)", name, err)
+			if _, err := s.GetSession(ctx, cookie); !errors.Is(err, ErrBusy) {
+				t.Errorf("GetSession under ACCESS EXCLUSIVE: %v, want ErrBusy (the console's 503, not a login redirect)", err)
+			}
+		} else {
+			if name, err := s.Authenticate(ctx, secret); err != nil || name != "carol" {
+				t.Errorf("Authenticate under SQLite's lock = %q, %v; want carol (reads go on)", name, err)
+			}
+			if sess, err := s.GetSession(ctx, cookie); err != nil || sess.TokenName != "carol" {
+				t.Errorf("GetSession under SQLite's lock = %+v, %v; want carol's (reads go on)", sess, err)
+			}
 		}
 		if err := s.Healthy(); err != nil {
 			t.Errorf("Healthy while locked: %v, want nil (a lock is a wait, not a problem)", err)
