@@ -385,7 +385,7 @@ func (d *Daemon) ready() error {
 	if err := d.store.Healthy(); err != nil {
 		return err
 	}
-	if !d.public.Built() {
+	if d.public != nil && !d.public.Built() {
 		return errors.New("the public page's first snapshot is not built yet")
 	}
 	return nil
