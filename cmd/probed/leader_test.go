@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/probed/probed/config"
 	"github.com/probed/probed/store"
 )
 
@@ -111,5 +114,31 @@ func TestLeadershipFollowsTheLease(t *testing.T) {
 	}
 	if n := testutil.ToFloat64(la.changes); n != 4 || testutil.ToFloat64(la.leader) != 0 {
 		t.Errorf("probed_leader_changes_total %v (want 4: led, lost, led, stopped), probed_leader %v", n, testutil.ToFloat64(la.leader))
+	}
+}
+
+// Whose runs the heartbeat rows name: nobody's on SQLite (one process);
+// storage.holder with several holders; without it the host name alone,
+// the same across restarts, where the lease's name carries the process id.
+func TestRunHolder(t *testing.T) {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "probed"
+	}
+	for _, c := range []struct {
+		storage config.Storage
+		want    string
+	}{
+		{config.Storage{Driver: config.StorageSQLite, Holder: "ignored"}, ""},
+		{config.Storage{Driver: config.StoragePostgres, Holder: "tokyo-2"}, "tokyo-2"},
+		{config.Storage{Driver: config.StoragePostgres}, host},
+	} {
+		cfg := &config.Config{Storage: c.storage}
+		if got := runHolder(cfg); got != c.want {
+			t.Errorf("runHolder(%+v) = %q, want %q", c.storage, got, c.want)
+		}
+	}
+	if lease := holderName(&config.Config{Storage: config.Storage{Driver: config.StoragePostgres}}); lease != host+":"+strconv.Itoa(os.Getpid()) {
+		t.Errorf("holderName without storage.holder = %q, want host:pid", lease)
 	}
 }
