@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -34,7 +35,9 @@ func lockDB(t *testing.T, w where) *dbLock {
 	var db *sql.DB
 	var err error
 	if w.driver == "postgres" {
-		db, err = openPostgres(w.dsn, 0, nil)
+		// Another process: the store's idle-in-transaction bound would
+		// end the lock.
+		db, err = openPostgres(w.dsn+" idle_in_transaction_session_timeout=0", 0, nil)
 	} else {
 		db, err = sql.Open("sqlite3", "file:"+escapePath(w.path)+"?_busy_timeout=5000")
 	}
@@ -139,7 +142,8 @@ func TestStatementTimeoutUnderLockIsErrBusy(t *testing.T) {
 // GetState runs inside a probe's run: under a lock that stops reads
 // (PostgreSQL's ACCESS EXCLUSIVE) it gives up after stateLockWait with
 // ErrBusy, which the kind reports as a warning, however long the store's
-// busy timeout (an hour here: a wait that long would hang the test). On
+// busy timeout (an hour here: a wait that long would hang the test), and
+// even while every reader is taken by a read waiting on the same lock. On
 // SQLite reads go on under the lock.
 func TestGetStateUnderLockGivesUpQuickly(t *testing.T) {
 	eachBackend(t, func(t *testing.T, db where) {
@@ -149,7 +153,19 @@ func TestGetStateUnderLockGivesUpQuickly(t *testing.T) {
 			t.Fatal(err)
 		}
 		mustFlush(t, s)
-		lockDB(t, db)
+		lock := lockDB(t, db)
+		if db.driver == "postgres" {
+			waiting, stop := context.WithCancel(ctx)
+			var wg sync.WaitGroup
+			for range readers {
+				wg.Add(1)
+				go func() { defer wg.Done(); s.Results(waiting, "api", t0, t0.Add(time.Hour)) }()
+			}
+			defer func() { stop(); wg.Wait() }()
+			waitFor(t, "every reader to wait on the lock", func() bool {
+				return lock.count(t, `SELECT count(DISTINCT pid) FROM pg_locks WHERE NOT granted AND locktype = 'relation'`) >= readers
+			})
+		}
 		v, err := s.GetState(ctx, "crl", "state")
 		if db.driver == "sqlite" {
 			if err != nil || string(v) != "v1" {

@@ -212,8 +212,29 @@ func openPostgresStore(ctx context.Context, opts Options) (*Store, error) {
 	}
 	l.SetMaxOpenConns(1)
 	l.SetMaxIdleConns(1)
-	return start(ctx, &Store{where: where, pg: true, pgcfg: cfg, pgsrv: srv, w: w, r: r, l: l}, opts)
+	sr, err := openPostgres(opts.DSN, stateLockWait, srv)
+	if err != nil {
+		w.Close()
+		r.Close()
+		l.Close()
+		return nil, fmt.Errorf("open store: postgres DSN: %w", err)
+	}
+	sr.SetMaxOpenConns(stateReaders)
+	sr.SetMaxIdleConns(stateReaders)
+	return start(ctx, &Store{where: where, pg: true, pgcfg: cfg, pgsrv: srv, w: w, r: r, l: l, sr: sr}, opts)
 }
+
+// stateLockWait bounds GetState's wait for a lock on PostgreSQL, on
+// connections of its own (stateReaders of them). The read runs inside a
+// probe's run: a table locked against reads (ACCESS EXCLUSIVE: an ALTER
+// TABLE, a VACUUM FULL) must cost the run a warning from its kind, not its
+// timeout (a false failure of the target), and the run must not queue for
+// a reader behind the page's and the scrapes' reads waiting on the same
+// lock. SQLite's readers never wait for a lock (WAL).
+const (
+	stateLockWait = 100 * time.Millisecond
+	stateReaders  = 2
+)
 
 // lockMigrations takes the migrations' advisory lock on the writer's
 // session, waiting for as long as ctx allows: another holder may be

@@ -36,13 +36,11 @@ func (s *Store) GetState(ctx context.Context, probe, key string) ([]byte, error)
 		return slices.Clone(v.value), nil
 	}
 	var b []byte
-	const q = `SELECT value FROM probe_state WHERE probe = ? AND key = ?`
-	var err error
-	if s.pg {
-		err = s.readQuickly(ctx, func(tx *sql.Tx) error { return tx.QueryRowContext(ctx, q, probe, key).Scan(&b) })
-	} else {
-		err = s.r.QueryRowContext(ctx, q, probe, key).Scan(&b)
+	db := s.r
+	if s.sr != nil {
+		db = s.sr // PostgreSQL: a lock stops reads too; see stateLockWait
 	}
+	err := db.QueryRowContext(ctx, `SELECT value FROM probe_state WHERE probe = ? AND key = ?`, probe, key).Scan(&b)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -50,30 +48,6 @@ func (s *Store) GetState(ctx context.Context, probe, key string) ([]byte, error)
 		return nil, fmt.Errorf("get state %s/%s: %w", probe, key, s.readFailed(ctx, err))
 	}
 	return b, nil
-}
-
-// stateLockWait bounds GetState's wait for a lock on PostgreSQL. The read
-// runs inside a probe's run: a table locked against reads (ACCESS
-// EXCLUSIVE: an ALTER TABLE, a VACUUM FULL) must cost the run a warning
-// from its kind, not its timeout (a false failure of the target). SQLite's
-// readers never wait for a lock (WAL).
-const stateLockWait = "100ms"
-
-// readQuickly runs fn in a read-only transaction on a reader whose waits
-// for a lock end after stateLockWait (55P03, ErrBusy).
-func (s *Store) readQuickly(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `SET LOCAL lock_timeout = '`+stateLockWait+`'`); err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		return err
-	}
-	return tx.Commit()
 }
 
 // PutState saves a probe's value for key, in the background: it returns at

@@ -105,6 +105,7 @@ type Store struct {
 	w      *sql.DB         // the one writer connection
 	r      *sql.DB         // readers
 	l      *sql.DB         // the leader lease's own connection (PostgreSQL): renewals never queue behind the writer
+	sr     *sql.DB         // PostgreSQL: GetState's own connections, waiting at most stateLockWait for a lock
 	clock  clock.Clock
 	logger *slog.Logger
 
@@ -271,8 +272,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 
 // start finishes opening s on its connections: migrations, metrics, the writer.
 func start(ctx context.Context, s *Store, opts Options) (*Store, error) {
-	w, r, l, ident := s.w, s.r, s.l, s.health.ident
-	*s = Store{path: s.path, where: s.where, pg: s.pg, pgcfg: s.pgcfg, pgsrv: s.pgsrv, w: w, r: r, l: l, inboxHolder: opts.InboxHolder, clock: opts.Clock, logger: opts.Logger,
+	w, r, l, sr, ident := s.w, s.r, s.l, s.sr, s.health.ident
+	*s = Store{path: s.path, where: s.where, pg: s.pg, pgcfg: s.pgcfg, pgsrv: s.pgsrv, w: w, r: r, l: l, sr: sr, inboxHolder: opts.InboxHolder, clock: opts.Clock, logger: opts.Logger,
 		queue: make(chan queued, opts.QueueSize), closing: make(chan struct{}), abandon: make(chan struct{}),
 		done: make(chan struct{}), closeTimeout: opts.CloseTimeout, batch: opts.BatchSize, recordWait: opts.RecordWait, series: map[seriesKey]seriesInfo{}}
 	s.health.ident = ident
@@ -283,6 +284,7 @@ func start(ctx context.Context, s *Store, opts Options) (*Store, error) {
 		r.Close()
 		if l != nil {
 			l.Close()
+			sr.Close()
 		}
 		return nil, err
 	}
@@ -509,7 +511,7 @@ func (s *Store) Close() error {
 		}
 		errs = append(errs, s.r.Close(), s.w.Close())
 		if s.l != nil {
-			errs = append(errs, s.l.Close())
+			errs = append(errs, s.l.Close(), s.sr.Close())
 		}
 		s.closeErr = errors.Join(errs...)
 	})
