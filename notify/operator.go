@@ -88,16 +88,8 @@ func NewOperatorHooks(opts OperatorOptions) (*OperatorHooks, error) {
 		Help: "Operator events (drafts, resolve proposals) accepted (2xx) by an operator webhook."}, []string{"webhook"})
 	h.failed = f.NewCounterVec(prometheus.CounterOpts{Name: "probed_operator_webhooks_failed_total",
 		Help: "Failed posts to an operator webhook, by reason (temporary ones are retried)."}, []string{"webhook", "reason"})
-	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "probed_operator_webhooks_pending", Help: "Operator events waiting to be posted (retries included)."},
-		func() float64 {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			n, err := opts.Store.PendingOperatorDeliveries(ctx)
-			if err != nil {
-				return -1
-			}
-			return float64(n)
-		})
+	opts.Registerer.MustRegister(countCollector{count: opts.Store.PendingOperatorDeliveries,
+		desc: prometheus.NewDesc("probed_operator_webhooks_pending", "Operator events waiting to be posted (retries included).", nil, nil)})
 	for _, w := range opts.Config().Notify.OperatorWebhooks {
 		h.sent.WithLabelValues(w.Name)
 		for _, r := range []string{OperatorReasonTemporary, OperatorReasonPermanent, OperatorReasonExpired} {

@@ -112,16 +112,8 @@ func NewWorker(opts WorkerOptions) (*Worker, error) {
 	w := &Worker{opts: opts, lease: hex.EncodeToString(b), stories: map[int64]*Story{}, done: make(chan struct{})}
 	w.webhk = newWebhookClient(opts.Transport)
 	f := promauto.With(opts.Registerer)
-	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "probed_notifications_pending", Help: "Notifications (mails and webhook posts) waiting in the outbox."},
-		func() float64 {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			n, err := opts.Store.PendingDeliveries(ctx)
-			if err != nil {
-				return -1
-			}
-			return float64(n)
-		})
+	opts.Registerer.MustRegister(countCollector{count: opts.Store.PendingDeliveries,
+		desc: prometheus.NewDesc("probed_notifications_pending", "Notifications (mails and webhook posts) waiting in the outbox.", nil, nil)})
 	w.sent = f.NewCounter(prometheus.CounterOpts{Name: "probed_notifications_sent_total", Help: "Notifications accepted by the SMTP server or webhook."})
 	w.failed = f.NewCounterVec(prometheus.CounterOpts{Name: "probed_notifications_failed_total", Help: "Failed notification attempts, by reason (temporary ones are retried)."}, []string{"reason"})
 	for _, r := range failReasons {
@@ -707,6 +699,28 @@ func (w *Worker) pace(ctx context.Context, perSecond float64) bool {
 }
 
 // subscriberCollector reports probed_subscribers{state} at scrape time.
+// countCollector reports a count the store reads at scrape time (-1 when
+// it cannot, within 2 s). A collector, not a GaugeFunc: the registry asks
+// every GaugeFunc in turn in one goroutine, and collectors each in their
+// own, so a query a cut network holds for its bound does not add to the
+// others' waits in a scrape.
+type countCollector struct {
+	desc  *prometheus.Desc
+	count func(context.Context) (int, error)
+}
+
+func (c countCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c countCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	n, err := c.count(ctx)
+	if err != nil {
+		n = -1
+	}
+	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n))
+}
+
 type subscriberCollector struct {
 	store *store.Store
 	desc  *prometheus.Desc

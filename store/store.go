@@ -331,8 +331,8 @@ func (s *Store) register(reg prometheus.Registerer) {
 	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "probed_store_queue_length", Help: "Results waiting for the store writer."},
 		func() float64 { return float64(len(s.queue)) })
 	registerSQLiteMemory(f)
-	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "probed_store_size_bytes", Help: "Size of the database: the SQLite file and its write-ahead log, or on PostgreSQL pg_database_size."},
-		func() float64 { return float64(s.SizeBytes()) })
+	reg.MustRegister(sizeCollector{s: s, desc: prometheus.NewDesc("probed_store_size_bytes",
+		"Size of the database: the SQLite file and its write-ahead log, or on PostgreSQL pg_database_size.", nil, nil)})
 	s.m.written = f.NewCounter(prometheus.CounterOpts{Name: "probed_store_results_written_total", Help: "Results written to the store."})
 	s.m.dropped = f.NewCounter(prometheus.CounterOpts{Name: "probed_store_results_dropped_total",
 		Help: "Results never written: refused by the database, or still failing when the store closed."})
@@ -359,6 +359,21 @@ func (s *Store) register(reg prometheus.Registerer) {
 	if s.pg {
 		s.registerFollow(reg)
 	}
+}
+
+// sizeCollector reports SizeBytes. A collector, not a GaugeFunc: the
+// registry asks every GaugeFunc in turn in one goroutine, and collectors
+// each in their own, so a query the network holds for its 5 s does not add
+// to the others' waits in a scrape.
+type sizeCollector struct {
+	s    *Store
+	desc *prometheus.Desc
+}
+
+func (c sizeCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c sizeCollector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(c.s.SizeBytes()))
 }
 
 // SizeBytes is the size of the database file and its write-ahead log; on
