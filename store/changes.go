@@ -128,8 +128,16 @@ func (f *follower) run(ctx context.Context) {
 			s.logger.Warn("not listening for other holders' changes: polling the change counter until the connection is back",
 				"db", s.where, "poll", f.opts.Poll, "err", err)
 			f.lost = true
+			// At once: the server may be gone too (ProblemUnreachable),
+			// and a change may have been missed.
+			if before := f.version; f.read(ctx) && before >= 0 && f.version != before {
+				s.m.changes.WithLabelValues("poll").Inc()
+				f.changed()
+			}
 		}
-		f.pollFor(ctx, backoff)
+		// A timeout of the listening connection's own (connect, LISTEN,
+		// ping) is the server not answering too.
+		f.pollFor(ctx, backoff, postgresUnreachable(err) || errors.Is(err, context.DeadlineExceeded))
 		backoff = min(backoff*2, f.opts.MaxBackoff)
 	}
 }
@@ -159,10 +167,14 @@ func (f *follower) listen(ctx context.Context) (*pgx.Conn, error) {
 // hears no more of the writes.
 var errTurned = errors.New("the server turned read-only")
 
+// pingWait bounds the listening connection's ping: a server that answers
+// pings in 2 s answers; one that does not is cut off or stuck.
+const pingWait = 2 * time.Second
+
 // wait calls changed for every notification until the connection fails
 // (its error), the server turns read-only (turned is closed: errTurned) or
 // ctx ends (nil). A silent connection is pinged every Keepalive: a dead one
-// fails the ping.
+// fails the ping (within pingWait, or Keepalive if shorter).
 func (f *follower) wait(ctx context.Context, conn *pgx.Conn, turned <-chan struct{}) error {
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
@@ -187,7 +199,7 @@ func (f *follower) wait(ctx context.Context, conn *pgx.Conn, turned <-chan struc
 		case ctx.Err() != nil:
 			return nil
 		case errors.Is(err, context.DeadlineExceeded) && !conn.IsClosed():
-			pctx, cancel := context.WithTimeout(ctx, f.opts.Keepalive)
+			pctx, cancel := context.WithTimeout(ctx, min(f.opts.Keepalive, pingWait))
 			err = conn.Ping(pctx)
 			cancel()
 			if err == nil || ctx.Err() != nil {
@@ -199,14 +211,15 @@ func (f *follower) wait(ctx context.Context, conn *pgx.Conn, turned <-chan struc
 }
 
 // pollFor reads the change counter every Poll for d, calling changed when
-// it moved. It returns early when the server answers again after a poll it
-// did not answer: the listening connection is likely back too.
-func (f *follower) pollFor(ctx context.Context, d time.Duration) {
+// it moved. It returns early when the server answers again after it did not
+// (a poll, or the listening connection when unreachable says so): listening
+// is likely to work again too.
+func (f *follower) pollFor(ctx context.Context, d time.Duration, unreachable bool) {
 	t := time.NewTicker(f.opts.Poll)
 	defer t.Stop()
 	end := time.NewTimer(d)
 	defer end.Stop()
-	unanswered := false
+	unanswered := unreachable
 	for {
 		select {
 		case <-ctx.Done():

@@ -28,8 +28,8 @@ import (
 // every third of storage.lease_ttl and runs its duties under a context
 // fenced with the lease's epoch, so that a write it makes after losing the
 // lease is refused (store.ErrDeposed); it stops its duties at once when a
-// renewal finds the lease gone, or when the lease would have expired
-// unrenewed; followers try to take the lease every quarter of the ttl and,
+// renewal finds the lease gone, or a tenth of the ttl before the lease
+// could expire unrenewed; followers try to take the lease every quarter of the ttl and,
 // each time they find it taken, reload the incident engine's view (the
 // component health and locations their console and /metrics show) from
 // what the leader wrote.
@@ -165,7 +165,12 @@ func (l *leadership) term(ctx context.Context, epoch int64, taken time.Time) {
 	lctx, cancel := context.WithCancel(store.Fenced(ctx, epoch))
 	done := make(chan error, 1)
 	go func() { done <- l.duties(lctx) }()
-	valid := time.NewTimer(time.Until(taken.Add(l.ttl)))
+	// It stops a tenth of the lease before the lease could expire: the
+	// expiry counts on the database from when a renewal ran there, after
+	// it was sent; the margin keeps the stop ahead of the scheduler's
+	// delays and of another holder's take.
+	margin := l.ttl / 10
+	valid := time.NewTimer(time.Until(taken.Add(l.ttl - margin)))
 	renew := time.NewTicker(l.ttl / 3)
 	var reason string
 	var retaken int64 // an epoch a failed renewal took anew: given up below too
@@ -179,17 +184,17 @@ loop:
 			reason = fmt.Sprintf("its duties stopped: %v", err)
 			break loop
 		case <-valid.C:
-			reason = fmt.Sprintf("the lease could not be renewed within %s: it may have expired", l.ttl)
+			reason = fmt.Sprintf("the lease could not be renewed within %s: it may expire", l.ttl-margin)
 			break loop
 		case <-renew.C:
 			start := time.Now()
-			rctx, rcancel := context.WithDeadline(ctx, taken.Add(l.ttl))
+			rctx, rcancel := context.WithDeadline(ctx, taken.Add(l.ttl-margin))
 			got, err := l.st.Lead(rctx, l.holder, l.ttl, epoch)
 			rcancel()
 			switch {
 			case err == nil && got == epoch:
 				taken = start
-				valid.Reset(time.Until(taken.Add(l.ttl)))
+				valid.Reset(time.Until(taken.Add(l.ttl - margin)))
 			case err == nil:
 				reason = "another holder took the lease"
 				if got != 0 {
@@ -198,32 +203,40 @@ loop:
 				}
 				break loop
 			case ctx.Err() == nil:
-				l.logger.Warn("leader lease not renewed; still leading until it would expire", "holder", l.holder, "epoch", epoch,
-					"expires_in", time.Until(taken.Add(l.ttl)).Round(time.Millisecond), "err", err)
+				l.logger.Warn("leader lease not renewed; still leading until it could expire", "holder", l.holder, "epoch", epoch,
+					"stops_in", time.Until(taken.Add(l.ttl-margin)).Round(time.Millisecond), "err", err)
 			}
 		}
 	}
 	renew.Stop()
 	valid.Stop()
 	cancel()
+	// It no longer leads from here, before its duties have wound down:
+	// what they still finish (a send's outcome recorded under a timeout of
+	// its own) is fenced, and refused once another holder has the lease;
+	// probed_leader must not show two leaders meanwhile.
+	l.set(0)
+	if ctx.Err() == nil {
+		l.logger.Warn("this holder no longer leads: it stopped drafting, maintenance steps, housekeeping and mail", "holder", l.holder, "epoch", epoch, "reason", reason)
+	}
 	if done != nil {
 		<-done
 	}
-	l.set(0)
 	// Give the lease up (if it is still at epoch) so that another holder
 	// leads at once rather than when it expires.
 	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer rcancel()
 	rerr := errors.Join(l.st.Resign(rctx, epoch), l.st.Resign(rctx, retaken))
-	if ctx.Err() != nil {
+	switch {
+	case ctx.Err() == nil:
 		if rerr != nil {
-			l.logger.Warn("stopping: leader lease not given up; another holder leads once it expires", "holder", l.holder, "epoch", epoch, "err", rerr)
-			return
+			l.logger.Debug("leader lease not given up; it expires by itself", "holder", l.holder, "epoch", epoch, "err", rerr)
 		}
+	case rerr != nil:
+		l.logger.Warn("stopping: leader lease not given up; another holder leads once it expires", "holder", l.holder, "epoch", epoch, "err", rerr)
+	default:
 		l.logger.Info("stopping: this holder gave up the lead", "holder", l.holder, "epoch", epoch)
-		return
 	}
-	l.logger.Warn("this holder no longer leads: it stopped drafting, maintenance steps, housekeeping and mail", "holder", l.holder, "epoch", epoch, "reason", reason)
 }
 
 func (l *leadership) set(epoch int64) {
