@@ -123,7 +123,14 @@ func operatorCall(t *testing.T, base, token, method, path, body string, out any)
 // public API (incidents.json), or "" when the page does not show it.
 func (h *holder) publicIncident(t *testing.T, title string) string {
 	t.Helper()
-	code, body := getStatus(t, h.base+"/api/v2/incidents.json")
+	return publicIncidentAt(t, h.base, title)
+}
+
+// publicIncidentAt is publicIncident for the holder serving at base
+// (http://host:port), in process or a built binary.
+func publicIncidentAt(t *testing.T, base, title string) string {
+	t.Helper()
+	code, body := getStatus(t, base+"/api/v2/incidents.json")
 	if code != http.StatusOK {
 		t.Fatalf("GET /api/v2/incidents.json = %d %s", code, body)
 	}

@@ -189,6 +189,37 @@ func TestTwoHoldersOnePostgresDraftOnce(t *testing.T) {
 		t.Errorf("leaders at the end: %v", l)
 	}
 
+	// Approved through the follower's operator API, the incident is on the
+	// leader's public page (JSON API and /) within 2 s of the approval's
+	// answer: the follower writes, the leader hears the change (LISTEN/
+	// NOTIFY) and rebuilds its snapshot.
+	title := draft.Title.In("en")
+	if st := publicIncidentAt(t, "http://"+lead.addr, title); st != "" {
+		t.Fatalf("the leader's page shows the draft (%s) before approval", st)
+	}
+	req, _ = http.NewRequest(http.MethodPost, fmt.Sprintf("http://%s/api/v1/incidents/%d/approve", follow.addr, draft.ID), strings.NewReader(`{}`))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("approve on the follower = %d", resp.StatusCode)
+	}
+	approved := time.Now()
+	took := withinAim(t, approved, "the follower's approval on the leader's public page", func() (bool, string) {
+		st := publicIncidentAt(t, "http://"+lead.addr, title)
+		if st == "" {
+			return false, "not in the leader's incidents.json"
+		}
+		code, page := getStatus(t, "http://"+lead.addr+"/")
+		return code == http.StatusOK && strings.Contains(page, title), fmt.Sprintf("incidents.json: %s; / = %d, with the title: %v", st, code, strings.Contains(page, title))
+	})
+	t.Logf("approved on holder %s (a built binary): on the leader's public page (incidents.json and /) %s after the approval answered (aim %s)",
+		map[string]string{"a": "b", "b": "a"}[leadName], took.Round(time.Millisecond), propagation)
+
 	// A maintenance scheduled on the follower to start now starts at once:
 	// the change the leader hears wakes its engine (its own next tick is
 	// up to 30 s away).
