@@ -130,6 +130,13 @@ func TestTakeoverWaitsForFencedWriteInFlight(t *testing.T) {
 	a, b := twoHolders(t)
 	ea, _ := a.Lead(ctx, "holder-a", time.Millisecond, 0)
 	inside, release := make(chan struct{}), make(chan struct{})
+	var releaseOnce sync.Once
+	releaseA := func() { releaseOnce.Do(func() { close(release) }) }
+	// A test that fails early still lets a's transaction end and stops b's
+	// attempts (cleanups run last registered first: release, then cancel).
+	bctx, cancel := context.WithCancel(ctx)
+	t.Cleanup(cancel)
+	t.Cleanup(releaseA)
 	done := make(chan error, 1)
 	go func() {
 		done <- a.tx(Fenced(ctx, ea), func(tx *sql.Tx) error {
@@ -142,11 +149,17 @@ func TestTakeoverWaitsForFencedWriteInFlight(t *testing.T) {
 	<-inside
 	took := make(chan int64, 1)
 	go func() {
-		for {
-			ep, err := b.Lead(ctx, "holder-b", 10*time.Second, 0)
+		for bctx.Err() == nil {
+			ep, err := b.Lead(bctx, "holder-b", 10*time.Second, 0)
 			if err == nil && ep != 0 {
 				took <- ep
 				return
+			}
+			// Not yet (a's 1 ms lease not expired, or an error): try again,
+			// as a follower would, without spinning.
+			select {
+			case <-bctx.Done():
+			case <-time.After(5 * time.Millisecond):
 			}
 		}
 	}()
@@ -161,7 +174,7 @@ func TestTakeoverWaitsForFencedWriteInFlight(t *testing.T) {
 		t.Fatalf("b took epoch %d while a's fenced write was in flight", ep)
 	default:
 	}
-	close(release)
+	releaseA()
 	if err := <-done; err != nil {
 		t.Fatalf("a's fenced write, checked before the takeover: %v", err)
 	}

@@ -3,8 +3,10 @@ package store
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"io/fs"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -177,5 +179,17 @@ func TestMigrationsHaveBothDialects(t *testing.T) {
 	}
 	if _, err := fs.Stat(migrations, "migrations/postgres/0050_schema.sql"); err != nil {
 		t.Errorf("PostgreSQL's base schema: %v", err)
+	}
+	// Migrations apply by set, not in order of arrival: a number skipped and
+	// landed later would run after its successors on every database that has
+	// them. From 0070 on (several holders) the numbers follow one another.
+	for n := range sqlite {
+		v, err := strconv.Atoi(n)
+		if err != nil {
+			t.Fatalf("migration number %q: %v", n, err)
+		}
+		if prev := fmt.Sprintf("%04d", v-1); v > 70 && !sqlite[prev] {
+			t.Errorf("migration %s follows a gap: %s is missing (add a no-op %s_reserved.sql in both dialects)", n, prev, prev)
+		}
 	}
 }
