@@ -128,7 +128,11 @@ func (s *Store) housekeep(ctx context.Context, rep *HousekeepingReport) error {
 	}
 	// What the on-call operator's webhooks were told is kept as long as
 	// the raw results it came from, once every delivery of it is done.
-	return s.pruneOperatorEvents(ctx, now-retention, rep)
+	if err := s.pruneOperatorEvents(ctx, now-retention, rep); err != nil {
+		return err
+	}
+	// So is what subscribers were told, and the confirmation mails.
+	return s.pruneOutbox(ctx, now-retention, rep)
 }
 
 func (s *Store) seriesIDs(ctx context.Context) ([]int64, error) {

@@ -262,7 +262,8 @@ func (s *Store) OperatorDeliveries(ctx context.Context) ([]OperatorDeliveryLog, 
 	return out, rows.Err()
 }
 
-// pruneBatch bounds the operator events one pruning transaction deletes,
+// pruneBatch bounds the events (and subscriber deliveries) one pruning
+// transaction deletes,
 // so that the writer never waits long behind the housekeeping.
 const pruneBatch = 500
 

@@ -352,7 +352,7 @@ func (s *Store) register(reg prometheus.Registerer) {
 	s.m.hoursRolled, s.m.daysRolled = rollups.WithLabelValues("hour"), rollups.WithLabelValues("day")
 	s.m.deleted = f.NewCounterVec(prometheus.CounterOpts{Name: "probed_store_retention_deleted_rows_total",
 		Help: "Rows deleted by retention, by table."}, []string{"table"})
-	for _, t := range []string{"results", "results_packed", "rollup_hour_packed", "rollup_day", "operator_events", "operator_deliveries"} {
+	for _, t := range []string{"results", "results_packed", "rollup_hour_packed", "rollup_day", "operator_events", "operator_deliveries", "events", "deliveries"} {
 		s.m.deleted.WithLabelValues(t)
 	}
 	s.registerHealth(f)
