@@ -136,20 +136,11 @@ func (s *Store) housekeep(ctx context.Context, rep *HousekeepingReport) error {
 }
 
 func (s *Store) seriesIDs(ctx context.Context) ([]int64, error) {
-	rows, err := s.w.QueryContext(ctx, `SELECT id FROM series ORDER BY id`)
+	ids, err := queryIDs(ctx, s.w, `SELECT id FROM series ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("read series: %w", err)
 	}
-	defer rows.Close()
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("read series: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return ids, nil
 }
 
 // markClosedHours marks for rollup every hour before closedBefore that has

@@ -457,9 +457,9 @@ func (s *Store) pruneOutbox(ctx context.Context, cutoff int64, rep *Housekeeping
 	}
 }
 
-// queryIDs runs a query of one integer column inside tx.
-func queryIDs(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]int64, error) {
-	rows, err := tx.QueryContext(ctx, query, args...)
+// queryIDs runs a query of one integer column.
+func queryIDs(ctx context.Context, q querier, query string, args ...any) ([]int64, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
