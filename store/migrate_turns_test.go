@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"io/fs"
 	"slices"
 	"strings"
@@ -218,4 +219,48 @@ func lineDiff(a, b string) string {
 	}
 	slices.Sort(out)
 	return strings.Join(out, "\n")
+}
+
+// A holder that waits for another holder's migrations says so once the wait
+// has lasted migrateWarnAfter (injected short here), naming the session
+// holding the lock: its pid and application_name. It says so once a minute
+// at most, and migrates once the lock goes.
+func TestMigrationWaitIsLogged(t *testing.T) {
+	dsn := pg.DSN(t)
+	other := holdMigrationLock(t, dsn)
+	ctx := context.Background()
+	if _, err := other.conn.ExecContext(ctx, `SET application_name = 'holder-x migrating'`); err != nil {
+		t.Fatal(err)
+	}
+	var pid int64
+	if err := other.conn.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	logger, logs := bufferLogger()
+	type opened struct {
+		s   *Store
+		err error
+	}
+	out := make(chan opened, 1)
+	go func() {
+		s, err := Open(ctx, Options{Driver: "postgres", DSN: dsn, Logger: logger, migrateWarnAfter: 10 * time.Millisecond})
+		out <- opened{s, err}
+	}()
+	want := fmt.Sprintf(`holder="pid %d, application_name \"holder-x migrating\", client 127.0.0.1`, pid)
+	waitFor(t, "a warning naming the holder of the migrations' lock", func() bool { return strings.Contains(logs.String(), want) })
+	if got := logs.String(); !strings.Contains(got, "level=WARN") || !strings.Contains(got, "waiting for another holder's migrations") {
+		t.Fatalf("log = %s, want a WARN saying what it waits for", got)
+	}
+	other.release()
+	o := <-out
+	if o.err != nil {
+		t.Fatalf("Open after the lock went: %v", o.err)
+	}
+	t.Cleanup(func() { o.s.Close() })
+	if got, want := len(o.s.applied), len(shippedPostgresMigrations(t)); got != want {
+		t.Errorf("applied %d migrations after the wait, want %d", got, want)
+	}
+	if n := strings.Count(logs.String(), "waiting for another holder's migrations"); n != 1 {
+		t.Errorf("%d warnings in a wait shorter than a minute, want 1:\n%s", n, logs.String())
+	}
 }

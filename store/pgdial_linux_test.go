@@ -14,8 +14,10 @@ import (
 // Every connection of the store to PostgreSQL carries the kernel's bounds:
 // keepalives (5 s idle, every 5 s, 3 probes) and TCP_USER_TIMEOUT (20 s),
 // read back from the sockets of a reader, the writer, the lease's connection
-// and one opened with the change listener's configuration. pgtest.Proxy cannot trip them (its kernel acknowledges
-// everything), so this is what shows them set.
+// and one opened with the change listener's configuration, and the server's
+// side of them on the store's sessions (tcp_keepalives_*, tcp_user_timeout).
+// pgtest.Proxy cannot trip them (its kernel acknowledges everything), so
+// this is what shows them set.
 func TestPostgresConnectionsCarryKernelBounds(t *testing.T) {
 	s, _, _ := testStore(t, Options{Driver: "postgres", DSN: pg.DSN(t)})
 	ctx := context.Background()
@@ -60,6 +62,16 @@ func TestPostgresConnectionsCarryKernelBounds(t *testing.T) {
 		c, err := db.Conn(ctx)
 		if err != nil {
 			t.Fatal(err)
+		}
+		// The server's side of the same bounds (a session parameter each).
+		for name, want := range map[string]string{"tcp_keepalives_idle": "5", "tcp_keepalives_interval": "5", "tcp_keepalives_count": "3", "tcp_user_timeout": "20000"} {
+			var got string
+			if err := c.QueryRowContext(ctx, `SHOW `+name).Scan(&got); err != nil {
+				t.Fatalf("%s: SHOW %s: %v", what, name, err)
+			}
+			if got != want {
+				t.Errorf("%s: the server's %s = %s, want %s", what, name, got, want)
+			}
 		}
 		err = c.Raw(func(dc any) error {
 			check(what, dc.(rebindConn).Conn.Conn().PgConn().Conn())

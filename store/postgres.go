@@ -45,8 +45,9 @@ func openPostgres(dsn string, lockTimeout time.Duration, srv *pgServer) (*sql.DB
 }
 
 // pgConnBounds sets the bounds of a new connection on cfg: the connect
-// timeout and the server's idle_in_transaction_session_timeout when the DSN
-// sets none, and the dialer's TCP keepalives and TCP_USER_TIMEOUT (pgnet.go).
+// timeout, the server's idle_in_transaction_session_timeout and its TCP
+// keepalives and tcp_user_timeout when the DSN sets none, and the dialer's
+// TCP keepalives and TCP_USER_TIMEOUT (pgnet.go).
 func pgConnBounds(cfg *pgx.ConnConfig) {
 	if cfg.ConnectTimeout <= 0 {
 		// A server the network lost would hold a new connection for as
@@ -57,6 +58,21 @@ func pgConnBounds(cfg *pgx.ConnConfig) {
 	cfg.DialFunc = dialPostgres
 	if _, set := cfg.RuntimeParams["idle_in_transaction_session_timeout"]; !set {
 		cfg.RuntimeParams["idle_in_transaction_session_timeout"] = strconv.FormatInt(pgIdleInTx.Milliseconds(), 10)
+	}
+	// The server's side of the same kernel bounds: a holder cut off while
+	// its session holds something outside a transaction (the migrations'
+	// advisory lock) loses it within about half a minute, not the server's
+	// default two hours of keepalives. PostgreSQL 12 or later; ignored on
+	// a unix socket.
+	for name, v := range map[string]string{
+		"tcp_keepalives_idle":     strconv.Itoa(int(pgKeepaliveIdle / time.Second)),
+		"tcp_keepalives_interval": strconv.Itoa(int(pgKeepaliveEvery / time.Second)),
+		"tcp_keepalives_count":    strconv.Itoa(pgKeepaliveCount),
+		"tcp_user_timeout":        strconv.FormatInt(pgUserTimeout.Milliseconds(), 10),
+	} {
+		if _, set := cfg.RuntimeParams[name]; !set {
+			cfg.RuntimeParams[name] = v
+		}
 	}
 }
 
@@ -251,10 +267,75 @@ func (s *Store) lockMigrations(ctx context.Context) error {
 	}
 	// A session lock: it outlives the transaction, until
 	// pg_advisory_unlock or the end of the session.
-	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_lock(?)`, migrateLock); err != nil {
+	var got bool
+	if err := tx.QueryRowContext(ctx, `SELECT pg_try_advisory_lock(?)`, migrateLock).Scan(&got); err != nil {
 		return err
 	}
+	if !got {
+		// Another holder migrates: wait, and say who after a while (a
+		// holder cut off while it holds the lock keeps it until the
+		// server notices, about a minute with the keepalives set here).
+		waited := make(chan struct{})
+		defer close(waited)
+		go s.warnMigrationWait(ctx, waited)
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_lock(?)`, migrateLock); err != nil {
+			return err
+		}
+	}
 	return tx.Commit()
+}
+
+// migrateWarnAfter is how long a holder waits for another holder's
+// migrations before it says so; it says so again every minute.
+const migrateWarnAfter = 5 * time.Second
+
+// warnMigrationWait logs a warning naming the session that holds the
+// migrations' lock once the wait has lasted s.migrateWarnAfter, and again
+// every minute, until waited is closed or ctx ends. It reads on the
+// readers' pool: the writer's one connection is the one waiting.
+func (s *Store) warnMigrationWait(ctx context.Context, waited <-chan struct{}) {
+	start := time.Now()
+	t := time.NewTimer(s.migrateWarnAfter)
+	defer t.Stop()
+	for {
+		select {
+		case <-waited:
+			return
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		holder, err := s.migrationLockHolder(qctx)
+		cancel()
+		if err != nil {
+			holder = "unknown (" + err.Error() + ")"
+		}
+		s.logger.Warn("waiting for another holder's migrations: it holds their lock on "+s.where,
+			"waited", time.Since(start).Round(time.Second), "holder", holder)
+		t.Reset(time.Minute)
+	}
+}
+
+// migrationLockHolder names the session holding the migrations' advisory
+// lock (a bigint key shows in pg_locks as classid, its high half, and
+// objid, its low): its pid, application_name, client address and state;
+// "none" when nobody holds it any more.
+func (s *Store) migrationLockHolder(ctx context.Context) (string, error) {
+	var pid int64
+	var app, addr, state string
+	err := s.r.QueryRowContext(ctx, `SELECT a.pid, coalesce(a.application_name, ''), coalesce(host(a.client_addr), 'local socket'), coalesce(a.state, '')
+		FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+		WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+		AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+		AND l.classid::bigint = ? AND l.objid::bigint = ?`, migrateLock>>32, migrateLock&0xffffffff).Scan(&pid, &app, &addr, &state)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "none (released)", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("pid %d, application_name %q, client %s, state %s", pid, app, addr, state), nil
 }
 
 func isPostgresUniqueViolation(err error) bool {

@@ -9,6 +9,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"embed"
@@ -93,6 +94,9 @@ type Options struct {
 	migrations fs.FS
 	// statementBound replaces pgStatementBound (tests of a cut network).
 	statementBound time.Duration
+	// migrateWarnAfter replaces migrateWarnAfter (tests of a long wait for
+	// another holder's migrations).
+	migrateWarnAfter time.Duration
 }
 
 // Store is the SQLite database behind probed.
@@ -122,6 +126,9 @@ type Store struct {
 	recordWait   time.Duration
 	inboxHolder  string
 	lost         atomic.Int64 // results dropped, reported by Close
+
+	// PostgreSQL: how long a wait for another holder's migrations goes unlogged.
+	migrateWarnAfter time.Duration
 
 	// Background loops (heartbeat, housekeeping) stop at Close before the
 	// database does, so their last write (a clean stop) still lands.
@@ -279,6 +286,7 @@ func start(ctx context.Context, s *Store, opts Options) (*Store, error) {
 	s.health.ident = ident
 	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
 	s.SetRetention(opts.Retention, opts.RollupRetention)
+	s.migrateWarnAfter = cmp.Or(opts.migrateWarnAfter, migrateWarnAfter)
 	if err := s.migrate(ctx, opts.migrations); err != nil {
 		w.Close()
 		r.Close()
