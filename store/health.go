@@ -56,9 +56,10 @@ const (
 	ProblemDiskFull     = "disk_full"     // SQLITE_FULL: the disk (or max_page_count) is full
 	ProblemUnwritable   = "unwritable"    // read-only, I/O error, cannot open: writes fail
 	ProblemUnreachable  = "unreachable"   // PostgreSQL: neither a new connection nor the readers reach the server (Follow)
+	ProblemSchemaNewer  = "schema_newer"  // PostgreSQL: another holder applied a migration this probed does not know (Lead)
 )
 
-var problems = []string{ProblemFileMissing, ProblemFileReplaced, ProblemDiskFull, ProblemUnwritable, ProblemUnreachable}
+var problems = []string{ProblemFileMissing, ProblemFileReplaced, ProblemDiskFull, ProblemUnwritable, ProblemUnreachable, ProblemSchemaNewer}
 
 // health tracks what is wrong with the database file. File problems are
 // found by CheckFile (Watch calls it periodically); write problems by every
@@ -97,7 +98,7 @@ func (s *Store) registerHealth(f interface {
 	h.healthy = f.NewGauge(prometheus.GaugeOpts{Name: "probed_store_healthy",
 		Help: "1 while the database file is the one probed opened and writes succeed; 0 when it was deleted or replaced, the disk is full, or writes fail (see probed_store_problem and the log)."})
 	h.problem = f.NewGaugeVec(prometheus.GaugeOpts{Name: "probed_store_problem",
-		Help: "1 for each problem the store has now: file_missing, file_replaced, disk_full, unwritable, unreachable."}, []string{"problem"})
+		Help: "1 for each problem the store has now: file_missing, file_replaced, disk_full, unwritable, unreachable, schema_newer."}, []string{"problem"})
 	for _, p := range problems {
 		h.problem.WithLabelValues(p)
 	}

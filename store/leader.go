@@ -29,6 +29,11 @@ import (
 // holder took the lease: its leader was deposed and must stop acting.
 var ErrDeposed = errors.New("deposed: another holder has taken the leader lease")
 
+// ErrSchemaNewer is Lead's error once another holder, a newer probed, has
+// applied a migration this one does not know: it must not lead (its
+// statements may no longer fit the schema) and must be upgraded.
+var ErrSchemaNewer = errors.New("the database has a migration unknown to this probed")
+
 type fenceKey struct{}
 
 // Fenced returns ctx carrying epoch: every write transaction run with it
@@ -80,6 +85,9 @@ func (s *Store) Lead(ctx context.Context, holder string, ttl time.Duration, epoc
 	if ttl <= 0 {
 		return 0, fmt.Errorf("lead: ttl must be positive, not %s", ttl)
 	}
+	if err := s.checkSchema(ctx); err != nil {
+		return 0, err
+	}
 	ms := ttl.Milliseconds()
 	if epoch != 0 {
 		var got int64
@@ -113,6 +121,24 @@ func (s *Store) Lead(ctx context.Context, holder string, ttl time.Duration, epoc
 		return 0, fmt.Errorf("take leader lease on %s: %w", s.where, err)
 	}
 	return got, nil
+}
+
+// checkSchema returns ErrSchemaNewer, and sets ProblemSchemaNewer (ERROR,
+// /readyz fails), when schema_migrations holds a migration above the last
+// this probed knows: a newer holder started on the shared database while
+// this one runs (README "Upgrading several holders").
+func (s *Store) checkSchema(ctx context.Context) error {
+	var name string
+	err := s.l.QueryRowContext(ctx, `SELECT name FROM schema_migrations WHERE version > ? ORDER BY version LIMIT 1`, s.lastMigration).Scan(&name)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		s.setProblem(ProblemSchemaNewer, "")
+		return nil
+	case err != nil:
+		return fmt.Errorf("lead: read schema_migrations on %s: %w", s.where, err)
+	}
+	s.setProblem(ProblemSchemaNewer, "the database has migration "+name+", unknown to this probed: a newer probed migrated it; this holder no longer leads: stop it and upgrade it")
+	return fmt.Errorf("lead on %s: %w (%s): upgrade this holder", s.where, ErrSchemaNewer, name)
 }
 
 // Resign gives the lease up at once if it is still at epoch (a clean

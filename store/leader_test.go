@@ -5,10 +5,15 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
+	"testing/fstest"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/probed/probed/probes/run"
 	"github.com/probed/probed/status"
@@ -308,4 +313,55 @@ func TestResultsReachTheLeaderInbox(t *testing.T) {
 			t.Errorf("InboxLength = %d, %v", n, err)
 		}
 	})
+}
+
+// A holder running while a newer holder migrates the shared database (an
+// upgrade done out of order) finds the migration it does not know at its
+// next lease round: it neither renews nor takes the lease (ErrSchemaNewer,
+// naming the migration), and the store has ProblemSchemaNewer (/readyz
+// fails, ERROR). The newer holder leads.
+func TestHolderStopsLeadingOnANewerSchema(t *testing.T) {
+	ctx := context.Background()
+	dsn := pg.DSN(t)
+	logger, logs := bufferLogger()
+	old, _, _ := testStore(t, Options{Driver: "postgres", DSN: dsn, Logger: logger})
+	ep, err := old.Lead(ctx, "holder-old", time.Millisecond, 0)
+	if err != nil || ep != 1 {
+		t.Fatalf("the older holder takes the lease: %d, %v", ep, err)
+	}
+	newer := fstest.MapFS{"0999_future.sql": {Data: []byte(`CREATE TABLE future (x INTEGER);`)}}
+	for _, name := range shippedPostgresMigrations(t) {
+		body, err := fs.ReadFile(migrations, "migrations/postgres/"+name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		newer[name] = &fstest.MapFile{Data: body}
+	}
+	nw, _, _ := testStore(t, Options{Driver: "postgres", DSN: dsn, migrations: newer})
+	if !slices.Equal(nw.applied, []string{"0999_future.sql"}) {
+		t.Fatalf("the newer holder applied %v, want its one new migration", nw.applied)
+	}
+
+	for _, epoch := range []int64{ep, 0} { // a renewal, then a take
+		got, err := old.Lead(ctx, "holder-old", 10*time.Second, epoch)
+		if !errors.Is(err, ErrSchemaNewer) || got != 0 || !strings.Contains(err.Error(), "0999_future.sql") {
+			t.Fatalf("the older holder's Lead(epoch %d) = %d, %v; want 0, ErrSchemaNewer naming 0999_future.sql", epoch, got, err)
+		}
+	}
+	if err := old.Healthy(); err == nil || !strings.Contains(err.Error(), ProblemSchemaNewer) || !strings.Contains(err.Error(), "0999_future.sql") {
+		t.Fatalf("the older holder's health = %v, want %s naming the migration", err, ProblemSchemaNewer)
+	}
+	if got := testutil.ToFloat64(old.health.problem.WithLabelValues(ProblemSchemaNewer)); got != 1 {
+		t.Errorf("probed_store_problem{problem=schema_newer} = %v, want 1", got)
+	}
+	if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "problem=schema_newer") {
+		t.Errorf("log = %s, want an ERROR naming schema_newer", logs.String())
+	}
+	got, err := nw.Lead(ctx, "holder-new", 10*time.Second, 0)
+	if err != nil || got != 2 {
+		t.Fatalf("the newer holder takes the expired lease: %d, %v; want epoch 2", got, err)
+	}
+	if err := nw.Healthy(); err != nil {
+		t.Errorf("the newer holder's health = %v, want nil", err)
+	}
 }

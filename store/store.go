@@ -129,6 +129,9 @@ type Store struct {
 
 	// PostgreSQL: how long a wait for another holder's migrations goes unlogged.
 	migrateWarnAfter time.Duration
+	// The highest migration this probed knows, set by migrate: a higher one
+	// in schema_migrations was applied by a newer holder (Lead checks).
+	lastMigration int
 
 	// Background loops (heartbeat, housekeeping) stop at Close before the
 	// database does, so their last write (a clean stop) still lands.
@@ -478,6 +481,9 @@ func (s *Store) migrate(ctx context.Context, fsys fs.FS) error {
 			return fmt.Errorf("migrate %s: %s and %s share number %d", s.where, prev, name, v)
 		}
 		seen[v] = name
+	}
+	for v := range seen {
+		s.lastMigration = max(s.lastMigration, v)
 	}
 	// A database written by a newer probed has migrations this one does not
 	// know; running on it could corrupt what they changed.

@@ -129,7 +129,11 @@ func (l *leadership) run(ctx context.Context) error {
 			return nil
 		case err != nil:
 			if err.Error() != lastErr {
-				l.logger.Warn("cannot reach the leader lease; following, retried", "holder", l.holder, "err", err)
+				if errors.Is(err, store.ErrSchemaNewer) {
+					l.logger.Error("a newer probed migrated the database: this holder does not lead; stop it and upgrade it", "holder", l.holder, "err", err)
+				} else {
+					l.logger.Warn("cannot reach the leader lease; following, retried", "holder", l.holder, "err", err)
+				}
 				lastErr = err.Error()
 			}
 		case epoch == 0 && l.refresh != nil:
@@ -201,6 +205,11 @@ loop:
 					reason = fmt.Sprintf("the lease expired unrenewed and was taken again at epoch %d", got)
 					retaken = got
 				}
+				break loop
+			case errors.Is(err, store.ErrSchemaNewer):
+				// Its statements may not fit the schema any more: stop now,
+				// not when the lease could expire.
+				reason = err.Error()
 				break loop
 			case ctx.Err() == nil:
 				l.logger.Warn("leader lease not renewed; still leading until it could expire", "holder", l.holder, "epoch", epoch,

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"log/slog"
 	"os"
 	"strconv"
@@ -114,6 +115,79 @@ func TestLeadershipFollowsTheLease(t *testing.T) {
 	}
 	if n := testutil.ToFloat64(la.changes); n != 4 || testutil.ToFloat64(la.leader) != 0 {
 		t.Errorf("probed_leader_changes_total %v (want 4: led, lost, led, stopped), probed_leader %v", n, testutil.ToFloat64(la.leader))
+	}
+}
+
+// A leader that finds a migration it does not know (a newer holder started
+// on the shared database while it runs) stops leading at its next renewal,
+// not when its lease could expire, saying why, and does not lead again:
+// its statements may no longer fit the schema. Its store fails /readyz.
+func TestLeadershipStopsOnANewerSchema(t *testing.T) {
+	ctx := context.Background()
+	dsn := pg.DSN(t)
+	st, err := store.Open(ctx, store.Options{Driver: "postgres", DSN: dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	started, stopped := make(chan int64, 8), make(chan int64, 8)
+	duties := func(ctx context.Context) error {
+		ep, _ := store.FenceOf(ctx)
+		started <- ep
+		<-ctx.Done()
+		stopped <- ep
+		return nil
+	}
+	var logs syncBuffer
+	l := newLeadership(prometheus.NewRegistry(), st, true, "holder-old", 3*time.Second, slog.New(slog.NewTextHandler(&logs, nil)), duties)
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ran := make(chan error, 1)
+	go func() { ran <- l.run(rctx) }()
+	next := func(ch chan int64, what string) int64 {
+		t.Helper()
+		select {
+		case ep := <-ch:
+			return ep
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%s: not within 30 s\n%s", what, logs.String())
+			return 0
+		}
+	}
+	if ep := next(started, "duties started"); ep != 1 {
+		t.Fatalf("leading at epoch %d, want 1", ep)
+	}
+	// A newer holder's migration, as its Open records it.
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_ms) VALUES (9999, '9999_future.sql', 0)`); err != nil {
+		t.Fatal(err)
+	}
+	if ep := next(stopped, "duties stopped after the newer migration"); ep != 1 {
+		t.Fatalf("stopped epoch %d", ep)
+	}
+	eventually(t, "the WARN that it no longer leads, naming the migration, and the ERROR that it must be upgraded", func() (bool, string) {
+		lg := logs.String()
+		return strings.Contains(lg, `level=WARN msg="this holder no longer leads`) && strings.Contains(lg, `reason="lead on`) && strings.Contains(lg, "9999_future.sql") &&
+			strings.Contains(lg, `level=ERROR msg="a newer probed migrated the database`), lg
+	})
+	if err := st.Healthy(); err == nil || !strings.Contains(err.Error(), store.ProblemSchemaNewer) {
+		t.Errorf("store health = %v, want %s (/readyz fails)", err, store.ProblemSchemaNewer)
+	}
+	if l.Leading() != 0 {
+		t.Errorf("Leading = %d after the newer migration, want 0", l.Leading())
+	}
+	select {
+	case ep := <-started:
+		t.Errorf("led again at epoch %d on a schema it does not know", ep)
+	default:
+	}
+	cancel()
+	if err := <-ran; err != nil {
+		t.Fatal(err)
 	}
 }
 
