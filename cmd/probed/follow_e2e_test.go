@@ -345,6 +345,20 @@ func TestPostgresStoppedAndStarted(t *testing.T) {
 	if took := time.Since(asked); took > 10*time.Second {
 		t.Errorf("the operator API answered after %s during the outage, want a bounded wait", took)
 	}
+	// The console, asked with a valid token, cannot check it: a 503 to
+	// retry, not a redirect to the login page (the operator is not logged out).
+	req, _ = http.NewRequest(http.MethodGet, h.base+"/admin/", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if resp, err = noFollow.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(body), "cannot be reached") {
+		t.Errorf("GET /admin/ during the outage = %d (Retry-After %q, Location %q) %s; want 503 saying the database cannot be reached, not the login page",
+			resp.StatusCode, resp.Header.Get("Retry-After"), resp.Header.Get("Location"), body)
+	}
 	if v := m.value("probed_store_healthy"); v != 0 {
 		t.Errorf("probed_store_healthy = %v with PostgreSQL stopped, want 0", v)
 	}

@@ -154,6 +154,26 @@ func lockedEndToEnd(t *testing.T, dsn string, lock func(cfgPath string) (*sql.DB
 	if asked == 0 {
 		t.Fatalf("-store.lockhold %s leaves no time to ask the API during the lock (want more than 11s)", *lockHold)
 	}
+	if dsn != "" {
+		// The console cannot read the operator's token under PostgreSQL's
+		// lock: a 503 to retry, not a redirect to the login page.
+		req, _ := http.NewRequest(http.MethodGet, "http://"+d.addr+"/admin/", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		noFollow := &http.Client{Timeout: time.Minute, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		began := time.Now()
+		resp, err := noFollow.Do(req)
+		if err != nil {
+			t.Fatalf("GET /admin/ during the lock: %v", err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(body), "locked") {
+			t.Errorf("GET /admin/ %s into the lock (answered %s later) = %d (Retry-After %q, Location %q) %s; want 503 saying the database is locked, not the login page",
+				began.Sub(locked).Round(time.Second), time.Since(began).Round(time.Millisecond), resp.StatusCode, resp.Header.Get("Retry-After"), resp.Header.Get("Location"), body)
+		} else {
+			t.Logf("GET /admin/ %s into the lock: 503 after %s", began.Sub(locked).Round(time.Millisecond), time.Since(began).Round(time.Millisecond))
+		}
+	}
 	// A lock is a wait, not a lost database: probed stays ready.
 	if code, body := getStatus(t, "http://"+d.addr+"/readyz"); code != http.StatusOK {
 		t.Errorf("/readyz during the lock = %d %s, want 200", code, body)
