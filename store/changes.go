@@ -15,7 +15,7 @@ import (
 // that are built from it (the public page's snapshot, the incident engine's
 // component statuses). Follow tells a holder when any holder committed a
 // change to them: at once through LISTEN on a connection of its own, and,
-// while that connection is down, by polling a change counter every second.
+// while that connection is down, by polling a change counter twice a second.
 // Both are fed by triggers (migrations/postgres/0071_changes.sql), so no
 // write path can forget to announce itself. On SQLite there is one process,
 // which hears of its own changes in memory: Follow has nothing to do.
@@ -30,7 +30,8 @@ const listenerName = "probed changes listener"
 // FollowOptions tunes Follow; the zero value is production's.
 type FollowOptions struct {
 	// Poll is how often the change counter is read while the listening
-	// connection is down (default 1s).
+	// connection is down (default 500ms: with the public page's rebuilds a
+	// second apart, a change heard by polling is on the page within 1.5 s).
 	Poll time.Duration
 	// Keepalive is how long the listening connection may stay silent
 	// before it is pinged: a connection the network lost answers nothing,
@@ -40,6 +41,9 @@ type FollowOptions struct {
 	// 1s); it doubles at each failed attempt up to MaxBackoff (default 30s).
 	Retry      time.Duration
 	MaxBackoff time.Duration
+	// NoListen polls only, never listening (tests of the fallback: a
+	// listening connection killed on the server is replaced at once).
+	NoListen bool
 }
 
 // Follow calls changed whenever a change to an incident, a maintenance, a
@@ -59,7 +63,7 @@ func (s *Store) Follow(ctx context.Context, opts FollowOptions, changed func()) 
 		return nil
 	}
 	if opts.Poll <= 0 {
-		opts.Poll = time.Second
+		opts.Poll = 500 * time.Millisecond
 	}
 	if opts.Keepalive <= 0 {
 		opts.Keepalive = 5 * time.Second
@@ -91,6 +95,14 @@ type follower struct {
 
 func (f *follower) run(ctx context.Context) {
 	s := f.s
+	if f.opts.NoListen {
+		s.logger.Warn("not listening for other holders' changes: polling the change counter (listening disabled)", "db", s.where, "poll", f.opts.Poll)
+		f.read(ctx)
+		for ctx.Err() == nil {
+			f.pollFor(ctx, time.Hour, false)
+		}
+		return
+	}
 	backoff := f.opts.Retry
 	for ctx.Err() == nil {
 		_, turned := s.pgsrv.generation()
