@@ -175,7 +175,13 @@ func TestConsoleFitsAPhone(t *testing.T) {
 	); err != nil {
 		t.Fatalf("post an update from the phone: %v", err)
 	}
+	// The page after the post has #ustatus too, as the one before it: wait
+	// for the update itself (the form's POST may still be on its way).
 	inc, err := b.st.GetIncident(b.ctx, 1)
+	for tick, deadline := time.NewTicker(20*time.Millisecond), time.Now().Add(10*time.Second); err == nil && len(inc.Updates) < 2 && time.Now().Before(deadline); {
+		<-tick.C
+		inc, err = b.st.GetIncident(b.ctx, 1)
+	}
 	if err != nil || inc.State != status.StatePublished || inc.Status != status.StatusIdentified || len(inc.Updates) < 2 || inc.Component("crl") == nil || inc.Component("crl").Status != status.PartialOutage {
 		t.Fatalf("after the update from the phone: %+v, %v", inc, err)
 	}
