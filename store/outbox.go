@@ -377,7 +377,11 @@ func (s *Store) Deliveries(ctx context.Context, subscriber int64, limit int) ([]
 // pending (a retry, or one in doubt after a crash), is kept however old:
 // pruning never loses what is owed to a subscriber. So is a maintenance
 // reminder while its window is still scheduled: its row is what tells
-// RemindMaintenances the window was reminded.
+// RemindMaintenances the window was reminded. The newest event and the
+// newest delivery are kept too: SQLite gives a new row the highest id
+// plus one, so deleting the newest would hand its id out again, and a
+// delivery's id is what webhook receivers drop duplicates by
+// (X-Probed-Delivery).
 //
 // A transaction deletes at most pruneBatch events and stops taking more
 // once it has deleted pruneBatch deliveries: an event has a delivery per
@@ -391,10 +395,12 @@ func (s *Store) pruneOutbox(ctx context.Context, cutoff int64, rep *Housekeeping
 	// beside 200,000 pending deliveries). A subquery per event is one probe
 	// of deliveries_by_event whatever the statistics say.
 	done := `SELECT e.id FROM events e WHERE e.created_ms < ? AND e.fanned_out_ms IS NOT NULL
+		AND e.id < (SELECT max(id) FROM events) AND e.id != COALESCE((SELECT event FROM deliveries ORDER BY id DESC LIMIT 1), 0)
 		AND (SELECT d.id FROM deliveries d WHERE d.event = e.id AND d.state = 'pending' LIMIT 1) IS NULL
 		AND NOT (e.kind = '` + EventMaintenanceReminder + `' AND EXISTS (SELECT 1 FROM incidents i WHERE i.id = e.incident_id AND i.status = 'scheduled'))
 		ORDER BY e.id LIMIT ?`
-	confirms := `SELECT id FROM deliveries WHERE kind = 'confirm' AND state != 'pending' AND created_ms < ? ORDER BY id LIMIT ?`
+	confirms := `SELECT id FROM deliveries WHERE kind = 'confirm' AND state != 'pending' AND created_ms < ?
+		AND id < (SELECT max(id) FROM deliveries) ORDER BY id LIMIT ?`
 	for {
 		more := false
 		err := s.tx(ctx, func(tx *sql.Tx) error {

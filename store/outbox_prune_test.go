@@ -20,7 +20,10 @@ import (
 // pending (a retry) or in doubt (a run died sending it), one not fanned out
 // yet, a maintenance reminder while its window is still scheduled, a young
 // event and a pending confirmation all stay, and nothing the worker counts
-// or claims changes; they go at a pass after they are done. Deletions are
+// or claims changes; they go at a pass after they are done. The newest
+// event and the event of the newest delivery stay too, so SQLite never
+// gives a new delivery an id it gave before (receivers drop duplicates by
+// it). Deletions are
 // counted in the report and probed_store_retention_deleted_rows_total; a
 // backlog larger than one transaction's batch, in events and in the
 // deliveries of one event, goes in one pass.
@@ -158,8 +161,9 @@ func TestOutboxPruned(t *testing.T) {
 
 		// At 60 hours the retries and the one in doubt are sent, the fifth
 		// event is fanned out and sent, the maintenance starts: all of
-		// them go at the next pass, but the sixth event (young) and the
-		// maintenance's start (not fanned out, young).
+		// them go at the next pass, but the fifth event (its deliveries are
+		// the newest), the sixth (young) and the maintenance's start (not
+		// fanned out, young).
 		fc.Set(t0.Add(60 * time.Hour))
 		fanOut()
 		ds, err = s.ClaimDeliveries(ctx, "run-2", "", 100)
@@ -176,27 +180,21 @@ func TestOutboxPruned(t *testing.T) {
 		_, err = s.StartMaintenance(ctx, "alice", m.ID, nil)
 		must(err)
 		rep = mustHousekeep(t, s)
-		if got, want := left(), []string{"incident_updated/106", fmt.Sprintf("maintenance_started/%d", m.ID)}; !slices.Equal(got, want) {
+		if got, want := left(), []string{"incident_resolved/105", "incident_updated/106", fmt.Sprintf("maintenance_started/%d", m.ID)}; !slices.Equal(got, want) {
 			t.Fatalf("events left %v, want %v", got, want)
 		}
-		if rep.Deleted["events"] != 4 || rep.Deleted["deliveries"] != 13 {
-			t.Fatalf("second pass deleted %v, want 4 events and 13 deliveries", rep.Deleted)
+		if rep.Deleted["events"] != 3 || rep.Deleted["deliveries"] != 10 {
+			t.Fatalf("second pass deleted %v, want 3 events and 10 deliveries (theirs and the confirmation)", rep.Deleted)
 		}
-		if n := count(); n != 3 {
-			t.Fatalf("%d deliveries left, want the sixth event's 3", n)
+		if n := count(); n != 6 {
+			t.Fatalf("%d deliveries left, want the fifth and sixth events' 6", n)
 		}
 
-		// A backlog: 1,201 old events of one sent delivery each, and one
-		// old event sent to 1,200 subscribers, goes in one pass (in
+		// A backlog: one old event sent to 1,200 subscribers, then 1,201
+		// old events of one sent delivery each, goes in one pass (in
 		// transactions of at most 500 events, each stopping once it has
-		// deleted 500 deliveries).
-		_, err = s.w.Exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1201)
-			INSERT INTO events (kind, incident_id, components, created_ms, fanned_out_ms) SELECT 'incident_updated', 900, '["ocsp"]', ?, ? FROM n`,
-			t0.UnixMilli(), t0.UnixMilli())
-		must(err)
-		_, err = s.w.Exec(`INSERT INTO deliveries (kind, event, subscriber, channel, state, due_ms, created_ms, done_ms)
-			SELECT 'event', e.id, ?, 'email', 'sent', ?, ?, ? FROM events e WHERE e.incident_id = 900`, first, t0.UnixMilli(), t0.UnixMilli(), t0.UnixMilli())
-		must(err)
+		// deleted 500 deliveries), with the fifth event, but the newest
+		// event and its delivery.
 		must(s.AddSubscribersForTest(ctx, addresses("big", 1200), []string{"crl"}))
 		big, err := s.AddEventForTest(ctx, Event{Kind: EventIncidentPublished, IncidentID: 901, Components: []string{"crl"}, CreatedAt: t0})
 		must(err)
@@ -205,15 +203,33 @@ func TestOutboxPruned(t *testing.T) {
 		}
 		_, err = s.w.Exec(`UPDATE deliveries SET state = 'sent', done_ms = ? WHERE event = ?`, fc.Now().UnixMilli(), big)
 		must(err)
+		_, err = s.w.Exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1201)
+			INSERT INTO events (kind, incident_id, components, created_ms, fanned_out_ms) SELECT 'incident_updated', 900, '["ocsp"]', ?, ? FROM n`,
+			t0.UnixMilli(), t0.UnixMilli())
+		must(err)
+		_, err = s.w.Exec(`INSERT INTO deliveries (kind, event, subscriber, channel, state, due_ms, created_ms, done_ms)
+			SELECT 'event', e.id, ?, 'email', 'sent', ?, ?, ? FROM events e WHERE e.incident_id = 900 ORDER BY e.id`, first, t0.UnixMilli(), t0.UnixMilli(), t0.UnixMilli())
+		must(err)
+		var newest int64
+		must(s.r.QueryRow(`SELECT max(id) FROM deliveries`).Scan(&newest))
 		rep = mustHousekeep(t, s)
-		if rep.Deleted["events"] != 1202 || rep.Deleted["deliveries"] != 2401 || len(left()) != 2 || count() != 3 {
-			t.Fatalf("the backlog: deleted %v, %d events and %d deliveries left; want 1202 events and 2401 deliveries deleted, 2 and 3 left",
-				rep.Deleted, len(left()), count())
+		if got, want := left(), []string{"incident_updated/106", fmt.Sprintf("maintenance_started/%d", m.ID), "incident_updated/900"}; rep.Deleted["events"] != 1202 || rep.Deleted["deliveries"] != 2403 || !slices.Equal(got, want) || count() != 4 {
+			t.Fatalf("the backlog: deleted %v, events %v and %d deliveries left; want 1202 events and 2403 deliveries deleted, %v and 4 left",
+				rep.Deleted, got, count(), want)
 		}
-		for table, n := range map[string]float64{"events": 3 + 4 + 1202, "deliveries": 7 + 13 + 2401} {
+		for table, n := range map[string]float64{"events": 3 + 3 + 1202, "deliveries": 7 + 10 + 2403} {
 			if got := testutil.ToFloat64(s.m.deleted.WithLabelValues(table)); got != n {
 				t.Errorf("probed_store_retention_deleted_rows_total{table=%q} = %v, want %v", table, got, n)
 			}
+		}
+		// The next deliveries get ids never given before.
+		ev7 := event(EventIncidentUpdated, 107, "ocsp")
+		_, err = s.FanOut(ctx, ev7, []string{"ocsp"})
+		must(err)
+		var lowest int64
+		must(s.r.QueryRow(`SELECT min(id) FROM deliveries WHERE event = ?`, ev7).Scan(&lowest))
+		if lowest <= newest {
+			t.Errorf("a new delivery has id %d, not above the newest before the pass (%d): a receiver would drop it as a duplicate", lowest, newest)
 		}
 	})
 }
