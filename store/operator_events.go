@@ -271,9 +271,13 @@ const pruneBatch = 500
 // (ms) whose every delivery is done — sent, failed or dropped — with
 // those deliveries. An event not fanned out yet, or with a delivery still
 // pending (retries included), is kept however old: pruning never loses
-// what is owed to a webhook.
+// what is owed to a webhook. The newest event and the event of the newest
+// delivery are kept too, as in pruneOutbox: SQLite numbers a new row from
+// the highest id left, and receivers drop duplicates by the event's id and
+// the delivery's (X-Probed-Delivery: op-<n>).
 func (s *Store) pruneOperatorEvents(ctx context.Context, cutoff int64, rep *HousekeepingReport) error {
 	done := `SELECT e.id FROM operator_events e WHERE e.created_ms < ? AND e.fanned_out_ms IS NOT NULL
+		AND e.id < (SELECT max(id) FROM operator_events) AND e.id != COALESCE((SELECT event FROM operator_deliveries ORDER BY id DESC LIMIT 1), 0)
 		AND NOT EXISTS (SELECT 1 FROM operator_deliveries d WHERE d.event = e.id AND d.state = 'pending') ORDER BY e.id LIMIT ?`
 	for {
 		var events int64

@@ -150,7 +150,8 @@ func TestOperatorClaimsDoNotOverlap(t *testing.T) {
 // the operator events older than storage.retention whose deliveries are
 // all done (sent, failed, or none wanted), with those deliveries; an old
 // event with a delivery still pending, or not fanned out yet, and a young
-// one stay until they are done and old. The deletions are counted in the
+// one stay until they are done and old; the newest event stays, so SQLite
+// never hands its id out again. The deletions are counted in the
 // report and probed_store_retention_deleted_rows_total, and a backlog
 // larger than one transaction's batch goes in one pass.
 func TestOperatorEventsPruned(t *testing.T) {
@@ -242,7 +243,8 @@ func TestOperatorEventsPruned(t *testing.T) {
 		}
 
 		// The retried delivery is sent at last, the proposal fanned out
-		// (no webhook wants it): both go at the next pass.
+		// (no webhook wants it): the approval goes at the next pass, the
+		// proposal, the newest event, stays.
 		fc.Set(t0.Add(60 * time.Hour))
 		ds, err = s.DueOperatorDeliveries(ctx, 10, time.Minute)
 		must(err)
@@ -253,25 +255,34 @@ func TestOperatorEventsPruned(t *testing.T) {
 		_, err = s.FanOutOperator(ctx, wants)
 		must(err)
 		rep = mustHousekeep(t, s)
-		if got := left(); !slices.Equal(got, []string{fmt.Sprintf("draft_created/%d", inc3)}) {
-			t.Fatalf("operator events left %v, want inc3's (young)", got)
+		if got, want := left(), []string{fmt.Sprintf("draft_created/%d", inc3), fmt.Sprintf("resolve_proposed/%d", inc1)}; !slices.Equal(got, want) {
+			t.Fatalf("operator events left %v, want %v (young, newest)", got, want)
 		}
-		if rep.Deleted["operator_events"] != 2 || rep.Deleted["operator_deliveries"] != 1 {
-			t.Fatalf("second pass deleted %v, want 2 operator_events and 1 operator_deliveries", rep.Deleted)
+		if rep.Deleted["operator_events"] != 1 || rep.Deleted["operator_deliveries"] != 1 {
+			t.Fatalf("second pass deleted %v, want 1 operator_events and 1 operator_deliveries", rep.Deleted)
 		}
 
 		// A backlog of 1,201 old events, done, goes in one pass (three
-		// transactions of at most 500).
+		// transactions of at most 500) with the proposal, but the newest;
+		// the next event's id is above every id given before.
 		_, err = s.w.Exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1201)
 			INSERT INTO operator_events (kind, incident_id, actor, detail, incident, created_ms, fanned_out_ms)
 			SELECT 'draft_rejected', ?, 'alice', '', '{}', ?, ? FROM n`, inc2, t0.UnixMilli(), t0.UnixMilli())
 		must(err)
+		var newest int64
+		must(s.r.QueryRow(`SELECT max(id) FROM operator_events`).Scan(&newest))
 		rep = mustHousekeep(t, s)
-		if rep.Deleted["operator_events"] != 1201 || len(left()) != 1 {
-			t.Fatalf("the backlog: deleted %v, %d events left; want 1201 deleted and inc3's left", rep.Deleted, len(left()))
+		if got, want := left(), []string{fmt.Sprintf("draft_created/%d", inc3), fmt.Sprintf("draft_rejected/%d", inc2)}; rep.Deleted["operator_events"] != 1201 || !slices.Equal(got, want) {
+			t.Fatalf("the backlog: deleted %v, events %v left; want 1201 deleted and %v left", rep.Deleted, got, want)
 		}
-		if got := testutil.ToFloat64(s.m.deleted.WithLabelValues("operator_events")); got != 3+2+1201 {
-			t.Errorf("probed_store_retention_deleted_rows_total{table=\"operator_events\"} = %v, want %d", got, 3+2+1201)
+		if got := testutil.ToFloat64(s.m.deleted.WithLabelValues("operator_events")); got != 3+1+1201 {
+			t.Errorf("probed_store_retention_deleted_rows_total{table=\"operator_events\"} = %v, want %d", got, 3+1+1201)
+		}
+		draft("four")
+		var next int64
+		must(s.r.QueryRow(`SELECT max(id) FROM operator_events`).Scan(&next))
+		if next <= newest {
+			t.Errorf("a new operator event has id %d, not above the newest before the pass (%d)", next, newest)
 		}
 	})
 }
