@@ -78,17 +78,24 @@ func TestPostgresNetworkCutUnderTheLeader(t *testing.T) {
 	hitsAtCut := hitsA.Load()
 	// a's readiness is watched on its own, every 100 ms: a's /metrics (read
 	// below) takes seconds to answer during the cut.
+	// Off the test's goroutine nothing may call t.Fatal: an error asking is
+	// "not ready" too, and the channel is closed however the loop ends.
 	notReadyC := make(chan time.Duration, 1)
 	go func() {
+		defer close(notReadyC)
+		client := &http.Client{Timeout: 2 * time.Second}
 		tick := time.NewTicker(100 * time.Millisecond)
 		defer tick.Stop()
 		for ; time.Since(cut) < *cutFor; <-tick.C {
-			if code, _ := getStatus(t, "http://"+a.addr+"/readyz"); code != http.StatusOK {
+			resp, err := client.Get("http://" + a.addr + "/readyz")
+			if err == nil {
+				resp.Body.Close()
+			}
+			if err != nil || resp.StatusCode != http.StatusOK {
 				notReadyC <- time.Since(cut)
 				return
 			}
 		}
-		close(notReadyC)
 	}()
 	var bLeads, slowest time.Duration
 	// The cut's length is the scenario; the holders are watched meanwhile.
