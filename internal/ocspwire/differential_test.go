@@ -112,7 +112,11 @@ func explainRefusal(mine *Parsed, theirErr error) (string, error) {
 }
 
 // readableCertStatus says whether x/crypto/ocsp's reading of CertStatus
-// (the same struct) accepts raw.
+// accepts raw. Its fields are all optional and Go's asn1 allows extra bytes
+// at a SEQUENCE's end, so CertStatus alone would read as "none of them":
+// like x/crypto/ocsp, the thisUpdate that follows must be read next (a [1]
+// that is not a RevokedInfo is skipped as no field, and thisUpdate then
+// meets it).
 func readableCertStatus(raw asn1.RawValue) bool {
 	var st struct {
 		Good    asn1.Flag `asn1:"tag:0,optional"`
@@ -120,12 +124,17 @@ func readableCertStatus(raw asn1.RawValue) bool {
 			RevocationTime time.Time       `asn1:"generalized"`
 			Reason         asn1.Enumerated `asn1:"explicit,tag:0,optional"`
 		} `asn1:"tag:1,optional"`
-		Unknown asn1.Flag `asn1:"tag:2,optional"`
+		Unknown    asn1.Flag `asn1:"tag:2,optional"`
+		ThisUpdate time.Time `asn1:"generalized"`
 	}
 	if raw.Class != asn1.ClassContextSpecific || raw.Tag > StatusUnknown {
 		return false
 	}
-	seq, err := asn1.Marshal(asn1.RawValue{Class: asn1.ClassUniversal, Tag: asn1.TagSequence, IsCompound: true, Bytes: raw.FullBytes})
+	thisUpdate, err := asn1.MarshalWithParams(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), "generalized")
+	if err != nil {
+		return false
+	}
+	seq, err := asn1.Marshal(asn1.RawValue{Class: asn1.ClassUniversal, Tag: asn1.TagSequence, IsCompound: true, Bytes: append(append([]byte{}, raw.FullBytes...), thisUpdate...)})
 	if err != nil {
 		return false
 	}
