@@ -123,7 +123,9 @@ func TestLoadEngineViewMissesNoWriteInFlight(t *testing.T) {
 	ctx := context.Background()
 	a, _, _ := testStore(t, Options{Driver: "postgres", DSN: dsn})
 	b, _, _ := testStore(t, Options{Driver: "postgres", DSN: dsn})
-	h := func(p string) ProbeHealth { return ProbeHealth{Probe: p, Location: "tokyo-1", Component: "crl", Since: t0, Last: t0} }
+	h := func(p string) ProbeHealth {
+		return ProbeHealth{Probe: p, Location: "tokyo-1", Component: "crl", Since: t0, Last: t0}
+	}
 	if err := a.SaveProbeHealths(ctx, []ProbeHealth{h("p1"), h("p2")}); err != nil {
 		t.Fatal(err)
 	}

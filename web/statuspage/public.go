@@ -69,10 +69,10 @@ type BuildObserver interface {
 // an in-memory snapshot swapped atomically; a request never queries the
 // database.
 type Site struct {
-	opts  Options
-	cur   atomic.Pointer[rendered]
-	kick  chan struct{}
-	seq   atomic.Uint64
+	opts Options
+	cur  atomic.Pointer[rendered]
+	kick chan struct{}
+	seq  atomic.Uint64
 	// built is set by the first Rebuild that worked: until then, with a
 	// Source, the page routes answer 503 with Retry-After rather than a
 	// page without the incidents or the history.
