@@ -1,6 +1,6 @@
 # probed — build, test and check.
 # `make test` installs the system packages the tests need when run as root
-# (openssl, promtool, alertmanager, chromium, postgresql), then runs vet, the tests and
+# (openssl, promtool, alertmanager, chromium, postgresql), then runs gofmt -l and vet, the tests and
 # the rule checks.
 
 GO ?= go
@@ -34,6 +34,8 @@ deps:
 	fi
 
 vet:
+	@unformatted=$$("$$($(GO) env GOROOT)/bin/gofmt" -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "not gofmt-formatted (run gofmt -w):"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
 unit:
