@@ -44,6 +44,11 @@ const (
 	// RFC 6960 §4.2.1: certs is a SEQUENCE OF Certificate; ocspwire parses
 	// all of them (any could be the signer), x/crypto/ocsp the first only.
 	diffLaterCertificate = "a certificate after the first does not parse"
+	// RFC 6960 §4.2.1: revocationReason is [0] EXPLICIT CRLReason. When
+	// what [0] holds is no ENUMERATED, x/crypto/ocsp takes the optional
+	// field as absent (unspecified, 0); ocspwire keeps it, and the
+	// ocsp_status check fails naming it.
+	diffUnreadableReason = "revocationReason x/crypto/ocsp reads as absent"
 )
 
 // compareOCSP parses der with both and returns the disagreement, or the
@@ -62,7 +67,7 @@ func compareOCSP(der []byte) (deliberate string, err error) {
 	case theirErr != nil:
 		return explainRefusal(mine, theirErr)
 	}
-	return "", sameOCSP(mine, theirs)
+	return sameOCSP(mine, theirs)
 }
 
 // explainRefusal accepts x/crypto/ocsp's refusal of a response ocspwire
@@ -157,10 +162,11 @@ func readableResponderID(id asn1.RawValue) bool {
 	return false
 }
 
-// sameOCSP compares every field x/crypto/ocsp exposes with ocspwire's.
-func sameOCSP(mine *Parsed, theirs *ocsp.Response) error {
+// sameOCSP compares every field x/crypto/ocsp exposes with ocspwire's, and
+// names the deliberate difference when both parse but read one apart.
+func sameOCSP(mine *Parsed, theirs *ocsp.Response) (deliberate string, err error) {
 	if mine.Status != Successful {
-		return fmt.Errorf("ocspwire reads status %v, x/crypto/ocsp a successful response", mine.Status)
+		return "", fmt.Errorf("ocspwire reads status %v, x/crypto/ocsp a successful response", mine.Status)
 	}
 	data := mine.Basic.TBSResponseData
 	s := data.Responses[0]
@@ -220,18 +226,22 @@ func sameOCSP(mine *Parsed, theirs *ocsp.Response) error {
 		if len(info.Reason.Bytes) > 0 {
 			var e asn1.Enumerated
 			if _, err := asn1.Unmarshal(info.Reason.Bytes, &e); err != nil {
-				diffs = append(diffs, "ocspwire cannot read the reason x/crypto/ocsp read: "+err.Error())
+				if theirs.RevocationReason != ocsp.Unspecified {
+					diffs = append(diffs, "ocspwire cannot read the reason x/crypto/ocsp read: "+err.Error())
+				}
+				deliberate = diffUnreadableReason
+			} else {
+				reason = int(e)
 			}
-			reason = int(e)
 		}
 		diff("revocationReason", reason, theirs.RevocationReason)
 	default:
 		diffs = append(diffs, fmt.Sprintf("CertStatus tag %d accepted by x/crypto/ocsp as %d", s.CertStatus.Tag, theirs.Status))
 	}
 	if len(diffs) > 0 {
-		return errors.New(strings.Join(diffs, "; "))
+		return "", errors.New(strings.Join(diffs, "; "))
 	}
-	return nil
+	return deliberate, nil
 }
 
 func nilIfEmpty[T any](s []T) []T {
