@@ -49,6 +49,10 @@ const (
 	// field as absent (unspecified, 0); ocspwire keeps it, and the
 	// ocsp_status check fails naming it.
 	diffUnreadableReason = "revocationReason x/crypto/ocsp reads as absent"
+	// RFC 6960 §4.2.1: certStatus is not optional. x/crypto/ocsp reads a
+	// SingleResponse without one as revoked (at the zero time); ocspwire
+	// refuses to parse it, and the probe fails ocsp_parse.
+	diffNoCertStatus = "SingleResponse without CertStatus"
 )
 
 // compareOCSP parses der with both and returns the disagreement, or the
@@ -62,6 +66,9 @@ func compareOCSP(der []byte) (deliberate string, err error) {
 	case mineErr != nil:
 		if strings.HasPrefix(mineErr.Error(), "parse certificate ") && !strings.HasPrefix(mineErr.Error(), "parse certificate 0 ") {
 			return diffLaterCertificate, nil
+		}
+		if noCertStatus(der, theirs) {
+			return diffNoCertStatus, nil
 		}
 		return "", fmt.Errorf("ocspwire refuses what x/crypto/ocsp parses: %v", mineErr)
 	case theirErr != nil:
@@ -114,6 +121,34 @@ func explainRefusal(mine *Parsed, theirErr error) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("x/crypto/ocsp refuses what ocspwire parses: %v", theirErr)
+}
+
+// noCertStatus says whether der's SingleResponse has no CertStatus (the
+// shape read without it parses) and x/crypto/ocsp read it as revoked at
+// the zero time, as it reads a missing status.
+func noCertStatus(der []byte, theirs *ocsp.Response) bool {
+	if theirs.Status != ocsp.Revoked || !theirs.RevokedAt.IsZero() {
+		return false
+	}
+	var outer OCSPResponse
+	if _, err := asn1.Unmarshal(der, &outer); err != nil {
+		return false
+	}
+	var basic struct {
+		TBSResponseData struct {
+			Version     int `asn1:"explicit,tag:0,default:0,optional"`
+			ResponderID asn1.RawValue
+			ProducedAt  time.Time `asn1:"generalized"`
+			Responses   []struct {
+				CertID     CertID
+				ThisUpdate time.Time        `asn1:"generalized"`
+				NextUpdate time.Time        `asn1:"generalized,explicit,tag:0,optional"`
+				Extensions []pkix.Extension `asn1:"explicit,tag:1,optional"`
+			}
+		}
+	}
+	_, err := asn1.Unmarshal(outer.ResponseBytes.Response, &basic)
+	return err == nil && len(basic.TBSResponseData.Responses) > 0 && basic.TBSResponseData.Responses[0].ThisUpdate.Equal(theirs.ThisUpdate)
 }
 
 // readableCertStatus says whether x/crypto/ocsp's reading of CertStatus
