@@ -82,14 +82,7 @@ func Main(m *testing.M, s *Server) {
 // key=value form pgx and libpq read. The database is dropped when t ends.
 func (s *Server) DSN(t testing.TB) string {
 	t.Helper()
-	s.once.Do(func() { s.err = s.start() })
-	if s.missing {
-		// Let testtool skip or fail with its usual words.
-		testtool.Missing(t, "postgresql", "initdb not found in /usr/lib/postgresql/*/bin or on PATH")
-	}
-	if s.err != nil {
-		t.Fatalf("pgtest: %v", s.err)
-	}
+	s.started(t)
 	name := fmt.Sprintf("t%d_%d", os.Getpid(), s.seq.Add(1))
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
@@ -109,6 +102,20 @@ func (s *Server) DSN(t testing.TB) string {
 		}
 	})
 	return s.dsn(name)
+}
+
+// started starts the server on first use, and skips or fails t when it
+// cannot run.
+func (s *Server) started(t testing.TB) {
+	t.Helper()
+	s.once.Do(func() { s.err = s.start() })
+	if s.missing {
+		// Let testtool skip or fail with its usual words.
+		testtool.Missing(t, "postgresql", "initdb not found in /usr/lib/postgresql/*/bin or on PATH")
+	}
+	if s.err != nil {
+		t.Fatalf("pgtest: %v", s.err)
+	}
 }
 
 // Port is the loopback TCP port the server listens on (0 before it started).
@@ -493,7 +500,7 @@ func (s *Server) SmallTablespace(t testing.TB, size int64) *Tablespace {
 	if os.Geteuid() != 0 {
 		t.Skip("pgtest: a full PostgreSQL disk is staged on a tmpfs mounted for the test, which needs root")
 	}
-	s.DSN(t) // starts the server (its own database goes at clean-up)
+	s.started(t)
 	ts := &Tablespace{Name: fmt.Sprintf("small%d_%d", os.Getpid(), s.seq.Add(1))}
 	ts.dir = filepath.Join(s.dir, ts.Name)
 	if err := os.Mkdir(ts.dir, 0o700); err != nil {
